@@ -1,0 +1,18 @@
+"""monitrace: a fast function tracer for CPython 3.12+ on sys.monitoring."""
+
+from .api import Session, TracerError, last_session, report, trace
+from .options import Options
+from .report import FunctionStats
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FunctionStats",
+    "Options",
+    "Session",
+    "TracerError",
+    "__version__",
+    "last_session",
+    "report",
+    "trace",
+]

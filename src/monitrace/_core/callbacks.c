@@ -1,0 +1,321 @@
+/* Event callbacks. Each worker checks its argument count with one compare,
+ * reads its arguments borrowed, allocates nothing once warm, calls no
+ * Python code (except the filter, once per code object, in records.c),
+ * and returns None or DISABLE, never NULL.
+ *
+ * DISABLE is returned only from events that accept it (PY_START, PY_RESUME,
+ * PY_RETURN, PY_YIELD) and only for code the filter excluded. */
+#include "callbacks.h"
+#include "clock.h"
+#include "records.h"
+#include "threadstate.h"
+#include "tracer.h"
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    MtTracer *tracer;          /* Owned */
+} MtCallback;
+
+#define TRACER(self) (((MtCallback *)(self))->tracer)
+
+static inline MtRecord *
+code_record(MtTracer *tr, PyObject *code)
+{
+    MtCodeExtra *extra = NULL;
+    PyUnstable_Code_GetExtra(code, mt_records_extra_index, (void **)&extra);
+    if (MT_LIKELY(extra != NULL)) {
+        MtRecord *rec = extra->slot[tr->tool];
+        if (MT_LIKELY(rec != NULL && rec->tracer == tr)) {
+            return rec;
+        }
+    }
+    return mt_records_code_slow(tr, code);
+}
+
+/* The PyMethodDef behind a C callable, or NULL for anything else (Python
+ * functions get PY_START; classes and partials have no C_RETURN pairing of
+ * their own worth timing). No binding, no allocation. */
+static inline const PyMethodDef *
+cfunc_def(PyObject *callable)
+{
+    if (PyCFunction_Check(callable)) {
+        return ((PyCFunctionObject *)callable)->m_ml;
+    }
+    if (Py_IS_TYPE(callable, &PyMethodDescr_Type)) {
+        return ((PyMethodDescrObject *)callable)->d_method;
+    }
+    return NULL;
+}
+
+#define RETURN_DISABLE(tr) return Py_NewRef((tr)->disable)
+
+static inline PyObject *
+enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
+      MtEvent ev, int is_call)
+{
+    MtTracer *tr = TRACER(self);
+    if (MT_UNLIKELY(PyVectorcall_NARGS(nargsf) != want || !tr->active
+                    || !PyCode_Check(args[0]))) {
+        Py_RETURN_NONE;
+    }
+    tr->event_counts[ev]++;
+    uint64_t now = mt_clock_now(tr->clock);
+    MtRecord *rec = code_record(tr, args[0]);
+    if (MT_UNLIKELY(rec == NULL)) {
+        Py_RETURN_NONE;
+    }
+    if (!rec->traced) {
+        if (ev == MT_EV_PY_THROW) {
+            Py_RETURN_NONE;
+        }
+        RETURN_DISABLE(tr);
+    }
+    MtThreadState *ts = mt_thread_current(tr);
+    if (MT_LIKELY(ts != NULL)) {
+        mt_thread_enter(tr, ts, rec, now, is_call);
+    }
+    Py_RETURN_NONE;
+}
+
+static inline PyObject *
+leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
+      int may_disable)
+{
+    MtTracer *tr = TRACER(self);
+    if (MT_UNLIKELY(PyVectorcall_NARGS(nargsf) != 3 || !tr->active
+                    || !PyCode_Check(args[0]))) {
+        Py_RETURN_NONE;
+    }
+    tr->event_counts[ev]++;
+    uint64_t now = mt_clock_now(tr->clock);
+    MtRecord *rec = code_record(tr, args[0]);
+    if (MT_UNLIKELY(rec == NULL)) {
+        Py_RETURN_NONE;
+    }
+    if (!rec->traced) {
+        if (may_disable) {
+            RETURN_DISABLE(tr);
+        }
+        Py_RETURN_NONE;
+    }
+    MtThreadState *ts = mt_thread_current(tr);
+    if (MT_LIKELY(ts != NULL)) {
+        mt_thread_exit(ts, rec->id, now);
+    }
+    Py_RETURN_NONE;
+}
+
+MT_HOT PyObject *
+mt_on_py_start(PyObject *self, PyObject *const *args, size_t nargsf,
+               PyObject *kwnames)
+{
+    (void)kwnames;
+    return enter(self, args, nargsf, 2, MT_EV_PY_START, 1);
+}
+
+MT_HOT PyObject *
+mt_on_py_resume(PyObject *self, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
+{
+    (void)kwnames;
+    return enter(self, args, nargsf, 2, MT_EV_PY_RESUME, 0);
+}
+
+PyObject *
+mt_on_py_throw(PyObject *self, PyObject *const *args, size_t nargsf,
+               PyObject *kwnames)
+{
+    (void)kwnames;
+    return enter(self, args, nargsf, 3, MT_EV_PY_THROW, 0);
+}
+
+MT_HOT PyObject *
+mt_on_py_return(PyObject *self, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
+{
+    (void)kwnames;
+    return leave(self, args, nargsf, MT_EV_PY_RETURN, 1);
+}
+
+MT_HOT PyObject *
+mt_on_py_yield(PyObject *self, PyObject *const *args, size_t nargsf,
+               PyObject *kwnames)
+{
+    (void)kwnames;
+    return leave(self, args, nargsf, MT_EV_PY_YIELD, 1);
+}
+
+PyObject *
+mt_on_py_unwind(PyObject *self, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
+{
+    (void)kwnames;
+    return leave(self, args, nargsf, MT_EV_PY_UNWIND, 0);
+}
+
+static inline MtRecord *
+c_record(MtTracer *tr, PyObject *callable, const PyMethodDef *def)
+{
+    MtRecord *rec = mt_records_cfunc_find(&tr->records, def);
+    if (MT_LIKELY(rec != NULL)) {
+        return rec;
+    }
+    return mt_records_cfunc_slow(tr, callable, def);
+}
+
+/* CALL fires for every call site, Python callees included; only C
+ * callables start a frame here. A site in traced code is never disabled:
+ * it may call a C function next time, and disabling CALL also silences
+ * C_RETURN/C_RAISE there. */
+PyObject *
+mt_on_call(PyObject *self, PyObject *const *args, size_t nargsf,
+           PyObject *kwnames)
+{
+    (void)kwnames;
+    MtTracer *tr = TRACER(self);
+    if (MT_UNLIKELY(PyVectorcall_NARGS(nargsf) != 4 || !tr->active
+                    || !PyCode_Check(args[0]))) {
+        Py_RETURN_NONE;
+    }
+    tr->event_counts[MT_EV_CALL]++;
+    uint64_t now = mt_clock_now(tr->clock);
+    MtRecord *caller = code_record(tr, args[0]);
+    if (caller != NULL && !caller->traced) {
+        /* A call site in excluded code: whatever it calls from C is
+         * excluded with it, and the site goes quiet for good. */
+        RETURN_DISABLE(tr);
+    }
+    const PyMethodDef *def = cfunc_def(args[2]);
+    if (def == NULL) {
+        Py_RETURN_NONE;
+    }
+    MtRecord *rec = c_record(tr, args[2], def);
+    if (rec == NULL || !rec->traced) {
+        Py_RETURN_NONE;
+    }
+    MtThreadState *ts = mt_thread_current(tr);
+    if (MT_LIKELY(ts != NULL)) {
+        mt_thread_enter(tr, ts, rec, now, 1);
+    }
+    Py_RETURN_NONE;
+}
+
+static inline PyObject *
+c_leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev)
+{
+    MtTracer *tr = TRACER(self);
+    if (MT_UNLIKELY(PyVectorcall_NARGS(nargsf) != 4 || !tr->active)) {
+        Py_RETURN_NONE;
+    }
+    tr->event_counts[ev]++;
+    const PyMethodDef *def = cfunc_def(args[2]);
+    if (def == NULL) {
+        Py_RETURN_NONE;
+    }
+    uint64_t now = mt_clock_now(tr->clock);
+    MtRecord *rec = mt_records_cfunc_find(&tr->records, def);
+    if (rec == NULL || !rec->traced) {
+        Py_RETURN_NONE;
+    }
+    MtThreadState *ts = mt_thread_current(tr);
+    if (MT_LIKELY(ts != NULL)) {
+        mt_thread_exit(ts, def, now);
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *
+mt_on_c_return(PyObject *self, PyObject *const *args, size_t nargsf,
+               PyObject *kwnames)
+{
+    (void)kwnames;
+    return c_leave(self, args, nargsf, MT_EV_C_RETURN);
+}
+
+PyObject *
+mt_on_c_raise(PyObject *self, PyObject *const *args, size_t nargsf,
+              PyObject *kwnames)
+{
+    (void)kwnames;
+    return c_leave(self, args, nargsf, MT_EV_C_RAISE);
+}
+
+/* ---- the callback type ---- */
+
+static PyObject *
+callback_call(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    return PyVectorcall_Call(self, args, kwargs);
+}
+
+static int
+callback_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(TRACER(self));
+    return 0;
+}
+
+static int
+callback_clear(PyObject *self)
+{
+    Py_CLEAR(TRACER(self));
+    return 0;
+}
+
+static void
+callback_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    callback_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyMemberDef callback_members[] = {
+    {"__vectorcalloffset__", Py_T_PYSSIZET,
+     offsetof(MtCallback, vectorcall), Py_READONLY, NULL},
+    {NULL},
+};
+
+static PyType_Slot callback_slots[] = {
+    {Py_tp_doc, "A monitrace event callback registered with sys.monitoring."},
+    {Py_tp_call, callback_call},
+    {Py_tp_traverse, callback_traverse},
+    {Py_tp_clear, callback_clear},
+    {Py_tp_dealloc, callback_dealloc},
+    {Py_tp_members, callback_members},
+    {0, NULL},
+};
+
+static PyType_Spec callback_spec = {
+    .name = "monitrace._core.Callback",
+    .basicsize = sizeof(MtCallback),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_DISALLOW_INSTANTIATION
+             | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = callback_slots,
+};
+
+PyObject *
+mt_callback_new(MtModuleState *state, MtTracer *tr, vectorcallfunc handler)
+{
+    MtCallback *cb = PyObject_GC_New(MtCallback, state->callback_type);
+    if (cb == NULL) {
+        return NULL;
+    }
+    cb->vectorcall = handler;
+    cb->tracer = (MtTracer *)Py_NewRef((PyObject *)tr);
+    PyObject_GC_Track(cb);
+    return (PyObject *)cb;
+}
+
+int
+mt_callback_type_init(PyObject *module, MtModuleState *state)
+{
+    state->callback_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &callback_spec, NULL);
+    return state->callback_type == NULL ? -1 : 0;
+}

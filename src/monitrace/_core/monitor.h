@@ -1,0 +1,37 @@
+/* Talking to sys.monitoring: the event table, tool-id ownership, callback
+ * registration, and their symmetric teardown. */
+#ifndef MT_MONITOR_H
+#define MT_MONITOR_H
+
+#include "common.h"
+
+typedef enum {
+    MT_EV_PY_START,
+    MT_EV_PY_RESUME,
+    MT_EV_PY_THROW,
+    MT_EV_PY_RETURN,
+    MT_EV_PY_YIELD,
+    MT_EV_PY_UNWIND,
+    MT_EV_CALL,
+    MT_EV_C_RETURN,
+    MT_EV_C_RAISE,
+    MT_EV_COUNT
+} MtEvent;
+
+typedef struct {
+    const char *name;         /* attribute of sys.monitoring.events */
+    vectorcallfunc handler;   /* callbacks.c */
+    int c_calls_only;         /* registered only when tracing C functions */
+} MtEventSpec;
+
+extern const MtEventSpec mt_event_specs[MT_EV_COUNT];
+
+/* Take a tool id (`requested`, or the first free of 3 and 4 when it is -1),
+ * register the callbacks and enable the events. On failure nothing stays
+ * registered and an exception is set. */
+int mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested);
+/* Disable the events, unregister every callback, free the tool id. Goes
+ * through every step even if one fails; -1 with the first error set. */
+int mt_monitor_stop(MtTracer *tr);
+
+#endif /* MT_MONITOR_H */

@@ -1,0 +1,316 @@
+/* Per-function records: creation on first sight, co_extra bookkeeping, the
+ * C-function table, and teardown. */
+#include "records.h"
+#include "tracer.h"
+
+#include <stdlib.h>
+
+Py_ssize_t mt_records_extra_index = -1;
+
+/* co_extra free function: may run at any time, even during interpreter
+ * finalization, so it touches nothing but the block itself. Records keep
+ * their code object alive, so no slot can point at a live record here. */
+static void
+free_code_extra(void *ptr)
+{
+    free(ptr);
+}
+
+int
+mt_records_init(void)
+{
+    if (mt_records_extra_index >= 0) {
+        return 0;
+    }
+    mt_records_extra_index =
+        PyUnstable_Eval_RequestCodeExtraIndex(free_code_extra);
+    if (mt_records_extra_index < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "monitrace: no code-object extra slot left");
+        return -1;
+    }
+    return 0;
+}
+
+void
+mt_hist_bounds(unsigned b, uint64_t *lo, uint64_t *hi)
+{
+    if (b < MT_HIST_LINEAR) {
+        *lo = b;
+        *hi = (uint64_t)b + 1;
+        return;
+    }
+    unsigned k = b - MT_HIST_LINEAR;
+    unsigned msb = 4 + k / 8;
+    uint64_t sub = k % 8;
+    *lo = (8 + sub) << (msb - 3);
+    *hi = (9 + sub) << (msb - 3);
+    if (b == MT_HIST_BUCKETS - 1) {
+        *hi = UINT64_MAX;
+    }
+}
+
+static int
+append_record(MtTracer *tr, MtRecord *rec)
+{
+    MtRecordSet *set = &tr->records;
+    if (set->count == set->capacity) {
+        Py_ssize_t cap = set->capacity ? set->capacity * 2 : 64;
+        MtRecord **items = PyMem_Realloc(set->items, cap * sizeof(*items));
+        if (items == NULL) {
+            return -1;
+        }
+        set->items = items;
+        set->capacity = cap;
+    }
+    rec->index = set->count;
+    set->items[set->count++] = rec;
+    return 0;
+}
+
+/* Ask the user's filter (a Python callable) whether to trace `key`. Runs
+ * Python code from inside a callback: the control methods refuse to run
+ * meanwhile (in_callback) and any in-flight exception is preserved. */
+static int
+ask_filter(MtTracer *tr, PyObject *key)
+{
+    if (tr->filter == NULL) {
+        return 1;
+    }
+    PyObject *saved = PyErr_GetRaisedException();
+    tr->in_callback++;
+    PyObject *res = PyObject_CallOneArg(tr->filter, key);
+    tr->in_callback--;
+    int verdict = 1;
+    if (res == NULL) {
+        mt_tracer_fail(tr, MT_ERR_FILTER, "filter");
+    }
+    else {
+        verdict = PyObject_IsTrue(res);
+        Py_DECREF(res);
+        if (verdict < 0) {
+            mt_tracer_fail(tr, MT_ERR_FILTER, "filter result");
+            verdict = 1;
+        }
+    }
+    PyErr_SetRaisedException(saved);
+    return verdict;
+}
+
+static PyObject *
+current_module_name(void)
+{
+    PyObject *globals = mt_compat_frame_globals_new();
+    if (globals == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *name = NULL;
+    if (PyDict_Check(globals)) {
+        name = PyDict_GetItemString(globals, "__name__");
+    }
+    Py_XINCREF(name);
+    Py_DECREF(globals);
+    if (name != NULL && !PyUnicode_Check(name)) {
+        Py_CLEAR(name);
+    }
+    PyErr_Clear();
+    return name;
+}
+
+static MtRecord *
+new_record(MtTracer *tr, PyObject *key, const void *id, int kind)
+{
+    MtRecord *rec = PyMem_Calloc(1, sizeof(*rec));
+    if (rec == NULL) {
+        mt_tracer_fail(tr, MT_ERR_NOMEM, "record");
+        return NULL;
+    }
+    rec->tracer = tr;
+    rec->key = Py_NewRef(key);
+    rec->id = id;
+    rec->kind = (uint8_t)kind;
+    if (append_record(tr, rec) < 0) {
+        Py_DECREF(rec->key);
+        PyMem_Free(rec);
+        mt_tracer_fail(tr, MT_ERR_NOMEM, "record list");
+        return NULL;
+    }
+    return rec;
+}
+
+MtRecord *
+mt_records_code_slow(MtTracer *tr, PyObject *code)
+{
+    MtCodeExtra *extra = NULL;
+    if (PyUnstable_Code_GetExtra(code, mt_records_extra_index,
+                                 (void **)&extra) < 0) {
+        mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
+        return NULL;
+    }
+    if (extra != NULL && extra->slot[tr->tool] != NULL
+        && extra->slot[tr->tool]->tracer == tr) {
+        return extra->slot[tr->tool];
+    }
+    if (extra == NULL) {
+        extra = calloc(1, sizeof(*extra));
+        if (extra == NULL) {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "code extra");
+            return NULL;
+        }
+        if (PyUnstable_Code_SetExtra(code, mt_records_extra_index, extra)
+            < 0) {
+            free(extra);
+            mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
+            return NULL;
+        }
+    }
+    /* Another live tracer may own the slot (it used this tool id before
+     * and is stopped now); it reinstalls its records when it restarts. */
+    MtRecord *rec = new_record(tr, code, code, MT_KIND_PY);
+    if (rec == NULL) {
+        return NULL;
+    }
+    rec->module = current_module_name();
+    rec->traced = (uint8_t)ask_filter(tr, code);
+    extra->slot[tr->tool] = rec;
+    return rec;
+}
+
+static size_t
+hash_ptr(const void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+    x ^= x >> 17;
+    x *= 0xed5ad4bbu;
+    x ^= x >> 11;
+    return (size_t)x;
+}
+
+static int
+ctable_grow(MtRecordSet *set)
+{
+    size_t cap = set->ctable_mask ? (set->ctable_mask + 1) * 2 : 64;
+    MtRecord **table = PyMem_Calloc(cap, sizeof(*table));
+    if (table == NULL) {
+        return -1;
+    }
+    if (set->ctable != NULL) {
+        for (size_t i = 0; i <= set->ctable_mask; i++) {
+            MtRecord *rec = set->ctable[i];
+            if (rec == NULL) {
+                continue;
+            }
+            size_t j = hash_ptr(rec->id) & (cap - 1);
+            while (table[j] != NULL) {
+                j = (j + 1) & (cap - 1);
+            }
+            table[j] = rec;
+        }
+        PyMem_Free(set->ctable);
+    }
+    set->ctable = table;
+    set->ctable_mask = cap - 1;
+    return 0;
+}
+
+MtRecord *
+mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def)
+{
+    if (set->ctable == NULL) {
+        return NULL;
+    }
+    size_t i = hash_ptr(def) & set->ctable_mask;
+    for (;;) {
+        MtRecord *rec = set->ctable[i];
+        if (rec == NULL || rec->id == def) {
+            return rec;
+        }
+        i = (i + 1) & set->ctable_mask;
+    }
+}
+
+MtRecord *
+mt_records_cfunc_slow(MtTracer *tr, PyObject *callable,
+                      const PyMethodDef *def)
+{
+    MtRecordSet *set = &tr->records;
+    if ((set->ctable_used + 1) * 2 > set->ctable_mask + 1) {
+        if (ctable_grow(set) < 0) {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "C function table");
+            return NULL;
+        }
+    }
+    MtRecord *rec = new_record(tr, callable, def, MT_KIND_C);
+    if (rec == NULL) {
+        return NULL;
+    }
+    rec->traced = (uint8_t)ask_filter(tr, callable);
+    size_t i = hash_ptr(def) & set->ctable_mask;
+    while (set->ctable[i] != NULL) {
+        i = (i + 1) & set->ctable_mask;
+    }
+    set->ctable[i] = rec;
+    set->ctable_used++;
+    return rec;
+}
+
+static MtCodeExtra *
+code_extra(PyObject *code)
+{
+    MtCodeExtra *extra = NULL;
+    if (PyUnstable_Code_GetExtra(code, mt_records_extra_index,
+                                 (void **)&extra) < 0) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return extra;
+}
+
+void
+mt_records_install(MtTracer *tr, int tool)
+{
+    MtRecordSet *set = &tr->records;
+    for (Py_ssize_t i = 0; i < set->count; i++) {
+        MtRecord *rec = set->items[i];
+        if (rec->kind != MT_KIND_PY) {
+            continue;
+        }
+        MtCodeExtra *extra = code_extra(rec->key);
+        if (extra != NULL) {
+            extra->slot[tool] = rec;
+        }
+    }
+}
+
+void
+mt_records_clear(MtRecordSet *set)
+{
+    for (Py_ssize_t i = 0; i < set->count; i++) {
+        MtRecord *rec = set->items[i];
+        if (rec->kind == MT_KIND_PY) {
+            MtCodeExtra *extra = code_extra(rec->key);
+            for (int t = 0; extra != NULL && t < MT_TOOL_SLOTS; t++) {
+                if (extra->slot[t] == rec) {
+                    extra->slot[t] = NULL;
+                }
+            }
+        }
+        Py_CLEAR(rec->key);
+        Py_CLEAR(rec->module);
+        PyMem_Free(rec);
+    }
+    PyMem_Free(set->items);
+    PyMem_Free(set->ctable);
+    memset(set, 0, sizeof(*set));
+}
+
+int
+mt_records_traverse(MtRecordSet *set, visitproc visit, void *arg)
+{
+    for (Py_ssize_t i = 0; i < set->count; i++) {
+        Py_VISIT(set->items[i]->key);
+        Py_VISIT(set->items[i]->module);
+    }
+    return 0;
+}

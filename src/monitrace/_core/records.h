@@ -1,0 +1,115 @@
+/* Per-function records and their per-thread statistics rows.
+ *
+ * A record names one traced function: a code object (Python) or a
+ * PyMethodDef (C). It belongs to one tracer, holds a strong reference to the
+ * code object or callable, and caches the filter verdict. Python records are
+ * found in O(1) through the code object's co_extra slot (one pointer per
+ * tool id); C records through a small open-addressing table keyed by the
+ * PyMethodDef pointer.
+ *
+ * The numbers live in MtStats rows, one per (thread, record), so threads
+ * never share a counter and per-thread results come for free.
+ */
+#ifndef MT_RECORDS_H
+#define MT_RECORDS_H
+
+#include "common.h"
+
+enum { MT_KIND_PY = 0, MT_KIND_C = 1 };
+
+struct MtRecord {
+    MtTracer *tracer;      /* Borrowed: the owner, which frees the record */
+    PyObject *key;         /* Owned: the code object or the C callable */
+    PyObject *module;      /* Owned: __name__ of the defining module, or NULL */
+    const void *id;        /* the code object or its PyMethodDef: identity */
+    Py_ssize_t index;      /* position in the tracer's record list */
+    uint8_t kind;          /* MT_KIND_PY or MT_KIND_C */
+    uint8_t traced;        /* filter verdict: 0 = excluded */
+};
+
+/* Log-scale latency histogram: exact below 16 ticks, then 8 buckets per
+ * power of two (bucket width <= 1/8 of its lower bound, so the geometric
+ * middle of a bucket is within 6.25% of any value in it). */
+#define MT_HIST_LINEAR 16
+#define MT_HIST_MAX_MSB 47
+#define MT_HIST_BUCKETS (MT_HIST_LINEAR + (MT_HIST_MAX_MSB - 3) * 8)
+
+struct MtStats {
+    uint64_t calls;            /* PY_START (or CALL of a C function) */
+    uint64_t primitive_calls;  /* calls not already active on the stack */
+    uint64_t total;            /* inclusive ticks, outermost activation */
+    uint64_t self;             /* exclusive ticks */
+    uint64_t min;              /* shortest activation, ticks */
+    uint64_t max;              /* longest activation, ticks */
+    uint64_t samples;          /* activations measured (min/max/hist) */
+    uint32_t active;           /* activations now on this thread's stack */
+    uint32_t hist[MT_HIST_BUCKETS];
+};
+
+static inline unsigned
+mt_hist_bucket(uint64_t ticks)
+{
+    if (ticks < MT_HIST_LINEAR) {
+        return (unsigned)ticks;
+    }
+    unsigned msb = 63u - (unsigned)__builtin_clzll(ticks);
+    if (msb > MT_HIST_MAX_MSB) {
+        return MT_HIST_BUCKETS - 1;
+    }
+    unsigned sub = (unsigned)(ticks >> (msb - 3)) & 7u;
+    return MT_HIST_LINEAR + (msb - 4) * 8 + sub;
+}
+
+/* [lo, hi) in ticks of bucket `b`. */
+void mt_hist_bounds(unsigned b, uint64_t *lo, uint64_t *hi);
+
+static inline void
+mt_stats_sample(MtStats *st, uint64_t ticks)
+{
+    if (ticks < st->min || st->samples == 0) {
+        st->min = ticks;
+    }
+    if (ticks > st->max) {
+        st->max = ticks;
+    }
+    st->samples++;
+    st->hist[mt_hist_bucket(ticks)]++;
+}
+
+/* The tracer's collection of records (embedded in MtTracer). */
+typedef struct {
+    MtRecord **items;     /* Owned array of owned records */
+    Py_ssize_t count;
+    Py_ssize_t capacity;
+    MtRecord **ctable;    /* Owned array of borrowed records, by PyMethodDef */
+    size_t ctable_mask;   /* capacity - 1 (a power of two), 0 when empty */
+    size_t ctable_used;
+} MtRecordSet;
+
+/* Request the co_extra index; once per process, at module exec. */
+int mt_records_init(void);
+
+/* Slow paths: find or create the record; NULL (no exception set) on
+ * failure, with the tracer's error flags updated. */
+MtRecord *mt_records_code_slow(MtTracer *tr, PyObject *code);
+MtRecord *mt_records_cfunc_slow(MtTracer *tr, PyObject *callable,
+                                const PyMethodDef *def);
+
+/* The C record for `def`, or NULL if none yet (hot path, no errors). */
+MtRecord *mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def);
+
+/* Point every record's co_extra slot for `tool` back at it (after the
+ * tracer changes tool id). */
+void mt_records_install(MtTracer *tr, int tool);
+/* Release every record, clearing the co_extra slots that point at them. */
+void mt_records_clear(MtRecordSet *set);
+int mt_records_traverse(MtRecordSet *set, visitproc visit, void *arg);
+
+extern Py_ssize_t mt_records_extra_index;
+
+/* One co_extra block per code object: a borrowed record per tool id. */
+typedef struct {
+    MtRecord *slot[MT_TOOL_SLOTS];
+} MtCodeExtra;
+
+#endif /* MT_RECORDS_H */

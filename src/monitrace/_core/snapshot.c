@@ -1,0 +1,152 @@
+/* Tracer.snapshot(): records, per-thread rows and histograms, in ns. */
+#include "snapshot.h"
+#include "clock.h"
+#include "records.h"
+#include "threadstate.h"
+#include "tracer.h"
+
+#include <math.h>
+
+static PyObject *
+ns(uint64_t ticks, double scale)
+{
+    return PyLong_FromUnsignedLongLong(
+        (unsigned long long)llround((double)ticks * scale));
+}
+
+static PyObject *
+histogram(const MtStats *st, double scale)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (unsigned b = 0; b < MT_HIST_BUCKETS; b++) {
+        if (st->hist[b] == 0) {
+            continue;
+        }
+        uint64_t lo, hi;
+        mt_hist_bounds(b, &lo, &hi);
+        double hi_ns = hi == UINT64_MAX ? INFINITY : (double)hi * scale;
+        PyObject *item = Py_BuildValue("(ddI)", (double)lo * scale, hi_ns,
+                                       (unsigned int)st->hist[b]);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+static PyObject *
+row(Py_ssize_t index, const MtStats *st, double scale)
+{
+    PyObject *hist = histogram(st, scale);
+    if (hist == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(nKKNNNNKN)", index,
+                         (unsigned long long)st->calls,
+                         (unsigned long long)st->primitive_calls,
+                         ns(st->total, scale), ns(st->self, scale),
+                         ns(st->min, scale), ns(st->max, scale),
+                         (unsigned long long)st->samples, hist);
+}
+
+static PyObject *
+thread(const MtThreadState *ts, double scale)
+{
+    PyObject *rows = PyList_New(0);
+    if (rows == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < ts->nrows; i++) {
+        if (ts->rows[i] == NULL) {
+            continue;
+        }
+        PyObject *r = row(i, ts->rows[i], scale);
+        if (r == NULL || PyList_Append(rows, r) < 0) {
+            Py_XDECREF(r);
+            Py_DECREF(rows);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    return Py_BuildValue("{s:k,s:k,s:O,s:N}", "ident", ts->ident,
+                         "native_id", ts->native_id, "name",
+                         ts->name ? ts->name : Py_None, "rows", rows);
+}
+
+static PyObject *
+records(const MtRecordSet *set)
+{
+    PyObject *out = PyList_New(set->count);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < set->count; i++) {
+        const MtRecord *rec = set->items[i];
+        PyObject *item = Py_BuildValue(
+            "(sOOO)", rec->kind == MT_KIND_PY ? "py" : "c", rec->key,
+            rec->module ? rec->module : Py_None,
+            rec->traced ? Py_True : Py_False);
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+PyObject *
+mt_snapshot(MtTracer *tr)
+{
+    double scale = mt_clock_ns_per_tick(tr->clock);
+    PyObject *threads = NULL, *recs = NULL, *counts = NULL;
+    threads = PyList_New(0);
+    if (threads == NULL) {
+        goto error;
+    }
+    for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+        PyObject *t = thread(ts, scale);
+        if (t == NULL || PyList_Append(threads, t) < 0) {
+            Py_XDECREF(t);
+            goto error;
+        }
+        Py_DECREF(t);
+    }
+    /* Oldest thread first. */
+    if (PyList_Reverse(threads) < 0) {
+        goto error;
+    }
+    recs = records(&tr->records);
+    if (recs == NULL) {
+        goto error;
+    }
+    counts = PyDict_New();
+    if (counts == NULL) {
+        goto error;
+    }
+    for (int ev = 0; ev < MT_EV_COUNT; ev++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(tr->event_counts[ev]);
+        if (v == NULL
+            || PyDict_SetItemString(counts, mt_event_specs[ev].name, v) < 0) {
+            Py_XDECREF(v);
+            goto error;
+        }
+        Py_DECREF(v);
+    }
+    return Py_BuildValue("{s:s,s:d,s:N,s:N,s:N,s:N}", "clock",
+                         mt_clock_name(tr->clock), "ns_per_tick", scale,
+                         "records", recs, "threads", threads, "event_counts",
+                         counts, "total_ns", ns(tr->total_ticks, scale));
+
+error:
+    Py_XDECREF(threads);
+    Py_XDECREF(recs);
+    Py_XDECREF(counts);
+    return NULL;
+}

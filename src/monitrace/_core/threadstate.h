@@ -1,0 +1,124 @@
+/* Per-thread shadow stacks and statistics rows.
+ *
+ * Each thread that delivers an event gets an MtThreadState, found through a
+ * thread-local pointer tagged with the tracer's serial. The stack holds one
+ * frame per active traced function; it trusts nothing: an exit that does not
+ * match the top pops down to the matching frame, and an exit that matches no
+ * frame (tracing began mid-stack) is ignored.
+ */
+#ifndef MT_THREADSTATE_H
+#define MT_THREADSTATE_H
+
+#include "common.h"
+#include "records.h"
+#include "tracer.h"
+
+typedef struct {
+    const void *id;       /* code object or PyMethodDef: identity only */
+    MtStats *stats;       /* Borrowed: row owned by the thread state */
+    uint64_t start;       /* clock at entry */
+    uint64_t children;    /* ticks spent in traced callees */
+} MtFrame;
+
+struct MtThreadState {
+    MtThreadState *next;      /* Owned by the tracer's list */
+    unsigned long ident;      /* threading.get_ident() */
+    unsigned long native_id;  /* threading.get_native_id() */
+    PyObject *name;           /* Owned: thread name once known, or NULL */
+    MtFrame *stack;           /* Owned array */
+    size_t depth;
+    size_t capacity;
+    MtStats **rows;           /* Owned array of owned rows, by record index */
+    Py_ssize_t nrows;
+};
+
+typedef struct {
+    uint64_t serial;          /* the tracer's serial when ts was made */
+    MtThreadState *ts;        /* Borrowed from that tracer */
+} MtTls;
+
+extern __thread MtTls mt_tls[MT_TOOL_SLOTS]
+    __attribute__((tls_model("initial-exec")));
+
+MtThreadState *mt_thread_slow(MtTracer *tr);
+MtStats *mt_thread_row_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec);
+int mt_thread_grow(MtTracer *tr, MtThreadState *ts);
+
+/* The calling thread's state for `tr`, or NULL on failure. */
+static inline MtThreadState *
+mt_thread_current(MtTracer *tr)
+{
+    MtTls *tls = &mt_tls[tr->tool];
+    if (MT_LIKELY(tls->serial == tr->serial)) {
+        return tls->ts;
+    }
+    return mt_thread_slow(tr);
+}
+
+/* Push an activation of `rec`. `is_call` is 1 for a new call (PY_START or
+ * a C call), 0 for re-entering a suspended frame (PY_RESUME, PY_THROW). */
+static inline void
+mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
+                uint64_t now, int is_call)
+{
+    MtStats *st = rec->index < ts->nrows ? ts->rows[rec->index] : NULL;
+    if (MT_UNLIKELY(st == NULL)) {
+        st = mt_thread_row_slow(tr, ts, rec);
+        if (st == NULL) {
+            return;
+        }
+    }
+    if (MT_UNLIKELY(ts->depth == ts->capacity)) {
+        if (mt_thread_grow(tr, ts) < 0) {
+            return;
+        }
+    }
+    MtFrame *f = &ts->stack[ts->depth++];
+    f->id = rec->id;
+    f->stats = st;
+    f->start = now;
+    f->children = 0;
+    if (is_call) {
+        st->calls++;
+        st->primitive_calls += (st->active == 0);
+    }
+    st->active++;
+}
+
+/* Pop the top frame, accounting it as ended at `now`. */
+static inline void
+mt_thread_pop(MtThreadState *ts, uint64_t now)
+{
+    MtFrame *f = &ts->stack[--ts->depth];
+    uint64_t elapsed = now > f->start ? now - f->start : 0;
+    MtStats *st = f->stats;
+    st->self += elapsed > f->children ? elapsed - f->children : 0;
+    if (--st->active == 0) {
+        st->total += elapsed;
+    }
+    mt_stats_sample(st, elapsed);
+    if (ts->depth > 0) {
+        ts->stack[ts->depth - 1].children += elapsed;
+    }
+}
+
+void mt_thread_exit_repair(MtThreadState *ts, const void *id, uint64_t now);
+
+/* An activation of `id` ended at `now`. */
+static inline void
+mt_thread_exit(MtThreadState *ts, const void *id, uint64_t now)
+{
+    if (MT_LIKELY(ts->depth > 0 && ts->stack[ts->depth - 1].id == id)) {
+        mt_thread_pop(ts, now);
+        return;
+    }
+    mt_thread_exit_repair(ts, id, now);
+}
+
+/* End every activation still on the stacks (at stop). */
+void mt_thread_flush_all(MtTracer *tr, uint64_t now);
+/* Free every thread state of the tracer. */
+void mt_thread_clear_all(MtTracer *tr);
+int mt_thread_traverse(MtTracer *tr, visitproc visit, void *arg);
+
+#endif /* MT_THREADSTATE_H */

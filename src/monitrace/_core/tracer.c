@@ -1,0 +1,426 @@
+/* The Tracer type: control methods (start, stop, pause, resume, clear,
+ * snapshot) around the state that callbacks.c fills in. */
+#include "tracer.h"
+#include "clock.h"
+#include "monitor.h"
+#include "records.h"
+#include "snapshot.h"
+#include "threadstate.h"
+
+static uint64_t next_serial = 1;
+
+void
+mt_tracer_fail(MtTracer *tr, uint32_t flag, const char *where)
+{
+    tr->errors |= flag;
+    PyObject *exc = PyErr_GetRaisedException();
+    if (tr->error_messages == NULL || PyList_GET_SIZE(tr->error_messages)
+                                          >= 20) {
+        Py_XDECREF(exc);
+        return;
+    }
+    PyObject *msg = exc != NULL
+                        ? PyUnicode_FromFormat("%s: %R", where, exc)
+                        : PyUnicode_FromFormat("%s: out of memory", where);
+    Py_XDECREF(exc);
+    if (msg == NULL || PyList_Append(tr->error_messages, msg) < 0) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(msg);
+}
+
+static int
+refuse_in_callback(MtTracer *tr, const char *what)
+{
+    if (tr->in_callback) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "monitrace: %s() cannot be called from code that runs "
+                     "inside a tracer callback (a filter or a repr)",
+                     what);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"filter", "c_calls", "clock", NULL};
+    PyObject *filter = Py_None;
+    int c_calls = 0;
+    const char *clock_name = "auto";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$Ops:Tracer", kwlist,
+                                     &filter, &c_calls, &clock_name)) {
+        return NULL;
+    }
+    if (filter != Py_None && !PyCallable_Check(filter)) {
+        PyErr_Format(PyExc_TypeError,
+                     "filter must be a callable or None, not %.100s",
+                     Py_TYPE(filter)->tp_name);
+        return NULL;
+    }
+    MtClockKind clock;
+    if (mt_clock_parse(clock_name, &clock) < 0) {
+        return NULL;
+    }
+    PyObject *mon = PyImport_ImportModule("sys");
+    PyObject *disable = NULL;
+    if (mon != NULL) {
+        Py_SETREF(mon, PyObject_GetAttrString(mon, "monitoring"));
+    }
+    if (mon != NULL) {
+        disable = PyObject_GetAttrString(mon, "DISABLE");
+        Py_DECREF(mon);
+    }
+    if (disable == NULL) {
+        return NULL;
+    }
+    MtTracer *tr = (MtTracer *)type->tp_alloc(type, 0);
+    if (tr == NULL) {
+        Py_DECREF(disable);
+        return NULL;
+    }
+    tr->tool = -1;
+    tr->clock = clock;
+    tr->serial = next_serial++;
+    tr->disable = disable;
+    tr->c_calls = c_calls;
+    tr->filter = filter == Py_None ? NULL : Py_NewRef(filter);
+    tr->error_messages = PyList_New(0);
+    if (tr->error_messages == NULL) {
+        Py_DECREF(tr);
+        return NULL;
+    }
+    return (PyObject *)tr;
+}
+
+static PyObject *
+thread_table(void)
+{
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (threading == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *active = PyObject_GetAttrString(threading, "_active");
+    Py_DECREF(threading);
+    if (active == NULL || !PyDict_Check(active)) {
+        PyErr_Clear();
+        Py_XDECREF(active);
+        return NULL;
+    }
+    return active;
+}
+
+PyDoc_STRVAR(start_doc,
+"start($self, /, tool_id=-1)\n--\n\n"
+"Take a sys.monitoring tool id (the first free of 3 and 4 unless tool_id\n"
+"is given) and start receiving events. Data accumulates across start and\n"
+"stop until clear().");
+
+static PyObject *
+tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    MtTracer *tr = (MtTracer *)self;
+    static char *kwlist[] = {"tool_id", NULL};
+    int tool = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i:start", kwlist,
+                                     &tool)) {
+        return NULL;
+    }
+    if (refuse_in_callback(tr, "start") < 0) {
+        return NULL;
+    }
+    if (tr->running) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "monitrace: this tracer is already running");
+        return NULL;
+    }
+    if (tool < -1 || tool >= MT_TOOL_SLOTS) {
+        PyErr_Format(PyExc_ValueError,
+                     "tool_id must be between 0 and 5, not %d", tool);
+        return NULL;
+    }
+    MtModuleState *state = PyType_GetModuleState(Py_TYPE(self));
+    if (state == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(tr->thread_table, thread_table());
+    if (mt_monitor_start(tr, state, tool) < 0) {
+        return NULL;
+    }
+    tr->running = 1;
+    tr->paused = 0;
+    tr->run_ns0 = mt_clock_monotonic_ns();
+    tr->run_ticks0 = mt_clock_now(tr->clock);
+    tr->active = 1;
+    Py_RETURN_NONE;
+}
+
+static uint64_t
+running_ticks(MtTracer *tr, uint64_t now)
+{
+    return tr->running && now > tr->run_ticks0 ? now - tr->run_ticks0 : 0;
+}
+
+PyDoc_STRVAR(stop_doc,
+"stop($self, /)\n--\n\n"
+"Stop receiving events, end the activations still on the stacks, and\n"
+"give the tool id back. Returns the internal errors seen while running\n"
+"(a list of str, empty when all went well).");
+
+static PyObject *
+tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (refuse_in_callback(tr, "stop") < 0) {
+        return NULL;
+    }
+    if (!tr->running) {
+        return PyList_New(0);
+    }
+    tr->active = 0;
+    uint64_t now = mt_clock_now(tr->clock);
+    uint64_t now_ns = mt_clock_monotonic_ns();
+    mt_thread_flush_all(tr, now);
+    tr->total_ticks += running_ticks(tr, now);
+    if (tr->clock == MT_CLOCK_TSC) {
+        mt_clock_refine(tr->run_ticks0, tr->run_ns0, now, now_ns);
+    }
+    tr->running = 0;
+    tr->paused = 0;
+    int rc = mt_monitor_stop(tr);
+    Py_CLEAR(tr->thread_table);
+    if (rc < 0) {
+        return NULL;
+    }
+    PyObject *errors = tr->error_messages;
+    tr->error_messages = PyList_New(0);
+    tr->errors = 0;
+    if (tr->error_messages == NULL) {
+        tr->error_messages = errors;
+        return NULL;
+    }
+    return errors;
+}
+
+static PyObject *
+tracer_pause(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (refuse_in_callback(tr, "pause") < 0) {
+        return NULL;
+    }
+    tr->paused = tr->running;
+    tr->active = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+tracer_resume(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (refuse_in_callback(tr, "resume") < 0) {
+        return NULL;
+    }
+    tr->paused = 0;
+    tr->active = tr->running;
+    Py_RETURN_NONE;
+}
+
+static void
+clear_data(MtTracer *tr)
+{
+    mt_thread_clear_all(tr);
+    mt_records_clear(&tr->records);
+    memset(tr->event_counts, 0, sizeof(tr->event_counts));
+    tr->total_ticks = 0;
+    /* Thread-local pointers tagged with the old serial are now stale. */
+    tr->serial = next_serial++;
+}
+
+PyDoc_STRVAR(clear_doc,
+"clear($self, /)\n--\n\n"
+"Forget everything recorded (the tracer must be stopped).");
+
+static PyObject *
+tracer_clear_method(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (refuse_in_callback(tr, "clear") < 0) {
+        return NULL;
+    }
+    if (tr->running) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "monitrace: stop the tracer before clear()");
+        return NULL;
+    }
+    clear_data(tr);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(snapshot_doc,
+"snapshot($self, /)\n--\n\n"
+"A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
+"'records' (kind, code or callable, module, traced), 'threads' (ident,\n"
+"native_id, name, rows of (record index, calls, primitive calls, total\n"
+"ns, self ns, min ns, max ns, samples, histogram)), 'event_counts' and\n"
+"'total_ns'. Activations still running are not included.");
+
+static PyObject *
+tracer_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (refuse_in_callback(tr, "snapshot") < 0) {
+        return NULL;
+    }
+    return mt_snapshot(tr);
+}
+
+static PyObject *
+get_running(PyObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(((MtTracer *)self)->running);
+}
+
+static PyObject *
+get_paused(PyObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(((MtTracer *)self)->paused);
+}
+
+static PyObject *
+get_tool_id(PyObject *self, void *Py_UNUSED(closure))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (tr->tool < 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLong(tr->tool);
+}
+
+static PyObject *
+get_clock(PyObject *self, void *Py_UNUSED(closure))
+{
+    return PyUnicode_FromString(mt_clock_name(((MtTracer *)self)->clock));
+}
+
+static PyObject *
+get_c_calls(PyObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(((MtTracer *)self)->c_calls);
+}
+
+static PyGetSetDef tracer_getset[] = {
+    {"running", get_running, NULL, "True between start() and stop().", NULL},
+    {"paused", get_paused, NULL, "True while paused.", NULL},
+    {"tool_id", get_tool_id, NULL, "The sys.monitoring tool id, or None.",
+     NULL},
+    {"clock", get_clock, NULL, "'tsc' or 'monotonic'.", NULL},
+    {"c_calls", get_c_calls, NULL, "Whether C functions are traced.", NULL},
+    {NULL},
+};
+
+static PyMethodDef tracer_methods[] = {
+    {"start", (PyCFunction)(void (*)(void))tracer_start,
+     METH_VARARGS | METH_KEYWORDS, start_doc},
+    {"stop", tracer_stop, METH_NOARGS, stop_doc},
+    {"pause", tracer_pause, METH_NOARGS,
+     "pause($self, /)\n--\n\nIgnore events until resume() (a C flag)."},
+    {"resume", tracer_resume, METH_NOARGS,
+     "resume($self, /)\n--\n\nTake events again after pause()."},
+    {"clear", tracer_clear_method, METH_NOARGS, clear_doc},
+    {"snapshot", tracer_snapshot, METH_NOARGS, snapshot_doc},
+    {NULL},
+};
+
+static int
+tracer_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    MtTracer *tr = (MtTracer *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(tr->filter);
+    Py_VISIT(tr->disable);
+    Py_VISIT(tr->thread_table);
+    Py_VISIT(tr->error_messages);
+    for (int ev = 0; ev < MT_EV_COUNT; ev++) {
+        Py_VISIT(tr->callbacks[ev]);
+    }
+    if (mt_records_traverse(&tr->records, visit, arg) < 0) {
+        return -1;
+    }
+    return mt_thread_traverse(tr, visit, arg);
+}
+
+static int
+tracer_clear(PyObject *self)
+{
+    MtTracer *tr = (MtTracer *)self;
+    /* A running tracer is kept alive by its registered callbacks, so
+     * reaching here while running means interpreter teardown: stop
+     * delivering before anything is freed. */
+    tr->active = 0;
+    if (tr->running) {
+        tr->running = 0;
+        PyObject *saved = PyErr_GetRaisedException();
+        if (mt_monitor_stop(tr) < 0) {
+            PyErr_Clear();
+        }
+        PyErr_SetRaisedException(saved);
+    }
+    for (int ev = 0; ev < MT_EV_COUNT; ev++) {
+        Py_CLEAR(tr->callbacks[ev]);
+    }
+    Py_CLEAR(tr->filter);
+    Py_CLEAR(tr->thread_table);
+    Py_CLEAR(tr->error_messages);
+    clear_data(tr);
+    return 0;
+}
+
+static void
+tracer_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    tracer_clear(self);
+    Py_CLEAR(((MtTracer *)self)->disable);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+PyDoc_STRVAR(tracer_doc,
+"Tracer(*, filter=None, c_calls=False, clock='auto')\n--\n\n"
+"The C engine of one monitrace session. `filter(code_or_callable)` is\n"
+"called once per code object (or C function) and decides, for good,\n"
+"whether it is traced; excluded code answers sys.monitoring.DISABLE.");
+
+static PyType_Slot tracer_slots[] = {
+    {Py_tp_doc, (void *)tracer_doc},
+    {Py_tp_new, tracer_new},
+    {Py_tp_dealloc, tracer_dealloc},
+    {Py_tp_traverse, tracer_traverse},
+    {Py_tp_clear, tracer_clear},
+    {Py_tp_methods, tracer_methods},
+    {Py_tp_getset, tracer_getset},
+    {0, NULL},
+};
+
+static PyType_Spec tracer_spec = {
+    .name = "monitrace._core.Tracer",
+    .basicsize = sizeof(MtTracer),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = tracer_slots,
+};
+
+int
+mt_tracer_type_init(PyObject *module, MtModuleState *state)
+{
+    state->tracer_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &tracer_spec, NULL);
+    if (state->tracer_type == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, state->tracer_type);
+}

@@ -1,0 +1,49 @@
+/* The Tracer object: one profiling session's state in C.
+ *
+ * Python's Session owns one Tracer. start() takes a tool id and registers
+ * the callbacks (monitor.c); events land in callbacks.c, which updates the
+ * per-thread stacks (threadstate.c) and the per-function rows (records.c);
+ * snapshot() (snapshot.c) turns it all into Python objects.
+ */
+#ifndef MT_TRACER_H
+#define MT_TRACER_H
+
+#include "common.h"
+#include "clock.h"
+#include "monitor.h"
+#include "records.h"
+
+struct MtTracer {
+    PyObject_HEAD
+    /* Read on every event. */
+    int active;                 /* running and not paused */
+    int tool;                   /* tool id while running, else -1 */
+    MtClockKind clock;
+    uint64_t serial;            /* unique per tracer and per clear() */
+    PyObject *disable;          /* Owned: sys.monitoring.DISABLE */
+    uint64_t event_counts[MT_EV_COUNT]; /* callback invocations, by event */
+    uint32_t errors;            /* MT_ERR_* seen since the last stop */
+
+    /* Control state. */
+    int running;
+    int paused;
+    int in_callback;            /* Python code called from a callback runs */
+    int c_calls;                /* trace C functions too */
+    PyObject *filter;           /* Owned or NULL: callable(code_or_cfunc) */
+    PyObject *callbacks[MT_EV_COUNT]; /* Owned while running, else NULL */
+    PyObject *thread_table;     /* Owned: threading._active, or NULL */
+    PyObject *error_messages;   /* Owned list of str */
+    MtRecordSet records;
+    MtThreadState *threads;     /* Owned list, newest first */
+    uint64_t run_ticks0;        /* clock at start(), for calibration */
+    uint64_t run_ns0;
+    uint64_t total_ticks;       /* time spent running, all starts */
+};
+
+/* Record an internal failure seen on a slow path (GIL held). Clears any
+ * Python exception, keeping its text for stop() to report. */
+void mt_tracer_fail(MtTracer *tr, uint32_t flag, const char *where);
+
+int mt_tracer_type_init(PyObject *module, MtModuleState *state);
+
+#endif /* MT_TRACER_H */

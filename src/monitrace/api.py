@@ -1,0 +1,252 @@
+"""trace() and Session: the public face of one tracing session."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import os
+import sys
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
+
+from . import _core
+from .options import Options, options_from
+from .report import FunctionStats, build_stats, render_table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_running: weakref.WeakSet[Session] = weakref.WeakSet()
+_last: Session | None = None
+_atexit_registered = False
+
+
+class TracerError(RuntimeWarning):
+    """Internal problems the tracer met while running, reported at stop."""
+
+
+def _is_own(key: Any) -> bool:
+    """True for monitrace's own code, which no session ever traces."""
+    filename = getattr(key, "co_filename", None)
+    if filename is not None:
+        return filename.startswith(_PACKAGE_DIR)
+    owner = getattr(key, "__self__", None)
+    if isinstance(owner, _core.Tracer) or getattr(key, "__objclass__", None) is _core.Tracer:
+        return True
+    return False
+
+
+def _default_filter(key: Any) -> bool:
+    return not _is_own(key)
+
+
+def _stop_all_at_exit() -> None:
+    for session in list(_running):
+        try:
+            session.stop()
+        except Exception:  # interpreter teardown: never fail here
+            pass
+
+
+class Session:
+    """One tracing session. Use it as a context manager, as a decorator, or
+    with start()/stop(); data accumulates across starts until clear()."""
+
+    def __init__(self, options: Options) -> None:
+        self._options = options
+        self._tracer = _core.Tracer(
+            filter=_default_filter, c_calls=options.c_calls, clock=options.clock
+        )
+        self._errors: list[str] = []
+
+    # ---- control -------------------------------------------------------
+
+    @property
+    def options(self) -> Options:
+        return self._options
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tracer.running)
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._tracer.paused)
+
+    @property
+    def tool_id(self) -> int | None:
+        """The sys.monitoring tool id while running, else None."""
+        return self._tracer.tool_id
+
+    @property
+    def clock(self) -> str:
+        """The clock in use: 'tsc' (invariant TSC) or 'monotonic'."""
+        return str(self._tracer.clock)
+
+    @property
+    def errors(self) -> list[str]:
+        """Internal errors reported at the stops so far."""
+        return list(self._errors)
+
+    def start(self) -> Session:
+        global _last, _atexit_registered
+        tool = -1 if self._options.tool_id is None else self._options.tool_id
+        # Bookkeeping first: once the tracer starts, every call is traced.
+        if not _atexit_registered:
+            atexit.register(_stop_all_at_exit)
+            _atexit_registered = True
+        _running.add(self)
+        try:
+            self._tracer.start(tool_id=tool)
+        except BaseException:
+            _running.discard(self)
+            raise
+        _last = self
+        return self
+
+    def stop(self) -> None:
+        if not self._tracer.running:
+            return
+        errors = self._tracer.stop()
+        _running.discard(self)
+        if errors:
+            self._errors.extend(errors)
+            warnings.warn(
+                "monitrace met internal errors while tracing; results may be "
+                "incomplete: " + "; ".join(errors),
+                TracerError,
+                stacklevel=2,
+            )
+
+    def pause(self) -> None:
+        """Ignore events until resume(); costs one C flag test per event."""
+        self._tracer.pause()
+
+    def resume(self) -> None:
+        self._tracer.resume()
+
+    def clear(self) -> None:
+        """Forget everything recorded; the session must be stopped."""
+        self._tracer.clear()
+
+    def __enter__(self) -> Session:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __call__(self, func: F) -> F:
+        """Decorate `func`: every call runs inside this session (calls made
+        while it is already running just run). Results accumulate; the
+        session is ``func.session``."""
+        session = self
+
+        if inspect.iscoroutinefunction(func):
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if session.running:
+                    return await func(*args, **kwargs)
+                with session:
+                    return await func(*args, **kwargs)
+
+            wrapper: Any = async_wrapper
+        else:
+            @functools.wraps(func)
+            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if session.running:
+                    return func(*args, **kwargs)
+                with session:
+                    return func(*args, **kwargs)
+
+            wrapper = sync_wrapper
+        wrapper.session = session
+        return wrapper  # type: ignore[no-any-return]
+
+    # ---- results -------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The raw C snapshot (see monitrace._core.Tracer.snapshot)."""
+        return self._tracer.snapshot()
+
+    def stats(self, *, by_thread: bool = False) -> list[FunctionStats]:
+        """Typed per-function records (per thread with ``by_thread``)."""
+        return build_stats(self._tracer.snapshot(), by_thread=by_thread)
+
+    def calls(self, name: str) -> int:
+        """How many times the function called `name` was called: a full
+        ``module.qualname``, or a bare qualname when only one module has it.
+        0 if it never ran."""
+        return sum(s.calls for s in self._matching(name))
+
+    def called(self, name: str) -> bool:
+        """True if `name` (as for calls()) ran at least once."""
+        return self.calls(name) > 0
+
+    def _matching(self, name: str) -> list[FunctionStats]:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, not {name!r}")
+        stats = self.stats()
+        full = [s for s in stats if s.full_name == name]
+        if full:
+            return full
+        bare = [s for s in stats if s.qualname == name]
+        modules = {s.module for s in bare}
+        if len(modules) > 1:
+            raise ValueError(
+                f"{name!r} is ambiguous; use one of: "
+                + ", ".join(sorted(f"{m}.{name}" for m in modules))
+            )
+        return bare
+
+    def report(
+        self,
+        sort: str = "cumtime",
+        limit: int | None = None,
+        file: TextIO | None = None,
+    ) -> str:
+        """Print a cProfile-style table (to `file`, default stdout) and
+        return its text. `sort` takes pstats names (calls, tottime, cumtime,
+        name, ...) plus p50, p90, p99 and max."""
+        snap = self._tracer.snapshot()
+        text = render_table(
+            build_stats(snap),
+            sort=sort,
+            limit=limit,
+            total_seconds=snap["total_ns"] / 1e9,
+        )
+        (file if file is not None else sys.stdout).write(text)
+        return text
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<monitrace.Session {state} tool_id={self.tool_id} clock={self.clock}>"
+
+
+def trace(**options: Any) -> Session:
+    """A new tracing session: ``with trace() as s:``, ``@trace()``, or
+    ``s = trace(); s.start(); ...; s.stop()``.
+
+    Options: ``c_calls`` (also time C functions), ``clock`` ('auto', 'tsc'
+    or 'monotonic'), ``tool_id`` (a sys.monitoring tool id; default the
+    first free of 3 and 4). Two sessions can run at once (one per free tool
+    id), each with correct results.
+    """
+    return Session(options_from(options))
+
+
+def last_session() -> Session | None:
+    """The session started most recently."""
+    return _last
+
+
+def report(
+    sort: str = "cumtime", limit: int | None = None, file: TextIO | None = None
+) -> str:
+    """Report of the most recently started session."""
+    session = last_session()
+    if session is None:
+        raise RuntimeError("monitrace.report(): no session has been started")
+    return session.report(sort=sort, limit=limit, file=file)

@@ -1,0 +1,308 @@
+"""Statistics records built from a tracer snapshot, and the text table."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import types
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+Bucket = tuple[float, float, int]  # [low ns, high ns), count
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FunctionStats:
+    """One function's numbers. Times are in seconds.
+
+    ``calls`` counts calls (a generator or coroutine counts once, when it
+    starts, not at every resume); ``primitive_calls`` those that were not
+    already active on the same thread's stack (recursion). ``total_time`` is
+    inclusive (outermost activation only), ``self_time`` exclusive.
+    ``min_time``, ``max_time`` and the percentiles describe single
+    activations: for generators each resume-to-yield segment is one sample.
+    ``thread_id``/``thread_name`` are set for per-thread records only.
+    """
+
+    name: str
+    qualname: str
+    module: str
+    filename: str
+    firstlineno: int
+    calls: int
+    primitive_calls: int
+    total_time: float
+    self_time: float
+    min_time: float
+    max_time: float
+    p50: float
+    p90: float
+    p99: float
+    kind: str = "python"
+    thread_id: int | None = None
+    thread_name: str | None = None
+    histogram: tuple[Bucket, ...] = ()
+
+    @property
+    def full_name(self) -> str:
+        """``module.qualname``, the name :meth:`Session.calls` accepts."""
+        return f"{self.module}.{self.qualname}" if self.module else self.qualname
+
+    @property
+    def location(self) -> str:
+        """cProfile's ``filename:lineno(function)`` label."""
+        if self.kind == "c":
+            return "{" + self.name[1:-1] + "}" if self.name.startswith("<") else self.name
+        return f"{self.filename}:{self.firstlineno}({self.name})"
+
+    def percentile(self, q: float) -> float:
+        """The q-th percentile (0 < q <= 100) of activation times, seconds."""
+        return percentile(self.histogram, q, self.min_time * 1e9, self.max_time * 1e9) / 1e9
+
+
+def percentile(hist: Sequence[Bucket], q: float, lo_ns: float, hi_ns: float) -> float:
+    """Read a percentile (ns) off a log histogram: the geometric middle of
+    the bucket holding the rank, clamped to the observed min and max."""
+    n = sum(c for _, _, c in hist)
+    if n == 0:
+        return 0.0
+    rank = max(1, math.ceil(q / 100.0 * n))
+    seen = 0
+    for low, high, count in hist:
+        seen += count
+        if seen >= rank:
+            mid = math.sqrt(low * high) if low > 0 and math.isfinite(high) else low
+            return min(max(mid, lo_ns), hi_ns)
+    return hi_ns
+
+
+# ---- naming -------------------------------------------------------------
+
+def _c_identity(func: Any) -> tuple[str, str, str]:
+    """(cProfile label, qualname, module) of a C function."""
+    name = getattr(func, "__name__", "?")
+    qualname = getattr(func, "__qualname__", name)
+    if isinstance(func, types.BuiltinFunctionType):
+        owner = func.__self__
+        if owner is None or isinstance(owner, types.ModuleType):
+            module = getattr(func, "__module__", None) or ""
+            label = f"<built-in method {module + '.' if module else ''}{name}>"
+            return label, qualname, module
+        owner_type = owner if isinstance(owner, type) else type(owner)
+        module = getattr(owner_type, "__module__", "") or ""
+        try:
+            label = repr(getattr(owner_type, name))
+        except Exception:
+            label = f"<method {name!r} of {owner_type.__name__!r} objects>"
+        return label, qualname, module
+    objclass = getattr(func, "__objclass__", None)
+    module = getattr(objclass, "__module__", "") or ""
+    try:
+        label = repr(func)
+    except Exception:
+        label = f"<built-in {name}>"
+    return label, qualname, module
+
+
+_MODULE_BY_FILE: dict[str, str] = {}
+
+
+def _module_for_file(filename: str) -> str:
+    if not _MODULE_BY_FILE or filename not in _MODULE_BY_FILE:
+        for modname, mod in list(sys.modules.items()):
+            f = getattr(mod, "__file__", None)
+            if f:
+                _MODULE_BY_FILE.setdefault(f, modname)
+    return _MODULE_BY_FILE.get(filename, "")
+
+
+def _identity(kind: str, key: Any, module: str | None) -> dict[str, Any]:
+    if kind == "py":
+        return dict(
+            name=key.co_name,
+            qualname=key.co_qualname,
+            module=module if module is not None else _module_for_file(key.co_filename),
+            filename=key.co_filename,
+            firstlineno=key.co_firstlineno,
+            kind="python",
+        )
+    label, qualname, cmod = _c_identity(key)
+    return dict(name=label, qualname=qualname, module=cmod, filename="~",
+                firstlineno=0, kind="c")
+
+
+# ---- building records ----------------------------------------------------
+
+@dataclasses.dataclass(slots=True)
+class _Acc:
+    calls: int = 0
+    primitive: int = 0
+    total: int = 0
+    self_: int = 0
+    min: float = math.inf
+    max: float = 0
+    hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
+
+    def add(self, row: Sequence[Any]) -> None:
+        _, calls, prim, total, self_, mn, mx, samples, hist = row
+        self.calls += calls
+        self.primitive += prim
+        self.total += total
+        self.self_ += self_
+        if samples:
+            self.min = min(self.min, mn)
+            self.max = max(self.max, mx)
+        for low, high, count in hist:
+            self.hist[(low, high)] = self.hist.get((low, high), 0) + count
+
+    def record(self, ident: dict[str, Any], **extra: Any) -> FunctionStats:
+        hist = tuple((lo, hi, c) for (lo, hi), c in sorted(self.hist.items()))
+        mn = 0.0 if self.min is math.inf else float(self.min)
+        mx = float(self.max)
+        return FunctionStats(
+            **ident,
+            calls=self.calls,
+            primitive_calls=self.primitive,
+            total_time=self.total / 1e9,
+            self_time=self.self_ / 1e9,
+            min_time=mn / 1e9,
+            max_time=mx / 1e9,
+            p50=percentile(hist, 50, mn, mx) / 1e9,
+            p90=percentile(hist, 90, mn, mx) / 1e9,
+            p99=percentile(hist, 99, mn, mx) / 1e9,
+            histogram=hist,
+            **extra,
+        )
+
+
+def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[FunctionStats]:
+    """FunctionStats from a Tracer snapshot: one per function (threads
+    merged), or one per (thread, function) with ``by_thread``."""
+    records = snapshot["records"]
+    idents: dict[int, dict[str, Any]] = {}
+
+    def ident(index: int) -> dict[str, Any]:
+        if index not in idents:
+            kind, key, module, _traced = records[index]
+            idents[index] = _identity(kind, key, module)
+        return idents[index]
+
+    out: list[FunctionStats] = []
+    if by_thread:
+        for th in snapshot["threads"]:
+            name = th["name"] or f"Thread-{th['ident']}"
+            for row in th["rows"]:
+                acc = _Acc()
+                acc.add(row)
+                out.append(acc.record(ident(row[0]), thread_id=th["ident"], thread_name=name))
+        return out
+    merged: dict[int, _Acc] = {}
+    for th in snapshot["threads"]:
+        for row in th["rows"]:
+            merged.setdefault(row[0], _Acc()).add(row)
+    return [acc.record(ident(index)) for index, acc in sorted(merged.items())]
+
+
+# ---- sorting and the table -----------------------------------------------
+
+SORT_KEYS: dict[str, tuple[Any, bool]] = {
+    # name: (key function, descending)
+    "calls": (lambda s: s.calls, True),
+    "ncalls": (lambda s: s.calls, True),
+    "pcalls": (lambda s: s.primitive_calls, True),
+    "tottime": (lambda s: s.self_time, True),
+    "time": (lambda s: s.self_time, True),
+    "cumtime": (lambda s: s.total_time, True),
+    "cumulative": (lambda s: s.total_time, True),
+    "name": (lambda s: s.name, False),
+    "filename": (lambda s: (s.filename, s.firstlineno), False),
+    "p50": (lambda s: s.p50, True),
+    "p90": (lambda s: s.p90, True),
+    "p99": (lambda s: s.p99, True),
+    "max": (lambda s: s.max_time, True),
+}
+
+_SORT_TITLES = {
+    "calls": "call count", "ncalls": "call count", "pcalls": "primitive call count",
+    "tottime": "internal time", "time": "internal time", "cumtime": "cumulative time",
+    "cumulative": "cumulative time", "name": "function name", "filename": "file name",
+    "p50": "median latency", "p90": "90th percentile latency",
+    "p99": "99th percentile latency", "max": "maximum latency",
+}
+
+
+def sort_stats(stats: Iterable[FunctionStats], sort: str) -> list[FunctionStats]:
+    if not isinstance(sort, str) or sort not in SORT_KEYS:
+        raise ValueError(
+            f"sort must be one of {', '.join(sorted(SORT_KEYS))}, not {sort!r}"
+        )
+    key, descending = SORT_KEYS[sort]
+    # Ties broken by location, so output is stable across runs.
+    rows = sorted(stats, key=lambda s: (s.filename, s.firstlineno, s.name))
+    return sorted(rows, key=key, reverse=descending)
+
+
+def format_duration(seconds: float) -> str:
+    """A short human duration: 850ns, 12.3us, 4.56ms, 1.23s."""
+    ns = seconds * 1e9
+    if ns < 1e3:
+        return f"{ns:.0f}ns"
+    if ns < 1e6:
+        return f"{ns / 1e3:.3g}us"
+    if ns < 1e9:
+        return f"{ns / 1e6:.3g}ms"
+    return f"{seconds:.3g}s"
+
+
+def _ncalls(s: FunctionStats) -> str:
+    if s.calls != s.primitive_calls:
+        return f"{s.calls}/{s.primitive_calls}"
+    return str(s.calls)
+
+
+def render_table(
+    stats: Sequence[FunctionStats],
+    *,
+    sort: str = "cumtime",
+    limit: int | None = None,
+    total_seconds: float | None = None,
+    file: TextIO | None = None,
+) -> str:
+    """cProfile's table (ncalls tottime percall cumtime percall
+    filename:lineno(function)) plus p50, p99 and max. Returns the text and
+    writes it to ``file`` when given."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise ValueError(f"limit must be a non-negative int or None, not {limit!r}")
+    rows = [s for s in sort_stats(stats, sort) if s.calls or s.total_time]
+    calls = sum(s.calls for s in rows)
+    prim = sum(s.primitive_calls for s in rows)
+    if total_seconds is None:
+        total_seconds = sum(s.self_time for s in rows)
+    lines = []
+    head = f"{calls} function calls"
+    if prim != calls:
+        head += f" ({prim} primitive calls)"
+    lines.append(f"         {head} in {total_seconds:.6f} seconds")
+    lines.append("")
+    lines.append(f"   Ordered by: {_SORT_TITLES[sort]}")
+    if limit is not None and limit < len(rows):
+        lines.append(f"   List reduced from {len(rows)} to {limit} due to restriction <{limit}>")
+        rows = rows[:limit]
+    lines.append("")
+    lines.append(
+        f"{'ncalls':>9} {'tottime':>9} {'percall':>9} {'cumtime':>9} {'percall':>9} "
+        f"{'p50':>8} {'p99':>8} {'max':>8}  filename:lineno(function)"
+    )
+    for s in rows:
+        tot_pc = s.self_time / s.calls if s.calls else 0.0
+        cum_pc = s.total_time / s.primitive_calls if s.primitive_calls else 0.0
+        lines.append(
+            f"{_ncalls(s):>9} {s.self_time:9.6f} {tot_pc:9.6f} {s.total_time:9.6f} "
+            f"{cum_pc:9.6f} {format_duration(s.p50):>8} {format_duration(s.p99):>8} "
+            f"{format_duration(s.max_time):>8}  {s.location}"
+        )
+    text = "\n".join(lines) + "\n"
+    if file is not None:
+        file.write(text)
+    return text

@@ -1,0 +1,239 @@
+"""monitrace._core driven directly."""
+
+import gc
+import random
+import sys
+
+import pytest
+
+from monitrace import _core
+
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def test_snapshot_shape():
+    tr = _core.Tracer()
+    tr.start()
+    fib(6)
+    errors = tr.stop()
+    assert errors == []
+    snap = tr.snapshot()
+    assert set(snap) == {"clock", "ns_per_tick", "records", "threads", "event_counts", "total_ns"}
+    kinds = {rec[0] for rec in snap["records"]}
+    assert kinds == {"py"}
+    index = [i for i, rec in enumerate(snap["records"]) if rec[1] is fib.__code__]
+    assert len(index) == 1
+    (main,) = snap["threads"]
+    assert main["name"] == "MainThread"
+    (row,) = [r for r in main["rows"] if r[0] == index[0]]
+    _, calls, prim, total, self_, mn, mx, samples, hist = row
+    assert (calls, prim, samples) == (25, 1, 25)
+    assert sum(c for _, _, c in hist) == 25
+    assert 0 < mn <= mx <= total
+    assert snap["event_counts"]["PY_START"] >= 25
+    assert snap["event_counts"]["CALL"] == 0
+
+
+def test_filter_called_once_per_code_object_and_excluded_code_disabled():
+    seen = []
+
+    def only_fib(code):
+        seen.append(code)
+        return code is fib.__code__
+
+    def other(n):
+        return n
+
+    tr = _core.Tracer(filter=only_fib)
+    tr.start()
+    for i in range(50):
+        other(i)
+    fib(5)
+    tr.stop()
+    assert seen.count(other.__code__) == 1
+    assert seen.count(fib.__code__) == 1
+    snap = tr.snapshot()
+    # `other` answered DISABLE at its first PY_START and PY_RETURN: those
+    # two callbacks are all it ever cost.
+    other_rec = [r for r in snap["records"] if r[1] is other.__code__]
+    assert other_rec and other_rec[0][3] is False
+    assert snap["event_counts"]["PY_START"] <= 15 + 1 + 3
+
+
+def test_callbacks_ignore_bad_arguments():
+    tr = _core.Tracer()
+    tr.start()
+    try:
+        mon = sys.monitoring
+        cb = mon.register_callback(tr.tool_id, mon.events.PY_START, None)
+        mon.register_callback(tr.tool_id, mon.events.PY_START, cb)
+        assert type(cb).__name__ == "Callback"
+        assert cb() is None
+        assert cb("not code", 0) is None
+        assert cb(fib.__code__) is None
+        assert cb(fib.__code__, 0, 1, 2, 3) is None
+        ret = mon.register_callback(tr.tool_id, mon.events.PY_RETURN, None)
+        mon.register_callback(tr.tool_id, mon.events.PY_RETURN, ret)
+        assert ret(42, 0, None) is None
+    finally:
+        tr.stop()
+
+
+def test_tool_id_released_and_callbacks_unregistered():
+    tr = _core.Tracer(c_calls=True)
+    tr.start()
+    tool = tr.tool_id
+    tr.stop()
+    assert sys.monitoring.get_tool(tool) is None
+    sys.monitoring.use_tool_id(tool, "probe")
+    try:
+        for name in ("PY_START", "PY_RETURN", "PY_UNWIND", "CALL", "C_RETURN", "C_RAISE"):
+            ev = getattr(sys.monitoring.events, name)
+            assert sys.monitoring.register_callback(tool, ev, None) is None, name
+        assert sys.monitoring.get_events(tool) == 0
+    finally:
+        sys.monitoring.free_tool_id(tool)
+
+
+def test_control_methods_refused_inside_callback():
+    tr = None
+    refused = []
+
+    def meddling_filter(code):
+        for method in (tr.stop, tr.clear, tr.snapshot, tr.pause):
+            try:
+                method()
+            except RuntimeError as e:
+                refused.append(str(e))
+        return True
+
+    tr = _core.Tracer(filter=meddling_filter)
+    tr.start()
+    fib(3)
+    assert tr.stop() == []
+    assert len(refused) >= 4
+    assert "cannot be called from code that runs inside a tracer callback" in refused[0]
+    assert tr.snapshot()["threads"]
+
+
+def test_in_flight_exception_preserved_around_filter():
+    def filter_that_raises_and_catches(code):
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            pass
+        return True
+
+    def thrower():
+        raise ValueError("outer")
+
+    def catcher():
+        try:
+            thrower()
+        except ValueError as e:
+            return e
+
+    tr = _core.Tracer(filter=filter_that_raises_and_catches)
+    tr.start()
+    err = catcher()
+    tr.stop()
+    assert isinstance(err, ValueError) and str(err) == "outer"
+
+
+def test_code_refcount_restored_after_tracer_dies():
+    code = fib.__code__
+    gc.collect()  # tracers of earlier tests, kept by reference cycles
+    before = sys.getrefcount(code)
+    tr = _core.Tracer()
+    tr.start()
+    fib(4)
+    tr.stop()
+    assert sys.getrefcount(code) == before + 1  # the record holds one
+    del tr
+    gc.collect()
+    assert sys.getrefcount(code) == before
+
+
+def test_start_stop_cycles_do_not_leak():
+    def cycle():
+        tr = _core.Tracer(c_calls=True)
+        tr.start()
+        fib(8)
+        sorted([3, 2, 1])
+        tr.stop()
+        tr.snapshot()
+
+    for _ in range(50):
+        cycle()
+    gc.collect()
+    before = len(gc.get_objects())
+    blocks = sys.getallocatedblocks()
+    for _ in range(500):
+        cycle()
+    gc.collect()
+    assert len(gc.get_objects()) - before < 50
+    assert sys.getallocatedblocks() - blocks < 500
+
+
+def test_histogram_buckets_within_ten_percent():
+    rng = random.Random(7)
+    values = list(range(0, 200)) + [rng.randrange(1, 1 << 46) for _ in range(20000)]
+    previous = {}
+    for v in values:
+        b, lo, hi = _core.hist_bucket(v)
+        assert lo <= v < hi
+        assert 0 <= b < _core.HIST_BUCKETS
+        previous.setdefault(b, (lo, hi))
+        assert previous[b] == (lo, hi)
+        if v >= 16:
+            assert (hi - lo) / lo <= 0.125
+            mid = (lo * hi) ** 0.5
+            assert abs(mid - v) / v <= 0.0625
+        else:
+            assert (lo, hi) == (v, v + 1)
+    b, lo, hi = _core.hist_bucket((1 << 63) + 5)
+    assert b == _core.HIST_BUCKETS - 1
+
+
+def test_percentiles_read_from_histogram():
+    from monitrace.report import percentile
+
+    hist = [(100.0, 112.5, 50), (1000.0, 1125.0, 40), (10000.0, 11250.0, 10)]
+    assert percentile(hist, 50, 90, 11000) == pytest.approx((100 * 112.5) ** 0.5)
+    assert percentile(hist, 90, 90, 11000) == pytest.approx((1000 * 1125) ** 0.5)
+    assert percentile(hist, 99, 90, 11000) == pytest.approx((10000 * 11250) ** 0.5)
+    assert percentile(hist, 99, 90, 10500) == 10500  # clamped to the max seen
+    assert percentile([], 50, 0, 0) == 0.0
+
+
+def test_clock_argument():
+    with pytest.raises(ValueError, match="clock must be 'auto', 'tsc' or 'monotonic', not 'x'"):
+        _core.Tracer(clock="x")
+    with pytest.raises(TypeError, match="filter must be a callable or None"):
+        _core.Tracer(filter=3)
+    assert _core.Tracer(clock="monotonic").clock == "monotonic"
+
+
+def test_tracer_dropped_while_running_is_stopped_by_gc_or_exit():
+    # A running tracer is kept alive by its registered callbacks; stopping
+    # it is the owner's job. Here we check stop() after the only Python
+    # reference is gone still works through the callbacks' reference.
+    tr = _core.Tracer()
+    tr.start()
+    tool = tr.tool_id
+    cb = sys.monitoring.register_callback(tool, sys.monitoring.events.PY_START, None)
+    sys.monitoring.register_callback(tool, sys.monitoring.events.PY_START, cb)
+    del tr
+    gc.collect()
+    assert sys.monitoring.get_tool(tool) == "monitrace"
+    # the callback still reaches the tracer; stop it through a new handle
+    # the way atexit does in the Python layer
+    for obj in gc.get_referents(cb):
+        if isinstance(obj, _core.Tracer):
+            obj.stop()
+            break
+    else:  # pragma: no cover
+        pytest.fail("callback does not reference its tracer")
+    assert sys.monitoring.get_tool(tool) is None

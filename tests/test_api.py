@@ -1,0 +1,285 @@
+"""The Python API: options, sessions, decorator, report, errors."""
+
+import asyncio
+import io
+import re
+import sys
+import warnings
+
+import pytest
+
+import monitrace
+import workloads
+
+
+def test_unknown_option_names_it():
+    with pytest.raises(TypeError, match=r"unknown trace\(\) option 'colour'.*known options: c_calls, clock, tool_id"):
+        monitrace.trace(colour=True)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, pattern",
+    [
+        ({"c_calls": 1}, TypeError, "c_calls must be True or False"),
+        ({"clock": "sundial"}, ValueError, "clock must be one of 'auto', 'tsc', 'monotonic'"),
+        ({"tool_id": "3"}, TypeError, "tool_id must be an int or None"),
+        ({"tool_id": 9}, ValueError, "tool_id must be between 0 and 5, not 9"),
+        ({"tool_id": -1}, ValueError, "tool_id must be between 0 and 5, not -1"),
+    ],
+)
+def test_bad_option_values(kwargs, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        monitrace.trace(**kwargs)
+
+
+def test_tool_id_free_after_normal_exit_and_exception():
+    with monitrace.trace() as s:
+        assert s.tool_id == 3
+        assert sys.monitoring.get_tool(3) == "monitrace"
+    assert s.tool_id is None
+    assert sys.monitoring.get_tool(3) is None
+    with pytest.raises(ZeroDivisionError):
+        with monitrace.trace() as s:
+            workloads.fib(5)
+            1 / 0
+    assert sys.monitoring.get_tool(3) is None
+    assert s.calls("fib") == 15
+
+
+def test_exception_passes_through_unchanged():
+    err = ValueError("mine")
+    with pytest.raises(ValueError) as info:
+        with monitrace.trace():
+            raise err
+    assert info.value is err
+
+
+def test_nested_sessions_both_correct():
+    with monitrace.trace() as outer:
+        workloads.fib(6)
+        with monitrace.trace() as inner:
+            workloads.fib(7)
+            assert (outer.tool_id, inner.tool_id) == (3, 4)
+    assert inner.calls("fib") == 41
+    assert outer.calls("fib") == 25 + 41
+    # monitrace's own code never shows up in either
+    assert not [s for s in outer.stats() if "monitrace" in s.filename]
+
+
+def test_no_free_tool_id_names_holders():
+    sys.monitoring.use_tool_id(3, "alpha")
+    sys.monitoring.use_tool_id(4, "beta")
+    try:
+        s = monitrace.trace()
+        with pytest.raises(ValueError, match="3 is held by 'alpha' and 4 by 'beta'"):
+            s.start()
+        assert not s.running
+    finally:
+        sys.monitoring.free_tool_id(3)
+        sys.monitoring.free_tool_id(4)
+
+
+def test_explicit_tool_id_taken_is_clear():
+    sys.monitoring.use_tool_id(5, "optimizer-ish")
+    try:
+        with pytest.raises(ValueError, match="tool id 5 is already held by 'optimizer-ish'"):
+            monitrace.trace(tool_id=5).start()
+    finally:
+        sys.monitoring.free_tool_id(5)
+    with monitrace.trace(tool_id=5) as s:
+        workloads.fib(3)
+    assert s.calls("fib") == 5
+    assert sys.monitoring.get_tool(5) is None
+
+
+def test_same_session_twice_is_an_error():
+    s = monitrace.trace()
+    with s:
+        with pytest.raises(RuntimeError, match="already running"):
+            s.start()
+
+
+def test_start_stop_accumulates_and_clear_forgets():
+    s = monitrace.trace()
+    for _ in range(3):
+        with s:
+            workloads.fib(4)
+    assert s.calls("fib") == 27
+    s.clear()
+    assert s.calls("fib") == 0
+    with s:
+        workloads.fib(4)
+    assert s.calls("fib") == 9
+
+
+def test_pause_resume():
+    with monitrace.trace() as s:
+        workloads.fib(3)
+        s.pause()
+        assert s.paused
+        workloads.fib(10)
+        s.resume()
+        workloads.fib(3)
+    assert s.calls("fib") == 10
+
+
+def test_decorator_sync_recursion_and_async():
+    tracer = monitrace.trace()
+
+    @tracer
+    def outer(n):
+        return workloads.fib(n) if n < 3 else outer(n - 1)
+
+    assert outer(5) == 1
+    assert outer.session is tracer
+    assert tracer.calls("fib") == 3
+    assert tracer.calls("test_decorator_sync_recursion_and_async.<locals>.outer") == 4
+    outer(3)
+    assert tracer.calls("fib") == 6
+
+    @monitrace.trace()
+    async def coro():
+        await asyncio.sleep(0)
+        return workloads.fib(4)
+
+    assert asyncio.run(coro()) == 3
+    assert coro.session.calls("fib") == 9
+    assert not coro.session.running
+
+
+def test_calls_names():
+    with monitrace.trace() as s:
+        workloads.objects()
+    assert s.calls("workloads.Shape.area") == 10
+    assert s.calls("Shape.area") == 10
+    assert s.calls("Shape.make") == 7
+    assert s.calls("nothing.like.this") == 0
+    assert not s.called("workloads.fib")
+    assert s.called("Shape.unit")
+    with pytest.raises(TypeError):
+        s.calls(3)
+
+
+def test_calls_ambiguous_bare_name():
+    ns1 = {"__name__": "mod_a"}
+    ns2 = {"__name__": "mod_b"}
+    exec("def f():\n    return 1\n", ns1)
+    exec("def f():\n    return 2\n", ns2)
+    with monitrace.trace() as s:
+        ns1["f"](), ns2["f"](), ns2["f"]()
+    assert s.calls("mod_a.f") == 1
+    assert s.calls("mod_b.f") == 2
+    with pytest.raises(ValueError, match="ambiguous; use one of: mod_a.f, mod_b.f"):
+        s.calls("f")
+
+
+def test_stats_fields():
+    with monitrace.trace() as s:
+        workloads.fib(8)
+    (rec,) = [x for x in s.stats() if x.name == "fib"]
+    assert rec.qualname == "fib"
+    assert rec.module == "workloads"
+    assert rec.filename == workloads.__file__
+    assert rec.firstlineno == workloads.fib.__code__.co_firstlineno
+    assert rec.kind == "python"
+    assert (rec.calls, rec.primitive_calls) == (67, 1)
+    assert 0 < rec.min_time <= rec.p50 <= rec.p90 <= rec.p99 <= rec.max_time
+    assert rec.max_time <= rec.total_time
+    assert rec.self_time == pytest.approx(rec.total_time, rel=1e-6)
+    assert sum(c for _, _, c in rec.histogram) == 67
+    assert rec.thread_id is None
+
+
+REPORT_LINE = re.compile(
+    r"^\s*(?P<ncalls>\d+(/\d+)?)\s+(?P<tottime>\d+\.\d{6})\s+\d+\.\d{6}\s+"
+    r"(?P<cumtime>\d+\.\d{6})\s+\d+\.\d{6}\s+\S+\s+\S+\s+\S+\s+(?P<loc>.+)$"
+)
+
+
+def test_report_table_columns_and_rows():
+    with monitrace.trace(c_calls=True) as s:
+        workloads.fib(9)
+        workloads.from_c()
+    buf = io.StringIO()
+    text = s.report(sort="calls", limit=3, file=buf)
+    assert buf.getvalue() == text
+    lines = text.splitlines()
+    assert re.match(r"^\s+\d+ function calls \(\d+ primitive calls\) in \d+\.\d{6} seconds$", lines[0])
+    assert lines[2] == "   Ordered by: call count"
+    assert lines[3].startswith("   List reduced from ")
+    header = lines[5].split()
+    assert header == ["ncalls", "tottime", "percall", "cumtime", "percall", "p50", "p99", "max",
+                      "filename:lineno(function)"]
+    rows = [REPORT_LINE.match(line) for line in lines[6:]]
+    assert all(rows), lines[6:]
+    assert len(rows) == 3
+    assert rows[0]["ncalls"] == "109/1"
+    assert rows[0]["loc"] == f"{workloads.__file__}:{workloads.fib.__code__.co_firstlineno}(fib)"
+    assert rows[1]["ncalls"] == "29"
+    assert rows[1]["loc"].endswith("(keyfn)")
+
+
+@pytest.mark.parametrize("sort", ["calls", "ncalls", "pcalls", "tottime", "time", "cumtime",
+                                  "cumulative", "name", "filename", "p50", "p90", "p99", "max"])
+def test_report_sort_keys(sort):
+    with monitrace.trace() as s:
+        workloads.everything()
+    assert "function calls" in s.report(sort=sort, file=io.StringIO())
+
+
+def test_report_sort_orders():
+    with monitrace.trace() as s:
+        workloads.everything()
+    text = s.report(sort="name", file=io.StringIO())
+    names = [REPORT_LINE.match(l)["loc"] for l in text.splitlines()[5:] if REPORT_LINE.match(l)]
+    keys = [n.rsplit("(", 1)[1] for n in names]
+    assert keys == sorted(keys)
+    cum = [x.total_time for x in monitrace.report.__globals__["render_table"].__globals__["sort_stats"](s.stats(), "cumtime")]
+    assert cum == sorted(cum, reverse=True)
+
+
+def test_report_bad_sort_and_limit():
+    with monitrace.trace() as s:
+        workloads.fib(3)
+    with pytest.raises(ValueError, match="sort must be one of"):
+        s.report(sort="speed", file=io.StringIO())
+    with pytest.raises(ValueError, match="limit must be a non-negative int"):
+        s.report(limit=-1, file=io.StringIO())
+
+
+def test_module_report_uses_last_session(capsys):
+    with monitrace.trace():
+        workloads.fib(5)
+    text = monitrace.report(limit=1)
+    assert capsys.readouterr().out == text
+    assert "15/1" in text
+
+
+def test_clock_choice():
+    with monitrace.trace(clock="monotonic") as s:
+        workloads.fib(6)
+    assert s.clock == "monotonic"
+    assert s.calls("fib") == 25
+    auto = monitrace.trace()
+    assert auto.clock == ("tsc" if monitrace._core.tsc_usable() else "monotonic")
+
+
+def test_filter_failure_reported_at_stop_not_raised():
+    s = monitrace.trace()
+
+    def bad_filter(code):
+        raise KeyError("boom")
+
+    s._tracer = monitrace._core.Tracer(filter=bad_filter)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with s:
+            assert workloads.fib(5) == 5
+    assert s.calls("fib") == 15  # traced anyway
+    assert any(issubclass(w.category, monitrace.TracerError) for w in caught)
+    assert "filter: KeyError('boom')" in s.errors[0]
+
+
+def test_repr():
+    s = monitrace.trace()
+    assert repr(s).startswith("<monitrace.Session stopped tool_id=None clock=")
