@@ -283,3 +283,18 @@ def test_filter_failure_reported_at_stop_not_raised():
 def test_repr():
     s = monitrace.trace()
     assert repr(s).startswith("<monitrace.Session stopped tool_id=None clock=")
+
+
+def test_restart_on_another_tool_id_merges_per_thread_rows():
+    s = monitrace.trace()
+    with s:
+        workloads.fib(4)
+    sys.monitoring.use_tool_id(3, "squatter")
+    try:
+        with s:
+            assert s.tool_id == 4
+            workloads.fib(4)
+    finally:
+        sys.monitoring.free_tool_id(3)
+    rows = [x for x in s.stats(by_thread=True) if x.name == "fib"]
+    assert [(r.thread_name, r.calls, r.primitive_calls) for r in rows] == [("MainThread", 18, 2)]

@@ -188,15 +188,18 @@ def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[Funct
             idents[index] = _identity(kind, key, module)
         return idents[index]
 
-    out: list[FunctionStats] = []
     if by_thread:
+        # A thread can have several C states (one per tool id the session
+        # ran on); rows of the same thread and function are merged.
+        per_thread: dict[tuple[int, str, int], _Acc] = {}
         for th in snapshot["threads"]:
             name = th["name"] or f"Thread-{th['ident']}"
             for row in th["rows"]:
-                acc = _Acc()
-                acc.add(row)
-                out.append(acc.record(ident(row[0]), thread_id=th["ident"], thread_name=name))
-        return out
+                per_thread.setdefault((th["ident"], name, row[0]), _Acc()).add(row)
+        return [
+            acc.record(ident(index), thread_id=tid, thread_name=name)
+            for (tid, name, index), acc in per_thread.items()
+        ]
     merged: dict[int, _Acc] = {}
     for th in snapshot["threads"]:
         for row in th["rows"]:
