@@ -8,6 +8,7 @@
 #include "callbacks.h"
 #include "clock.h"
 #include "records.h"
+#include "scope.h"
 #include "threadstate.h"
 #include "tracer.h"
 
@@ -72,7 +73,7 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
         RETURN_DISABLE(tr);
     }
     MtThreadState *ts = mt_thread_current(tr);
-    if (MT_LIKELY(ts != NULL)) {
+    if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
         mt_thread_enter(tr, ts, rec, now, is_call);
     }
     Py_RETURN_NONE;
@@ -100,7 +101,7 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
         Py_RETURN_NONE;
     }
     MtThreadState *ts = mt_thread_current(tr);
-    if (MT_LIKELY(ts != NULL)) {
+    if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, rec->id)) {
         mt_thread_exit(ts, rec->id, now);
     }
     Py_RETURN_NONE;
@@ -195,7 +196,7 @@ mt_on_call(PyObject *self, PyObject *const *args, size_t nargsf,
         Py_RETURN_NONE;
     }
     MtThreadState *ts = mt_thread_current(tr);
-    if (MT_LIKELY(ts != NULL)) {
+    if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
         mt_thread_enter(tr, ts, rec, now, 1);
     }
     Py_RETURN_NONE;
@@ -219,7 +220,7 @@ c_leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev)
         Py_RETURN_NONE;
     }
     MtThreadState *ts = mt_thread_current(tr);
-    if (MT_LIKELY(ts != NULL)) {
+    if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, def)) {
         mt_thread_exit(ts, def, now);
     }
     Py_RETURN_NONE;

@@ -68,33 +68,58 @@ append_record(MtTracer *tr, MtRecord *rec)
     return 0;
 }
 
-/* Ask the user's filter (a Python callable) whether to trace `key`. Runs
- * Python code from inside a callback: the control methods refuse to run
- * meanwhile (in_callback) and any in-flight exception is preserved. */
+/* Ask the user's filter (a Python callable) whether to trace `key`: a bool,
+ * or an int of MT_VERDICT_* bits. Runs Python code from inside a callback:
+ * the control methods refuse to run meanwhile (in_callback) and any
+ * in-flight exception is preserved. */
 static int
-ask_filter(MtTracer *tr, PyObject *key)
+ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
 {
     if (tr->filter == NULL) {
-        return 1;
+        return MT_VERDICT_TRACE;
     }
     PyObject *saved = PyErr_GetRaisedException();
     tr->in_callback++;
-    PyObject *res = PyObject_CallOneArg(tr->filter, key);
+    PyObject *res =
+        tr->filter_module
+            ? PyObject_CallFunctionObjArgs(
+                  tr->filter, key, module != NULL ? module : Py_None, NULL)
+            : PyObject_CallOneArg(tr->filter, key);
     tr->in_callback--;
-    int verdict = 1;
+    int verdict = MT_VERDICT_TRACE;
     if (res == NULL) {
         mt_tracer_fail(tr, MT_ERR_FILTER, "filter");
+    }
+    else if (PyLong_CheckExact(res)) {
+        long bits = PyLong_AsLong(res);
+        if (bits == -1 && PyErr_Occurred()) {
+            mt_tracer_fail(tr, MT_ERR_FILTER, "filter result");
+        }
+        else {
+            verdict = (int)(bits & (MT_VERDICT_TRACE | MT_VERDICT_WITHIN
+                                    | MT_VERDICT_EXCLUDE_WITHIN));
+        }
+        Py_DECREF(res);
     }
     else {
         verdict = PyObject_IsTrue(res);
         Py_DECREF(res);
         if (verdict < 0) {
             mt_tracer_fail(tr, MT_ERR_FILTER, "filter result");
-            verdict = 1;
+            verdict = MT_VERDICT_TRACE;
         }
     }
     PyErr_SetRaisedException(saved);
     return verdict;
+}
+
+/* Store a verdict on the record: subtree targets always get events. */
+static void
+set_verdict(MtRecord *rec, int verdict)
+{
+    rec->scope = (uint8_t)(verdict & (MT_VERDICT_WITHIN
+                                      | MT_VERDICT_EXCLUDE_WITHIN));
+    rec->traced = (uint8_t)(verdict != 0);
 }
 
 static PyObject *
@@ -172,7 +197,7 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
         return NULL;
     }
     rec->module = current_module_name();
-    rec->traced = (uint8_t)ask_filter(tr, code);
+    set_verdict(rec, ask_filter(tr, code, rec->module));
     extra->slot[tr->tool] = rec;
     return rec;
 }
@@ -245,7 +270,7 @@ mt_records_cfunc_slow(MtTracer *tr, PyObject *callable,
     if (rec == NULL) {
         return NULL;
     }
-    rec->traced = (uint8_t)ask_filter(tr, callable);
+    set_verdict(rec, ask_filter(tr, callable, NULL));
     size_t i = hash_ptr(def) & set->ctable_mask;
     while (set->ctable[i] != NULL) {
         i = (i + 1) & set->ctable_mask;

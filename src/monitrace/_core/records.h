@@ -17,6 +17,14 @@
 
 enum { MT_KIND_PY = 0, MT_KIND_C = 1 };
 
+/* Bits of a filter verdict: a bool, or an int made of these. A within= or
+ * exclude_within= target always gets its events (it is traced). */
+enum {
+    MT_VERDICT_TRACE = 1 << 0,
+    MT_VERDICT_WITHIN = 1 << 1,
+    MT_VERDICT_EXCLUDE_WITHIN = 1 << 2,
+};
+
 struct MtRecord {
     MtTracer *tracer;      /* Borrowed: the owner, which frees the record */
     PyObject *key;         /* Owned: the code object or the C callable */
@@ -25,6 +33,7 @@ struct MtRecord {
     Py_ssize_t index;      /* position in the tracer's record list */
     uint8_t kind;          /* MT_KIND_PY or MT_KIND_C */
     uint8_t traced;        /* filter verdict: 0 = excluded */
+    uint8_t scope;         /* MT_VERDICT_WITHIN, _EXCLUDE_WITHIN bits */
 };
 
 /* Log-scale latency histogram: exact below 16 ticks, then 8 buckets per

@@ -1,6 +1,7 @@
 /* Thread states: creation on a thread's first event, stack growth, stack
  * repair, and teardown. */
 #include "threadstate.h"
+#include "scope.h"
 
 __thread MtTls mt_tls[MT_TOOL_SLOTS]
     __attribute__((tls_model("initial-exec")));
@@ -123,6 +124,7 @@ mt_thread_flush_all(MtTracer *tr, uint64_t now)
         while (ts->depth > 0) {
             mt_thread_pop(ts, now);
         }
+        mt_scope_thread_flush(ts->scope);
     }
 }
 
@@ -139,6 +141,7 @@ mt_thread_clear_all(MtTracer *tr)
         PyMem_Free(ts->rows);
         PyMem_Free(ts->stack);
         Py_CLEAR(ts->name);
+        mt_scope_thread_free(ts->scope);
         PyMem_Free(ts);
         ts = next;
     }
@@ -151,4 +154,11 @@ mt_thread_traverse(MtTracer *tr, visitproc visit, void *arg)
         Py_VISIT(ts->name);
     }
     return 0;
+}
+
+PyObject *
+mt_thread_name(MtTracer *tr, MtThreadState *ts)
+{
+    resolve_name(tr, ts);
+    return ts->name;
 }

@@ -30,6 +30,7 @@ struct MtThreadState {
     size_t capacity;
     MtStats **rows;           /* Owned array of owned rows, by record index */
     Py_ssize_t nrows;
+    struct MtScopeThread *scope; /* Owned (scope.c), or NULL */
 };
 
 typedef struct {
@@ -101,6 +102,9 @@ mt_thread_pop(MtThreadState *ts, uint64_t now)
         ts->stack[ts->depth - 1].children += elapsed;
     }
 }
+
+/* The thread's name (borrowed), looked up once known, or NULL. */
+PyObject *mt_thread_name(MtTracer *tr, MtThreadState *ts);
 
 void mt_thread_exit_repair(MtThreadState *ts, const void *id, uint64_t now);
 

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "monitor.h"
 #include "records.h"
+#include "scope.h"
 #include "snapshot.h"
 #include "threadstate.h"
 
@@ -45,12 +46,15 @@ refuse_in_callback(MtTracer *tr, const char *what)
 static PyObject *
 tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"filter", "c_calls", "clock", NULL};
+    static char *kwlist[] = {"filter", "c_calls", "clock", "filter_module",
+                             NULL};
     PyObject *filter = Py_None;
     int c_calls = 0;
     const char *clock_name = "auto";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$Ops:Tracer", kwlist,
-                                     &filter, &c_calls, &clock_name)) {
+    int filter_module = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$Opsp:Tracer", kwlist,
+                                     &filter, &c_calls, &clock_name,
+                                     &filter_module)) {
         return NULL;
     }
     if (filter != Py_None && !PyCallable_Check(filter)) {
@@ -86,6 +90,7 @@ tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     tr->disable = disable;
     tr->c_calls = c_calls;
     tr->filter = filter == Py_None ? NULL : Py_NewRef(filter);
+    tr->filter_module = filter_module;
     tr->error_messages = PyList_New(0);
     if (tr->error_messages == NULL) {
         Py_DECREF(tr);
@@ -318,6 +323,7 @@ static PyGetSetDef tracer_getset[] = {
      NULL},
     {"clock", get_clock, NULL, "'tsc' or 'monotonic'.", NULL},
     {"c_calls", get_c_calls, NULL, "Whether C functions are traced.", NULL},
+    {"scope", mt_scope_get, NULL, "The dynamic filters (set_scope()).", NULL},
     {NULL},
 };
 
@@ -331,6 +337,8 @@ static PyMethodDef tracer_methods[] = {
      "resume($self, /)\n--\n\nTake events again after pause()."},
     {"clear", tracer_clear_method, METH_NOARGS, clear_doc},
     {"snapshot", tracer_snapshot, METH_NOARGS, snapshot_doc},
+    {"set_scope", (PyCFunction)(void (*)(void))mt_scope_set,
+     METH_VARARGS | METH_KEYWORDS, mt_scope_set_doc},
     {NULL},
 };
 
@@ -343,6 +351,9 @@ tracer_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(tr->disable);
     Py_VISIT(tr->thread_table);
     Py_VISIT(tr->error_messages);
+    if (mt_scope_traverse(tr, visit, arg) < 0) {
+        return -1;
+    }
     for (int ev = 0; ev < MT_EV_COUNT; ev++) {
         Py_VISIT(tr->callbacks[ev]);
     }
@@ -372,6 +383,7 @@ tracer_clear(PyObject *self)
         Py_CLEAR(tr->callbacks[ev]);
     }
     Py_CLEAR(tr->filter);
+    mt_scope_free(tr);
     Py_CLEAR(tr->thread_table);
     Py_CLEAR(tr->error_messages);
     clear_data(tr);
@@ -390,10 +402,15 @@ tracer_dealloc(PyObject *self)
 }
 
 PyDoc_STRVAR(tracer_doc,
-"Tracer(*, filter=None, c_calls=False, clock='auto')\n--\n\n"
+"Tracer(*, filter=None, c_calls=False, clock='auto', filter_module=False)\n"
+"--\n\n"
 "The C engine of one monitrace session. `filter(code_or_callable)` is\n"
 "called once per code object (or C function) and decides, for good,\n"
-"whether it is traced; excluded code answers sys.monitoring.DISABLE.");
+"whether it is traced; excluded code answers sys.monitoring.DISABLE.\n"
+"With filter_module=True it is called as filter(key, module), module\n"
+"being the defining module's __name__ (None for C functions). It returns\n"
+"a bool, or an int of bits: 1 trace, 2 within= target, 4 exclude_within=\n"
+"target (targets are always traced; see set_scope()).");
 
 static PyType_Slot tracer_slots[] = {
     {Py_tp_doc, (void *)tracer_doc},

@@ -38,6 +38,8 @@ struct MtTracer {
     uint64_t run_ticks0;        /* clock at start(), for calibration */
     uint64_t run_ns0;
     uint64_t total_ticks;       /* time spent running, all starts */
+    int filter_module;          /* call filter(key, module) */
+    struct MtScopeConfig *scope; /* Owned (scope.c), or NULL */
 };
 
 /* Record an internal failure seen on a slow path (GIL held). Clears any

@@ -1,0 +1,267 @@
+/* Dynamic filters: the per-thread decisions behind mt_scope_enter and
+ * mt_scope_exit, and Tracer.set_scope(). */
+#include "scope.h"
+#include "clock.h"
+
+/* A thread not yet registered with threading has no name; threads= asks
+ * again on each of its events, up to this many, then decides without. */
+#define MT_SCOPE_NAME_POLLS 256
+
+static MtScopeThread *
+thread_scope(MtTracer *tr, MtThreadState *ts)
+{
+    if (MT_LIKELY(ts->scope != NULL)) {
+        return ts->scope;
+    }
+    MtScopeThread *sc = PyMem_Calloc(1, sizeof(*sc));
+    if (sc == NULL) {
+        mt_tracer_fail(tr, MT_ERR_NOMEM, "scope");
+        return NULL;
+    }
+    sc->verdict = tr->scope->thread_filter != NULL ? -1 : 1;
+    ts->scope = sc;
+    return sc;
+}
+
+/* Ask the threads= callable about this thread: 1 record it, 0 ignore it,
+ * -1 undecided (it answered None while the name is unknown). Runs Python
+ * code; the caller's in-flight exception is preserved. */
+static int
+decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
+{
+    PyObject *saved = PyErr_GetRaisedException();
+    PyObject *name = mt_thread_name(tr, ts);
+    int last = name != NULL || ++sc->polls >= MT_SCOPE_NAME_POLLS;
+    int verdict = 1;
+    PyObject *res = NULL;
+    PyObject *ident = PyLong_FromUnsignedLong(ts->ident);
+    if (ident != NULL) {
+        tr->in_callback++;
+        res = PyObject_CallFunctionObjArgs(tr->scope->thread_filter, ident,
+                                           name != NULL ? name : Py_None,
+                                           NULL);
+        tr->in_callback--;
+    }
+    if (res == NULL) {
+        mt_tracer_fail(tr, MT_ERR_FILTER, "threads filter");
+    }
+    else if (res == Py_None) {
+        verdict = last ? 0 : -1;
+    }
+    else {
+        verdict = PyObject_IsTrue(res);
+        if (verdict < 0) {
+            mt_tracer_fail(tr, MT_ERR_FILTER, "threads filter result");
+            verdict = 1;
+        }
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(ident);
+    PyErr_SetRaisedException(saved);
+    return verdict;
+}
+
+/* Leave the activation of `id` out, with everything it calls. */
+static void
+hide(MtTracer *tr, MtScopeThread *sc, const void *id)
+{
+    if (MT_UNLIKELY(sc->nhidden == sc->capacity)) {
+        size_t cap = sc->capacity ? sc->capacity * 2 : 32;
+        const void **hidden =
+            PyMem_Realloc((void *)sc->hidden, cap * sizeof(*hidden));
+        if (hidden == NULL) {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "scope stack");
+            return;
+        }
+        sc->hidden = hidden;
+        sc->capacity = cap;
+    }
+    sc->hidden[sc->nhidden++] = id;
+}
+
+int
+mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
+{
+    const MtScopeConfig *cfg = tr->scope;
+    MtScopeThread *sc = thread_scope(tr, ts);
+    if (MT_UNLIKELY(sc == NULL)) {
+        return 1;
+    }
+    if (MT_UNLIKELY(sc->verdict < 0)) {
+        sc->verdict = decide_thread(tr, ts, sc);
+    }
+    if (sc->verdict != 1) {
+        return 0;
+    }
+    /* Depth counts recorded activations on this thread: the first level
+     * below where tracing started (or below the code outside a within=
+     * target) is 1. */
+    if (sc->nhidden > 0 || (rec->scope & MT_VERDICT_EXCLUDE_WITHIN)
+        || (cfg->max_depth != 0 && ts->depth >= cfg->max_depth)) {
+        hide(tr, sc, rec->id);
+        return 0;
+    }
+    /* Outside every within= target nothing is on the shadow stack, and
+     * what runs there is not tracked at all: its exits match nothing. */
+    if (cfg->within && ts->depth == 0 && !(rec->scope & MT_VERDICT_WITHIN)) {
+        return 0;
+    }
+    return 1;
+}
+
+int
+mt_scope_exit_slow(MtThreadState *ts, const void *id)
+{
+    MtScopeThread *sc = ts->scope;
+    if (sc == NULL) {
+        return 1;
+    }
+    if (sc->verdict != 1) {
+        return 0;
+    }
+    size_t n = sc->nhidden;
+    if (n == 0) {
+        return 1;
+    }
+    while (n > 0 && sc->hidden[n - 1] != id) {
+        n--;
+    }
+    if (n > 0) {
+        /* Entries above the match lost their exits: drop them too. */
+        sc->nhidden = n - 1;
+        return 0;
+    }
+    /* Not left out, so it began below every left-out activation, which
+     * therefore all ended without an exit event. */
+    sc->nhidden = 0;
+    return 1;
+}
+
+void
+mt_scope_thread_flush(MtScopeThread *sc)
+{
+    if (sc != NULL) {
+        sc->nhidden = 0;
+    }
+}
+
+void
+mt_scope_thread_free(MtScopeThread *sc)
+{
+    if (sc != NULL) {
+        PyMem_Free((void *)sc->hidden);
+        PyMem_Free(sc);
+    }
+}
+
+void
+mt_scope_free(MtTracer *tr)
+{
+    MtScopeConfig *cfg = tr->scope;
+    if (cfg == NULL) {
+        return;
+    }
+    tr->scope = NULL;
+    Py_CLEAR(cfg->thread_filter);
+    PyMem_Free(cfg);
+}
+
+int
+mt_scope_traverse(MtTracer *tr, visitproc visit, void *arg)
+{
+    if (tr->scope != NULL) {
+        Py_VISIT(tr->scope->thread_filter);
+    }
+    return 0;
+}
+
+/* Per-thread decisions were made under the old settings. */
+static void
+forget_threads(MtTracer *tr)
+{
+    for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+        mt_scope_thread_free(ts->scope);
+        ts->scope = NULL;
+    }
+}
+
+const char mt_scope_set_doc[] =
+    "set_scope($self, /, *, max_depth=0, within=False, thread_filter=None,\n"
+    "          min_duration_ns=0)\n"
+    "--\n\n"
+    "Set the dynamic filters (the tracer must be stopped). Activations of\n"
+    "traced code are recorded only on threads for which\n"
+    "thread_filter(ident, name) is true (None means 'ask again once the\n"
+    "name is known'); only down to max_depth levels of recorded calls\n"
+    "(0: no limit); with within=True only inside activations of records\n"
+    "whose filter verdict has the within bit (2); never inside activations\n"
+    "of records with the exclude_within bit (4). min_duration_ns is kept\n"
+    "for call trees and the event log; statistics ignore it.";
+
+PyObject *
+mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    MtTracer *tr = (MtTracer *)self;
+    static char *kwlist[] = {"max_depth", "within", "thread_filter",
+                             "min_duration_ns", NULL};
+    Py_ssize_t max_depth = 0;
+    int within = 0;
+    PyObject *thread_filter = Py_None;
+    unsigned long long min_ns = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$npOK:set_scope",
+                                     kwlist, &max_depth, &within,
+                                     &thread_filter, &min_ns)) {
+        return NULL;
+    }
+    if (tr->in_callback || tr->running) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "monitrace: stop the tracer before set_scope()");
+        return NULL;
+    }
+    if (max_depth < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "max_depth must be 0 (no limit) or more, not %zd",
+                     max_depth);
+        return NULL;
+    }
+    if (thread_filter != Py_None && !PyCallable_Check(thread_filter)) {
+        PyErr_Format(PyExc_TypeError,
+                     "thread_filter must be a callable or None, not %.100s",
+                     Py_TYPE(thread_filter)->tp_name);
+        return NULL;
+    }
+    forget_threads(tr);
+    mt_scope_free(tr);
+    int filtering = max_depth > 0 || within || thread_filter != Py_None;
+    if (!filtering && min_ns == 0) {
+        Py_RETURN_NONE;
+    }
+    MtScopeConfig *cfg = PyMem_Calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        return PyErr_NoMemory();
+    }
+    cfg->filtering = filtering;
+    cfg->max_depth = (size_t)max_depth;
+    cfg->within = within;
+    cfg->thread_filter =
+        thread_filter == Py_None ? NULL : Py_NewRef(thread_filter);
+    cfg->min_duration_ns = min_ns;
+    cfg->min_duration_ticks =
+        (uint64_t)((double)min_ns / mt_clock_ns_per_tick(tr->clock));
+    tr->scope = cfg;
+    Py_RETURN_NONE;
+}
+
+PyObject *
+mt_scope_get(PyObject *self, void *Py_UNUSED(closure))
+{
+    const MtScopeConfig *cfg = ((MtTracer *)self)->scope;
+    if (cfg == NULL) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue(
+        "{s:n,s:O,s:O,s:K}", "max_depth", (Py_ssize_t)cfg->max_depth,
+        "within", cfg->within ? Py_True : Py_False, "thread_filter",
+        cfg->thread_filter != NULL ? cfg->thread_filter : Py_None,
+        "min_duration_ns", (unsigned long long)cfg->min_duration_ns);
+}

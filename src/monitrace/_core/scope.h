@@ -1,0 +1,94 @@
+/* Dynamic filters: which activations of traced code are recorded.
+ *
+ * The static filter (records.c) decides once per code object whether its
+ * events reach us at all. The scope decides per activation, from per-thread
+ * state: the thread filter (threads=), the depth below where tracing (or a
+ * within= target) started (max_depth=), the subtree of a within= target,
+ * and the subtree of an exclude_within= target. An activation left out is
+ * pushed on the thread's "hidden" stack instead of the shadow stack, so
+ * its callees are left out too and its exit finds it again.
+ *
+ * With no dynamic filter the tracer has no scope and each hook costs one
+ * pointer test.
+ */
+#ifndef MT_SCOPE_H
+#define MT_SCOPE_H
+
+#include "common.h"
+#include "records.h"
+#include "threadstate.h"
+#include "tracer.h"
+
+typedef struct MtScopeConfig MtScopeConfig;
+typedef struct MtScopeThread MtScopeThread;
+
+/* Per tracer; NULL when no dynamic filter and no min_duration is set. */
+struct MtScopeConfig {
+    int filtering;              /* some dynamic filter is set */
+    size_t max_depth;           /* deepest recorded level, 0: no limit */
+    int within;                 /* record only inside within= targets */
+    PyObject *thread_filter;    /* Owned or NULL: callable(ident, name) */
+    uint64_t min_duration_ns;   /* for the event log and trees */
+    uint64_t min_duration_ticks;
+};
+
+/* Per thread state (MtThreadState.scope), made on the first event. */
+struct MtScopeThread {
+    int verdict;                /* 1 recorded, 0 ignored, -1 undecided */
+    unsigned polls;             /* events seen while undecided */
+    const void **hidden;        /* Owned array: ids left out, innermost
+                                   last */
+    size_t nhidden;
+    size_t capacity;
+};
+
+int mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec);
+int mt_scope_exit_slow(MtThreadState *ts, const void *id);
+
+/* 1 if the activation of `rec` starting now on `ts` is recorded (push it on
+ * the shadow stack), 0 if it is left out (already accounted here). */
+static inline int
+mt_scope_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
+{
+    if (MT_LIKELY(tr->scope == NULL || !tr->scope->filtering)) {
+        return 1;
+    }
+    return mt_scope_enter_slow(tr, ts, rec);
+}
+
+/* 1 if the activation of `id` ending now belongs to the shadow stack, 0 if
+ * it was left out by mt_scope_enter (already accounted here). */
+static inline int
+mt_scope_exit(MtTracer *tr, MtThreadState *ts, const void *id)
+{
+    if (MT_LIKELY(tr->scope == NULL || !tr->scope->filtering)) {
+        return 1;
+    }
+    return mt_scope_exit_slow(ts, id);
+}
+
+/* Whether an activation that lasted `ticks` is long enough to appear in
+ * call trees and the event log (min_duration=). Statistics keep every
+ * call whatever its duration. */
+static inline int
+mt_scope_keep(const MtTracer *tr, uint64_t ticks)
+{
+    return tr->scope == NULL || ticks >= tr->scope->min_duration_ticks;
+}
+
+/* Forget the activations left out on one thread (at stop). */
+void mt_scope_thread_flush(MtScopeThread *sc);
+/* Free one thread's scope state; NULL is fine. */
+void mt_scope_thread_free(MtScopeThread *sc);
+
+/* Tracer.set_scope(); see its docstring in scope.c. */
+PyObject *mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs);
+extern const char mt_scope_set_doc[];
+/* Tracer.scope: the current settings as a dict, or None. */
+PyObject *mt_scope_get(PyObject *self, void *closure);
+
+/* The tracer's scope config goes with the tracer. */
+void mt_scope_free(MtTracer *tr);
+int mt_scope_traverse(MtTracer *tr, visitproc visit, void *arg);
+
+#endif /* MT_SCOPE_H */
