@@ -1,6 +1,7 @@
 """monitrace: a fast function tracer for CPython 3.12+ on sys.monitoring."""
 
 from .api import Session, TracerError, last_session, report, trace
+from .filters import Q
 from .options import Options
 from .report import FunctionStats
 
@@ -9,6 +10,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FunctionStats",
     "Options",
+    "Q",
     "Session",
     "TracerError",
     "__version__",

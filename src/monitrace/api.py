@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
-from . import _core
+from . import _core, filters
 from .options import Options, options_from
 from .report import FunctionStats, build_stats, render_table
 
@@ -58,8 +58,12 @@ class Session:
     def __init__(self, options: Options) -> None:
         self._options = options
         self._tracer = _core.Tracer(
-            filter=_default_filter, c_calls=options.c_calls, clock=options.clock
+            filter=filters.compile_filter(options, _is_own),
+            filter_module=True,
+            c_calls=options.c_calls,
+            clock=options.clock,
         )
+        filters.apply_scope(self._tracer, options)
         self._errors: list[str] = []
 
     # ---- control -------------------------------------------------------
@@ -233,6 +237,11 @@ def trace(**options: Any) -> Session:
     or 'monotonic'), ``tool_id`` (a sys.monitoring tool id; default the
     first free of 3 and 4). Two sessions can run at once (one per free tool
     id), each with correct results.
+
+    Filters (see the README): ``include``, ``exclude`` (specs such as
+    ``"pkg.*"``, ``"function:handle_*"``, ``"file:*/vendor/*"`` or
+    ``monitrace.Q`` queries), ``stdlib``, ``site_packages``, ``within``,
+    ``exclude_within``, ``max_depth``, ``threads``, ``min_duration``.
     """
     return Session(options_from(options))
 

@@ -96,7 +96,8 @@ mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
     /* Depth counts recorded activations on this thread: the first level
      * below where tracing started (or below the code outside a within=
      * target) is 1. */
-    if (sc->nhidden > 0 || (rec->scope & MT_VERDICT_EXCLUDE_WITHIN)
+    if (sc->nhidden > 0
+        || (cfg->exclude_within && (rec->scope & MT_VERDICT_EXCLUDE_WITHIN))
         || (cfg->max_depth != 0 && ts->depth >= cfg->max_depth)) {
         hide(tr, sc, rec->id);
         return 0;
@@ -186,31 +187,33 @@ forget_threads(MtTracer *tr)
 }
 
 const char mt_scope_set_doc[] =
-    "set_scope($self, /, *, max_depth=0, within=False, thread_filter=None,\n"
-    "          min_duration_ns=0)\n"
+    "set_scope($self, /, *, max_depth=0, within=False, exclude_within=False,\n"
+    "          thread_filter=None, min_duration_ns=0)\n"
     "--\n\n"
     "Set the dynamic filters (the tracer must be stopped). Activations of\n"
     "traced code are recorded only on threads for which\n"
     "thread_filter(ident, name) is true (None means 'ask again once the\n"
     "name is known'); only down to max_depth levels of recorded calls\n"
     "(0: no limit); with within=True only inside activations of records\n"
-    "whose filter verdict has the within bit (2); never inside activations\n"
-    "of records with the exclude_within bit (4). min_duration_ns is kept\n"
-    "for call trees and the event log; statistics ignore it.";
+    "whose filter verdict has the within bit (2); with exclude_within=True\n"
+    "never inside activations of records with the exclude_within bit (4).\n"
+    "min_duration_ns is kept for call trees and the event log; statistics\n"
+    "ignore it.";
 
 PyObject *
 mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
-    static char *kwlist[] = {"max_depth", "within", "thread_filter",
-                             "min_duration_ns", NULL};
+    static char *kwlist[] = {"max_depth", "within", "exclude_within",
+                             "thread_filter", "min_duration_ns", NULL};
     Py_ssize_t max_depth = 0;
-    int within = 0;
+    int within = 0, exclude_within = 0;
     PyObject *thread_filter = Py_None;
     unsigned long long min_ns = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$npOK:set_scope",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppOK:set_scope",
                                      kwlist, &max_depth, &within,
-                                     &thread_filter, &min_ns)) {
+                                     &exclude_within, &thread_filter,
+                                     &min_ns)) {
         return NULL;
     }
     if (tr->in_callback || tr->running) {
@@ -232,7 +235,8 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     forget_threads(tr);
     mt_scope_free(tr);
-    int filtering = max_depth > 0 || within || thread_filter != Py_None;
+    int filtering = max_depth > 0 || within || exclude_within
+                    || thread_filter != Py_None;
     if (!filtering && min_ns == 0) {
         Py_RETURN_NONE;
     }
@@ -243,6 +247,7 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
     cfg->filtering = filtering;
     cfg->max_depth = (size_t)max_depth;
     cfg->within = within;
+    cfg->exclude_within = exclude_within;
     cfg->thread_filter =
         thread_filter == Py_None ? NULL : Py_NewRef(thread_filter);
     cfg->min_duration_ns = min_ns;
@@ -260,8 +265,9 @@ mt_scope_get(PyObject *self, void *Py_UNUSED(closure))
         Py_RETURN_NONE;
     }
     return Py_BuildValue(
-        "{s:n,s:O,s:O,s:K}", "max_depth", (Py_ssize_t)cfg->max_depth,
-        "within", cfg->within ? Py_True : Py_False, "thread_filter",
+        "{s:n,s:O,s:O,s:O,s:K}", "max_depth", (Py_ssize_t)cfg->max_depth,
+        "within", cfg->within ? Py_True : Py_False, "exclude_within",
+        cfg->exclude_within ? Py_True : Py_False, "thread_filter",
         cfg->thread_filter != NULL ? cfg->thread_filter : Py_None,
         "min_duration_ns", (unsigned long long)cfg->min_duration_ns);
 }

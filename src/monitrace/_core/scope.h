@@ -27,6 +27,7 @@ struct MtScopeConfig {
     int filtering;              /* some dynamic filter is set */
     size_t max_depth;           /* deepest recorded level, 0: no limit */
     int within;                 /* record only inside within= targets */
+    int exclude_within;         /* leave exclude_within= subtrees out */
     PyObject *thread_filter;    /* Owned or NULL: callable(ident, name) */
     uint64_t min_duration_ns;   /* for the event log and trees */
     uint64_t min_duration_ticks;
