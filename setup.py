@@ -4,6 +4,25 @@ import os
 from glob import glob
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+# MONITRACE=... activation: site runs the import line of every .pth file in
+# site-packages at start-up. Costs one os.environ lookup when unset.
+PTH = "monitrace.pth"
+
+
+class BuildPyWithPth(build_py):
+    """build_py that also puts monitrace.pth at the top of the build, which
+    a wheel installs into site-packages itself."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join("src", PTH), os.path.join(self.build_lib, PTH),
+                       preserve_mode=False)
+
+    def get_outputs(self, include_bytecode=True):
+        return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]
+
 
 extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 if os.environ.get("MONITRACE_WERROR"):
@@ -12,6 +31,7 @@ if os.environ.get("MONITRACE_DEBUG"):
     extra_compile_args += ["-O0", "-g", "-UNDEBUG"]
 
 setup(
+    cmdclass={"build_py": BuildPyWithPth},
     ext_modules=[
         Extension(
             "monitrace._core",
