@@ -352,10 +352,10 @@ class CompiledFilter:
     def __init__(
         self,
         *,
-        include: Iterable[Spec] = (),
-        exclude: Iterable[Spec] = (),
-        within: Iterable[Spec] = (),
-        exclude_within: Iterable[Spec] = (),
+        include: Spec | Iterable[Spec] = (),
+        exclude: Spec | Iterable[Spec] = (),
+        within: Spec | Iterable[Spec] = (),
+        exclude_within: Spec | Iterable[Spec] = (),
         stdlib: bool = True,
         site_packages: bool = True,
         is_own: Callable[[Any], bool] = lambda key: False,
@@ -427,8 +427,8 @@ class CompiledFilter:
         )
 
 
-def _union(specs: Iterable[Spec], option: str) -> Test | None:
-    tests = [spec_to_q(s, option)._test for s in specs]
+def _union(specs: Spec | Iterable[Spec], option: str) -> Test | None:
+    tests = [spec_to_q(s, option)._test for s in normalize_specs(option, specs)]
     if not tests:
         return None
     return tests[0] if len(tests) == 1 else _any(tests)
