@@ -9,9 +9,10 @@ class Tracer:
     def __init__(
         self,
         *,
-        filter: Callable[[Any], object] | None = None,
+        filter: Callable[..., object] | None = None,
         c_calls: bool = False,
         clock: str = "auto",
+        filter_module: bool = False,
     ) -> None: ...
     @property
     def running(self) -> bool: ...
@@ -29,4 +30,15 @@ class Tracer:
     def resume(self) -> None: ...
     def clear(self) -> None: ...
     def snapshot(self) -> dict[str, Any]: ...
+    def set_scope(
+        self,
+        *,
+        max_depth: int = 0,
+        within: bool = False,
+        exclude_within: bool = False,
+        thread_filter: Callable[[int, str | None], bool | None] | None = None,
+        min_duration_ns: int = 0,
+    ) -> None: ...
+    @property
+    def scope(self) -> dict[str, Any] | None: ...
 def hist_bucket(ticks: int, /) -> tuple[int, int, int]: ...
