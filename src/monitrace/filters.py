@@ -367,7 +367,7 @@ class CompiledFilter:
         self._stdlib = stdlib
         self._site_packages = site_packages
         self._is_own = is_own
-        self._places = Places()
+        self._places_cache: Places | None = None
         self._trivial = (
             stdlib and site_packages and not any(
                 (self._include, self._exclude, self._within, self._exclude_within)
@@ -393,6 +393,13 @@ class CompiledFilter:
         if self._exclude is not None and self._exclude(facts):
             return 0
         return TRACE
+
+    @property
+    def _places(self) -> Places:
+        # Built on first use: a filter that never asks costs no sysconfig.
+        if self._places_cache is None:
+            self._places_cache = Places()
+        return self._places_cache
 
     def facts(self, key: Any, module: str | None) -> Facts:
         """The static facts of a code object or C function."""

@@ -37,9 +37,9 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
     PyObject *ident = PyLong_FromUnsignedLong(ts->ident);
     if (ident != NULL) {
         tr->in_callback++;
-        res = PyObject_CallFunctionObjArgs(tr->scope->thread_filter, ident,
-                                           name != NULL ? name : Py_None,
-                                           NULL);
+        res =
+            PyObject_CallFunctionObjArgs(tr->scope->thread_filter, ident,
+                                         name != NULL ? name : Py_None, NULL);
         tr->in_callback--;
     }
     if (res == NULL) {
@@ -204,16 +204,16 @@ PyObject *
 mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
-    static char *kwlist[] = {"max_depth", "within", "exclude_within",
-                             "thread_filter", "min_duration_ns", NULL};
+    static char *kwlist[] = {"max_depth",       "within",
+                             "exclude_within",  "thread_filter",
+                             "min_duration_ns", NULL};
     Py_ssize_t max_depth = 0;
     int within = 0, exclude_within = 0;
     PyObject *thread_filter = Py_None;
     unsigned long long min_ns = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppOK:set_scope",
-                                     kwlist, &max_depth, &within,
-                                     &exclude_within, &thread_filter,
-                                     &min_ns)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppOK:set_scope", kwlist,
+                                     &max_depth, &within, &exclude_within,
+                                     &thread_filter, &min_ns)) {
         return NULL;
     }
     if (tr->in_callback || tr->running) {
@@ -235,8 +235,8 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     forget_threads(tr);
     mt_scope_free(tr);
-    int filtering = max_depth > 0 || within || exclude_within
-                    || thread_filter != Py_None;
+    int filtering =
+        max_depth > 0 || within || exclude_within || thread_filter != Py_None;
     if (!filtering && min_ns == 0) {
         Py_RETURN_NONE;
     }

@@ -24,21 +24,20 @@ typedef struct MtScopeThread MtScopeThread;
 
 /* Per tracer; NULL when no dynamic filter and no min_duration is set. */
 struct MtScopeConfig {
-    int filtering;              /* some dynamic filter is set */
-    size_t max_depth;           /* deepest recorded level, 0: no limit */
-    int within;                 /* record only inside within= targets */
-    int exclude_within;         /* leave exclude_within= subtrees out */
-    PyObject *thread_filter;    /* Owned or NULL: callable(ident, name) */
-    uint64_t min_duration_ns;   /* for the event log and trees */
+    int filtering;            /* some dynamic filter is set */
+    size_t max_depth;         /* deepest recorded level, 0: no limit */
+    int within;               /* record only inside within= targets */
+    int exclude_within;       /* leave exclude_within= subtrees out */
+    PyObject *thread_filter;  /* Owned or NULL: callable(ident, name) */
+    uint64_t min_duration_ns; /* for the event log and trees */
     uint64_t min_duration_ticks;
 };
 
 /* Per thread state (MtThreadState.scope), made on the first event. */
 struct MtScopeThread {
-    int verdict;                /* 1 recorded, 0 ignored, -1 undecided */
-    unsigned polls;             /* events seen while undecided */
-    const void **hidden;        /* Owned array: ids left out, innermost
-                                   last */
+    int verdict;         /* 1 recorded, 0 ignored, -1 undecided */
+    unsigned polls;      /* events seen while undecided */
+    const void **hidden; /* Owned array: ids left out, innermost last */
     size_t nhidden;
     size_t capacity;
 };
