@@ -224,6 +224,15 @@ class Session:
         (file if file is not None else sys.stdout).write(text)
         return text
 
+    def save(self, path: str | os.PathLike[str], format: str | None = None) -> str:
+        """Write what was traced to `path` and return the format used:
+        ``format`` ('pstats', ...), or the one the extension names
+        (``.pstats``/``.prof``, ...; see the README). The file appears
+        whole or not at all; an unwritable path raises OSError naming it."""
+        from .exporters import Source, save
+
+        return save(Source.of(self), path, format)
+
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<monitrace.Session {state} tool_id={self.tool_id} clock={self.clock}>"

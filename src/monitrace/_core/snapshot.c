@@ -55,6 +55,34 @@ row(Py_ssize_t index, const MtStats *st, double scale)
                          (unsigned long long)st->samples, hist);
 }
 
+/* (caller index, callee index, calls, primitive calls, total ns, self ns)
+ * for every caller -> callee edge of the thread. */
+static PyObject *
+edges(const MtEdgeTable *t, double scale)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; t->slots != NULL && i <= t->mask; i++) {
+        const MtEdge *e = t->slots[i];
+        if (e == NULL) {
+            continue;
+        }
+        PyObject *item = Py_BuildValue(
+            "(nnKKNN)", e->caller, e->callee, (unsigned long long)e->calls,
+            (unsigned long long)e->primitive_calls, ns(e->total, scale),
+            ns(e->self, scale));
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
 static PyObject *
 thread(const MtThreadState *ts, double scale)
 {
@@ -74,9 +102,15 @@ thread(const MtThreadState *ts, double scale)
         }
         Py_DECREF(r);
     }
-    return Py_BuildValue("{s:k,s:k,s:O,s:N}", "ident", ts->ident,
+    PyObject *calls = edges(&ts->edges, scale);
+    if (calls == NULL) {
+        Py_DECREF(rows);
+        return NULL;
+    }
+    return Py_BuildValue("{s:k,s:k,s:O,s:N,s:N}", "ident", ts->ident,
                          "native_id", ts->native_id, "name",
-                         ts->name ? ts->name : Py_None, "rows", rows);
+                         ts->name ? ts->name : Py_None, "rows", rows,
+                         "edges", calls);
 }
 
 static PyObject *

@@ -139,6 +139,7 @@ mt_thread_clear_all(MtTracer *tr)
             PyMem_Free(ts->rows[i]);
         }
         PyMem_Free(ts->rows);
+        mt_edges_clear(&ts->edges);
         PyMem_Free(ts->stack);
         Py_CLEAR(ts->name);
         mt_scope_thread_free(ts->scope);

@@ -10,6 +10,7 @@
 #define MT_THREADSTATE_H
 
 #include "common.h"
+#include "edges.h"
 #include "records.h"
 #include "tracer.h"
 
@@ -18,6 +19,8 @@ typedef struct {
     MtStats *stats;       /* Borrowed: row owned by the thread state */
     uint64_t start;       /* clock at entry */
     uint64_t children;    /* ticks spent in traced callees */
+    Py_ssize_t index;     /* the record's index */
+    MtEdge *edge;         /* Borrowed from ts->edges, or NULL: caller -> me */
 } MtFrame;
 
 struct MtThreadState {
@@ -31,6 +34,7 @@ struct MtThreadState {
     MtStats **rows;           /* Owned array of owned rows, by record index */
     Py_ssize_t nrows;
     struct MtScopeThread *scope; /* Owned (scope.c), or NULL */
+    MtEdgeTable edges;        /* caller -> callee edges (edges.h) */
 };
 
 typedef struct {
@@ -75,6 +79,10 @@ mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
         }
     }
     MtFrame *f = &ts->stack[ts->depth++];
+    f->edge = mt_edges_enter(tr, &ts->edges,
+                             ts->depth > 1 ? f[-1].index : -1, rec->index,
+                             is_call);
+    f->index = rec->index;
     f->id = rec->id;
     f->stats = st;
     f->start = now;
@@ -98,6 +106,7 @@ mt_thread_pop(MtThreadState *ts, uint64_t now)
         st->total += elapsed;
     }
     mt_stats_sample(st, elapsed);
+    mt_edges_leave(f->edge, elapsed, f->children);
     if (ts->depth > 0) {
         ts->stack[ts->depth - 1].children += elapsed;
     }

@@ -1,0 +1,182 @@
+"""Writing a session to a file: format choice, path checks, atomic writes.
+
+Every exporter reads a :class:`~monitrace.exporters.source.Source` (a
+snapshot, plus the recorded events for the event formats); none touches
+the C internals. One module per format; :data:`SUFFIXES` maps file
+extensions to formats, and a trailing ``.gz`` compresses any text format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import io
+import os
+import secrets
+from collections.abc import Callable
+from typing import IO, Any
+
+from . import pstats as pstats_format
+from .source import Source
+
+__all__ = [
+    "FORMATS",
+    "SUFFIXES",
+    "Source",
+    "check_writable",
+    "resolve_format",
+    "save",
+    "write_atomic",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Format:
+    write: Callable[[Source, IO[Any]], None]
+    binary: bool
+
+
+_FORMATS: dict[str, _Format] = {
+    "pstats": _Format(pstats_format.write, binary=True),
+}
+
+FORMATS: tuple[str, ...] = tuple(_FORMATS)
+
+SUFFIXES: dict[str, str] = {
+    ".pstats": "pstats",
+    ".prof": "pstats",
+}
+
+
+def _split_gz(name: str) -> tuple[str, bool]:
+    if name.lower().endswith(".gz"):
+        return name[:-3], True
+    return name, False
+
+
+def _fspath(path: str | os.PathLike[str]) -> str:
+    name = os.fspath(path)
+    if not isinstance(name, str):
+        raise TypeError(f"path must be a str or os.PathLike[str], not {type(name).__name__}")
+    return name
+
+
+def resolve_format(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """The format to write `path` in: `format` when given (checked), else
+    chosen from the extension. Raises ValueError naming the path or the
+    format when neither says."""
+    name = _fspath(path)
+    base, gz = _split_gz(name)
+    if format is not None:
+        if not isinstance(format, str) or format not in _FORMATS:
+            raise ValueError(
+                f"format must be one of {', '.join(map(repr, FORMATS))} or None, "
+                f"not {format!r}"
+            )
+        chosen = format
+    else:
+        suffix = os.path.splitext(base)[1].lower()
+        if suffix not in SUFFIXES:
+            raise ValueError(
+                f"cannot tell the format of {name!r} from its extension "
+                f"(known: {', '.join(sorted(SUFFIXES))}, text formats optionally "
+                f"followed by .gz); pass format= one of {', '.join(FORMATS)}"
+            )
+        chosen = SUFFIXES[suffix]
+    if gz and _FORMATS[chosen].binary:
+        raise ValueError(f"the {chosen} format cannot be gzip-compressed: {name!r}")
+    return chosen
+
+
+def _cannot(exc: OSError, name: str, why: str | None = None) -> OSError:
+    reason = why or exc.strerror or str(exc)
+    err = type(exc)(exc.errno, f"cannot write the trace to {name!r}: {reason}")
+    err.filename = name
+    return err
+
+
+def _create_temp(name: str) -> tuple[int, str]:
+    """A new file beside `name`, created with the usual permissions (the
+    umask applies, as for any new file)."""
+    directory, base = os.path.split(os.path.abspath(name))
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise a clear OSError naming `path` if a file cannot be written
+    there (missing directory, a directory in the way, no permission).
+    Leaves nothing behind. Call it before tracing starts."""
+    name = _fspath(path)
+    if os.path.isdir(name):
+        raise IsADirectoryError(21, f"cannot write the trace to {name!r}: it is a directory", name)
+    directory = os.path.dirname(os.path.abspath(name))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            2, f"cannot write the trace to {name!r}: no directory {directory!r}", name
+        )
+    try:
+        fd, tmp = _create_temp(name)
+    except OSError as exc:
+        raise _cannot(exc, name) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def write_atomic(
+    path: str | os.PathLike[str],
+    writer: Callable[[IO[Any]], None],
+    *,
+    binary: bool,
+    gz: bool = False,
+) -> None:
+    """Run `writer` on a temporary file beside `path`, then rename it over
+    `path`: readers never see a half-written file, and a failure leaves any
+    previous file as it was. Text writers get a UTF-8 stream."""
+    name = _fspath(path)
+    check_writable(name)
+    try:
+        fd, tmp = _create_temp(name)
+    except OSError as exc:
+        raise _cannot(exc, name) from None
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if gz:
+                # mtime=0: the same trace always gives the same bytes.
+                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
+                    _run(writer, zipped, binary)
+            else:
+                _run(writer, raw, binary)
+        os.replace(tmp, name)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes], binary: bool) -> None:
+    if binary:
+        writer(stream)
+        return
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")  # type: ignore[arg-type]
+    try:
+        writer(text)
+        text.flush()
+    finally:
+        text.detach()
+
+
+def save(source: Source, path: str | os.PathLike[str], format: str | None = None) -> str:
+    """Write `source` to `path` in `format` (default: from the extension).
+    Returns the format used."""
+    chosen = resolve_format(path, format)
+    spec = _FORMATS[chosen]
+    _base, gz = _split_gz(_fspath(path))
+    write_atomic(path, lambda out: spec.write(source, out), binary=spec.binary, gz=gz)
+    return chosen

@@ -1,0 +1,73 @@
+"""The pstats format: the marshal'd dictionary that ``pstats.Stats`` loads.
+
+Shape (what cProfile writes)::
+
+    {(filename, firstlineno, name):
+        (primitive calls, calls, self s, inclusive s,
+         {(caller filename, lineno, name): (calls, primitive calls,
+                                            self s, inclusive s)})}
+
+Python functions are keyed by their code object's ``co_filename``,
+``co_firstlineno`` and ``co_name``; C functions (``c_calls=True``) as
+cProfile keys them, ``("~", 0, "<built-in method builtins.len>")``. Counts
+per function and per caller edge follow cProfile's rules (a call is
+primitive when the same function, or the same caller -> callee edge, is not
+already active; inclusive time counts the outermost activation only), with
+one difference: a generator or coroutine counts one call when it starts,
+where cProfile counts every resume as a call. Threads are merged.
+"""
+
+from __future__ import annotations
+
+import marshal
+from typing import IO, Any
+
+from ..report import _identity
+from .source import Source
+
+Key = tuple[str, int, str]
+Edge = tuple[int, int, float, float]
+Entry = tuple[int, int, float, float, dict[Key, Edge]]
+
+
+def function_keys(snapshot: dict[str, Any]) -> list[Key]:
+    """The pstats key of every record of the snapshot, by record index."""
+    keys = []
+    for kind, key, module, _traced in snapshot["records"]:
+        ident = _identity(kind, key, module)
+        keys.append((ident["filename"], ident["firstlineno"], ident["name"]))
+    return keys
+
+
+def build(snapshot: dict[str, Any]) -> dict[Key, Entry]:
+    """The pstats dictionary of a Tracer snapshot (times in seconds)."""
+    keys = function_keys(snapshot)
+    funcs: dict[Key, list[int]] = {}
+    edges: dict[Key, dict[Key, list[int]]] = {}
+    for thread in snapshot["threads"]:
+        for index, calls, prim, total, self_ns, *_rest in thread["rows"]:
+            acc = funcs.setdefault(keys[index], [0, 0, 0, 0])
+            acc[0] += prim
+            acc[1] += calls
+            acc[2] += self_ns
+            acc[3] += total
+        for caller, callee, calls, prim, total, self_ns in thread["edges"]:
+            by_caller = edges.setdefault(keys[callee], {})
+            acc = by_caller.setdefault(keys[caller], [0, 0, 0, 0])
+            acc[0] += calls
+            acc[1] += prim
+            acc[2] += self_ns
+            acc[3] += total
+    out: dict[Key, Entry] = {}
+    for key, (prim, calls, self_ns, total) in funcs.items():
+        callers = {
+            caller: (c, p, s / 1e9, t / 1e9)
+            for caller, (c, p, s, t) in edges.get(key, {}).items()
+        }
+        out[key] = (prim, calls, self_ns / 1e9, total / 1e9, callers)
+    return out
+
+
+def write(source: Source, out: IO[bytes]) -> None:
+    """Write the pstats file of `source` to the binary stream `out`."""
+    marshal.dump(build(source.snapshot), out)
