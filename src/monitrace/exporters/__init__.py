@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Callable
 from typing import IO, Any
 
+from . import json as json_format
 from . import pstats as pstats_format
 from .source import Source
 
@@ -38,6 +39,7 @@ class _Format:
 
 _FORMATS: dict[str, _Format] = {
     "pstats": _Format(pstats_format.write, binary=True),
+    "json": _Format(json_format.write, binary=False),
 }
 
 FORMATS: tuple[str, ...] = tuple(_FORMATS)
@@ -45,6 +47,7 @@ FORMATS: tuple[str, ...] = tuple(_FORMATS)
 SUFFIXES: dict[str, str] = {
     ".pstats": "pstats",
     ".prof": "pstats",
+    ".json": "json",
 }
 
 
@@ -61,10 +64,13 @@ def _fspath(path: str | os.PathLike[str]) -> str:
     return name
 
 
-def resolve_format(path: str | os.PathLike[str], format: str | None = None) -> str:
+def resolve_format(
+    path: str | os.PathLike[str], format: str | None = None, *, events: bool = False
+) -> str:
     """The format to write `path` in: `format` when given (checked), else
-    chosen from the extension. Raises ValueError naming the path or the
-    format when neither says."""
+    chosen from the extension (`events`: whether the session records
+    events, which decides what ``.json`` means). Raises ValueError naming
+    the path or the format when neither says."""
     name = _fspath(path)
     base, gz = _split_gz(name)
     if format is not None:
@@ -88,11 +94,9 @@ def resolve_format(path: str | os.PathLike[str], format: str | None = None) -> s
     return chosen
 
 
-def _cannot(exc: OSError, name: str, why: str | None = None) -> OSError:
-    reason = why or exc.strerror or str(exc)
-    err = type(exc)(exc.errno, f"cannot write the trace to {name!r}: {reason}")
-    err.filename = name
-    return err
+def _cannot(exc: OSError, name: str) -> OSError:
+    reason = exc.strerror or str(exc)
+    return type(exc)(exc.errno, f"cannot write the trace: {reason}", name)
 
 
 def _create_temp(name: str) -> tuple[int, str]:
@@ -113,11 +117,11 @@ def check_writable(path: str | os.PathLike[str]) -> None:
     Leaves nothing behind. Call it before tracing starts."""
     name = _fspath(path)
     if os.path.isdir(name):
-        raise IsADirectoryError(21, f"cannot write the trace to {name!r}: it is a directory", name)
+        raise IsADirectoryError(21, "cannot write the trace: it is a directory", name)
     directory = os.path.dirname(os.path.abspath(name))
     if not os.path.isdir(directory):
         raise FileNotFoundError(
-            2, f"cannot write the trace to {name!r}: no directory {directory!r}", name
+            2, f"cannot write the trace: no directory {directory!r}", name
         )
     try:
         fd, tmp = _create_temp(name)
@@ -175,7 +179,7 @@ def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes], binary: bool) -> 
 def save(source: Source, path: str | os.PathLike[str], format: str | None = None) -> str:
     """Write `source` to `path` in `format` (default: from the extension).
     Returns the format used."""
-    chosen = resolve_format(path, format)
+    chosen = resolve_format(path, format, events=source.events is not None)
     spec = _FORMATS[chosen]
     _base, gz = _split_gz(_fspath(path))
     write_atomic(path, lambda out: spec.write(source, out), binary=spec.binary, gz=gz)

@@ -1,0 +1,116 @@
+"""monitrace's own JSON format, schema ``monitrace/1`` (see docs/json-schema.md).
+
+Written by streaming: one function, row, edge or event at a time, never
+the whole document in memory. Times are integers in nanoseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from .. import __version__
+from ..report import _identity
+from .source import Source
+
+SCHEMA = "monitrace/1"
+
+_dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _functions(snapshot: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for index, (kind, key, module, traced) in enumerate(snapshot["records"]):
+        if not traced:
+            continue  # excluded by the filter: never has numbers
+        ident = _identity(kind, key, module)
+        yield {
+            "id": index,
+            "kind": ident["kind"],
+            "name": ident["name"],
+            "qualname": ident["qualname"],
+            "module": ident["module"],
+            "filename": ident["filename"],
+            "lineno": ident["firstlineno"],
+        }
+
+
+def _row(row: Any) -> dict[str, Any]:
+    index, calls, prim, total, self_ns, mn, mx, samples, hist = row
+    return {
+        "function": index,
+        "calls": calls,
+        "primitive_calls": prim,
+        "total_ns": total,
+        "self_ns": self_ns,
+        "min_ns": mn,
+        "max_ns": mx,
+        "samples": samples,
+        # [low, high) in ns, count; the last bucket is open (high null).
+        "histogram": [
+            [round(lo), round(hi) if math.isfinite(hi) else None, n] for lo, hi, n in hist
+        ],
+    }
+
+
+def _edge(edge: Any) -> dict[str, Any]:
+    caller, callee, calls, prim, total, self_ns = edge
+    return {
+        "caller": caller,
+        "callee": callee,
+        "calls": calls,
+        "primitive_calls": prim,
+        "total_ns": total,
+        "self_ns": self_ns,
+    }
+
+
+def _array(out: IO[str], items: Iterable[Any], indent: str) -> None:
+    out.write("[")
+    first = True
+    for item in items:
+        out.write("\n" + indent if first else ",\n" + indent)
+        out.write(_dump(item))
+        first = False
+    out.write("]" if first else "\n" + indent[:-2] + "]")
+
+
+def event_record(event: Any) -> dict[str, Any]:
+    """One recorded event as the schema's ``events`` item."""
+    return dict(event) if isinstance(event, dict) else dict(vars(event))
+
+
+def write(source: Source, out: IO[str]) -> None:
+    """Write `source` as ``monitrace/1`` JSON to the text stream `out`."""
+    snap = source.snapshot
+    head = {
+        "schema": SCHEMA,
+        "generator": f"monitrace {__version__}",
+        "python": platform.python_version(),
+        "clock": snap["clock"],
+        "ns_per_tick": snap["ns_per_tick"],
+        "total_ns": snap["total_ns"],
+    }
+    out.write("{\n")
+    for name, value in head.items():
+        out.write(f"  {_dump(name)}: {_dump(value)},\n")
+    out.write('  "functions": ')
+    _array(out, _functions(snap), "    ")
+    out.write(',\n  "threads": [')
+    for n, th in enumerate(snap["threads"]):
+        out.write("\n    {" if n == 0 else ",\n    {")
+        out.write(
+            f'"ident": {th["ident"]}, "native_id": {th["native_id"]}, '
+            f'"name": {_dump(th["name"])},\n      "stats": '
+        )
+        _array(out, map(_row, th["rows"]), "        ")
+        out.write(',\n      "edges": ')
+        _array(out, map(_edge, th["edges"]), "        ")
+        out.write("}")
+    out.write("\n  ]" if snap["threads"] else "]")
+    if source.events is not None:
+        out.write(',\n  "events": ')
+        _array(out, map(event_record, source.events()), "    ")
+    out.write("\n}\n")
