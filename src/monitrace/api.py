@@ -233,6 +233,15 @@ class Session:
 
         return save(Source.of(self), path, format)
 
+    def send_spans(self, tracer_provider: Any = None, context: Any = None) -> int:
+        """Send the recorded calls to OpenTelemetry as spans, through
+        `tracer_provider` (default: the global one); needs recorded events
+        and the ``monitrace[otel]`` extra. Returns the number of spans."""
+        from .exporters import Source
+        from .exporters.otel import send_spans
+
+        return send_spans(Source.of(self), tracer_provider, context)
+
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<monitrace.Session {state} tool_id={self.tool_id} clock={self.clock}>"

@@ -16,6 +16,8 @@ import secrets
 from collections.abc import Callable
 from typing import IO, Any
 
+from . import chrome as chrome_format
+from . import collapsed as collapsed_format
 from . import json as json_format
 from . import pstats as pstats_format
 from .source import Source
@@ -35,11 +37,14 @@ __all__ = [
 class _Format:
     write: Callable[[Source, IO[Any]], None]
     binary: bool
+    needs_events: bool = False
 
 
 _FORMATS: dict[str, _Format] = {
     "pstats": _Format(pstats_format.write, binary=True),
     "json": _Format(json_format.write, binary=False),
+    "chrome": _Format(chrome_format.write, binary=False, needs_events=True),
+    "collapsed": _Format(collapsed_format.write, binary=False, needs_events=True),
 }
 
 FORMATS: tuple[str, ...] = tuple(_FORMATS)
@@ -47,7 +52,9 @@ FORMATS: tuple[str, ...] = tuple(_FORMATS)
 SUFFIXES: dict[str, str] = {
     ".pstats": "pstats",
     ".prof": "pstats",
-    ".json": "json",
+    ".json": "json",  # "chrome" when the session recorded events
+    ".folded": "collapsed",
+    ".collapsed": "collapsed",
 }
 
 
@@ -89,6 +96,13 @@ def resolve_format(
                 f"followed by .gz); pass format= one of {', '.join(FORMATS)}"
             )
         chosen = SUFFIXES[suffix]
+        if chosen == "json" and events:
+            chosen = "chrome"
+    if _FORMATS[chosen].needs_events and not events:
+        raise ValueError(
+            f"the {chosen} format needs recorded events, and this session records "
+            f"none ({name!r}): trace with recording on, or choose pstats or json"
+        )
     if gz and _FORMATS[chosen].binary:
         raise ValueError(f"the {chosen} format cannot be gzip-compressed: {name!r}")
     return chosen

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..report import _identity
-from .source import Source
+from .source import Kind, LogEvent, Source
 
 SCHEMA = "monitrace/1"
 
@@ -77,9 +77,29 @@ def _array(out: IO[str], items: Iterable[Any], indent: str) -> None:
     out.write("]" if first else "\n" + indent[:-2] + "]")
 
 
-def event_record(event: Any) -> dict[str, Any]:
+_KIND_NAMES = {k: k.name.lower() for k in Kind}
+
+
+def event_record(source: Source, ev: LogEvent) -> dict[str, Any]:
     """One recorded event as the schema's ``events`` item."""
-    return dict(event) if isinstance(event, dict) else dict(vars(event))
+    item: dict[str, Any] = {
+        "kind": _KIND_NAMES[Kind(ev.kind)],
+        "time_ns": ev.time_ns,
+        "thread": source.thread(ev.thread).ident,
+        "function": ev.function,
+        "depth": ev.depth,
+    }
+    if ev.line:
+        item["line"] = ev.line
+    if ev.args is not None:
+        item["args"] = [[name, value] for name, value in ev.args]
+    if ev.retval is not None:
+        item["return"] = ev.retval
+    if ev.exc_type is not None:
+        item["exception_type"] = getattr(ev.exc_type, "__qualname__", str(ev.exc_type))
+    if ev.exc_repr is not None:
+        item["exception"] = ev.exc_repr
+    return item
 
 
 def write(source: Source, out: IO[str]) -> None:
@@ -112,5 +132,5 @@ def write(source: Source, out: IO[str]) -> None:
     out.write("\n  ]" if snap["threads"] else "]")
     if source.events is not None:
         out.write(',\n  "events": ')
-        _array(out, map(event_record, source.events()), "    ")
+        _array(out, (event_record(source, ev) for ev in source.events()), "    ")
     out.write("\n}\n")

@@ -1,11 +1,60 @@
 """What an exporter reads: one snapshot of a session, plus its recorded
-events when it recorded any."""
+events when it recorded any.
+
+Recorded events reach the exporters as :class:`LogEvent` tuples, in the
+order they happened. Their fields follow the C event log (``Tracer.
+log_batch``): ``thread`` and ``function`` are indexes into
+:attr:`Source.threads` and the snapshot's ``records``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class Kind(enum.IntEnum):
+    """What a recorded event says (the C log's numbering)."""
+
+    CALL = 0  # a Python function started
+    RETURN = 1
+    RAISE = 2  # an exception left the function
+    YIELD = 3
+    RESUME = 4  # a generator or coroutine went on
+    THROW = 5  # ... by a throw()
+    C_CALL = 6
+    C_RETURN = 7
+    C_RAISE = 8
+    LINE = 9
+
+
+ENTERS = frozenset({Kind.CALL, Kind.RESUME, Kind.THROW, Kind.C_CALL})
+CALLS = frozenset({Kind.CALL, Kind.C_CALL})
+EXITS = frozenset({Kind.RETURN, Kind.RAISE, Kind.YIELD, Kind.C_RETURN, Kind.C_RAISE})
+
+
+class LogEvent(NamedTuple):
+    """One recorded event. Times are ns on the session's monotonic scale;
+    the captures are None unless the session asked for them."""
+
+    kind: int
+    time_ns: int
+    thread: int
+    function: int
+    depth: int = 0
+    line: int = 0
+    args: tuple[tuple[str, str], ...] | None = None
+    retval: str | None = None
+    exc_type: Any = None
+    exc_repr: str | None = None
+
+
+class ThreadInfo(NamedTuple):
+    ident: int
+    native_id: int
+    name: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,14 +63,48 @@ class Source:
 
     ``snapshot`` is ``Tracer.snapshot()``; ``events`` returns a fresh
     iterable over the recorded events (None when the session recorded
-    none)."""
+    none); ``threads`` describes the threads the events name, by index;
+    ``wall_offset_ns`` turns an event time into Unix time in ns."""
 
     snapshot: dict[str, Any]
-    events: Callable[[], Iterable[Any]] | None = None
+    events: Callable[[], Iterable[LogEvent]] | None = None
+    threads: tuple[ThreadInfo, ...] = ()
+    wall_offset_ns: int = 0
+    _idents: dict[int, dict[str, Any]] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, session: Any) -> Source:
-        events = getattr(session, "events", None)
-        recorded = getattr(session, "recorded", None)
-        has_events = callable(events) and bool(recorded() if callable(recorded) else recorded)
-        return cls(snapshot=session.snapshot(), events=events if has_events else None)
+        """The data of `session` (a monitrace Session)."""
+        return cls(snapshot=session.snapshot())
+
+    def need_events(self, what: str) -> Callable[[], Iterable[LogEvent]]:
+        if self.events is None:
+            raise ValueError(
+                f"{what} needs recorded events: trace the program with "
+                "recording on (see the README, 'Recording events')"
+            )
+        return self.events
+
+    def function(self, index: int) -> dict[str, Any]:
+        """Identity of record `index`: name, qualname, module, filename,
+        firstlineno, kind ('python' or 'c') and full_name."""
+        ident = self._idents.get(index)
+        if ident is None:
+            from ..report import _identity
+
+            kind, key, module, *_ = self.snapshot["records"][index]
+            ident = _identity(kind, key, module)
+            ident["full_name"] = (
+                ident["name"] if ident["kind"] == "c"
+                else f"{ident['module']}.{ident['qualname']}" if ident["module"]
+                else ident["qualname"]
+            )
+            self._idents[index] = ident
+        return ident
+
+    def thread(self, index: int) -> ThreadInfo:
+        if 0 <= index < len(self.threads) and self.threads[index] is not None:
+            return self.threads[index]
+        return ThreadInfo(index, index, None)
