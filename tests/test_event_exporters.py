@@ -19,11 +19,14 @@ US = 1000  # event times below are in µs, written in ns
 
 @pytest.fixture(scope="module")
 def source():
-    with monitrace.trace() as s:
+    with monitrace.trace(c_calls=True) as s:
         workloads.mutual()
         workloads.fib(2)
         workloads.consume_generator()
+        sorted([2, 1])
     snap = s.snapshot()
+    (srt,) = [i for i, (kind, key, _m, _t) in enumerate(snap["records"])
+              if kind == "c" and key is sorted]
     idx = {key.co_name: i for i, (kind, key, _m, traced) in enumerate(snap["records"])
            if kind == "py" and traced}
     m, ev, od, fib, cd = (idx[n] for n in ("mutual", "is_even", "is_odd", "fib", "countdown"))
@@ -46,11 +49,17 @@ def source():
         E(Kind.RESUME, 90 * US, 0, cd),
         E(Kind.RETURN, 95 * US, 0, cd),
         E(Kind.RETURN, 100 * US, 0, m),
+        E(Kind.C_CALL, 105 * US, 0, srt, args=(("iterable", "[None, 1]"),)),
+        E(Kind.C_RAISE, 106 * US, 0, srt, exc_repr="TypeError()"),
         E(Kind.CALL, 110 * US, 0, fib),  # never returns: closed at 110
     ]
     threads = (ThreadInfo(111, 1001, "MainThread"), ThreadInfo(222, 1002, "worker"))
     return Source(snapshot=snap, events=lambda: iter(events), threads=threads,
                   wall_offset_ns=1_700_000_000_000_000_000)
+
+
+def _short(name):
+    return name if name.startswith("<") else name.rsplit(".", 1)[-1]
 
 
 def _load(path):
@@ -79,7 +88,7 @@ def test_chrome_trace_nests_per_thread(tmp_path, source, name):
         for e in track:
             if e["ph"] == "B":
                 stack.append(e)
-                opened.setdefault(tid, []).append((e["name"].rsplit(".", 1)[-1], e["ts"]))
+                opened.setdefault(tid, []).append((_short(e["name"]), e["ts"]))
             else:
                 assert stack, e
                 b = stack.pop()
@@ -87,7 +96,13 @@ def test_chrome_trace_nests_per_thread(tmp_path, source, name):
         assert stack == []
     assert opened[1002] == [("fib", 25.0), ("fib", 31.0)]
     assert [n for n, _ in opened[1001]] == [
-        "mutual", "is_even", "is_odd", "is_even", "is_odd", "countdown", "countdown", "fib"]
+        "mutual", "is_even", "is_odd", "is_even", "is_odd", "countdown", "countdown",
+        "<built-in method builtins.sorted>", "fib"]
+    (b_sorted,) = [e for e in tracks[1001] if e["ph"] == "B" and e["ts"] == 105.0]
+    assert b_sorted["cat"] == "c"
+    assert b_sorted["args"] == {"args": {"iterable": "[None, 1]"}}
+    assert [e["args"] for e in tracks[1001] if e["ph"] == "E" and e["ts"] == 106.0] == [
+        {"exit": "raise", "exception": "TypeError()"}]
     main = tracks[1001]
     # args on the begin, return value and exception on the end
     (b_even,) = [e for e in main if e["ph"] == "B" and e["ts"] == 20.0]
@@ -121,7 +136,7 @@ def test_collapsed_stacks(tmp_path, source):
     got = {}
     for line in lines:
         stack, value = line.rsplit(" ", 1)
-        got[tuple(f.rsplit(".", 1)[-1] for f in stack.split(";"))] = int(value)
+        got[tuple(_short(f) for f in stack.split(";"))] = int(value)
     assert got == {
         # mutual: 10..100 minus children (30 + 10 + 2 + 5)
         ("mutual",): 90 - 30 - 10 - 2 - 5,
@@ -132,6 +147,7 @@ def test_collapsed_stacks(tmp_path, source):
         # main thread's last fib lasts 0
         ("fib",): (55 - 25) - 3,
         ("fib", "fib"): 3,
+        ("<built-in method builtins.sorted>",): 1,
     }
 
 
@@ -155,9 +171,9 @@ def test_opentelemetry_spans(source):
     provider.add_span_processor(SimpleSpanProcessor(memory))
     from monitrace.exporters.otel import send_spans
 
-    assert send_spans(source, tracer_provider=provider) == 10
+    assert send_spans(source, tracer_provider=provider) == 11
     spans = memory.get_finished_spans()
-    assert len(spans) == 10
+    assert len(spans) == 11
     wall = source.wall_offset_ns
     by_start = {(s.attributes["thread.id"], s.start_time - wall): s for s in spans}
     mutual = by_start[(111, 10 * US)]
@@ -196,7 +212,7 @@ def test_json_with_events(tmp_path, source):
     assert doc["schema"] == "monitrace/1"
     funcs = {f["id"]: f["name"] for f in doc["functions"]}
     evs = doc["events"]
-    assert len(evs) == 18
+    assert len(evs) == 20
     assert evs[0] == {"kind": "call", "time_ns": 10 * US, "thread": 111,
                       "function": evs[0]["function"], "depth": 0}
     assert funcs[evs[0]["function"]] == "mutual"
@@ -206,3 +222,8 @@ def test_json_with_events(tmp_path, source):
                       "function": evs[1]["function"], "depth": 0,
                       "exception_type": "ValueError", "exception": "ValueError('x')"}
     assert [e["kind"] for e in evs[12:16]] == ["call", "yield", "resume", "return"]
+    assert evs[17]["kind"] == "c_call"
+    assert funcs[evs[17]["function"]] == "<built-in method builtins.sorted>"
+    assert evs[18] == {"kind": "c_raise", "time_ns": 106 * US, "thread": 111,
+                       "function": evs[17]["function"], "depth": 0,
+                       "exception": "TypeError()"}

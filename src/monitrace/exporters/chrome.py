@@ -48,49 +48,75 @@ def write(source: Source, out: IO[str]) -> None:
         "ph": "M", "pid": pid, "tid": 0, "name": "process_name",
         "args": {"name": os.path.basename(sys.argv[0]) or "python"},
     }))
-    seen: set[int] = set()
+    # Everything but the timestamp and the captures is the same for every
+    # event of a (thread, function) or (thread, exit kind): made once.
+    tids: dict[int, int] = {}
+    begins: dict[tuple[int, int], tuple[str, bool]] = {}
+    ends: dict[tuple[int, int], str] = {}
+    write_out = out.write
     for step in walk(events()):
-        if step.thread not in seen:
-            seen.add(step.thread)
-            th = source.thread(step.thread)
-            out.write(",\n")
-            out.write(_dump({
-                "ph": "M", "pid": pid, "tid": th.native_id, "name": "thread_name",
-                "args": {"name": th.name or f"Thread-{th.ident}"},
-            }))
-            out.write(",\n")
-            out.write(_dump({
-                "ph": "M", "pid": pid, "tid": th.native_id, "name": "thread_sort_index",
-                "args": {"sort_index": step.thread},
-            }))
+        thread = step.thread
+        tid = tids.get(thread)
+        if tid is None:
+            tid = tids[thread] = _thread_meta(source, thread, pid, out)
         act = step.activation
-        tid = source.thread(step.thread).native_id
         if step.begin:
-            ident = source.function(act.function)
-            args: dict[str, Any] = {}
-            if ident["kind"] == "python":
-                args["file"] = ident["filename"]
-                args["line"] = ident["firstlineno"]
+            cached = begins.get((thread, act.function))
+            if cached is None:
+                cached = begins[(thread, act.function)] = _begin_head(
+                    source, act.function, pid, tid)
+            head, members = cached
+            extra = []
             if not act.is_call:
-                args["resumed"] = True
+                extra.append('"resumed":true')
             if act.begin.args is not None:
-                args["args"] = dict(act.begin.args)
-            head = {
-                "ph": "B", "pid": pid, "tid": tid, "name": ident["full_name"],
-                "cat": ident["kind"], "args": args,
-            }
-            out.write(",\n" + _dump(head)[:-1] + ',"ts":' + _us(act.begin.time_ns) + "}")
+                extra.append('"args":' + _dump(dict(act.begin.args)))
+            more = (("," if members else "") + ",".join(extra)) if extra else ""
+            write_out(f"{head}{more}}},\"ts\":{_us(act.start_ns)}}}")
             continue
         end = act.end
-        args = {}
-        if end is None:
-            args["unwound"] = True
-        else:
-            args["exit"] = _EXIT_NAMES.get(Kind(end.kind), "return")
+        kind = -1 if end is None else end.kind
+        tail = ends.get((thread, kind))
+        if tail is None:
+            tail = ends[(thread, kind)] = (
+                f',\n{{"ph":"E","pid":{pid},"tid":{tid},"args":{{'
+                + ('"unwound":true' if end is None
+                   else '"exit":"' + _EXIT_NAMES.get(Kind(kind), "return") + '"'))
+        extra = ""
+        if end is not None:
             if end.retval is not None:
-                args["return"] = end.retval
+                extra += ',"return":' + _dump(end.retval)
             if end.exc_repr is not None:
-                args["exception"] = end.exc_repr
-        tail = {"ph": "E", "pid": pid, "tid": tid, "args": args}
-        out.write(",\n" + _dump(tail)[:-1] + ',"ts":' + _us(act.end_ns) + "}")
+                extra += ',"exception":' + _dump(end.exc_repr)
+        write_out(f"{tail}{extra}}},\"ts\":{_us(act.end_ns)}}}")
     out.write("\n]}\n")
+
+
+def _thread_meta(source: Source, thread: int, pid: int, out: IO[str]) -> int:
+    """Write the thread's metadata events; returns its track id."""
+    th = source.thread(thread)
+    tid = th.native_id
+    out.write(",\n")
+    out.write(_dump({
+        "ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
+        "args": {"name": th.name or f"Thread-{th.ident}"},
+    }))
+    out.write(",\n")
+    out.write(_dump({
+        "ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
+        "args": {"sort_index": thread},
+    }))
+    return tid
+
+
+def _begin_head(source: Source, function: int, pid: int, tid: int) -> tuple[str, bool]:
+    """A begin event up to its open ``args`` object, and whether that
+    object has members yet."""
+    ident = source.function(function)
+    args: dict[str, Any] = {}
+    if ident["kind"] == "python":
+        args = {"file": ident["filename"], "line": ident["firstlineno"]}
+    head = {"ph": "B", "pid": pid, "tid": tid, "name": ident["full_name"],
+            "cat": ident["kind"]}
+    text = ",\n" + _dump(head)[:-1] + ',"args":' + _dump(args)[:-1]
+    return text, bool(args)

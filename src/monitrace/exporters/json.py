@@ -102,6 +102,28 @@ def event_record(source: Source, ev: LogEvent) -> dict[str, Any]:
     return item
 
 
+def _events(source: Source, out: IO[str]) -> None:
+    """The events array, from its opening bracket on. Plain events (no
+    line, no capture) take a preformatted fast path."""
+    assert source.events is not None
+    idents: dict[int, int] = {}
+    sep = "\n    "
+    for ev in source.events():
+        if ev.line or ev.args is not None or ev.retval is not None or (
+                ev.exc_type is not None or ev.exc_repr is not None):
+            out.write(sep + _dump(event_record(source, ev)))
+        else:
+            ident = idents.get(ev.thread)
+            if ident is None:
+                ident = idents[ev.thread] = source.thread(ev.thread).ident
+            out.write(
+                f'{sep}{{"kind":"{_KIND_NAMES[ev.kind]}","time_ns":{ev.time_ns},'
+                f'"thread":{ident},"function":{ev.function},"depth":{ev.depth}}}'
+            )
+        sep = ",\n    "
+    out.write("]" if sep == "\n    " else "\n  ]")
+
+
 def write(source: Source, out: IO[str]) -> None:
     """Write `source` as ``monitrace/1`` JSON to the text stream `out`."""
     snap = source.snapshot
@@ -131,6 +153,6 @@ def write(source: Source, out: IO[str]) -> None:
         out.write("}")
     out.write("\n  ]" if snap["threads"] else "]")
     if source.events is not None:
-        out.write(',\n  "events": ')
-        _array(out, (event_record(source, ev) for ev in source.events()), "    ")
+        out.write(',\n  "events": [')
+        _events(source, out)
     out.write("\n}\n")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 
@@ -68,7 +68,7 @@ class Source:
 
     snapshot: dict[str, Any]
     events: Callable[[], Iterable[LogEvent]] | None = None
-    threads: tuple[ThreadInfo, ...] = ()
+    threads: Sequence[ThreadInfo] = ()
     wall_offset_ns: int = 0
     _idents: dict[int, dict[str, Any]] = dataclasses.field(
         default_factory=dict, repr=False, compare=False
@@ -76,8 +76,22 @@ class Source:
 
     @classmethod
     def of(cls, session: Any) -> Source:
-        """The data of `session` (a monitrace Session)."""
-        return cls(snapshot=session.snapshot())
+        """The data of `session` (a monitrace Session); its events when it
+        records them (``trace(record=...)``)."""
+        snapshot = session.snapshot()
+        options = getattr(session, "options", None)
+        if not getattr(options, "record", False) or not hasattr(session, "events"):
+            return cls(snapshot=snapshot)
+        # Threads are numbered as the events name them: writers look a
+        # thread up only after one of its events went by.
+        threads: list[ThreadInfo] = []
+        adapter = _EventAdapter(snapshot, threads)
+        return cls(
+            snapshot=snapshot,
+            events=lambda: adapter.adapt(session.events()),
+            threads=threads,
+            wall_offset_ns=int(session.record_info().wall_offset_ns),
+        )
 
     def need_events(self, what: str) -> Callable[[], Iterable[LogEvent]]:
         if self.events is None:
@@ -108,3 +122,31 @@ class Source:
         if 0 <= index < len(self.threads) and self.threads[index] is not None:
             return self.threads[index]
         return ThreadInfo(index, index, None)
+
+
+class _EventAdapter:
+    """monitrace.Event objects (Session.events()) to LogEvent tuples:
+    functions become snapshot record indexes, threads indexes into
+    `threads` (appended as they appear)."""
+
+    def __init__(self, snapshot: dict[str, Any], threads: list[ThreadInfo]) -> None:
+        self._records = {id(rec[1]): i for i, rec in enumerate(snapshot["records"])}
+        self._threads = threads
+        self._thread_index: dict[tuple[int, int], int] = {}
+
+    def adapt(self, events: Iterable[Any]) -> Iterable[LogEvent]:
+        records = self._records
+        kinds = {k.name.lower(): k for k in Kind}
+        for ev in events:
+            function = records.get(id(ev.function.code))
+            if function is None:
+                continue  # a function the snapshot does not know
+            key = (ev.thread_id, ev.thread_native_id)
+            thread = self._thread_index.get(key)
+            if thread is None:
+                thread = self._thread_index[key] = len(self._threads)
+                self._threads.append(ThreadInfo(ev.thread_id, ev.thread_native_id, ev.thread_name))
+            yield LogEvent(
+                kinds[ev.kind], ev.time_ns, thread, function, ev.depth, ev.line,
+                ev.args, ev.retval, ev.exception, ev.exception_repr,
+            )
