@@ -101,7 +101,7 @@ def resolve_format(
     if _FORMATS[chosen].needs_events and not events:
         raise ValueError(
             f"the {chosen} format needs recorded events, and this session records "
-            f"none ({name!r}): trace with recording on, or choose pstats or json"
+            f"none ({name!r}): trace with record=True, or choose pstats or json"
         )
     if gz and _FORMATS[chosen].binary:
         raise ValueError(f"the {chosen} format cannot be gzip-compressed: {name!r}")

@@ -46,7 +46,7 @@ def write(source: Source, out: IO[str]) -> None:
     out.write(',"traceEvents":[\n')
     out.write(_dump({
         "ph": "M", "pid": pid, "tid": 0, "name": "process_name",
-        "args": {"name": os.path.basename(sys.argv[0]) or "python"},
+        "args": {"name": _process_name()},
     }))
     # Everything but the timestamp and the captures is the same for every
     # event of a (thread, function) or (thread, exit kind): made once.
@@ -90,6 +90,11 @@ def write(source: Source, out: IO[str]) -> None:
                 extra += ',"exception":' + _dump(end.exc_repr)
         write_out(f"{tail}{extra}}},\"ts\":{_us(act.end_ns)}}}")
     out.write("\n]}\n")
+
+
+def _process_name() -> str:
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return script if script and script != "-c" else "python"
 
 
 def _thread_meta(source: Source, thread: int, pid: int, out: IO[str]) -> int:

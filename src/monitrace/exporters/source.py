@@ -96,8 +96,8 @@ class Source:
     def need_events(self, what: str) -> Callable[[], Iterable[LogEvent]]:
         if self.events is None:
             raise ValueError(
-                f"{what} needs recorded events: trace the program with "
-                "recording on (see the README, 'Recording events')"
+                f"{what} needs recorded events: trace with "
+                "monitrace.trace(record=True)"
             )
         return self.events
 
