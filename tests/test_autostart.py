@@ -89,7 +89,15 @@ def test_env_activation_traces_the_program_and_its_children(tmp_path):
         with open(tmp_path / f"out-{pid}.json") as f:
             doc = json.load(f)
         assert doc["pid"] == pid
-        return {s["qualname"]: s["calls"] for s in doc["functions"] if s["qualname"] != "<module>"}
+        # Session.save()'s JSON (schema monitrace/1): calls per thread row
+        names = {f["id"]: f["qualname"] for f in doc["functions"]}
+        out = {}
+        for th in doc["threads"]:
+            for row in th["stats"]:
+                name = names[row["function"]]
+                if name != "<module>":
+                    out[name] = out.get(name, 0) + row["calls"]
+        return out
 
     assert calls(pids["parent"]) == {"work": 1}
     assert calls(pids["subprocess"]) == {"work": 4}

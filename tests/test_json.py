@@ -81,3 +81,14 @@ def test_c_functions_are_keyed_like_cprofile(tmp_path):
     assert "<built-in method builtins.sorted>" in c_names
     assert all(f["filename"] == "~" and f["lineno"] == 0
                for f in doc["functions"] if f["kind"] == "c")
+
+
+def test_process_identity(tmp_path):
+    import os
+    import sys
+
+    with monitrace.trace() as s:
+        workloads.fib(2)
+    s.save(tmp_path / "p.json")
+    doc = _load(tmp_path / "p.json")
+    assert (doc["pid"], doc["argv"]) == (os.getpid(), sys.argv)

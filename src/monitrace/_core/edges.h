@@ -19,18 +19,18 @@
 #include "common.h"
 
 typedef struct {
-    Py_ssize_t caller;         /* record index of the calling function */
-    Py_ssize_t callee;         /* record index of the called function */
-    uint64_t calls;            /* new calls (not resumes) along the edge */
-    uint64_t primitive_calls;  /* calls while the edge was not active */
-    uint64_t total;            /* inclusive ticks, outermost activation */
-    uint64_t self;             /* exclusive ticks of the callee */
-    uint32_t active;           /* activations of the edge on the stack */
+    Py_ssize_t caller;        /* record index of the calling function */
+    Py_ssize_t callee;        /* record index of the called function */
+    uint64_t calls;           /* new calls (not resumes) along the edge */
+    uint64_t primitive_calls; /* calls while the edge was not active */
+    uint64_t total;           /* inclusive ticks, outermost activation */
+    uint64_t self;            /* exclusive ticks of the callee */
+    uint32_t active;          /* activations of the edge on the stack */
 } MtEdge;
 
 typedef struct {
-    MtEdge **slots;            /* Owned array of owned edges, or NULL */
-    size_t mask;               /* capacity - 1 (a power of two) */
+    MtEdge **slots; /* Owned array of owned edges, or NULL */
+    size_t mask;    /* capacity - 1 (a power of two) */
     size_t used;
 } MtEdgeTable;
 

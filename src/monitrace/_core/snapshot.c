@@ -109,8 +109,8 @@ thread(const MtThreadState *ts, double scale)
     }
     return Py_BuildValue("{s:k,s:k,s:O,s:N,s:N}", "ident", ts->ident,
                          "native_id", ts->native_id, "name",
-                         ts->name ? ts->name : Py_None, "rows", rows,
-                         "edges", calls);
+                         ts->name ? ts->name : Py_None, "rows", rows, "edges",
+                         calls);
 }
 
 static PyObject *

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
+import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -131,6 +133,8 @@ def write(source: Source, out: IO[str]) -> None:
         "schema": SCHEMA,
         "generator": f"monitrace {__version__}",
         "python": platform.python_version(),
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
         "clock": snap["clock"],
         "ns_per_tick": snap["ns_per_tick"],
         "total_ns": snap["total_ns"],
