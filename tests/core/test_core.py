@@ -165,16 +165,21 @@ def test_start_stop_cycles_do_not_leak():
         tr.stop()
         tr.snapshot()
 
-    for _ in range(50):
+    for _ in range(200):
         cycle()
-    gc.collect()
-    before = len(gc.get_objects())
-    blocks = sys.getallocatedblocks()
-    for _ in range(500):
-        cycle()
-    gc.collect()
-    assert len(gc.get_objects()) - before < 50
-    assert sys.getallocatedblocks() - blocks < 500
+    # A leak of one block or object per cycle shows in every round; warm-up
+    # noise (caches filling) shows in one at most, so take the best round.
+    growth = []
+    for _round in range(2):
+        gc.collect()
+        objects = len(gc.get_objects())
+        blocks = sys.getallocatedblocks()
+        for _ in range(500):
+            cycle()
+        gc.collect()
+        growth.append((len(gc.get_objects()) - objects, sys.getallocatedblocks() - blocks))
+    assert min(g[0] for g in growth) < 50, growth
+    assert min(g[1] for g in growth) < 250, growth
 
 
 def test_histogram_buckets_within_ten_percent():
