@@ -7,6 +7,7 @@
  * PY_RETURN, PY_YIELD) and only for code the filter excluded. */
 #include "callbacks.h"
 #include "clock.h"
+#include "eventlog.h"
 #include "records.h"
 #include "scope.h"
 #include "threadstate.h"
@@ -74,7 +75,11 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
     }
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
+        size_t depth0 = ts->depth;
         mt_thread_enter(tr, ts, rec, now, is_call);
+        if (MT_UNLIKELY(tr->log.enabled)) {
+            mt_eventlog_enter(tr, ts, rec, ev, args, now, depth0);
+        }
     }
     Py_RETURN_NONE;
 }
@@ -102,7 +107,11 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
     }
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, rec->id)) {
+        size_t depth0 = ts->depth;
         mt_thread_exit(ts, rec->id, now);
+        if (MT_UNLIKELY(tr->log.enabled)) {
+            mt_eventlog_leave(tr, ts, rec, ev, args, now, depth0);
+        }
     }
     Py_RETURN_NONE;
 }
@@ -197,7 +206,11 @@ mt_on_call(PyObject *self, PyObject *const *args, size_t nargsf,
     }
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
+        size_t depth0 = ts->depth;
         mt_thread_enter(tr, ts, rec, now, 1);
+        if (MT_UNLIKELY(tr->log.enabled)) {
+            mt_eventlog_enter(tr, ts, rec, MT_EV_CALL, args, now, depth0);
+        }
     }
     Py_RETURN_NONE;
 }
@@ -221,7 +234,11 @@ c_leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev)
     }
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, def)) {
+        size_t depth0 = ts->depth;
         mt_thread_exit(ts, def, now);
+        if (MT_UNLIKELY(tr->log.enabled)) {
+            mt_eventlog_leave(tr, ts, rec, ev, args, now, depth0);
+        }
     }
     Py_RETURN_NONE;
 }
@@ -240,6 +257,30 @@ mt_on_c_raise(PyObject *self, PyObject *const *args, size_t nargsf,
 {
     (void)kwnames;
     return c_leave(self, args, nargsf, MT_EV_C_RAISE);
+}
+
+/* LINE is enabled only on traced code (set_local_events, eventlog.c), so
+ * DISABLE here is for code another session of this tool id excluded. */
+PyObject *
+mt_on_line(PyObject *self, PyObject *const *args, size_t nargsf,
+           PyObject *kwnames)
+{
+    (void)kwnames;
+    MtTracer *tr = TRACER(self);
+    if (MT_UNLIKELY(PyVectorcall_NARGS(nargsf) != 2 || !tr->active
+                    || !PyCode_Check(args[0]))) {
+        Py_RETURN_NONE;
+    }
+    tr->event_counts[MT_EV_LINE]++;
+    uint64_t now = mt_clock_now(tr->clock);
+    MtRecord *rec = code_record(tr, args[0]);
+    if (MT_UNLIKELY(rec == NULL)) {
+        Py_RETURN_NONE;
+    }
+    if (!rec->traced) {
+        RETURN_DISABLE(tr);
+    }
+    return mt_eventlog_line(tr, rec, args, now);
 }
 
 /* ---- the callback type ---- */

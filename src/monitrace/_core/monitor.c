@@ -13,6 +13,7 @@ const MtEventSpec mt_event_specs[MT_EV_COUNT] = {
     [MT_EV_CALL] = {"CALL", mt_on_call, 1},
     [MT_EV_C_RETURN] = {"C_RETURN", mt_on_c_return, 1},
     [MT_EV_C_RAISE] = {"C_RAISE", mt_on_c_raise, 1},
+    [MT_EV_LINE] = {"LINE", mt_on_line, 0, 1},
 };
 
 static PyObject *
@@ -159,6 +160,9 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
         if (spec->c_calls_only && !tr->c_calls) {
             continue;
         }
+        if (spec->lines_only && !tr->log.lines) {
+            continue;
+        }
         long bit;
         if (event_bit(events, spec->name, &bit) < 0) {
             goto error;
@@ -174,7 +178,9 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
             goto error;
         }
         Py_CLEAR(res);
-        mask |= bit;
+        if (!spec->lines_only) {
+            mask |= bit;
+        }
     }
     /* DISABLE is sticky per tool id and location, even across owners of
      * the id: start from a clean slate. Verdicts stay cached in records,

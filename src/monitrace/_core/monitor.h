@@ -15,6 +15,7 @@ typedef enum {
     MT_EV_CALL,
     MT_EV_C_RETURN,
     MT_EV_C_RAISE,
+    MT_EV_LINE,
     MT_EV_COUNT
 } MtEvent;
 
@@ -22,6 +23,9 @@ typedef struct {
     const char *name;         /* attribute of sys.monitoring.events */
     vectorcallfunc handler;   /* callbacks.c */
     int c_calls_only;         /* registered only when tracing C functions */
+    int lines_only;           /* registered only with lines on, and enabled
+                                 per code object (set_local_events), never
+                                 in the global mask */
 } MtEventSpec;
 
 extern const MtEventSpec mt_event_specs[MT_EV_COUNT];

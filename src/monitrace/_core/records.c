@@ -1,6 +1,7 @@
 /* Per-function records: creation on first sight, co_extra bookkeeping, the
  * C-function table, and teardown. */
 #include "records.h"
+#include "eventlog.h"
 #include "tracer.h"
 
 #include <stdlib.h>
@@ -199,6 +200,7 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     rec->module = current_module_name();
     set_verdict(rec, ask_filter(tr, code, rec->module));
     extra->slot[tr->tool] = rec;
+    mt_eventlog_code_seen(tr, rec);
     return rec;
 }
 

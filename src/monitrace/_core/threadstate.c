@@ -49,6 +49,7 @@ mt_thread_slow(MtTracer *tr)
     }
     ts->ident = PyThread_get_thread_ident();
     ts->native_id = PyThread_get_thread_native_id();
+    ts->index = tr->threads ? tr->threads->index + 1 : 0;
     ts->next = tr->threads;
     tr->threads = ts;
     mt_tls[tr->tool].serial = tr->serial;

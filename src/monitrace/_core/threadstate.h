@@ -27,6 +27,7 @@ struct MtThreadState {
     MtThreadState *next;      /* Owned by the tracer's list */
     unsigned long ident;      /* threading.get_ident() */
     unsigned long native_id;  /* threading.get_native_id() */
+    uint32_t index;           /* creation order, 0 first (event log) */
     PyObject *name;           /* Owned: thread name once known, or NULL */
     MtFrame *stack;           /* Owned array */
     size_t depth;

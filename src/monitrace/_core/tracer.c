@@ -2,6 +2,7 @@
  * snapshot) around the state that callbacks.c fills in. */
 #include "tracer.h"
 #include "clock.h"
+#include "eventlog.h"
 #include "monitor.h"
 #include "records.h"
 #include "scope.h"
@@ -154,6 +155,7 @@ tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
     if (mt_monitor_start(tr, state, tool) < 0) {
         return NULL;
     }
+    mt_eventlog_start(tr);
     tr->running = 1;
     tr->paused = 0;
     tr->run_ns0 = mt_clock_monotonic_ns();
@@ -194,6 +196,7 @@ tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
     }
     tr->running = 0;
     tr->paused = 0;
+    mt_eventlog_stop(tr);
     int rc = mt_monitor_stop(tr);
     Py_CLEAR(tr->thread_table);
     if (rc < 0) {
@@ -238,6 +241,7 @@ clear_data(MtTracer *tr)
 {
     mt_thread_clear_all(tr);
     mt_records_clear(&tr->records);
+    mt_eventlog_clear(&tr->log);
     memset(tr->event_counts, 0, sizeof(tr->event_counts));
     tr->total_ticks = 0;
     /* Thread-local pointers tagged with the old serial are now stale. */
@@ -339,6 +343,13 @@ static PyMethodDef tracer_methods[] = {
     {"snapshot", tracer_snapshot, METH_NOARGS, snapshot_doc},
     {"set_scope", (PyCFunction)(void (*)(void))mt_scope_set,
      METH_VARARGS | METH_KEYWORDS, mt_scope_set_doc},
+    {"log_configure", (PyCFunction)(void (*)(void))mt_eventlog_configure_method,
+     METH_VARARGS | METH_KEYWORDS, mt_eventlog_configure_doc},
+    {"log_batch", mt_eventlog_batch_method, METH_VARARGS,
+     mt_eventlog_batch_doc},
+    {"log_info", mt_eventlog_info_method, METH_NOARGS, mt_eventlog_info_doc},
+    {"line_counts", mt_eventlog_lines_method, METH_NOARGS,
+     mt_eventlog_lines_doc},
     {NULL},
 };
 
@@ -360,6 +371,9 @@ tracer_traverse(PyObject *self, visitproc visit, void *arg)
     if (mt_records_traverse(&tr->records, visit, arg) < 0) {
         return -1;
     }
+    if (mt_eventlog_traverse(&tr->log, visit, arg) < 0) {
+        return -1;
+    }
     return mt_thread_traverse(tr, visit, arg);
 }
 
@@ -374,6 +388,7 @@ tracer_clear(PyObject *self)
     if (tr->running) {
         tr->running = 0;
         PyObject *saved = PyErr_GetRaisedException();
+        mt_eventlog_stop(tr);
         if (mt_monitor_stop(tr) < 0) {
             PyErr_Clear();
         }
@@ -387,6 +402,7 @@ tracer_clear(PyObject *self)
     Py_CLEAR(tr->thread_table);
     Py_CLEAR(tr->error_messages);
     clear_data(tr);
+    mt_eventlog_free(&tr->log);
     return 0;
 }
 

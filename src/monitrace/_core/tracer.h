@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "clock.h"
+#include "eventlog.h"
 #include "monitor.h"
 #include "records.h"
 
@@ -34,6 +35,7 @@ struct MtTracer {
     PyObject *thread_table;     /* Owned: threading._active, or NULL */
     PyObject *error_messages;   /* Owned list of str */
     MtRecordSet records;
+    MtEventLog log;             /* record mode, live output, lines */
     MtThreadState *threads;     /* Owned list, newest first */
     uint64_t run_ticks0;        /* clock at start(), for calibration */
     uint64_t run_ns0;

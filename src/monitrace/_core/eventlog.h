@@ -1,0 +1,149 @@
+/* Record mode: a bounded log of fixed-size, plain C event records.
+ *
+ * Every entry or exit of a traced activation (and every LINE event when
+ * lines are on) becomes one 24-byte MtLogEvent, appended to chunks of
+ * MT_LOG_CHUNK events; an enter/exit pair costs 48 bytes. No Python object
+ * is made per event. Opt-in captures (argument, return value and exception
+ * reprs, caller file names) go to a side table of notes, each tagged with
+ * the sequence number of its event, so readers merge them in one pass.
+ *
+ * Limit policy: the first `limit` events are kept; later events are
+ * counted in `dropped` and otherwise ignored (statistics are unaffected).
+ *
+ * The same machinery serves live printing: with a `live` callable, each
+ * event is handed to Python as it happens (the opt-in slow path), and line
+ * hit counts for lines=True.
+ */
+#ifndef MT_EVENTLOG_H
+#define MT_EVENTLOG_H
+
+#include "common.h"
+#include "monitor.h"
+
+/* Event kinds as stored and as exposed to Python (events.py). */
+typedef enum {
+    MT_LOG_CALL = 0,     /* PY_START */
+    MT_LOG_RETURN = 1,   /* PY_RETURN */
+    MT_LOG_RAISE = 2,    /* PY_UNWIND: an exception left the function */
+    MT_LOG_YIELD = 3,    /* PY_YIELD */
+    MT_LOG_RESUME = 4,   /* PY_RESUME */
+    MT_LOG_THROW = 5,    /* PY_THROW: resumed by throw() */
+    MT_LOG_C_CALL = 6,   /* CALL of a C function */
+    MT_LOG_C_RETURN = 7, /* C_RETURN */
+    MT_LOG_C_RAISE = 8,  /* C_RAISE */
+    MT_LOG_LINE = 9,     /* LINE */
+} MtLogKind;
+
+#define MT_LOG_DEPTH_MAX 0xFFFFFFu
+
+typedef struct {
+    uint64_t time;       /* clock ticks */
+    uint32_t record;     /* index of the function's MtRecord */
+    int32_t line;        /* call site (enters), line (LINE), else 0 */
+    uint32_t depth : 24; /* frames below this activation, saturated */
+    uint32_t kind : 8;   /* MtLogKind */
+    uint32_t thread;     /* MtThreadState.index */
+} MtLogEvent;
+
+#define MT_LOG_CHUNK 4096
+
+/* What a note holds. */
+enum {
+    MT_NOTE_ARGS = 0,        /* tuple of (name, repr) pairs */
+    MT_NOTE_RETVAL = 1,      /* str: repr of the returned/yielded value */
+    MT_NOTE_EXC_TYPE = 2,    /* type of the exception */
+    MT_NOTE_EXC_REPR = 3,    /* str: repr of the exception */
+    MT_NOTE_CALLER_FILE = 4, /* str: co_filename of the calling frame */
+    MT_NOTE_KINDS = 5
+};
+
+typedef struct {
+    uint64_t seq;  /* the event it belongs to */
+    uint32_t what; /* MT_NOTE_* */
+    PyObject *obj; /* Owned */
+} MtLogNote;
+
+/* Per-record extras, indexed like the tracer's record list. */
+typedef struct {
+    PyObject *argnames;  /* Owned tuple of parameter names, or NULL */
+    uint64_t *hits;      /* Owned array: LINE hits for lines [first, +n) */
+    int32_t first;
+    uint32_t nlines;
+    uint8_t lines_on;    /* LINE enabled on this code via local events */
+} MtLogRecInfo;
+
+typedef struct {
+    /* Configuration (Tracer.log_configure, while stopped). */
+    int enabled;         /* any of record, live, lines: hooks run */
+    int record;          /* store events */
+    uint64_t limit;      /* events kept at most */
+    int args;            /* capture argument reprs */
+    int retval;          /* capture return value / exception reprs */
+    int lines;           /* LINE events on traced code */
+    int caller_files;    /* note the caller's file name on enters */
+    Py_ssize_t repr_limit;
+    PyObject *live;      /* Owned: callable(event, key, module, ident,
+                            name), or NULL */
+    int live_broken;     /* the live callable raised: stop calling it */
+
+    /* Data. */
+    MtLogEvent **chunks; /* Owned array of owned chunks */
+    size_t nchunks;
+    size_t chunks_cap;
+    uint64_t count;      /* events kept */
+    uint64_t dropped;    /* events not kept (limit reached) */
+    MtLogNote *notes;    /* Owned array, ordered by seq */
+    size_t nnotes;
+    size_t notes_cap;
+    MtLogRecInfo *recs;  /* Owned array, by record index */
+    Py_ssize_t nrecs;
+    uint64_t base_ticks; /* clock at the first start since clear() */
+    uint64_t base_ns;    /* CLOCK_MONOTONIC at the same moment */
+    int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC then */
+    int based;
+
+    /* While running with lines=True. */
+    PyObject *set_local; /* Owned: sys.monitoring.set_local_events */
+    long line_bit;
+} MtEventLog;
+
+/* Hooks, called from callbacks.c only when log.enabled. `depth0` is the
+ * thread's stack depth before the stack was updated for this event; the
+ * log checks from it whether the stack really changed. */
+void mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
+                       MtEvent ev, PyObject *const *args, uint64_t now,
+                       size_t depth0);
+void mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
+                       MtEvent ev, PyObject *const *args, uint64_t now,
+                       size_t depth0);
+
+/* The work of the LINE callback (callbacks.c checks its arguments and
+ * finds the record); returns None or DISABLE as a new reference. */
+PyObject *mt_eventlog_line(MtTracer *tr, MtRecord *rec,
+                           PyObject *const *args, uint64_t now);
+
+/* A traced code object seen for the first time (records.c). */
+void mt_eventlog_code_seen(MtTracer *tr, MtRecord *rec);
+/* After the callbacks are registered: enable LINE on known code. */
+void mt_eventlog_start(MtTracer *tr);
+/* Before the tool id is given back: clear every local event we set. */
+void mt_eventlog_stop(MtTracer *tr);
+/* Forget the recorded data (configuration stays). */
+void mt_eventlog_clear(MtEventLog *log);
+/* Release everything, configuration included. */
+void mt_eventlog_free(MtEventLog *log);
+int mt_eventlog_traverse(MtEventLog *log, visitproc visit, void *arg);
+
+/* Tracer methods (tracer.c lists them in its method table). */
+PyObject *mt_eventlog_configure_method(PyObject *self, PyObject *args,
+                                       PyObject *kwargs);
+PyObject *mt_eventlog_batch_method(PyObject *self, PyObject *args);
+PyObject *mt_eventlog_info_method(PyObject *self, PyObject *ignored);
+PyObject *mt_eventlog_lines_method(PyObject *self, PyObject *ignored);
+
+extern const char mt_eventlog_configure_doc[];
+extern const char mt_eventlog_batch_doc[];
+extern const char mt_eventlog_info_doc[];
+extern const char mt_eventlog_lines_doc[];
+
+#endif /* MT_EVENTLOG_H */
