@@ -9,10 +9,11 @@ import os
 import sys
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO, TypeVar
 
-from . import _core, filters
+from . import _core, filters, recording
+from .events import Event, RecordInfo, RecordLimitWarning
 from .options import Options, options_from
 from .report import FunctionStats, build_stats, render_table
 
@@ -65,6 +66,11 @@ class Session:
         )
         filters.apply_scope(self._tracer, options)
         self._errors: list[str] = []
+        # Code objects whose activations the tree does not print (the CLI
+        # hides the script's module code); see tree.TreeFormatter.
+        self._hidden: set[Any] = set()
+        self._dropped_reported = 0
+        self._live = recording.configure(self._tracer, options, self._hidden)
 
     # ---- control -------------------------------------------------------
 
@@ -124,6 +130,7 @@ class Session:
                 TracerError,
                 stacklevel=2,
             )
+        self._report_dropped()
 
     def pause(self) -> None:
         """Ignore events until resume(); costs one C flag test per event."""
@@ -135,6 +142,9 @@ class Session:
     def clear(self) -> None:
         """Forget everything recorded; the session must be stopped."""
         self._tracer.clear()
+        self._dropped_reported = 0
+        if self._live is not None:
+            self._live.reset()
 
     def __enter__(self) -> Session:
         return self.start()
@@ -241,6 +251,64 @@ class Session:
         from .exporters.otel import send_spans
 
         return send_spans(Source.of(self), tracer_provider, context)
+
+    # ---- record mode: events, tree, lines ---------------------------------
+
+    def events(self) -> Iterator[Event]:
+        """The recorded events in order, streamed a batch at a time (needs
+        ``record=``). See :class:`monitrace.Event`."""
+        return recording.events(self._tracer, self._options)
+
+    def record_info(self) -> RecordInfo:
+        """Events recorded and dropped (after the record limit)."""
+        return recording.info(self._tracer)
+
+    def tree(
+        self,
+        *,
+        path: bool | None = None,
+        elapsed: bool | None = None,
+        depth: int | None = None,
+    ) -> str:
+        """The call tree as text (needs ``record=``). Unset arguments take
+        the session's options."""
+        style = recording.style_for(
+            self._options, None, path=path, elapsed=elapsed, depth=depth, color=False
+        )
+        lines = recording.tree_lines(self._tracer, self._options, style, self._hidden)
+        return "".join(line + "\n" for line in lines)
+
+    def print_tree(
+        self,
+        file: TextIO | None = None,
+        *,
+        path: bool | None = None,
+        elapsed: bool | None = None,
+        depth: int | None = None,
+    ) -> None:
+        """Write the call tree to ``file`` (default stdout), streaming;
+        coloured on a terminal (see ``color=``)."""
+        out = file if file is not None else sys.stdout
+        style = recording.style_for(self._options, out, path=path, elapsed=elapsed, depth=depth)
+        recording.print_tree(self._tracer, self._options, out, style, self._hidden)
+
+    def line_stats(self) -> dict[tuple[str, int], int]:
+        """Hits per ``(filename, lineno)`` (needs ``lines=True``), the
+        shape of ``trace.CoverageResults.counts``."""
+        return recording.line_stats(self._tracer, self._options)
+
+    def _report_dropped(self) -> None:
+        if not self._options.record:
+            return
+        dropped = self._tracer.log_info()["dropped"]
+        if dropped > self._dropped_reported:
+            self._dropped_reported = dropped
+            warnings.warn(
+                f"monitrace kept the first {self._options.record_limit} events and "
+                f"dropped {dropped} more; pass a larger record= to keep them",
+                RecordLimitWarning,
+                stacklevel=3,
+            )
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

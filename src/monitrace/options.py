@@ -12,6 +12,10 @@ from .filters import Spec
 
 _CLOCKS = ("auto", "tsc", "monotonic")
 
+#: Events kept by ``record=True`` (24 MB of event records): the first ones
+#: are kept, later ones counted as dropped. Pass a number to choose.
+DEFAULT_RECORD_LIMIT = 1_000_000
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Options:
@@ -30,9 +34,29 @@ class Options:
     max_depth: int | None = None
     threads: tuple[str | int, ...] | None = None
     min_duration: float = 0.0
+    # Record mode, tree output, captures, lines (see recording_checks).
+    record: bool | int = False
+    live: bool = False
+    file: Any = None
+    args: bool = False
+    retval: bool = False
+    lines: bool = False
+    path: bool = False
+    elapsed: bool = False
+    depth: int | None = None
+    repr_limit: int = 80
+    color: bool | None = None
+
+    @property
+    def record_limit(self) -> int:
+        """Events kept at most (0 when not recording)."""
+        if self.record is True:
+            return DEFAULT_RECORD_LIMIT
+        return int(self.record) if self.record else 0
 
     def __post_init__(self) -> None:
         _check_bool("c_calls", self.c_calls)
+        _recording_checks(self)
         if not isinstance(self.clock, str) or self.clock not in _CLOCKS:
             raise ValueError(
                 f"clock must be one of {', '.join(map(repr, _CLOCKS))}, "
@@ -55,6 +79,46 @@ class Options:
             self.max_depth is not None or self.within or self.exclude_within
             or self.threads is not None
         )
+
+
+def _recording_checks(o: Options) -> None:
+    if isinstance(o.record, bool):
+        pass
+    elif not isinstance(o.record, int) or o.record <= 0:
+        raise (TypeError if not isinstance(o.record, int) else ValueError)(
+            f"record must be True, False or a positive int (the most events "
+            f"kept), not {o.record!r}"
+        )
+    for name in ("live", "args", "retval", "lines", "path", "elapsed"):
+        _check_bool(name, getattr(o, name))
+    if o.color is not None:
+        _check_bool("color", o.color)
+    if o.file is not None and not callable(getattr(o.file, "write", None)):
+        raise TypeError(
+            f"file must be a writable text stream (with .write), not {type(o.file).__name__}"
+        )
+    if o.file is not None and not o.live:
+        raise ValueError("file= is where live=True prints the tree; pass live=True too")
+    if o.depth is not None:
+        if not isinstance(o.depth, int) or isinstance(o.depth, bool):
+            raise TypeError(f"depth must be a positive int or None, not {o.depth!r}")
+        if o.depth < 1:
+            raise ValueError(f"depth must be a positive int or None, not {o.depth}")
+    if not isinstance(o.repr_limit, int) or isinstance(o.repr_limit, bool):
+        raise TypeError(f"repr_limit must be a positive int, not {o.repr_limit!r}")
+    if o.repr_limit < 1:
+        raise ValueError(f"repr_limit must be a positive int, not {o.repr_limit}")
+    if not (o.record or o.live):
+        for name in ("args", "retval", "path", "elapsed"):
+            if getattr(o, name):
+                raise ValueError(
+                    f"{name}=True only matters for the call tree: pass record=True "
+                    f"(s.tree() afterwards) or live=True (printed while running)"
+                )
+        if o.depth is not None:
+            raise ValueError(
+                "depth= limits the call tree: pass record=True or live=True too"
+            )
 
 
 def _check_bool(name: str, value: Any) -> None:

@@ -1,0 +1,207 @@
+"""Recorded events as typed objects: the stable interface between record
+mode (``trace(record=True)``) and whatever reads it (the call tree,
+exporters, your own code)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+from .report import _identity
+
+#: Event kinds, by the number the C log stores.
+KINDS: Final = (
+    "call",      # a Python function started (PY_START)
+    "return",    # it returned (PY_RETURN)
+    "raise",     # an exception left it (PY_UNWIND)
+    "yield",     # a generator or coroutine suspended (PY_YIELD)
+    "resume",    # it resumed (PY_RESUME: next(), send(), await)
+    "throw",     # it resumed by throw() (PY_THROW)
+    "c_call",    # a C function was called (c_calls=True)
+    "c_return",  # it returned
+    "c_raise",   # it raised
+    "line",      # a line is about to run (lines=True)
+)
+#: Kinds that start an activation (push it on the thread's stack).
+ENTER_KINDS: Final = frozenset({"call", "resume", "throw", "c_call"})
+#: Kinds that end one (pop it).
+EXIT_KINDS: Final = frozenset({"return", "raise", "yield", "c_return", "c_raise"})
+
+_BATCH = 4096
+
+
+class RecordLimitWarning(UserWarning):
+    """Record mode reached its limit: later events were counted, not kept."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FunctionInfo:
+    """Which function an event belongs to; the same fields as
+    :class:`monitrace.FunctionStats` (``kind`` is ``"python"`` or ``"c"``).
+    ``code`` is the code object (Python) or the callable (C)."""
+
+    name: str
+    qualname: str
+    module: str
+    filename: str
+    firstlineno: int
+    kind: str
+    code: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.module}.{self.qualname}" if self.module else self.qualname
+
+    @property
+    def display_name(self) -> str:
+        """The name the call tree prints: the qualname without
+        ``<locals>`` parts (``outer.inner``, ``Class.method``, ``len``)."""
+        return self.qualname.replace(".<locals>", "")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    """One recorded event.
+
+    ``time_ns`` is on the ``time.monotonic_ns()`` timeline (add
+    ``Session.record_info().wall_offset_ns`` for Unix time). ``depth`` is
+    the number of traced activations below this one on its thread's stack
+    (0 = outermost seen); for ``line`` events, the depth of the running
+    activation. ``line`` is the call-site line for enter kinds (0 when no
+    Python frame called it), the line number for ``line`` events, else 0.
+    ``args`` (``(name, repr)`` pairs, with ``args=True``), ``retval``
+    (returned or yielded value's repr, with ``retval=True``),
+    ``exception`` (the exception type's name, for ``raise`` and ``throw``),
+    ``exception_repr`` (with ``retval=True``) and ``caller_filename`` (with
+    ``path=True``) are None when not captured. Reprs are cut to
+    ``repr_limit`` characters; a repr that raises shows as
+    ``<T object; repr raised E>``.
+    """
+
+    kind: str
+    time_ns: int
+    thread_id: int
+    thread_native_id: int
+    thread_name: str
+    depth: int
+    function: FunctionInfo
+    line: int
+    args: tuple[tuple[str, str], ...] | None = None
+    retval: str | None = None
+    exception: str | None = None
+    exception_repr: str | None = None
+    caller_filename: str | None = None
+
+    @property
+    def is_enter(self) -> bool:
+        return self.kind in ENTER_KINDS
+
+    @property
+    def is_exit(self) -> bool:
+        return self.kind in EXIT_KINDS
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordInfo:
+    """How much record mode kept: ``recorded`` events, ``dropped`` after the
+    limit (``limit``, None when unbounded), and ``wall_offset_ns``."""
+
+    recorded: int
+    dropped: int
+    limit: int | None
+    wall_offset_ns: int
+
+
+def exception_name(exc_type: Any) -> str | None:
+    if exc_type is None:
+        return None
+    module = getattr(exc_type, "__module__", "") or ""
+    qualname = getattr(exc_type, "__qualname__", None) or exc_type.__name__
+    return qualname if module == "builtins" else f"{module}.{qualname}"
+
+
+class Decoder:
+    """Turns the C log's tuples into :class:`Event` objects, caching one
+    :class:`FunctionInfo` per function."""
+
+    def __init__(self) -> None:
+        self._functions: dict[int, FunctionInfo] = {}
+        self._records: Sequence[Any] = ()
+        self._threads: Sequence[Any] = ()
+
+    def reset(self, records: Sequence[Any], threads: Sequence[Any]) -> None:
+        self._records = records
+        self._threads = threads
+
+    def forget(self) -> None:
+        self._functions.clear()
+
+    def function(self, index: int, key: Any = None, module: Any = None) -> FunctionInfo:
+        info = self._functions.get(index)
+        if info is None:
+            if key is None:
+                kind, key, module = self._records[index][:3]
+            else:
+                kind = "py" if hasattr(key, "co_code") else "c"
+            info = FunctionInfo(**_identity(kind, key, module), code=key)
+            self._functions[index] = info
+        return info
+
+    def thread(self, index: int) -> tuple[int, int, str]:
+        ident, native_id, name = self._threads[index]
+        return ident, native_id, name or f"Thread-{ident}"
+
+    def knows(self, record: int, thread: int) -> bool:
+        return record < len(self._records) and thread < len(self._threads)
+
+    def event(
+        self, raw: Sequence[Any], function: FunctionInfo, ident: int, native_id: int, name: str
+    ) -> Event:
+        kind, t, _thread, _record, depth, line, args, retval, exc_type, exc_repr, caller = raw
+        return Event(
+            kind=KINDS[kind],
+            time_ns=t,
+            thread_id=ident,
+            thread_native_id=native_id,
+            thread_name=name,
+            depth=depth,
+            function=function,
+            line=line,
+            args=args,
+            retval=retval,
+            exception=exception_name(exc_type),
+            exception_repr=exc_repr,
+            caller_filename=caller,
+        )
+
+
+def iter_events(tracer: Any) -> Iterator[Event]:
+    """Stream the recorded events of a ``_core.Tracer`` in order, a batch
+    at a time (events recorded while iterating are included)."""
+    decoder = Decoder()
+    info = tracer.log_info()
+    decoder.reset(info["records"], info["threads"])
+    pos = 0
+    while True:
+        batch = tracer.log_batch(pos, _BATCH)
+        if not batch:
+            return
+        pos += len(batch)
+        for raw in batch:
+            record, thread = raw[3], raw[2]
+            if not decoder.knows(record, thread):
+                info = tracer.log_info()
+                decoder.reset(info["records"], info["threads"])
+            ident, native_id, name = decoder.thread(thread)
+            yield decoder.event(raw, decoder.function(record), ident, native_id, name)
+
+
+def record_info(tracer: Any) -> RecordInfo:
+    info = tracer.log_info()
+    return RecordInfo(
+        recorded=info["count"],
+        dropped=info["dropped"],
+        limit=info["limit"] if info["record"] else 0,
+        wall_offset_ns=info["wall_offset_ns"],
+    )
