@@ -1,0 +1,291 @@
+"""The ``monitrace`` command: run a script, a module (``-m``) or a string
+(``-c``) under a tracing session, printing the call tree (or a report).
+
+The program sees what it would see under plain ``python``: the same
+``sys.argv``, a fresh ``__main__`` module, ``sys.path[0]`` and exit code;
+an uncaught exception prints its usual traceback and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.machinery
+import io
+import os
+import runpy
+import signal
+import sys
+import types
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from .api import Session, trace
+
+USAGE = "%(prog)s [options] (script.py | -m module | -c code) [args ...]"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser. Other features add their flags here; every
+    option that takes a value must say so (nargs), because the program's
+    own arguments are split off before parsing."""
+    parser = argparse.ArgumentParser(
+        prog="monitrace",
+        usage=USAGE,
+        description=(
+            "Trace a Python program with monitrace: print its call tree "
+            "while it runs (or, with --report, a profile table at the end)."
+        ),
+        epilog=(
+            "Trace output goes to stderr unless -o is given; colours only on a "
+            "terminal (NO_COLOR and FORCE_COLOR are honoured)."
+        ),
+    )
+    target = parser.add_argument_group("what to run (the rest of the line goes to the program)")
+    target.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script")
+    target.add_argument("-c", dest="command", metavar="CODE", help="run a string of code")
+    show = parser.add_argument_group("what to show")
+    show.add_argument("--report", action="store_true", help="print a profile table at the end instead of the tree")
+    show.add_argument("--depth", type=int, metavar="N", help="print calls up to N levels deep")
+    show.add_argument("--args", action="store_true", help="show argument values")
+    show.add_argument("--retval", action="store_true", help="show return values and exceptions")
+    show.add_argument("--c-calls", action="store_true", help="trace C functions too")
+    show.add_argument("--lines", action="store_true", help="show every line as it runs")
+    show.add_argument("--path", action="store_true", help="show file paths")
+    show.add_argument("--elapsed", action="store_true", help="show the time each call took")
+    show.add_argument("--repr-limit", type=int, default=80, metavar="N",
+                      help="cut argument and return value reprs to N characters (default 80)")
+    out = parser.add_argument_group("output")
+    out.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE instead of stderr")
+    out.add_argument("--no-color", action="store_true", help="never use colours")
+    return parser
+
+
+def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[list[str], str, str, list[str]]:
+    """(our options, mode, target, program arguments): everything from the
+    script name, ``-m MODULE`` or ``-c CODE`` on belongs to the program.
+    Raises SystemExit (usage error) when there is no target."""
+    takes_value = {
+        opt
+        for action in parser._actions
+        for opt in action.option_strings
+        if action.nargs != 0
+    }
+    ours: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            if i + 1 < len(argv):
+                return ours, "script", argv[i + 1], list(argv[i + 2:])
+            break
+        for flag, mode in (("-m", "module"), ("-c", "command")):
+            if arg == flag:
+                if i + 1 >= len(argv):
+                    parser.error(f"argument {flag}: expected one argument")
+                return ours, mode, argv[i + 1], list(argv[i + 2:])
+            if arg.startswith(flag) and not arg.startswith("--"):
+                return ours, mode, arg[2:], list(argv[i + 1:])
+        if not arg.startswith("-") or arg == "-":
+            return ours, "script", arg, list(argv[i + 1:])
+        ours.append(arg)
+        if arg in takes_value:
+            if i + 1 < len(argv):
+                ours.append(argv[i + 1])
+            i += 1
+        i += 1
+    parser.parse_args(ours)  # --help, --version and bad options first
+    parser.error("give a script to run, -m MODULE or -c CODE")
+    raise AssertionError("unreachable")
+
+
+def trace_options(ns: argparse.Namespace, output: TextIO | None) -> dict[str, Any]:
+    """trace() options for the parsed command line."""
+    opts: dict[str, Any] = dict(c_calls=ns.c_calls, lines=ns.lines, repr_limit=ns.repr_limit)
+    if not ns.report:
+        opts.update(
+            live=True,
+            file=output,
+            args=ns.args,
+            retval=ns.retval,
+            path=ns.path,
+            elapsed=ns.elapsed,
+            depth=ns.depth,
+        )
+        if ns.no_color:
+            opts["color"] = False
+    return opts
+
+
+# ---- preparing the program ------------------------------------------------
+
+class _Program:
+    def __init__(self, code: types.CodeType, module: types.ModuleType, argv0: str, path0: str) -> None:
+        self.code = code
+        self.module = module
+        self.argv0 = argv0
+        self.path0 = path0
+
+
+class _CannotRun(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _new_main(**attrs: Any) -> types.ModuleType:
+    module = types.ModuleType("__main__")
+    module.__dict__.update(attrs)
+    module.__dict__["__builtins__"] = __import__("builtins")
+    module.__dict__.setdefault("__annotations__", {})
+    return module
+
+
+def _script(path: str) -> _Program:
+    try:
+        with io.open_code(path) as f:
+            source = f.read()
+    except OSError as exc:
+        raise _CannotRun(
+            f"monitrace: can't open file {os.path.abspath(path)!r}: "
+            f"[Errno {exc.errno}] {exc.strerror}",
+            2,
+        ) from None
+    filename = os.path.abspath(path)
+    code = compile(source, filename, "exec", dont_inherit=True)
+    module = _new_main(
+        __file__=filename,
+        __cached__=None,
+        __loader__=importlib.machinery.SourceFileLoader("__main__", filename),
+    )
+    return _Program(code, module, path, os.path.dirname(os.path.realpath(path)))
+
+
+def _module(name: str) -> _Program:
+    sys.path[0] = os.getcwd()
+    try:
+        # What `python -m` runs: a package's __main__, a module's code.
+        _, spec, code = runpy._get_module_details(name)  # type: ignore[attr-defined]
+    except Exception as exc:  # runpy's own error: "No module named ..."
+        raise _CannotRun(f"monitrace: {exc}", 1) from None
+    module = _new_main(
+        __file__=spec.origin,
+        __cached__=spec.cached,
+        __loader__=spec.loader,
+        __package__=spec.parent,
+        __spec__=spec,
+    )
+    return _Program(code, module, spec.origin or name, os.getcwd())
+
+
+def _command(text: str) -> _Program:
+    code = compile(text, "<string>", "exec", dont_inherit=True)
+    module = _new_main(__loader__=importlib.machinery.BuiltinImporter)
+    return _Program(code, module, "-c", "")
+
+
+def prepare(mode: str, target: str) -> _Program:
+    if mode == "module":
+        return _module(target)
+    if mode == "command":
+        return _command(target)
+    return _script(target)
+
+
+# ---- running it -------------------------------------------------------------
+
+def _user_traceback(tb: types.TracebackType | None, code: types.CodeType) -> types.TracebackType | None:
+    """The traceback from the program's own first frame on (drop ours)."""
+    first = tb
+    while first is not None and first.tb_frame.f_code is not code:
+        first = first.tb_next
+    return first if first is not None else tb
+
+
+def run(session: Session, program: _Program, args: list[str]) -> None:
+    sys.argv = [program.argv0, *args]
+    if sys.path:
+        sys.path[0] = program.path0
+    else:
+        sys.path.append(program.path0)
+    sys.modules["__main__"] = program.module
+    session._hidden.add(program.code)
+    session.start()
+    # Tracing ends with the program's main code, as with cProfile: threads
+    # still running then are not traced further.
+    try:
+        exec(program.code, program.module.__dict__)
+    finally:
+        session.stop()
+
+
+def _open_output(parser: argparse.ArgumentParser, path: str | None) -> TextIO | None:
+    if path is None:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        parser.error(f"argument -o/--output: cannot write {path!r}: {exc.strerror}")
+        raise AssertionError("unreachable")
+
+
+def _die_by_sigint() -> int:
+    """Exit as an interrupted python does: killed by SIGINT."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ours, mode, target, args = split_argv(parser, sys.argv[1:] if argv is None else argv)
+    ns = parser.parse_args(ours)
+    output = _open_output(parser, ns.output)
+    try:
+        try:
+            session = trace(**trace_options(ns, output))
+        except (TypeError, ValueError) as exc:
+            parser.error(str(exc))
+        try:
+            program = prepare(mode, target)
+        except _CannotRun as exc:
+            print(exc, file=sys.stderr)
+            return exc.status
+        except SyntaxError as exc:  # printed as python prints it
+            sys.excepthook(type(exc), exc, None)
+            return 1
+        status = 0
+        try:
+            run(session, program, args)
+        except SystemExit:
+            _finish(session, ns, output)
+            raise
+        except BaseException as exc:
+            _finish(session, ns, output)
+            exc = exc.with_traceback(_user_traceback(exc.__traceback__, program.code))
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+            if isinstance(exc, KeyboardInterrupt):
+                return _die_by_sigint()
+            return 1
+        _finish(session, ns, output)
+        return status
+    finally:
+        if output is not None:
+            output.close()
+
+
+def _finish(session: Session, ns: argparse.Namespace, output: TextIO | None) -> None:
+    stream = output if output is not None else sys.stderr
+    if ns.report:
+        session.report(file=stream)
+    try:
+        stream.flush()
+    except Exception:
+        pass
