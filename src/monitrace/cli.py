@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.machinery
 import io
+import linecache
 import os
 import runpy
 import signal
@@ -179,6 +180,8 @@ def _module(name: str) -> _Program:
 
 def _command(text: str) -> _Program:
     code = compile(text, "<string>", "exec", dont_inherit=True)
+    if sys.version_info >= (3, 13):  # python -c shows its source in tracebacks
+        linecache.cache["<string>"] = (len(text), None, text.splitlines(True), "<string>")
     module = _new_main(__loader__=importlib.machinery.BuiltinImporter)
     return _Program(code, module, "-c", "")
 
@@ -259,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return exc.status
         except SyntaxError as exc:  # printed as python prints it
+            exc = exc.with_traceback(None)
             sys.excepthook(type(exc), exc, None)
             return 1
         status = 0
