@@ -2,6 +2,7 @@ from collections.abc import Callable
 from typing import Any
 
 HIST_BUCKETS: int
+LOG_EVENT_BYTES: int
 
 def tsc_usable() -> bool: ...
 
@@ -41,4 +42,19 @@ class Tracer:
     ) -> None: ...
     @property
     def scope(self) -> dict[str, Any] | None: ...
+    def log_configure(
+        self,
+        *,
+        record: bool = False,
+        limit: int = 0,
+        args: bool = False,
+        retval: bool = False,
+        lines: bool = False,
+        caller_files: bool = False,
+        repr_limit: int = 80,
+        live: Callable[[tuple[Any, ...], Any, str | None, int, str | None], object] | None = None,
+    ) -> None: ...
+    def log_batch(self, start: int, count: int, /) -> list[tuple[Any, ...]]: ...
+    def log_info(self) -> dict[str, Any]: ...
+    def line_counts(self) -> list[tuple[Any, int, int]]: ...
 def hist_bucket(ticks: int, /) -> tuple[int, int, int]: ...

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "callbacks.h"
 #include "clock.h"
+#include "eventlog.h"
 #include "records.h"
 #include "tracer.h"
 
@@ -56,6 +57,11 @@ module_exec(PyObject *module)
         return -1;
     }
     if (PyModule_AddIntConstant(module, "HIST_BUCKETS", MT_HIST_BUCKETS) < 0) {
+        return -1;
+    }
+    if (PyModule_AddIntConstant(module, "LOG_EVENT_BYTES",
+                                (long)sizeof(MtLogEvent))
+        < 0) {
         return -1;
     }
     return 0;

@@ -1,0 +1,148 @@
+"""The C event log driven directly: record size, memory per call,
+references held by notes, limits, configuration guards."""
+
+import gc
+import sys
+import tracemalloc
+
+import pytest
+
+from monitrace import _core
+
+
+def leaf(x):
+    return x
+
+
+def calls(n):
+    for i in range(n):
+        leaf(i)
+
+
+class Boom(Exception):
+    pass
+
+
+def raiser():
+    raise Boom("x")
+
+
+def test_event_record_is_24_bytes():
+    assert _core.LOG_EVENT_BYTES == 24
+
+
+def test_memory_per_recorded_call_is_48_bytes():
+    n = 4096 * 4 - 1  # with calls() itself, 2n + 2 events fill 8 chunks
+    tr = _core.Tracer()
+    tr.log_configure(record=True)
+    calls(1)  # warm: code objects, records, stats rows exist before measuring
+    tr.start()
+    calls(1)
+    tr.stop()
+    tr.clear()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tr.start()
+        calls(n)
+        tr.stop()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    info = tr.log_info()
+    assert info["count"] == 2 * n + 2  # leaf pairs plus calls() itself
+    per_call = (after - before) / n
+    assert 48 <= per_call < 52, per_call
+
+
+def test_notes_hold_and_release_references():
+    tr = _core.Tracer()
+    tr.log_configure(record=True, retval=True)
+    gc.collect()
+    base = sys.getrefcount(Boom)
+    tr.start()
+    for _ in range(50):
+        try:
+            raiser()
+        except Boom:
+            pass
+    tr.stop()
+    assert sys.getrefcount(Boom) == base + 50  # one per recorded raise
+    kinds = [e[0] for e in tr.log_batch(0, 1000)]
+    assert kinds == [0, 2] * 50
+    exc = [(e[8], e[9]) for e in tr.log_batch(0, 2)]
+    assert exc == [(None, None), (Boom, "Boom('x')")]
+    del exc
+    tr.clear()
+    assert sys.getrefcount(Boom) == base
+    assert tr.log_batch(0, 10) == []
+
+
+def test_limit_counts_dropped_and_keeps_the_first():
+    tr = _core.Tracer()
+    tr.log_configure(record=True, limit=7)
+    tr.start()
+    calls(10)
+    tr.stop()
+    info = tr.log_info()
+    assert (info["count"], info["dropped"], info["limit"]) == (7, 15, 7)
+    depths = [e[4] for e in tr.log_batch(0, 100)]
+    assert depths == [0, 1, 1, 1, 1, 1, 1]
+    assert len(tr.log_batch(3, 100)) == 4
+    assert tr.log_batch(7, 100) == []
+
+
+def test_configure_only_while_stopped_and_validated():
+    tr = _core.Tracer()
+    with pytest.raises(TypeError, match="live must be a callable or None"):
+        tr.log_configure(live=3)
+    with pytest.raises(ValueError, match="repr_limit must be >= 0"):
+        tr.log_configure(repr_limit=-1)
+    tr.start()
+    try:
+        with pytest.raises(RuntimeError, match="stop the tracer before log_configure"):
+            tr.log_configure(record=True)
+    finally:
+        tr.stop()
+
+
+def test_live_callable_sees_each_event_and_may_not_control_the_tracer():
+    tr = _core.Tracer()
+    seen = []
+
+    def live(event, key, module, ident, name):
+        seen.append((event[0], key.co_name, event[4], name))
+        with pytest.raises(RuntimeError, match="inside a tracer callback"):
+            tr.stop()
+
+    tr.log_configure(live=live)
+    tr.start()
+    calls(2)
+    tr.stop()
+    assert tr.stop() == []
+    assert seen == [
+        (0, "calls", 0, "MainThread"),
+        (0, "leaf", 1, "MainThread"),
+        (1, "leaf", 1, "MainThread"),
+        (0, "leaf", 1, "MainThread"),
+        (1, "leaf", 1, "MainThread"),
+        (1, "calls", 0, "MainThread"),
+    ]
+    assert tr.log_info()["count"] == 0  # live only: nothing stored
+
+
+def test_tracer_with_log_is_collected():
+    def tracers():
+        return sum(isinstance(o, _core.Tracer) for o in gc.get_objects())
+
+    gc.collect()
+    before = tracers()
+    for _ in range(3):
+        tr = _core.Tracer()
+        tr.log_configure(record=True, args=True, lines=True, live=lambda *a: None)
+        tr.start()
+        calls(3)
+        tr.stop()
+        del tr
+    gc.collect()
+    assert tracers() == before
