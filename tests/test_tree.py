@@ -495,3 +495,15 @@ def test_colors_only_when_asked(monkeypatch):
     buf = io.StringIO()
     traced(example.foo).print_tree(file=buf)
     assert "\x1b[32mReturning\x1b[0m foo" in buf.getvalue()
+
+
+def test_tree_example_script_output():
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run(
+        [sys.executable, os.path.join(root, "examples", "tree.py")],
+        capture_output=True, text=True, timeout=60,
+    )
+    with open(os.path.join(os.path.dirname(__file__), "data", "tree_example.txt")) as f:
+        assert (r.returncode, r.stderr, r.stdout) == (0, "", f.read())

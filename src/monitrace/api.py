@@ -328,6 +328,12 @@ def trace(**options: Any) -> Session:
     ``"pkg.*"``, ``"function:handle_*"``, ``"file:*/vendor/*"`` or
     ``monitrace.Q`` queries), ``stdlib``, ``site_packages``, ``within``,
     ``exclude_within``, ``max_depth``, ``threads``, ``min_duration``.
+
+    Call trees: ``record`` (True, or the most events kept) for
+    ``s.tree()``/``s.events()``; ``live`` (print the tree while running, to
+    ``file``); ``args``, ``retval`` (bounded reprs, ``repr_limit``
+    characters); ``lines`` (LINE events, ``s.line_stats()``); display:
+    ``path``, ``elapsed``, ``depth``, ``color``. See the README.
     """
     return Session(options_from(options))
 
