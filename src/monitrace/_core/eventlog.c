@@ -219,9 +219,8 @@ arg_names(MtTracer *tr, MtRecord *rec)
         PyTuple_SET_ITEM(names, j++, Py_NewRef(PyTuple_GET_ITEM(all, i)));
     }
     if (nstar2) {
-        PyTuple_SET_ITEM(
-            names, j++,
-            Py_NewRef(PyTuple_GET_ITEM(all, npos + nkw + nstar)));
+        PyTuple_SET_ITEM(names, j++,
+                         Py_NewRef(PyTuple_GET_ITEM(all, npos + nkw + nstar)));
     }
     Py_DECREF(all);
     info->argnames = names;
@@ -290,12 +289,11 @@ event_tuple(const MtTracer *tr, const MtLogEvent *e, PyObject **notes)
         return NULL;
     }
 #define NOTE(i) (notes[i] != NULL ? notes[i] : Py_None)
-    return Py_BuildValue("(iNIIIiOOOOO)", (int)e->kind, t,
-                         (unsigned int)e->thread, (unsigned int)e->record,
-                         (unsigned int)e->depth, (int)e->line,
-                         NOTE(MT_NOTE_ARGS), NOTE(MT_NOTE_RETVAL),
-                         NOTE(MT_NOTE_EXC_TYPE), NOTE(MT_NOTE_EXC_REPR),
-                         NOTE(MT_NOTE_CALLER_FILE));
+    return Py_BuildValue(
+        "(iNIIIiOOOOO)", (int)e->kind, t, (unsigned int)e->thread,
+        (unsigned int)e->record, (unsigned int)e->depth, (int)e->line,
+        NOTE(MT_NOTE_ARGS), NOTE(MT_NOTE_RETVAL), NOTE(MT_NOTE_EXC_TYPE),
+        NOTE(MT_NOTE_EXC_REPR), NOTE(MT_NOTE_CALLER_FILE));
 #undef NOTE
 }
 
@@ -383,8 +381,8 @@ clamp_depth(size_t depth)
  * the line the calling frame is at. Materializes frame objects, which is
  * why only record and live modes ask for it. */
 static void
-call_site(MtTracer *tr, PyObject *code, PyFrameObject **callee,
-          int32_t *line, PyObject **file)
+call_site(MtTracer *tr, PyObject *code, PyFrameObject **callee, int32_t *line,
+          PyObject **file)
 {
     PyFrameObject *frame = PyEval_GetFrame();
     PyFrameObject *caller = NULL;
@@ -415,9 +413,8 @@ call_site(MtTracer *tr, PyObject *code, PyFrameObject **callee,
 }
 
 void
-mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
-                  MtEvent ev, PyObject *const *args, uint64_t now,
-                  size_t depth0)
+mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
+                  PyObject *const *args, uint64_t now, size_t depth0)
 {
     if (ts->depth <= depth0 || !wanted(tr)) {
         return;
@@ -438,8 +435,7 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
             PyErr_Clear();
         }
         else {
-            e.line =
-                PyCode_Addr2Line((PyCodeObject *)args[0], (int)offset);
+            e.line = PyCode_Addr2Line((PyCodeObject *)args[0], (int)offset);
         }
         if (log->caller_files) {
             notes[MT_NOTE_CALLER_FILE] =
@@ -451,8 +447,7 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
                  : ev == MT_EV_PY_RESUME ? MT_LOG_RESUME
                                          : MT_LOG_THROW;
         PyFrameObject *callee = NULL;
-        call_site(tr, args[0], &callee, &e.line,
-                  &notes[MT_NOTE_CALLER_FILE]);
+        call_site(tr, args[0], &callee, &e.line, &notes[MT_NOTE_CALLER_FILE]);
         if (e.kind == MT_LOG_CALL && log->args && callee != NULL) {
             notes[MT_NOTE_ARGS] = capture_args(tr, rec, callee);
         }
@@ -470,9 +465,8 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
 }
 
 void
-mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
-                  MtEvent ev, PyObject *const *args, uint64_t now,
-                  size_t depth0)
+mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
+                  PyObject *const *args, uint64_t now, size_t depth0)
 {
     if (ts->depth >= depth0 || !wanted(tr)) {
         return; /* not on the stack: an exit we never saw start */
@@ -524,8 +518,8 @@ count_line(MtTracer *tr, MtRecord *rec, int32_t line)
     if (info->nlines == 0 || line < info->first
         || line >= info->first + (int32_t)info->nlines) {
         int32_t lo = info->nlines ? info->first : line;
-        int32_t hi = info->nlines ? info->first + (int32_t)info->nlines
-                                  : line + 1;
+        int32_t hi =
+            info->nlines ? info->first + (int32_t)info->nlines : line + 1;
         if (line < lo) {
             lo = line;
         }
@@ -656,8 +650,7 @@ mt_eventlog_start(MtTracer *tr)
         struct timespec wall;
         clock_gettime(CLOCK_REALTIME, &wall);
         log->wall_offset_ns = (int64_t)wall.tv_sec * 1000000000
-                              + (int64_t)wall.tv_nsec
-                              - (int64_t)log->base_ns;
+                              + (int64_t)wall.tv_nsec - (int64_t)log->base_ns;
         log->based = 1;
     }
     log->live_broken = 0;
@@ -781,21 +774,19 @@ const char mt_eventlog_configure_doc[] =
     "characters; `caller_files` notes the calling frame's file name.";
 
 PyObject *
-mt_eventlog_configure_method(PyObject *self, PyObject *args,
-                             PyObject *kwargs)
+mt_eventlog_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
-    static char *kwlist[] = {"record", "limit",        "args",
-                             "retval", "lines",        "caller_files",
-                             "repr_limit", "live",     NULL};
+    static char *kwlist[] = {"record",     "limit", "args",
+                             "retval",     "lines", "caller_files",
+                             "repr_limit", "live",  NULL};
     int record = 0, cargs = 0, retval = 0, lines = 0, caller_files = 0;
     unsigned long long limit = 0;
     Py_ssize_t repr_limit = 80;
     PyObject *live = Py_None;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "|$pKppppnO:log_configure", kwlist, &record,
-            &limit, &cargs, &retval, &lines, &caller_files, &repr_limit,
-            &live)) {
+            args, kwargs, "|$pKppppnO:log_configure", kwlist, &record, &limit,
+            &cargs, &retval, &lines, &caller_files, &repr_limit, &live)) {
         return NULL;
     }
     if (refuse(tr, "log_configure", 1) < 0) {
@@ -840,7 +831,7 @@ mt_eventlog_batch_method(PyObject *self, PyObject *args)
         return NULL;
     }
     const MtEventLog *log = &tr->log;
-    uint64_t end = start >= log->count ? start
+    uint64_t end = start >= log->count          ? start
                    : count > log->count - start ? log->count
                                                 : start + count;
     PyObject *out = PyList_New(0);
@@ -887,9 +878,8 @@ thread_list(const MtTracer *tr)
         PyList_SET_ITEM(out, i, Py_NewRef(Py_None));
     }
     for (const MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
-        PyObject *item =
-            Py_BuildValue("(kkO)", ts->ident, ts->native_id,
-                          ts->name ? ts->name : Py_None);
+        PyObject *item = Py_BuildValue("(kkO)", ts->ident, ts->native_id,
+                                       ts->name ? ts->name : Py_None);
         if (item == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -908,9 +898,9 @@ record_list(const MtRecordSet *set)
     }
     for (Py_ssize_t i = 0; i < set->count; i++) {
         const MtRecord *rec = set->items[i];
-        PyObject *item = Py_BuildValue(
-            "(sOO)", rec->kind == MT_KIND_PY ? "py" : "c", rec->key,
-            rec->module ? rec->module : Py_None);
+        PyObject *item =
+            Py_BuildValue("(sOO)", rec->kind == MT_KIND_PY ? "py" : "c",
+                          rec->key, rec->module ? rec->module : Py_None);
         if (item == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -956,10 +946,10 @@ mt_eventlog_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("{s:K,s:K,s:N,s:O,s:K,s:L,s:N,s:N}", "count",
                          (unsigned long long)log->count, "dropped",
                          (unsigned long long)log->dropped, "limit", limit,
-                         "record", log->record ? Py_True : Py_False,
-                         "base_ns", (unsigned long long)log->base_ns,
-                         "wall_offset_ns", (long long)log->wall_offset_ns,
-                         "records", records, "threads", threads);
+                         "record", log->record ? Py_True : Py_False, "base_ns",
+                         (unsigned long long)log->base_ns, "wall_offset_ns",
+                         (long long)log->wall_offset_ns, "records", records,
+                         "threads", threads);
 }
 
 const char mt_eventlog_lines_doc[] =
@@ -984,10 +974,9 @@ mt_eventlog_lines_method(PyObject *self, PyObject *Py_UNUSED(ignored))
             if (info->hits[j] == 0) {
                 continue;
             }
-            PyObject *item = Py_BuildValue(
-                "(OiK)", tr->records.items[i]->key,
-                (int)(info->first + (int32_t)j),
-                (unsigned long long)info->hits[j]);
+            PyObject *item = Py_BuildValue("(OiK)", tr->records.items[i]->key,
+                                           (int)(info->first + (int32_t)j),
+                                           (unsigned long long)info->hits[j]);
             if (item == NULL || PyList_Append(out, item) < 0) {
                 Py_XDECREF(item);
                 Py_DECREF(out);

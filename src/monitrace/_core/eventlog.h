@@ -65,40 +65,40 @@ typedef struct {
 
 /* Per-record extras, indexed like the tracer's record list. */
 typedef struct {
-    PyObject *argnames;  /* Owned tuple of parameter names, or NULL */
-    uint64_t *hits;      /* Owned array: LINE hits for lines [first, +n) */
+    PyObject *argnames; /* Owned tuple of parameter names, or NULL */
+    uint64_t *hits;     /* Owned array: LINE hits for lines [first, +n) */
     int32_t first;
     uint32_t nlines;
-    uint8_t lines_on;    /* LINE enabled on this code via local events */
+    uint8_t lines_on; /* LINE enabled on this code via local events */
 } MtLogRecInfo;
 
 typedef struct {
     /* Configuration (Tracer.log_configure, while stopped). */
-    int enabled;         /* any of record, live, lines: hooks run */
-    int record;          /* store events */
-    uint64_t limit;      /* events kept at most */
-    int args;            /* capture argument reprs */
-    int retval;          /* capture return value / exception reprs */
-    int lines;           /* LINE events on traced code */
-    int caller_files;    /* note the caller's file name on enters */
+    int enabled;      /* any of record, live, lines: hooks run */
+    int record;       /* store events */
+    uint64_t limit;   /* events kept at most */
+    int args;         /* capture argument reprs */
+    int retval;       /* capture return value / exception reprs */
+    int lines;        /* LINE events on traced code */
+    int caller_files; /* note the caller's file name on enters */
     Py_ssize_t repr_limit;
-    PyObject *live;      /* Owned: callable(event, key, module, ident,
-                            name), or NULL */
-    int live_broken;     /* the live callable raised: stop calling it */
+    PyObject *live;  /* Owned: callable(event, key, module, ident,
+                        name), or NULL */
+    int live_broken; /* the live callable raised: stop calling it */
 
     /* Data. */
     MtLogEvent **chunks; /* Owned array of owned chunks */
     size_t nchunks;
     size_t chunks_cap;
-    uint64_t count;      /* events kept */
-    uint64_t dropped;    /* events not kept (limit reached) */
-    MtLogNote *notes;    /* Owned array, ordered by seq */
+    uint64_t count;   /* events kept */
+    uint64_t dropped; /* events not kept (limit reached) */
+    MtLogNote *notes; /* Owned array, ordered by seq */
     size_t nnotes;
     size_t notes_cap;
-    MtLogRecInfo *recs;  /* Owned array, by record index */
+    MtLogRecInfo *recs; /* Owned array, by record index */
     Py_ssize_t nrecs;
-    uint64_t base_ticks; /* clock at the first start since clear() */
-    uint64_t base_ns;    /* CLOCK_MONOTONIC at the same moment */
+    uint64_t base_ticks;    /* clock at the first start since clear() */
+    uint64_t base_ns;       /* CLOCK_MONOTONIC at the same moment */
     int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC then */
     int based;
 
@@ -119,8 +119,8 @@ void mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
 
 /* The work of the LINE callback (callbacks.c checks its arguments and
  * finds the record); returns None or DISABLE as a new reference. */
-PyObject *mt_eventlog_line(MtTracer *tr, MtRecord *rec,
-                           PyObject *const *args, uint64_t now);
+PyObject *mt_eventlog_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
+                           uint64_t now);
 
 /* A traced code object seen for the first time (records.c). */
 void mt_eventlog_code_seen(MtTracer *tr, MtRecord *rec);
