@@ -285,3 +285,12 @@ def test_keyboard_interrupt_dies_by_sigint():
     expected = plain("-c", "raise KeyboardInterrupt")
     assert r.returncode == expected.returncode == -signal.SIGINT
     assert r.stderr == expected.stderr
+
+
+def test_filter_flags_apply_to_the_tree():
+    r = run("--retval", "--exclude", "function:bar", EXAMPLE)
+    assert r.stderr == "Called foo:1 from line 8\nReturning foo-> 10\n"
+    r = run("--min-duration", "1000s", EXAMPLE)
+    assert (r.returncode, r.stderr) == (0, "")
+    r = run("--max-depth", "1", "--retval", EXAMPLE)
+    assert r.stderr == "Called foo:1 from line 8\nReturning foo-> 10\n"

@@ -3,7 +3,6 @@
 import io
 import os
 import sys
-import sysconfig
 import textwrap
 import threading
 import time
@@ -12,7 +11,6 @@ import warnings
 import pytest
 
 import monitrace
-from monitrace import api
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
 import cases  # noqa: E402
@@ -157,16 +155,9 @@ def _thread_run_line():
     raise AssertionError("Thread.run has no self._target( call")
 
 
-def test_two_threads_prefixed_by_name(monkeypatch):
-    stdlib = sysconfig.get_paths()["stdlib"] + os.sep
-    default = api._default_filter
-
-    def no_stdlib(key):
-        return default(key) and not getattr(key, "co_filename", "").startswith(stdlib)
-
-    monkeypatch.setattr(api, "_default_filter", no_stdlib)
+def test_two_threads_prefixed_by_name():
     run = _thread_run_line()
-    assert tree(cases.two_threads, retval=True) == golden(
+    assert tree(cases.two_threads, retval=True, stdlib=False) == golden(
         f"""
         [MainThread] Called two_threads:59 from line {{SITE}}
         [worker-1] Called work:55 from line {run}
@@ -507,3 +498,59 @@ def test_tree_example_script_output():
     )
     with open(os.path.join(os.path.dirname(__file__), "data", "tree_example.txt")) as f:
         assert (r.returncode, r.stderr, r.stdout) == (0, "", f.read())
+
+
+# ---- min_duration= (filters) on trees and events ------------------------------
+
+def _ev(kind, t, depth, name="f", thread=1):
+    from monitrace.events import FunctionInfo
+
+    fn = FunctionInfo(name, name, "m", "m.py", 1, "python")
+    return monitrace.Event(kind, t, thread, 0, "T", depth, fn, 0)
+
+
+def test_min_duration_drops_short_activations_and_their_insides():
+    from monitrace.events import MinDuration
+
+    keep = MinDuration(100)
+    stream = [
+        _ev("call", 0, 0, "outer"),
+        _ev("call", 10, 1, "short"),
+        _ev("line", 20, 1, "short"),
+        _ev("return", 50, 1, "short"),       # 40 ns: dropped with its line
+        _ev("call", 60, 1, "long"),
+        _ev("call", 70, 2, "tiny"),
+        _ev("return", 75, 2, "tiny"),        # dropped
+        _ev("return", 300, 1, "long"),       # 240 ns: kept
+        _ev("call", 310, 1, "tail"),         # still open at the end: kept
+    ]
+    out = [e for ev in stream for e in keep.feed(ev)] + keep.flush()
+    assert [(e.kind, e.function.name) for e in out] == [
+        ("call", "outer"),
+        ("call", "long"),
+        ("return", "long"),
+        ("call", "tail"),
+    ]
+
+
+def test_min_duration_holds_events_back_only_until_decided():
+    from monitrace.events import MinDuration
+
+    keep = MinDuration(100)
+    assert keep.feed(_ev("call", 0, 0, "a")) == []         # undecided yet
+    assert keep.feed(_ev("call", 5, 1, "b")) == []
+    out = keep.feed(_ev("call", 150, 2, "c"))              # a and b lasted 100
+    assert [(e.kind, e.function.name) for e in out] == [("call", "a"), ("call", "b")]
+    assert keep.feed(_ev("return", 160, 2, "c")) == []     # c was short
+    other = keep.feed(_ev("call", 160, 0, "x", thread=2))  # threads are separate
+    assert other == []
+    assert [e.function.name for e in keep.flush()] == ["x"]
+
+
+def test_min_duration_in_trees():
+    assert tree(example.foo, min_duration=1000.0) == ""
+    assert tree(example.foo, min_duration=1e-9) == tree(example.foo)
+    buf = io.StringIO()
+    with monitrace.trace(live=True, file=buf, min_duration=1000.0):
+        example.foo()
+    assert buf.getvalue() == ""

@@ -121,6 +121,8 @@ class Session:
         if not self._tracer.running:
             return
         errors = self._tracer.stop()
+        if self._live is not None:
+            self._live.flush()
         _running.discard(self)
         if errors:
             self._errors.extend(errors)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .api import Session, trace
+from .filter_args import add_filter_arguments, filter_options_from_args
 
 USAGE = "%(prog)s [options] (script.py | -m module | -c code) [args ...]"
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = parser.add_argument_group("output")
     out.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE instead of stderr")
     out.add_argument("--no-color", action="store_true", help="never use colours")
+    add_filter_arguments(parser)
     return parser
 
 
@@ -102,6 +104,11 @@ def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[li
 def trace_options(ns: argparse.Namespace, output: TextIO | None) -> dict[str, Any]:
     """trace() options for the parsed command line."""
     opts: dict[str, Any] = dict(c_calls=ns.c_calls, lines=ns.lines, repr_limit=ns.repr_limit)
+    opts.update(filter_options_from_args(ns))
+    if opts.get("max_depth"):
+        # The program's module code is the first level traced; depth counts
+        # from the calls it makes, as the tree shows them.
+        opts["max_depth"] += 1
     if not ns.report:
         opts.update(
             live=True,

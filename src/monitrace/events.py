@@ -176,9 +176,83 @@ class Decoder:
         )
 
 
-def iter_events(tracer: Any) -> Iterator[Event]:
+class MinDuration:
+    """Drops activations shorter than ``min_ns`` (and everything inside
+    them) from a stream of events, as ``min_duration=`` asks for trees and
+    event logs. An activation is known to be long once any later event of
+    its thread comes ``min_ns`` after it started, so events are held back
+    for at most about ``min_ns`` of program time, never longer."""
+
+    def __init__(self, min_ns: int) -> None:
+        self.min_ns = min_ns
+        # per thread: open activations [start_ns, decided, index in pending]
+        self._open: dict[int, list[list[Any]]] = {}
+        self._pending: dict[int, list[Event]] = {}
+
+    def feed(self, ev: Event) -> list[Event]:
+        """The events that can be passed on now."""
+        stack = self._open.setdefault(ev.thread_id, [])
+        pending = self._pending.setdefault(ev.thread_id, [])
+        out: list[Event] = []
+        self._decide(stack, pending, ev.time_ns, out)
+        if ev.is_enter:
+            del stack[ev.depth:]
+            stack.append([ev.time_ns, False, len(pending)])
+            pending.append(ev)
+        elif ev.is_exit and len(stack) > ev.depth:
+            del stack[ev.depth + 1:]
+            start, decided, index = stack.pop()
+            if decided or ev.time_ns - start >= self.min_ns:
+                pending.append(ev)
+            else:
+                del pending[index:]  # the short activation and its insides
+        else:
+            pending.append(ev)
+        if not any(not frame[1] for frame in stack):
+            out.extend(pending)
+            pending.clear()
+        return out
+
+    def _decide(self, stack: list[list[Any]], pending: list[Event], now: int, out: list[Event]) -> None:
+        """Mark activations that have lasted long enough; pass on the events
+        before the first one still undecided."""
+        first = None
+        for frame in stack:
+            if not frame[1]:
+                if now - frame[0] >= self.min_ns:
+                    frame[1] = True
+                elif first is None:
+                    first = frame
+        cut = len(pending) if first is None else first[2]
+        if cut:
+            out.extend(pending[:cut])
+            del pending[:cut]
+            for frame in stack:
+                frame[2] = max(0, frame[2] - cut)
+
+    def flush(self) -> list[Event]:
+        """Everything held back (at the end: unfinished activations stay)."""
+        out = [ev for pending in self._pending.values() for ev in pending]
+        out.sort(key=lambda ev: ev.time_ns)
+        self._pending.clear()
+        self._open.clear()
+        return out
+
+
+def iter_events(tracer: Any, min_duration_ns: int = 0) -> Iterator[Event]:
     """Stream the recorded events of a ``_core.Tracer`` in order, a batch
-    at a time (events recorded while iterating are included)."""
+    at a time (events recorded while iterating are included), leaving out
+    activations shorter than ``min_duration_ns``."""
+    if min_duration_ns > 0:
+        keep = MinDuration(min_duration_ns)
+        for ev in _iter_raw(tracer):
+            yield from keep.feed(ev)
+        yield from keep.flush()
+        return
+    yield from _iter_raw(tracer)
+
+
+def _iter_raw(tracer: Any) -> Iterator[Event]:
     decoder = Decoder()
     info = tracer.log_info()
     decoder.reset(info["records"], info["threads"])

@@ -18,7 +18,7 @@ def configure(tracer: Any, options: Options, hidden: Collection[Any]) -> LivePri
     live = None
     if options.live:
         style = style_for(options, options.file if options.file is not None else sys.stderr)
-        live = LivePrinter(style, options.file, hidden)
+        live = LivePrinter(style, options.file, hidden, min_duration_ns(options))
     if options.record or options.live or options.lines:
         tracer.log_configure(
             record=bool(options.record),
@@ -50,6 +50,10 @@ def style_for(
     )
 
 
+def min_duration_ns(options: Options) -> int:
+    return int(round(getattr(options, "min_duration", 0.0) * 1e9))
+
+
 def require_record(options: Options, what: str) -> None:
     if not options.record:
         raise RuntimeError(f"{what} needs a session started with trace(record=True)")
@@ -57,7 +61,7 @@ def require_record(options: Options, what: str) -> None:
 
 def events(tracer: Any, options: Options) -> Iterator[Event]:
     require_record(options, "events()")
-    return iter_events(tracer)
+    return iter_events(tracer, min_duration_ns(options))
 
 
 def tree_lines(
@@ -66,7 +70,8 @@ def tree_lines(
     require_record(options, "tree()")
     info = record_info(tracer)
     threads = len(tracer.log_info()["threads"])
-    return render(iter_events(tracer), style, info=info, threads=threads, hidden=hidden)
+    events = iter_events(tracer, min_duration_ns(options))
+    return render(events, style, info=info, threads=threads, hidden=hidden)
 
 
 def print_tree(

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
-from .events import Decoder, Event, RecordInfo
+from .events import Decoder, Event, MinDuration, RecordInfo
 from .report import format_duration
 
 INDENT = "    "
@@ -225,24 +225,42 @@ class LivePrinter:
     inside a tracer callback: it never raises for a write error (it stops
     printing and the error is reported at stop)."""
 
-    def __init__(self, style: TreeStyle, file: TextIO | None, hidden: Collection[Any]) -> None:
+    def __init__(
+        self, style: TreeStyle, file: TextIO | None, hidden: Collection[Any], min_duration_ns: int = 0
+    ) -> None:
         self._style = style
         self._file = file
         self._decoder = Decoder()
         self._fmt = TreeFormatter(style, hidden=hidden)
+        self._min_ns = min_duration_ns
+        self._keep = MinDuration(min_duration_ns) if min_duration_ns > 0 else None
         self.error: BaseException | None = None
 
     def reset(self) -> None:
         """Forget cached functions and stacks (after Session.clear())."""
         self._decoder.forget()
         self._fmt = TreeFormatter(self._style, hidden=self._fmt.hidden)
+        if self._keep is not None:
+            self._keep = MinDuration(self._min_ns)
 
     def __call__(self, raw: Any, key: Any, module: Any, ident: int, name: Any) -> None:
         if self.error is not None:
             return
         function = self._decoder.function(raw[3], key, module)
         ev = self._decoder.event(raw, function, ident, 0, name or f"Thread-{ident}")
-        lines = self._fmt.feed(ev)
+        events = [ev] if self._keep is None else self._keep.feed(ev)
+        self._write(events)
+
+    def flush(self) -> None:
+        """Print what min_duration= held back (at stop); never raises."""
+        if self._keep is not None and self.error is None:
+            try:
+                self._write(self._keep.flush())
+            except Exception:
+                pass
+
+    def _write(self, events: list[Event]) -> None:
+        lines = [line for ev in events for line in self._fmt.feed(ev)]
         if not lines:
             return
         stream = self._file if self._file is not None else sys.stderr
