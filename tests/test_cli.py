@@ -294,3 +294,27 @@ def test_filter_flags_apply_to_the_tree():
     assert (r.returncode, r.stderr) == (0, "")
     r = run("--max-depth", "1", "--retval", EXAMPLE)
     assert r.stderr == "Called foo:1 from line 8\nReturning foo-> 10\n"
+
+
+def test_output_extension_chooses_an_export(tmp_path):
+    import json
+    import pstats
+
+    prof = tmp_path / "run.pstats"
+    r = run("-o", str(prof), EXAMPLE)
+    assert (r.returncode, r.stderr) == (0, f"monitrace: wrote pstats to {prof}\n")
+    names = {func[2] for func in pstats.Stats(str(prof)).stats}
+    assert {"foo", "bar", "<module>"} <= names
+    chrome = tmp_path / "trace.json"
+    r = run("-o", str(chrome), EXAMPLE)
+    assert (r.returncode, r.stderr) == (0, f"monitrace: wrote chrome to {chrome}\n")
+    doc = json.loads(chrome.read_text())
+    events = doc["traceEvents"] if isinstance(doc, dict) else doc
+    begins = [e["name"] for e in events if e.get("ph") == "B"]
+    assert begins == ["__main__.<module>", "__main__.foo", "__main__.bar"]
+    assert [e.get("ph") for e in events].count("E") == 3
+    text = tmp_path / "tree.txt"
+    r = run("--retval", "-o", str(text), EXAMPLE)
+    assert (r.returncode, r.stderr, text.read_text()) == (0, "", EXAMPLE_TREE)
+    r = run("--format", "pstats", EXAMPLE)
+    assert r.returncode == 2 and "--format needs -o FILE" in r.stderr

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .api import Session, trace
+from .exporters import FORMATS, SUFFIXES
+from .exporters.output import OutputPlan, plan_output
 from .filter_args import add_filter_arguments, filter_options_from_args
 
 USAGE = "%(prog)s [options] (script.py | -m module | -c code) [args ...]"
@@ -57,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--repr-limit", type=int, default=80, metavar="N",
                       help="cut argument and return value reprs to N characters (default 80)")
     out = parser.add_argument_group("output")
-    out.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE instead of stderr")
+    out.add_argument(
+        "-o", "--output", metavar="FILE",
+        help="write the trace to FILE instead of stderr; a FILE whose extension names "
+        f"an export format ({', '.join(SUFFIXES)}, optionally .gz) or --format "
+        "saves that format instead (.json: a Chrome/Perfetto trace)",
+    )
+    out.add_argument("--format", choices=FORMATS, help="export -o FILE in this format")
     out.add_argument("--no-color", action="store_true", help="never use colours")
     add_filter_arguments(parser)
     return parser
@@ -101,15 +109,39 @@ def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[li
     raise AssertionError("unreachable")
 
 
-def trace_options(ns: argparse.Namespace, output: TextIO | None) -> dict[str, Any]:
+def export_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> OutputPlan | None:
+    """The export -o asks for (an export format by extension or
+    --format), checked before the program runs; None for text output."""
+    if ns.output is None and ns.format is None:
+        return None
+    name = ns.output or ""
+    base = name[:-3] if name.lower().endswith(".gz") else name
+    ext = os.path.splitext(base)[1].lower()
+    if ns.format is None and ext not in SUFFIXES:
+        return None
+    chosen = ns.format or SUFFIXES[ext]
+    recording = chosen in ("chrome", "collapsed") or (ns.format is None and chosen == "json")
+    try:
+        return plan_output(ns.output, ns.format, recording=recording)
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
+        raise AssertionError("unreachable")
+
+
+def trace_options(
+    ns: argparse.Namespace, output: TextIO | None, export: OutputPlan | None = None
+) -> dict[str, Any]:
     """trace() options for the parsed command line."""
     opts: dict[str, Any] = dict(c_calls=ns.c_calls, lines=ns.lines, repr_limit=ns.repr_limit)
+    if export is not None:
+        if export.format in ("chrome", "collapsed"):
+            opts.update(record=True, args=ns.args, retval=ns.retval)
     opts.update(filter_options_from_args(ns))
     if opts.get("max_depth"):
         # The program's module code is the first level traced; depth counts
         # from the calls it makes, as the tree shows them.
         opts["max_depth"] += 1
-    if not ns.report:
+    if not ns.report and export is None:
         opts.update(
             live=True,
             file=output,
@@ -257,10 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ours, mode, target, args = split_argv(parser, sys.argv[1:] if argv is None else argv)
     ns = parser.parse_args(ours)
-    output = _open_output(parser, ns.output)
+    export = export_plan(parser, ns)
+    output = _open_output(parser, ns.output) if export is None else None
     try:
         try:
-            session = trace(**trace_options(ns, output))
+            session = trace(**trace_options(ns, output, export))
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
         try:
@@ -276,26 +309,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             run(session, program, args)
         except SystemExit:
-            _finish(session, ns, output)
+            _finish(session, ns, output, export)
             raise
         except BaseException as exc:
-            _finish(session, ns, output)
+            _finish(session, ns, output, export)
             exc = exc.with_traceback(_user_traceback(exc.__traceback__, program.code))
             sys.excepthook(type(exc), exc, exc.__traceback__)
             if isinstance(exc, KeyboardInterrupt):
                 return _die_by_sigint()
             return 1
-        _finish(session, ns, output)
+        _finish(session, ns, output, export)
         return status
     finally:
         if output is not None:
             output.close()
 
 
-def _finish(session: Session, ns: argparse.Namespace, output: TextIO | None) -> None:
+def _finish(
+    session: Session, ns: argparse.Namespace, output: TextIO | None, export: OutputPlan | None
+) -> None:
     stream = output if output is not None else sys.stderr
     if ns.report:
         session.report(file=stream)
+    if export is not None:
+        try:
+            written = export.write(session)
+        except (OSError, ValueError) as exc:
+            print(f"monitrace: could not write {export.path}: {exc}", file=sys.stderr)
+        else:
+            print(f"monitrace: wrote {written} to {export.path}", file=sys.stderr)
     try:
         stream.flush()
     except Exception:
