@@ -412,6 +412,49 @@ call_site(MtTracer *tr, PyObject *code, PyFrameObject **callee, int32_t *line,
     Py_DECREF(caller);
 }
 
+#if MT_HAVE_FRAME_PEEK
+/* The call-site line without frame objects: walk the interpreter frames
+ * (skipping the shims C pushes when it calls Python), read the caller's
+ * instruction offset, and map it to a line through a small cache. */
+static int
+call_site_fast(MtTracer *tr, PyObject *code, int32_t *line, PyObject **file)
+{
+    struct _PyInterpreterFrame *f = mt_compat_current_frame();
+    if (f != NULL && ((MtFramePeek *)f)->code == code) {
+        f = ((MtFramePeek *)f)->previous;
+    }
+    while (f != NULL
+           && ((MtFramePeek *)f)->owner == MT_FRAME_OWNED_BY_CSTACK) {
+        f = ((MtFramePeek *)f)->previous;
+    }
+    if (f == NULL || !PyCode_Check(((MtFramePeek *)f)->code)) {
+        return 0;
+    }
+    PyCodeObject *ccode = (PyCodeObject *)((MtFramePeek *)f)->code;
+    int offset = PyUnstable_InterpreterFrame_GetLasti(f);
+    uintptr_t h = ((uintptr_t)ccode >> 4) ^ (uintptr_t)offset * 0x9E37u;
+    size_t slot = (size_t)(h & (MT_LOG_SITE_CACHE - 1));
+    MtEventLog *log = &tr->log;
+    if (log->site_cache[slot].code == ccode
+        && log->site_cache[slot].offset == offset
+        && log->site_cache[slot].firstlineno == ccode->co_firstlineno) {
+        *line = log->site_cache[slot].line;
+    }
+    else {
+        *line = offset < 0 ? ccode->co_firstlineno
+                           : PyCode_Addr2Line(ccode, offset);
+        log->site_cache[slot].code = ccode;
+        log->site_cache[slot].offset = offset;
+        log->site_cache[slot].line = *line;
+        log->site_cache[slot].firstlineno = ccode->co_firstlineno;
+    }
+    if (log->caller_files) {
+        *file = Py_NewRef(ccode->co_filename);
+    }
+    return 1;
+}
+#endif
+
 void
 mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                   PyObject *const *args, uint64_t now, size_t depth0)
@@ -447,6 +490,14 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                  : ev == MT_EV_PY_RESUME ? MT_LOG_RESUME
                                          : MT_LOG_THROW;
         PyFrameObject *callee = NULL;
+#if MT_HAVE_FRAME_PEEK
+        /* Argument capture needs the callee's frame object anyway. */
+        if (!(e.kind == MT_LOG_CALL && log->args)) {
+            call_site_fast(tr, args[0], &e.line,
+                           &notes[MT_NOTE_CALLER_FILE]);
+        }
+        else
+#endif
         call_site(tr, args[0], &callee, &e.line, &notes[MT_NOTE_CALLER_FILE]);
         if (e.kind == MT_LOG_CALL && log->args && callee != NULL) {
             notes[MT_NOTE_ARGS] = capture_args(tr, rec, callee);
@@ -640,6 +691,7 @@ monitoring_attr(const char *name)
 void
 mt_eventlog_start(MtTracer *tr)
 {
+    memset(tr->log.site_cache, 0, sizeof(tr->log.site_cache));
     MtEventLog *log = &tr->log;
     if (!log->enabled) {
         return;

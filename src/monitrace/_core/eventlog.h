@@ -46,6 +46,7 @@ typedef struct {
 } MtLogEvent;
 
 #define MT_LOG_CHUNK 4096
+#define MT_LOG_SITE_CACHE 512 /* a power of two */
 
 /* What a note holds. */
 enum {
@@ -105,6 +106,17 @@ typedef struct {
     /* While running with lines=True. */
     PyObject *set_local; /* Owned: sys.monitoring.set_local_events */
     long line_bit;
+
+    /* Call-site lines already computed, by (code, offset): direct mapped.
+     * A code pointer is only compared, never dereferenced, so an entry for
+     * a freed code object is harmless; the first line guards against a new
+     * code object at a reused address. Emptied at every start. */
+    struct {
+        const void *code;
+        int offset;
+        int firstlineno;
+        int32_t line;
+    } site_cache[MT_LOG_SITE_CACHE];
 } MtEventLog;
 
 /* Hooks, called from callbacks.c only when log.enabled. `depth0` is the
