@@ -47,8 +47,27 @@ typedef struct {
     char owner;
 } MtFramePeek;
 
+#define MT_FRAME_OWNED_BY_GENERATOR 1
 /* FRAME_OWNED_BY_CSTACK: a shim frame pushed when C calls Python. */
 #define MT_FRAME_OWNED_BY_CSTACK 3
+
+/* CPython's _PyFrame_IsIncomplete: shims, and frames that have not reached
+ * their first traceable instruction (3.13's __init__ clean-up shim among
+ * them), are skipped when walking to a caller, as PyFrame_GetBack does. */
+static inline int
+mt_compat_frame_incomplete(struct _PyInterpreterFrame *f)
+{
+    const MtFramePeek *p = (const MtFramePeek *)f;
+    if (p->owner == MT_FRAME_OWNED_BY_CSTACK || !PyCode_Check(p->code)) {
+        return 1;
+    }
+    if (p->owner == MT_FRAME_OWNED_BY_GENERATOR) {
+        return 0;
+    }
+    int units = PyUnstable_InterpreterFrame_GetLasti(f)
+                / 2; /* bytes to 16-bit code units */
+    return units < ((PyCodeObject *)p->code)->_co_firsttraceable;
+}
 
 static inline struct _PyInterpreterFrame *
 mt_compat_current_frame(void)

@@ -423,11 +423,10 @@ call_site_fast(MtTracer *tr, PyObject *code, int32_t *line, PyObject **file)
     if (f != NULL && ((MtFramePeek *)f)->code == code) {
         f = ((MtFramePeek *)f)->previous;
     }
-    while (f != NULL
-           && ((MtFramePeek *)f)->owner == MT_FRAME_OWNED_BY_CSTACK) {
+    while (f != NULL && mt_compat_frame_incomplete(f)) {
         f = ((MtFramePeek *)f)->previous;
     }
-    if (f == NULL || !PyCode_Check(((MtFramePeek *)f)->code)) {
+    if (f == NULL) {
         return 0;
     }
     PyCodeObject *ccode = (PyCodeObject *)((MtFramePeek *)f)->code;
