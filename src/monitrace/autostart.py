@@ -88,9 +88,10 @@ def parse(value: str) -> Config:
             raise ValueError(f"{key}= needs a value")
         if key in _LIST_KEYS:
             parts = [val] if "re:" in val else [p.strip() for p in val.split(",")]
+            values: list[str | int] = list(parts)
             if key == "threads":
-                parts = [parse_thread(p) for p in parts]
-            lists.setdefault(key, []).extend(parts)
+                values = [parse_thread(p) for p in parts]
+            lists.setdefault(key, []).extend(values)
         elif key in _BOOL_KEYS:
             if val.lower() not in _TRUE + _FALSE:
                 raise ValueError(f"{key}= takes 1 or 0 (true/false), not {val!r}")

@@ -35,6 +35,15 @@ class Facts:
 
     __slots__ = FIELDS
 
+    module: str
+    function: str
+    qualname: str
+    fullname: str
+    filename: str
+    kind: str
+    stdlib: bool
+    site_packages: bool
+
     def __init__(self, **values: Any) -> None:
         for name in FIELDS:
             setattr(self, name, values[name])

@@ -178,11 +178,11 @@ def write_atomic(
         raise
 
 
-def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes], binary: bool) -> None:
+def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes] | gzip.GzipFile, binary: bool) -> None:
     if binary:
-        writer(stream)
+        writer(stream)  # type: ignore[arg-type]  # GzipFile is a binary stream
         return
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")  # type: ignore[arg-type]
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
     try:
         writer(text)
         text.flush()

@@ -82,13 +82,13 @@ def write(source: Source, out: IO[str]) -> None:
                 f',\n{{"ph":"E","pid":{pid},"tid":{tid},"args":{{'
                 + ('"unwound":true' if end is None
                    else '"exit":"' + _EXIT_NAMES.get(Kind(kind), "return") + '"'))
-        extra = ""
+        ending = ""
         if end is not None:
             if end.retval is not None:
-                extra += ',"return":' + _dump(end.retval)
+                ending += ',"return":' + _dump(end.retval)
             if end.exc_repr is not None:
-                extra += ',"exception":' + _dump(end.exc_repr)
-        write_out(f"{tail}{extra}}},\"ts\":{_us(act.end_ns)}}}")
+                ending += ',"exception":' + _dump(end.exc_repr)
+        write_out(f"{tail}{ending}}},\"ts\":{_us(act.end_ns)}}}")
     out.write("\n]}\n")
 
 

@@ -79,7 +79,7 @@ def _array(out: IO[str], items: Iterable[Any], indent: str) -> None:
     out.write("]" if first else "\n" + indent[:-2] + "]")
 
 
-_KIND_NAMES = {k: k.name.lower() for k in Kind}
+_KIND_NAMES: dict[int, str] = {k: k.name.lower() for k in Kind}
 
 
 def event_record(source: Source, ev: LogEvent) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def walk(events: Iterable[LogEvent]) -> Iterator[Step]:
             yield Step(True, thread, act, stack)
             stack.append(act)
         elif kind in EXITS:
-            stack = stacks.get(thread)
+            stack = stacks.get(thread, [])
             if not stack:
                 continue
             i = len(stack) - 1
