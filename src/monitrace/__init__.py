@@ -1,10 +1,22 @@
 """monitrace: a fast function tracer for CPython 3.12+ on sys.monitoring."""
 
-from .api import Session, TracerError, last_session, report, trace
+from typing import TYPE_CHECKING, Any
+
 from .filters import Q
 from .events import Event, FunctionInfo, RecordInfo, RecordLimitWarning
 from .options import Options
 from .report import FunctionStats
+
+if TYPE_CHECKING:
+    from .api import Session, TracerError, last_session, report, trace
+
+# The names below come from .api, which loads the C extension. They are
+# bound on first use, so importing the package (as pytest does for the
+# plugin, through its entry point) loads no C code.
+_API_NAMES = ("Session", "TracerError", "last_session", "report", "trace")
+# `from .report import ...` above bound the submodule as `report`; the
+# public `monitrace.report` is the function from .api.
+del globals()["report"]
 
 __version__ = "0.1.0"
 
@@ -23,3 +35,17 @@ __all__ = [
     "report",
     "trace",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API_NAMES:
+        from . import api
+
+        for api_name in _API_NAMES:
+            globals()[api_name] = getattr(api, api_name)
+        return globals()[name]
+    raise AttributeError(f"module 'monitrace' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

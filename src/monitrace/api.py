@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO, TypeVar
 
 from . import _core, filters, recording
+from .assertions import CallCount, called_message, not_called_message
 from .events import Event, RecordInfo, RecordLimitWarning
 from .options import Options, options_from
 from .report import FunctionStats, build_stats, render_table
@@ -191,20 +192,45 @@ class Session:
         """Typed per-function records (per thread with ``by_thread``)."""
         return build_stats(self._tracer.snapshot(), by_thread=by_thread)
 
-    def calls(self, name: str) -> int:
+    def calls(self, name: str) -> CallCount:
         """How many times the function called `name` was called: a full
         ``module.qualname``, or a bare qualname when only one module has it.
-        0 if it never ran."""
-        return sum(s.calls for s in self._matching(name))
+        0 if it never ran. The result is an int that also knows its report
+        rows (see monitrace.assertions), for readable assertion failures."""
+        recorded = self.stats()
+        return CallCount(name, self._matching(name, recorded), recorded)
 
     def called(self, name: str) -> bool:
         """True if `name` (as for calls()) ran at least once."""
         return self.calls(name) > 0
 
-    def _matching(self, name: str) -> list[FunctionStats]:
+    def assert_called(self, name: str, times: int | None = None) -> None:
+        """Raise AssertionError, showing the report rows of `name` (or of
+        the functions nearest to it), unless `name` ran (exactly `times`
+        times when given)."""
+        __tracebackhide__ = True  # pytest: show the caller's line, not ours
+        if times is not None and (
+            not isinstance(times, int) or isinstance(times, bool) or times < 0
+        ):
+            raise ValueError(f"times must be a non-negative int or None, not {times!r}")
+        message = called_message(self.calls(name), times)
+        if message is not None:
+            raise AssertionError(message)
+
+    def assert_not_called(self, name: str) -> None:
+        """Raise AssertionError, showing the report rows of `name`, if it ran."""
+        __tracebackhide__ = True
+        message = not_called_message(self.calls(name))
+        if message is not None:
+            raise AssertionError(message)
+
+    def _matching(
+        self, name: str, stats: list[FunctionStats] | None = None
+    ) -> list[FunctionStats]:
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, not {name!r}")
-        stats = self.stats()
+        if stats is None:
+            stats = self.stats()
         full = [s for s in stats if s.full_name == name]
         if full:
             return full

@@ -309,3 +309,13 @@ def render_table(
     if file is not None:
         file.write(text)
     return text
+
+
+def render_rows(
+    stats: Sequence[FunctionStats], *, sort: str = "cumtime", limit: int | None = None
+) -> list[str]:
+    """The table's column header and rows, without the summary lines above
+    them: for embedding in other messages."""
+    lines = render_table(stats, sort=sort, limit=limit).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    return lines[start:]

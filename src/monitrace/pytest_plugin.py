@@ -1,0 +1,162 @@
+"""The pytest plugin, registered through the ``pytest11`` entry point.
+
+Idle unless used: importing it loads neither the C extension nor the
+tracing machinery (``monitrace.pytest_suite``), and a suite that asks for
+nothing gets no per-test hook from it. What it offers:
+
+- the ``monitrace`` fixture: ``with monitrace.trace(**options) as s:``;
+- ``--monitrace`` (trace every test) and the ``@pytest.mark.monitrace``
+  marker (trace the marked tests), with ``--monitrace-include``,
+  ``--monitrace-exclude``, ``--monitrace-out DIR`` and
+  ``--monitrace-report N``;
+- readable failures of ``assert s.calls("mod.func") == 3``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .api import Session
+    from .pytest_suite import SuiteTracer
+
+_SUITE_KEY = pytest.StashKey["SuiteTracer"]()
+MARKER = "monitrace"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("monitrace", "function tracing (monitrace)")
+    group.addoption(
+        "--monitrace", action="store_true", default=False,
+        help="trace every test with monitrace; at the end, print the "
+        "functions with the most self time across the suite and the "
+        "slowest tests' hottest functions.",
+    )
+    group.addoption(
+        "--monitrace-include", action="append", default=[], metavar="GLOB",
+        help="only report functions of modules matching GLOB ('pkg' also "
+        "covers 'pkg.sub'); repeatable.",
+    )
+    group.addoption(
+        "--monitrace-exclude", action="append", default=[], metavar="GLOB",
+        help="leave out functions of modules matching GLOB; repeatable.",
+    )
+    group.addoption(
+        "--monitrace-out", default=None, metavar="DIR",
+        help="write one output file per traced test into DIR, named after "
+        "its node id, plus a summary of the suite.",
+    )
+    group.addoption(
+        "--monitrace-report", type=int, default=10, metavar="N",
+        help="rows of each table of the end-of-session summary (default "
+        "10; 0 prints none).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**options): trace this test with monitrace.trace(**options); "
+        "see --monitrace.",
+    )
+    rows = config.getoption("monitrace_report")
+    if rows < 0:
+        raise pytest.UsageError(f"--monitrace-report must be 0 or more, not {rows}")
+    out = config.getoption("monitrace_out")
+    if out is not None:
+        _check_out_dir(config, out)
+    if config.getoption("monitrace"):
+        _suite(config, trace_all=True)
+
+
+def _check_out_dir(config: pytest.Config, out: str) -> None:
+    path = os.path.join(str(config.invocation_params.dir), out)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(f"--monitrace-out: cannot create {out!r}: {exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"--monitrace-out: {out!r} is not writable")
+
+
+def _suite(config: pytest.Config, *, trace_all: bool = False) -> SuiteTracer:
+    """The session's SuiteTracer, created (and registered as a plugin) on
+    first need: --monitrace, a marked test, or data from an xdist worker."""
+    suite = config.stash.get(_SUITE_KEY, None)
+    if suite is None:
+        from .pytest_suite import SuiteTracer
+
+        suite = SuiteTracer(config, trace_all=trace_all)
+        config.stash[_SUITE_KEY] = suite
+        config.pluginmanager.register(suite, "monitrace-suite")
+    return suite
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if _SUITE_KEY in config.stash:
+        return
+    for item in items:
+        if item.get_closest_marker(MARKER) is not None:
+            _suite(config)
+            return
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist, on the controller: a worker finished; take its data."""
+    data = getattr(node, "workeroutput", {}).get("monitrace")
+    if data:
+        _suite(node.config).merge_worker(data)
+
+
+def pytest_assertrepr_compare(
+    config: pytest.Config, op: str, left: object, right: object
+) -> list[str] | None:
+    # Called for failed comparisons only; the names test keeps this cheap.
+    if "CallCount" not in (type(left).__name__, type(right).__name__):
+        return None
+    from .assertions import compare_explanation
+
+    return compare_explanation(op, left, right)
+
+
+class TraceFixture:
+    """What the ``monitrace`` fixture gives a test: ``trace(**options)``
+    makes a session (see monitrace.trace); sessions still running when the
+    test ends are stopped."""
+
+    def __init__(self) -> None:
+        self._sessions: list[Session] = []
+
+    def trace(self, **options: Any) -> Session:
+        from .api import trace
+
+        session = trace(**options)
+        self._sessions.append(session)
+        return session
+
+    @property
+    def sessions(self) -> list[Session]:
+        """The sessions this test made, oldest first."""
+        return list(self._sessions)
+
+    def close(self) -> None:
+        for session in reversed(self._sessions):
+            session.stop()
+
+
+@pytest.fixture(name="monitrace")
+def monitrace_fixture() -> Iterator[TraceFixture]:
+    """Trace inside a test: ``with monitrace.trace() as s: ...`` then
+    ``assert s.calls("mod.func") == 3`` or ``s.assert_not_called(...)``."""
+    fixture = TraceFixture()
+    try:
+        yield fixture
+    finally:
+        fixture.close()

@@ -1,0 +1,248 @@
+"""Per-test tracing for the pytest plugin (loaded only when used): one
+session per traced test, spanning its setup, call and teardown; output
+files; the end-of-session summary; pytest-xdist transport."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import time
+import warnings
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import pytest
+
+from .api import Session, trace
+from .report import FunctionStats, render_rows, render_table
+from .suite_stats import SuiteStats, stats_to_data
+
+# pytest's own machinery: traced, but left out of the rows unless an
+# --monitrace-include pattern names it.
+PYTEST_MODULES = ("_pytest", "pytest", "pluggy", "xdist", "execnet")
+SLOWEST_TESTS = 3
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
+_MAX_STEM = 150
+
+
+def module_matches(module: str, patterns: Sequence[str]) -> bool:
+    """True if `module` matches a glob of `patterns`; a pattern also covers
+    the submodules of what it names ('pkg' matches 'pkg.sub')."""
+    return any(
+        fnmatch.fnmatchcase(module, p) or fnmatch.fnmatchcase(module, p + ".*")
+        for p in patterns
+    )
+
+
+def file_stem(nodeid: str) -> str:
+    """A file name (without extension) for a test's node id: unsafe
+    characters become '_', '::' becomes '--'; long ids are shortened and
+    keep a hash so they stay distinct."""
+    stem = _UNSAFE.sub("_", nodeid.replace("::", "--")).strip("._") or "test"
+    if len(stem) > _MAX_STEM:
+        digest = hashlib.sha1(nodeid.encode()).hexdigest()[:12]
+        stem = f"{stem[:_MAX_STEM]}-{digest}"
+    return stem
+
+
+@dataclasses.dataclass(slots=True)
+class _TestRun:
+    """The tracing of the test running now."""
+
+    nodeid: str
+    session: Session
+    seconds: float = 0.0
+
+
+class SuiteTracer:
+    """Registered as a pytest plugin when tracing is asked for; with
+    pytest-xdist the controller's instance only merges workers' data."""
+
+    def __init__(self, config: pytest.Config, *, trace_all: bool) -> None:
+        self.config = config
+        self.trace_all = trace_all
+        self.rows: int = config.getoption("monitrace_report")
+        self.include: tuple[str, ...] = tuple(config.getoption("monitrace_include"))
+        self.exclude: tuple[str, ...] = tuple(config.getoption("monitrace_exclude"))
+        out = config.getoption("monitrace_out")
+        self.out_dir: str | None = (
+            None if out is None
+            else os.path.join(str(config.invocation_params.dir), out)
+        )
+        workerinput = getattr(config, "workerinput", None)
+        self.worker_id: str | None = workerinput["workerid"] if workerinput else None
+        self.suite = SuiteStats(slowest=min(SLOWEST_TESTS, self.rows), hottest=self.rows)
+        self._run: _TestRun | None = None
+        self._stems: set[str] = set()
+
+    # ---- which tests, with which options --------------------------------
+
+    def _options(self, item: pytest.Item) -> dict[str, Any] | None:
+        marker = item.get_closest_marker("monitrace")
+        if marker is None:
+            return {} if self.trace_all else None
+        if marker.args:
+            raise TypeError(
+                "@pytest.mark.monitrace takes keyword options only (those of "
+                f"monitrace.trace()), not {marker.args!r}"
+            )
+        return dict(marker.kwargs)
+
+    def _begin(self, item: pytest.Item) -> None:
+        options = self._options(item)
+        if options is None:
+            return
+        try:
+            session = trace(**options)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"@pytest.mark.monitrace: {exc}") from None
+        try:
+            session.start()
+        except ValueError as exc:  # no free tool id: run the test untraced
+            item.warn(pytest.PytestWarning(f"monitrace cannot trace this test: {exc}"))
+            return
+        session.pause()
+        self._run = _TestRun(item.nodeid, session)
+
+    def _phase(self) -> Generator[None, Any, None]:
+        run = self._run
+        if run is None:
+            yield
+            return
+        start = time.perf_counter()
+        run.session.resume()
+        try:
+            yield
+        finally:
+            run.session.pause()
+            run.seconds += time.perf_counter() - start
+
+    # ---- the three phases of a test --------------------------------------
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, None]:
+        self._finish(item)  # a run left over by an interrupted test
+        self._begin(item)
+        yield from self._phase()
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
+        yield from self._phase()
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, Any, None]:
+        yield from self._phase()
+        self._finish(item)
+
+    def _finish(self, item: pytest.Item | None) -> None:
+        run, self._run = self._run, None
+        if run is None:
+            return
+        run.session.stop()
+        stats = self.keep_rows(run.session.stats())
+        self.suite.add_test(run.nodeid, run.seconds, stats)
+        if self.out_dir is not None:
+            self._write_test(run, stats, item)
+
+    # ---- rows and files ---------------------------------------------------
+
+    def keep_rows(self, stats: Sequence[FunctionStats]) -> list[FunctionStats]:
+        """The rows --monitrace-include/--monitrace-exclude let through
+        (applied to the records after the test; see the README)."""
+        kept = []
+        for s in stats:
+            included = bool(self.include) and module_matches(s.module, self.include)
+            if self.include and not included:
+                continue
+            if self.exclude and module_matches(s.module, self.exclude):
+                continue
+            if not included and module_matches(s.module, PYTEST_MODULES):
+                continue
+            kept.append(s)
+        return kept
+
+    def _write_test(
+        self, run: _TestRun, stats: Sequence[FunctionStats], item: pytest.Item | None
+    ) -> None:
+        assert self.out_dir is not None
+        stem = file_stem(run.nodeid)
+        if stem in self._stems:
+            stem += "-" + hashlib.sha1(run.nodeid.encode()).hexdigest()[:12]
+        self._stems.add(stem)
+        ordered = sorted(stats, key=lambda s: (-s.self_time, s.filename, s.firstlineno))
+        data = {
+            "version": 1,
+            "nodeid": run.nodeid,
+            "duration": run.seconds,
+            "worker": self.worker_id,
+            "functions": [stats_to_data(s) for s in ordered],
+        }
+        self._write_json(os.path.join(self.out_dir, stem + ".json"), data, item)
+
+    def _write_json(
+        self, path: str, data: dict[str, Any], item: pytest.Item | None = None
+    ) -> None:
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=1)
+                f.write("\n")
+        except OSError as exc:  # never fail a test over an output file
+            warning = pytest.PytestWarning(f"monitrace could not write {path}: {exc}")
+            if item is not None:
+                item.warn(warning)
+            else:
+                warnings.warn(warning, stacklevel=2)
+
+    # ---- end of session, xdist -------------------------------------------
+
+    def merge_worker(self, data: str) -> None:
+        self.suite.merge(json.loads(data))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._finish(None)
+        data = self.suite.to_data()
+        if self.worker_id is not None:
+            self.config.workeroutput["monitrace"] = json.dumps(data)  # type: ignore[attr-defined]
+        if self.out_dir is None or not self.suite.tests_traced:
+            return
+        name = (
+            f"monitrace-worker-{self.worker_id}.json" if self.worker_id
+            else "monitrace-summary.json"
+        )
+        self._write_json(os.path.join(self.out_dir, name), data)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.worker_id is not None or self.rows == 0 or not self.suite.tests_traced:
+            return
+        tr = terminalreporter
+        n = self.suite.tests_traced
+        tr.write_sep("=", f"monitrace: {n} test{'s' if n != 1 else ''} traced")
+        functions = [self._short(s) for s in self.suite.functions()]
+        tr.write_line("Functions with the most self time across the suite:")
+        tr.write(render_table(functions, sort="tottime", limit=self.rows))
+        slowest = self.suite.slowest_tests()
+        if slowest:
+            tr.write_line("")
+            tr.write_line("Slowest tests and their hottest functions (self time):")
+        for test in slowest:
+            tr.write_line("")
+            tr.write_line(f"{test.nodeid}  {test.duration:.6f}s")
+            rows = [self._short(s) for s in test.hottest]
+            for line in render_rows(rows, sort="tottime", limit=self.rows) if rows else ["  (no function recorded)"]:
+                tr.write_line(line)
+        if self.out_dir is not None:
+            tr.write_line("")
+            tr.write_line(f"monitrace: per-test files in {self.out_dir}")
+
+    def _short(self, s: FunctionStats) -> FunctionStats:
+        """`s` with its file name relative to the rootdir when inside it."""
+        root = str(self.config.rootpath) + os.sep
+        if s.filename.startswith(root):
+            return dataclasses.replace(s, filename=s.filename[len(root):])
+        return s

@@ -1,0 +1,168 @@
+"""Statistics of a whole test suite: per-function totals across the traced
+tests, and the slowest tests with their hottest functions. Plain data in and
+out (``to_data``/``merge``), so pytest-xdist workers can send theirs to the
+controller."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .report import FunctionStats, percentile
+
+FORMAT_VERSION = 1
+
+_Key = tuple[str, str, str, str, str, int]
+
+
+def _key(s: FunctionStats) -> _Key:
+    return (s.kind, s.module, s.qualname, s.name, s.filename, s.firstlineno)
+
+
+def stats_to_data(s: FunctionStats) -> dict[str, Any]:
+    """A FunctionStats as JSON-ready data (histogram as lists)."""
+    data = dataclasses.asdict(s)
+    data["histogram"] = [list(b) for b in s.histogram]
+    return data
+
+
+def stats_from_data(data: dict[str, Any]) -> FunctionStats:
+    fields = dict(data)
+    fields["histogram"] = tuple(
+        (float(lo), float(hi), int(c)) for lo, hi, c in fields.get("histogram", ())
+    )
+    return FunctionStats(**fields)
+
+
+@dataclasses.dataclass(slots=True)
+class _Totals:
+    """One function's numbers summed over tests."""
+
+    first: FunctionStats  # names and location
+    calls: int = 0
+    primitive: int = 0
+    self_time: float = 0.0
+    total_time: float = 0.0
+    min_time: float = math.inf
+    max_time: float = 0.0
+    hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
+
+    def add(self, s: FunctionStats) -> None:
+        self.calls += s.calls
+        self.primitive += s.primitive_calls
+        self.self_time += s.self_time
+        self.total_time += s.total_time
+        if s.histogram or s.max_time:
+            self.min_time = min(self.min_time, s.min_time)
+            self.max_time = max(self.max_time, s.max_time)
+        for low, high, count in s.histogram:
+            self.hist[(low, high)] = self.hist.get((low, high), 0) + count
+
+    def stats(self) -> FunctionStats:
+        hist = tuple((lo, hi, c) for (lo, hi), c in sorted(self.hist.items()))
+        mn_ns = 0.0 if self.min_time is math.inf else self.min_time * 1e9
+        mx_ns = self.max_time * 1e9
+        return dataclasses.replace(
+            self.first,
+            calls=self.calls,
+            primitive_calls=self.primitive,
+            self_time=self.self_time,
+            total_time=self.total_time,
+            min_time=mn_ns / 1e9,
+            max_time=mx_ns / 1e9,
+            p50=percentile(hist, 50, mn_ns, mx_ns) / 1e9,
+            p90=percentile(hist, 90, mn_ns, mx_ns) / 1e9,
+            p99=percentile(hist, 99, mn_ns, mx_ns) / 1e9,
+            thread_id=None,
+            thread_name=None,
+            histogram=hist,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TestRecord:
+    """One traced test: its node id, how long its traced phases took
+    (seconds, wall clock), and its hottest functions by self time."""
+
+    nodeid: str
+    duration: float
+    hottest: tuple[FunctionStats, ...]
+
+
+class SuiteStats:
+    """Totals over the traced tests of a suite; keeps the `slowest` slowest
+    tests with up to `hottest` functions each."""
+
+    def __init__(self, *, slowest: int, hottest: int) -> None:
+        self.slowest = slowest
+        self.hottest = hottest
+        self.tests_traced = 0
+        self._functions: dict[_Key, _Totals] = {}
+        # A min-heap on duration: the root is the fastest kept test.
+        self._tests: list[tuple[float, str, TestRecord]] = []
+
+    def add_test(
+        self, nodeid: str, duration: float, stats: Sequence[FunctionStats]
+    ) -> None:
+        self.tests_traced += 1
+        self._add_functions(stats)
+        hottest = sorted(stats, key=lambda s: (-s.self_time, s.filename, s.firstlineno))
+        self._keep(TestRecord(nodeid, duration, tuple(hottest[: self.hottest])))
+
+    def _add_functions(self, stats: Iterable[FunctionStats]) -> None:
+        for s in stats:
+            key = _key(s)
+            totals = self._functions.get(key)
+            if totals is None:
+                totals = self._functions[key] = _Totals(first=s)
+            totals.add(s)
+
+    def _keep(self, test: TestRecord) -> None:
+        if self.slowest <= 0:
+            return
+        item = (test.duration, test.nodeid, test)
+        if len(self._tests) < self.slowest:
+            heapq.heappush(self._tests, item)
+        elif item[:2] > self._tests[0][:2]:
+            heapq.heapreplace(self._tests, item)
+
+    def functions(self) -> list[FunctionStats]:
+        """Per-function records summed over all traced tests."""
+        return [t.stats() for t in self._functions.values()]
+
+    def slowest_tests(self) -> list[TestRecord]:
+        """The slowest traced tests, slowest first."""
+        return [t for _, _, t in sorted(self._tests, key=lambda i: (-i[0], i[1]))]
+
+    # ---- plain data (JSON, xdist) ----------------------------------------
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "tests_traced": self.tests_traced,
+            "functions": [stats_to_data(s) for s in self.functions()],
+            "slowest_tests": [
+                {
+                    "nodeid": t.nodeid,
+                    "duration": t.duration,
+                    "hottest": [stats_to_data(s) for s in t.hottest],
+                }
+                for t in self.slowest_tests()
+            ],
+        }
+
+    def merge(self, data: dict[str, Any]) -> None:
+        """Add another SuiteStats' ``to_data()`` (from an xdist worker)."""
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(
+                f"monitrace: suite data version {data.get('version')!r}, "
+                f"expected {FORMAT_VERSION}"
+            )
+        self.tests_traced += int(data["tests_traced"])
+        self._add_functions(stats_from_data(d) for d in data["functions"])
+        for t in data["slowest_tests"]:
+            hottest = tuple(stats_from_data(d) for d in t["hottest"])
+            self._keep(TestRecord(t["nodeid"], float(t["duration"]), hottest[: self.hottest]))
