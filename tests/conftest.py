@@ -10,6 +10,8 @@ import monitrace._core
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+pytest_plugins = ["pytester"]
+
 
 def pytest_report_header(config):
     return [

@@ -49,13 +49,42 @@ def file_stem(nodeid: str) -> str:
     return stem
 
 
+def _nested(
+    outer: Generator[None, Any, None], inner: Generator[None, Any, None]
+) -> Generator[None, Any, None]:
+    """Two one-yield wrappers as one: outer's setup, inner's, the wrapped
+    code, inner's teardown, outer's."""
+    next(outer)
+    next(inner)
+    result = yield
+    for gen in (inner, outer):
+        try:
+            gen.send(result)
+        except StopIteration:
+            pass
+
+
 @dataclasses.dataclass(slots=True)
 class _TestRun:
-    """The tracing of the test running now."""
+    """The tracing of the test running now. The session runs (is not
+    paused) only inside windows, which nest."""
 
     nodeid: str
     session: Session
     seconds: float = 0.0
+    depth: int = 0
+
+    def enter(self) -> None:
+        if self.depth == 0:
+            self.session.resume()
+        self.depth += 1
+
+    def leave(self) -> None:
+        if self.depth == 0:
+            return
+        self.depth -= 1
+        if self.depth == 0:
+            self.session.pause()
 
 
 class SuiteTracer:
@@ -108,36 +137,65 @@ class SuiteTracer:
         session.pause()
         self._run = _TestRun(item.nodeid, session)
 
-    def _phase(self) -> Generator[None, Any, None]:
+    def _timed(self) -> Generator[None, Any, None]:
+        """Wrap a phase: add its wall time to the test's duration."""
+        start = time.perf_counter()
+        yield
+        if self._run is not None:
+            self._run.seconds += time.perf_counter() - start
+
+    def _window(self) -> Generator[None, Any, None]:
+        """Wrap code to trace: the session runs until it returns."""
         run = self._run
         if run is None:
             yield
             return
-        start = time.perf_counter()
-        run.session.resume()
-        try:
-            yield
-        finally:
-            run.session.pause()
-            run.seconds += time.perf_counter() - start
+        run.enter()
+        yield
+        run.leave()
 
-    # ---- the three phases of a test --------------------------------------
+    def _enter(self) -> None:
+        if self._run is not None:
+            self._run.enter()
+
+    def _leave(self) -> None:
+        if self._run is not None:
+            self._run.leave()
+
+    # ---- the phases of a test and the windows traced in them -------------
+    # Traced: fixture functions, at setup (pytest_fixture_setup) and at
+    # teardown (finalizers that open and close a window around each
+    # fixture's own), and the test function (pytest_pyfunc_call; the whole
+    # call phase for items that are not Python functions). pytest's own
+    # bookkeeping between them stays out of the records.
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, None]:
         self._finish(item)  # a run left over by an interrupted test
         self._begin(item)
-        yield from self._phase()
+        yield from self._timed()
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_fixture_setup(self, fixturedef: Any) -> Generator[None, Any, None]:
+        # Finalizers run last-in first-out: _leave after the fixture's own.
+        fixturedef.addfinalizer(self._leave)
+        yield from self._window()
+        fixturedef.addfinalizer(self._enter)
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
-        yield from self._phase()
+        if isinstance(item, pytest.Function):
+            yield from self._timed()
+        else:
+            yield from _nested(self._timed(), self._window())
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)
-    def pytest_runtest_teardown(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> Generator[None, Any, None]:
-        yield from self._phase()
+    def pytest_pyfunc_call(self) -> Generator[None, Any, None]:
+        yield from self._window()
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, Any, None]:
+        yield from self._timed()
         self._finish(item)
 
     def _finish(self, item: pytest.Item | None) -> None:

@@ -1,0 +1,570 @@
+"""The pytest plugin, driven through pytester: fixture, options, marker,
+failure messages, output files, xdist and pytest-cov."""
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from monitrace.assertions import CallCount
+from monitrace.pytest_suite import file_stem, module_matches
+from monitrace.report import FunctionStats
+from monitrace.suite_stats import SuiteStats, stats_from_data, stats_to_data
+
+HELPERS = """
+def helper(n):
+    return sum(range(n))
+
+def twice(n):
+    return helper(n) + helper(n)
+
+def never():
+    return 0
+"""
+
+# test_work: 3 tests calling helper 1 + 2 + 3 = 6 times (twice: 1).
+WORK_TESTS = """
+import pytest
+from helpers import helper, twice
+
+def test_one():
+    helper(3)
+
+def test_two():
+    twice(4)
+
+@pytest.mark.parametrize("n", [5])
+def test_three(n):
+    for _ in range(3):
+        helper(n)
+"""
+
+
+@pytest.fixture
+def work(pytester):
+    pytester.makepyfile(helpers=HELPERS, test_work=WORK_TESTS)
+    return pytester
+
+
+def summary_rows(stdout):
+    """{function label: ncalls} from the suite table of the summary."""
+    lines = stdout.splitlines()
+    start = next(i for i, l in enumerate(lines) if "monitrace:" in l and "traced" in l)
+    rows = {}
+    for line in lines[start:]:
+        if line.startswith("Slowest tests"):
+            break
+        m = re.match(r"\s*(\d+(?:/\d+)?)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+\S+\s+\S+\s+\S+\s+(.*)$", line)
+        if m:
+            rows[m.group(2)] = m.group(1)
+    return rows
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def calls_in(data, qualname):
+    return sum(f["calls"] for f in data["functions"] if f["qualname"] == qualname)
+
+
+# ---- idle unless used ---------------------------------------------------------
+
+def test_import_loads_no_core():
+    code = (
+        "import sys, monitrace.pytest_plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith('monitrace')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["['monitrace',", "'monitrace.options',",
+                                  "'monitrace.pytest_plugin',", "'monitrace.report']"]
+
+
+def test_plugin_idle_in_a_suite_that_does_not_use_it(work):
+    work.makeconftest("""
+        import sys
+        def pytest_sessionfinish(session):
+            pm = session.config.pluginmanager
+            with open("state.txt", "w") as f:
+                f.write(repr((pm.hasplugin("monitrace"), pm.get_plugin("monitrace-suite"),
+                              "monitrace._core" in sys.modules,
+                              "monitrace.pytest_suite" in sys.modules)))
+    """)
+    result = work.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    assert (work.path / "state.txt").read_text() == "(True, None, False, False)"
+    assert "traced" not in result.stdout.str()
+
+
+# ---- the fixture --------------------------------------------------------------
+
+def test_fixture_counts_and_records(pytester):
+    pytester.makepyfile(helpers=HELPERS)
+    pytester.makepyfile(test_fx="""
+        import helpers
+
+        def test_counts(monitrace):
+            with monitrace.trace() as s:
+                helpers.helper(2)
+                helpers.twice(3)
+            assert s.calls("helpers.helper") == 3
+            assert s.calls("twice") == 1
+            assert s.called("helpers.twice")
+            assert not s.called("helpers.never")
+            s.assert_called("helpers.helper", times=3)
+            s.assert_called("helpers.twice")
+            s.assert_not_called("helpers.never")
+            rec = {r.full_name: r for r in s.stats()}["helpers.helper"]
+            assert (rec.calls, rec.primitive_calls, rec.firstlineno) == (3, 3, 1)
+            assert rec.total_time >= rec.self_time > 0
+
+        def test_options_and_sessions(monitrace):
+            s = monitrace.trace(c_calls=True)
+            s.start()
+            helpers.helper(4)
+            assert monitrace.sessions == [s] and s.running
+            # left running on purpose: the fixture stops it at teardown
+
+        def test_bad_option(monitrace):
+            import pytest
+            with pytest.raises(TypeError, match="unknown trace"):
+                monitrace.trace(colour=True)
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_fixture_inside_monitrace_nested_sessions(pytester, tmp_path):
+    """--monitrace traces the test (tool id 3) while the test traces itself
+    through the fixture (tool id 4): both counts are exact."""
+    pytester.makepyfile(helpers=HELPERS)
+    pytester.makepyfile(test_nest="""
+        import sys
+        import helpers
+
+        def test_nested(monitrace):
+            helpers.helper(1)
+            with monitrace.trace() as s:
+                assert s.tool_id == 4
+                assert sys.monitoring.get_tool(3) == "monitrace"
+                helpers.twice(2)
+            helpers.helper(1)
+            assert s.calls("helpers.helper") == 2
+            assert s.calls("helpers.twice") == 1
+    """)
+    out = tmp_path / "out"
+    result = pytester.runpytest("-p", "no:cacheprovider", "--monitrace", f"--monitrace-out={out}")
+    result.assert_outcomes(passed=1)
+    data = load(out / "test_nest.py--test_nested.json")
+    assert calls_in(data, "helper") == 4
+    assert calls_in(data, "twice") == 1
+    assert calls_in(data, "test_nested") == 1
+
+
+# ---- failure messages ----------------------------------------------------------
+
+def test_failure_messages_show_report_rows(pytester):
+    pytester.makepyfile(helpers=HELPERS)
+    pytester.makepyfile(test_fail="""
+        import helpers
+
+        def run(monitrace):
+            with monitrace.trace() as s:
+                helpers.helper(1)
+                helpers.helper(2)
+            return s
+
+        def test_eq(monitrace):
+            assert run(monitrace).calls("helpers.helper") == 3
+
+        def test_misspelt(monitrace):
+            assert run(monitrace).calls("helpers.helpr") == 1
+
+        def test_assert_called(monitrace):
+            run(monitrace).assert_called("helpers.helper", times=1)
+
+        def test_assert_not_called(monitrace):
+            run(monitrace).assert_not_called("helpers.helper")
+
+        def test_assert_called_never(monitrace):
+            run(monitrace).assert_called("helpers.never")
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=5)
+    row = r"E \s+ 2 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ .*helpers.py:1\(helper\)"
+    result.stdout.re_match_lines([
+        r"_+ test_eq _+",
+        r">\s+assert run\(monitrace\).calls\(\"helpers.helper\"\) == 3",
+        r"E\s+assert 2 == 3",
+        r"E\s+monitrace: helpers.helper was called 2 times:",
+        r"E\s+ncalls\s+tottime\s+percall\s+cumtime\s+percall\s+p50\s+p99\s+max\s+filename:lineno\(function\)",
+        row,
+        r"_+ test_misspelt _+",
+        r"E\s+assert 0 == 1",
+        r"E\s+monitrace: helpers.helpr was never called; recorded functions with close names:",
+        r"E\s+ncalls.*",
+        row,
+        r"_+ test_assert_called _+",
+        r">\s+run\(monitrace\).assert_called\(\"helpers.helper\", times=1\)",
+        r"E\s+AssertionError: expected helpers.helper to be called once, but it was called 2 times:",
+        r"E\s+ncalls.*",
+        row,
+        r"_+ test_assert_not_called _+",
+        r"E\s+AssertionError: expected helpers.helper not to be called, but it was called 2 times:",
+        r"E\s+ncalls.*",
+        row,
+        r"_+ test_assert_called_never _+",
+        r"E\s+AssertionError: expected helpers.never to be called, but it was never called; "
+        r"recorded functions with close names:",
+        r"E\s+ncalls.*",
+        row,
+    ])
+    # pytest hides monitrace's own frame: the test's line is the last shown
+    assert "api.py" not in result.stdout.str()
+
+
+def test_call_count_is_an_int():
+    rec = FunctionStats("f", "f", "m", "m.py", 1, 2, 2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    count = CallCount("m.f", [rec, rec], [rec])
+    assert count == 4 and isinstance(count, int)
+    assert repr(count) == "4" and str(count) == "4" and f"{count}" == "4"
+    assert count + 1 == 5 and type(count + 1) is int
+    assert json.dumps({"n": count}) == '{"n": 4}'
+
+
+# ---- --monitrace and its options ----------------------------------------------
+
+def test_monitrace_summary(work):
+    result = work.runpytest("-p", "no:cacheprovider", "--monitrace", "--monitrace-report=500")
+    result.assert_outcomes(passed=3)
+    out = result.stdout.str()
+    rows = summary_rows(out)
+    assert rows["helpers.py:1(helper)"] == "6"
+    assert rows["helpers.py:4(twice)"] == "1"
+    # no row of pytest's own machinery (or of monitrace)
+    assert not [r for r in rows if "_pytest" in r or "pluggy" in r or "monitrace" in r]
+    result.stdout.fnmatch_lines([
+        "*= monitrace: 3 tests traced =*",
+        "Functions with the most self time across the suite:",
+        "*Ordered by: internal time",
+        "Slowest tests and their hottest functions (self time):",
+    ])
+    # the 3 slowest of 3 tests, each with its hottest functions
+    for nodeid in ("test_work.py::test_one", "test_work.py::test_two",
+                   "test_work.py::test_three[5]"):
+        assert re.search(rf"^{re.escape(nodeid)}  \d+\.\d{{6}}s$", out, re.M), nodeid
+
+
+def test_report_rows(work):
+    result = work.runpytest("-p", "no:cacheprovider", "--monitrace", "--monitrace-report=1")
+    result.assert_outcomes(passed=3)
+    assert len(summary_rows(result.stdout.str())) == 1
+    result.stdout.fnmatch_lines(["*List reduced from * to 1 due to restriction <1>"])
+    # one slowest test (min(3, N)) with one row
+    nodeids = re.findall(r"^(test_work\.py::\S+)  \d", result.stdout.str(), re.M)
+    assert len(nodeids) == 1
+
+    result = work.runpytest("-p", "no:cacheprovider", "--monitrace", "--monitrace-report=0")
+    result.assert_outcomes(passed=3)
+    assert "traced" not in result.stdout.str()
+
+
+def test_out_dir_one_file_per_test(work, tmp_path):
+    out = tmp_path / "traces"
+    result = work.runpytest("-p", "no:cacheprovider", "--monitrace", f"--monitrace-out={out}")
+    result.assert_outcomes(passed=3)
+    assert sorted(os.listdir(out)) == [
+        "monitrace-summary.json",
+        "test_work.py--test_one.json",
+        "test_work.py--test_three_5.json",
+        "test_work.py--test_two.json",
+    ]
+    one = load(out / "test_work.py--test_one.json")
+    assert one["nodeid"] == "test_work.py::test_one" and one["duration"] > 0
+    assert calls_in(one, "helper") == 1 and calls_in(one, "twice") == 0
+    three = load(out / "test_work.py--test_three_5.json")
+    assert calls_in(three, "helper") == 3
+    assert calls_in(load(out / "test_work.py--test_two.json"), "helper") == 2
+    summary = load(out / "monitrace-summary.json")
+    assert summary["tests_traced"] == 3
+    assert calls_in(summary, "helper") == 6
+    assert {t["nodeid"] for t in summary["slowest_tests"]} == {
+        "test_work.py::test_one", "test_work.py::test_two", "test_work.py::test_three[5]"}
+    # the records are full FunctionStats
+    rec = stats_from_data(next(f for f in summary["functions"] if f["qualname"] == "helper"))
+    assert rec.full_name == "helpers.helper" and sum(c for _, _, c in rec.histogram) == 6
+
+
+def test_include_exclude(pytester):
+    pytester.mkpydir("pkg")
+    pytester.makepyfile(**{
+        "pkg/a": "def fa():\n    return 1\n",
+        "pkg/b": "def fb():\n    return 2\n",
+        "other": "def fo():\n    return 3\n",
+        "test_mods": """
+            from pkg.a import fa
+            from pkg.b import fb
+            from other import fo
+            def test_all():
+                fa(); fb(); fb(); fo()
+        """,
+    })
+
+    def traced(*args):
+        out = pytester.path / "out"
+        result = pytester.runpytest("-p", "no:cacheprovider", "--monitrace",
+                                    f"--monitrace-out={out}", *args)
+        result.assert_outcomes(passed=1)
+        data = load(out / "test_mods.py--test_all.json")
+        return {f["module"]: f["calls"] for f in data["functions"]}
+
+    everything = traced()
+    assert (everything["pkg.a"], everything["pkg.b"], everything["other"]) == (1, 2, 1)
+    assert everything["test_mods"] == 1
+    assert traced("--monitrace-include=pkg") == {"pkg.a": 1, "pkg.b": 2}
+    assert traced("--monitrace-include=pkg.*", "--monitrace-exclude=pkg.b") == {"pkg.a": 1}
+    assert traced("--monitrace-include=other", "--monitrace-include=pkg.b") == {
+        "pkg.b": 2, "other": 1}
+    assert "other" not in traced("--monitrace-exclude=oth*")
+    # pytest's own modules are out by default, in when included by name
+    assert not [m for m in everything if m.startswith(("_pytest", "pluggy"))]
+    assert any(m.startswith("_pytest") for m in traced("--monitrace-include=_pytest"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--monitrace-report=-1"], "--monitrace-report must be 0 or more, not -1"),
+        (["--monitrace-report=x"], "--monitrace-report: invalid int value: 'x'"),
+        (["--monitrace-out=afile.txt/sub"], "--monitrace-out: cannot create 'afile.txt/sub'"),
+    ],
+)
+def test_bad_options(pytester, args, message):
+    pytester.makefile(".txt", afile="not a directory")
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+def test_file_stem():
+    assert file_stem("tests/test_a.py::TestX::test_y[a/b-1]") == "tests_test_a.py--TestX--test_y_a_b-1"
+    long = file_stem("t.py::test[" + "x" * 300 + "]")
+    assert len(long) == 150 + 13 and long != file_stem("t.py::test[" + "x" * 299 + "y]")
+
+
+def test_module_matches():
+    assert module_matches("pkg", ["pkg"]) and module_matches("pkg.sub.m", ["pkg"])
+    assert not module_matches("pkgx", ["pkg"])
+    assert module_matches("pkg.sub", ["pkg.*"]) and not module_matches("pkg", ["pkg.*"])
+    assert module_matches("app_tests", ["app_*", "zzz"])
+
+
+# ---- the marker ------------------------------------------------------------------
+
+def test_marker_traces_only_marked_tests(pytester, tmp_path):
+    pytester.makepyfile(helpers=HELPERS)
+    pytester.makepyfile(test_mark="""
+        import pytest
+        import helpers
+
+        @pytest.mark.monitrace
+        def test_marked():
+            helpers.helper(3)
+
+        @pytest.mark.monitrace(c_calls=True)
+        def test_marked_c_calls():
+            helpers.helper(3)
+            len("abc")
+
+        def test_unmarked():
+            helpers.helper(3)
+
+        @pytest.mark.monitrace
+        class TestClass:
+            def test_in_class(self):
+                helpers.twice(1)
+    """)
+    out = tmp_path / "out"
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--monitrace-out={out}",
+                                "--monitrace-report=500")
+    result.assert_outcomes(passed=4)
+    assert sorted(os.listdir(out)) == [
+        "monitrace-summary.json",
+        "test_mark.py--TestClass--test_in_class.json",
+        "test_mark.py--test_marked.json",
+        "test_mark.py--test_marked_c_calls.json",
+    ]
+    plain = load(out / "test_mark.py--test_marked.json")
+    assert calls_in(plain, "helper") == 1
+    assert not [f for f in plain["functions"] if f["kind"] == "c"]
+    with_c = load(out / "test_mark.py--test_marked_c_calls.json")
+    assert [f["calls"] for f in with_c["functions"] if f["qualname"] == "len"] == [1]
+    assert calls_in(load(out / "test_mark.py--TestClass--test_in_class.json"), "helper") == 2
+    result.stdout.fnmatch_lines(["*= monitrace: 3 tests traced =*"])
+    assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == "4"
+
+
+def test_marker_bad_options_fail_that_test(pytester):
+    pytester.makepyfile(test_bad="""
+        import pytest
+
+        @pytest.mark.monitrace(colour=True)
+        def test_unknown():
+            pass
+
+        @pytest.mark.monitrace("c_calls")
+        def test_positional():
+            pass
+
+        def test_fine():
+            pass
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines([
+        "*TypeError: @pytest.mark.monitrace: unknown trace() option 'colour'; known options: *",
+        "*TypeError: @pytest.mark.monitrace takes keyword options only *, not ('c_calls',)",
+    ])
+
+
+def test_marker_registered(pytester):
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.monitrace(**options): trace this test with*"])
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--monitrace-out=DIR*"])
+
+
+# ---- xdist and pytest-cov ----------------------------------------------------------
+
+needs_xdist = pytest.mark.skipif(
+    importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist")
+needs_cov = pytest.mark.skipif(
+    importlib.util.find_spec("pytest_cov") is None, reason="needs pytest-cov")
+
+COV_MODULE = """
+def work(n):
+    if n > 100:
+        return "big"
+    return sum(range(n))
+
+def unused():
+    return None
+"""
+
+COV_TESTS = """
+import mod
+
+def test_small():
+    assert mod.work(5) == 10
+
+def test_big():
+    assert mod.work(500) == "big"
+
+def test_small_again():
+    assert mod.work(6) == 15
+"""
+
+
+@needs_xdist
+def test_xdist_worker_files_and_merged_summary(work, tmp_path):
+    out = tmp_path / "out"
+    work.makepyfile(test_more="""
+        from helpers import helper
+        def test_four():
+            helper(1)
+        def test_five():
+            helper(1)
+    """)
+    result = work.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--monitrace",
+                                       f"--monitrace-out={out}", "--monitrace-report=500")
+    result.assert_outcomes(passed=5)
+    files = sorted(os.listdir(out))
+    assert files == [
+        "monitrace-summary.json",
+        "monitrace-worker-gw0.json",
+        "monitrace-worker-gw1.json",
+        "test_more.py--test_five.json",
+        "test_more.py--test_four.json",
+        "test_work.py--test_one.json",
+        "test_work.py--test_three_5.json",
+        "test_work.py--test_two.json",
+    ]
+    workers = [load(out / f"monitrace-worker-gw{i}.json") for i in (0, 1)]
+    assert sum(w["tests_traced"] for w in workers) == 5
+    assert sum(calls_in(w, "helper") for w in workers) == 8
+    per_test = {load(out / f)["worker"] for f in files if f.startswith("test_")}
+    assert per_test <= {"gw0", "gw1"}
+    summary = load(out / "monitrace-summary.json")
+    assert summary["tests_traced"] == 5 and calls_in(summary, "helper") == 8
+    result.stdout.fnmatch_lines(["*= monitrace: 5 tests traced =*"])
+    assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == "8"
+
+
+@needs_xdist
+def test_xdist_with_marker_only(work):
+    work.makepyfile(test_marked="""
+        import pytest
+        from helpers import helper
+        @pytest.mark.monitrace
+        def test_marked():
+            helper(1); helper(2)
+    """)
+    result = work.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
+                                       "--monitrace-report=500")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*= monitrace: 1 test traced =*"])
+    assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == "2"
+
+
+@needs_xdist
+@needs_cov
+@pytest.mark.parametrize("core", ["sysmon", "ctrace"])
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_with_pytest_cov(pytester, monkeypatch, tmp_path, core, xdist):
+    monkeypatch.setenv("COVERAGE_CORE", core)
+    pytester.makepyfile(mod=COV_MODULE, test_cov=COV_TESTS)
+    out = tmp_path / "out"
+    args = ["-p", "no:cacheprovider", "--cov=mod", "--cov-report=term-missing",
+            "--monitrace", f"--monitrace-out={out}"]
+    if xdist:
+        args += ["-n", "2"]
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=3)
+    # coverage: everything but the body of unused() (line 7)
+    result.stdout.re_match_lines([r"mod\.py\s+6\s+1\s+83%\s+7$"])
+    # monitrace: exact counts per test and for the suite
+    assert calls_in(load(out / "test_cov.py--test_big.json"), "work") == 1
+    summary = load(out / "monitrace-summary.json")
+    assert summary["tests_traced"] == 3 and calls_in(summary, "work") == 3
+    assert calls_in(summary, "unused") == 0
+
+
+# ---- suite statistics ------------------------------------------------------------
+
+def test_suite_stats_merge_roundtrip():
+    def rec(name, calls, self_time, hist):
+        return FunctionStats(name, name, "m", "m.py", 1, calls, calls, self_time * 2,
+                             self_time, 1e-6, 2e-6, 0.0, 0.0, 0.0, histogram=hist)
+
+    a = SuiteStats(slowest=2, hottest=1)
+    a.add_test("t::a", 0.5, [rec("f", 2, 0.1, ((1000.0, 1100.0, 2),)), rec("g", 1, 0.3, ())])
+    a.add_test("t::b", 0.1, [rec("f", 1, 0.1, ((1000.0, 1100.0, 1),))])
+    b = SuiteStats(slowest=2, hottest=1)
+    b.add_test("t::c", 0.9, [rec("f", 4, 0.2, ((2000.0, 2200.0, 4),))])
+    merged = SuiteStats(slowest=2, hottest=1)
+    merged.merge(json.loads(json.dumps(a.to_data())))
+    merged.merge(json.loads(json.dumps(b.to_data())))
+    assert merged.tests_traced == 3
+    f = {s.name: s for s in merged.functions()}["f"]
+    assert (f.calls, round(f.self_time, 9)) == (7, 0.4)
+    assert f.histogram == ((1000.0, 1100.0, 3), (2000.0, 2200.0, 4))
+    slow = merged.slowest_tests()
+    assert [(t.nodeid, [s.name for s in t.hottest]) for t in slow] == [
+        ("t::c", ["f"]), ("t::a", ["g"])]
+    assert stats_from_data(stats_to_data(f)) == f
