@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .api import Session, trace
-from .report import FunctionStats, render_rows, render_table
+from .report import FunctionStats, build_stats, render_rows, render_table
 from .suite_stats import SuiteStats, stats_to_data
 
 # pytest's own machinery: traced, but left out of the rows unless an
@@ -107,6 +107,7 @@ class SuiteTracer:
         self.suite = SuiteStats(slowest=min(SLOWEST_TESTS, self.rows), hottest=self.rows)
         self._run: _TestRun | None = None
         self._stems: set[str] = set()
+        self._verdicts: dict[str, bool] = {}
 
     # ---- which tests, with which options --------------------------------
 
@@ -203,27 +204,40 @@ class SuiteTracer:
         if run is None:
             return
         run.session.stop()
-        stats = self.keep_rows(run.session.stats())
+        stats = self.test_stats(run.session)
         self.suite.add_test(run.nodeid, run.seconds, stats)
         if self.out_dir is not None:
             self._write_test(run, stats, item)
 
     # ---- rows and files ---------------------------------------------------
 
-    def keep_rows(self, stats: Sequence[FunctionStats]) -> list[FunctionStats]:
-        """The rows --monitrace-include/--monitrace-exclude let through
-        (applied to the records after the test; see the README)."""
-        kept = []
-        for s in stats:
-            included = bool(self.include) and module_matches(s.module, self.include)
-            if self.include and not included:
-                continue
-            if self.exclude and module_matches(s.module, self.exclude):
-                continue
-            if not included and module_matches(s.module, PYTEST_MODULES):
-                continue
-            kept.append(s)
-        return kept
+    def keeps_module(self, module: str) -> bool:
+        """Whether --monitrace-include/--monitrace-exclude let the records
+        of `module` through (decided once per module)."""
+        verdict = self._verdicts.get(module)
+        if verdict is None:
+            included = bool(self.include) and module_matches(module, self.include)
+            verdict = not (
+                (self.include and not included)
+                or (self.exclude and module_matches(module, self.exclude))
+                or (not included and module_matches(module, PYTEST_MODULES))
+            )
+            self._verdicts[module] = verdict
+        return verdict
+
+    def test_stats(self, session: Session) -> list[FunctionStats]:
+        """The session's records that the filters let through. Until the
+        filters of trace() can do it, they apply to the records after the
+        test; rows of Python functions whose module is known are dropped
+        before they are built, which is most of the work."""
+        snapshot = session.snapshot()
+        keep = [
+            not (kind == "py" and isinstance(module, str)) or self.keeps_module(module)
+            for kind, _key, module, *_rest in snapshot["records"]
+        ]
+        for thread in snapshot["threads"]:
+            thread["rows"] = [row for row in thread["rows"] if keep[row[0]]]
+        return [s for s in build_stats(snapshot) if self.keeps_module(s.module)]
 
     def _write_test(
         self, run: _TestRun, stats: Sequence[FunctionStats], item: pytest.Item | None
