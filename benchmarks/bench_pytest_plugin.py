@@ -10,14 +10,16 @@ times, in fresh interpreters, collection only (``--co``) and a full run:
 - with ``--monitrace`` (every test traced), for reference.
 
 Usage: python benchmarks/bench_pytest_plugin.py [--tests 1000] [--repeat 7]
-Prints a Markdown table of the median and best wall times. Runs are
-interleaved so that drift in machine load hits every configuration alike.
+Prints a Markdown table of median CPU and wall times, and the cost of
+importing the plugin module. Runs are interleaved so that drift in machine
+load hits every configuration alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -83,14 +85,65 @@ CONFIGS = {
 MODES = {"collection (--co)": ["--co", "-q"], "collection + run": ["-q"]}
 
 
-def run_once(python: str, root: str, args: list[str]) -> float:
+def run_once(python: str, root: str, args: list[str]) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one fresh pytest run. CPU time (user
+    + system of the child) is the steadier number on a shared machine."""
     cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", *args, root]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall
+
+
+IMPORT_COST = """
+import time, pytest
+start = time.perf_counter()
+import monitrace.pytest_plugin
+print(time.perf_counter() - start)
+"""
+
+
+MARKER_SCAN = """
+import sys, time, pytest
+from monitrace import pytest_plugin
+
+class Timer:
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        best = float("inf")
+        for _ in range(20):
+            start = time.perf_counter()
+            pytest_plugin.pytest_collection_modifyitems(session, config, items)
+            best = min(best, time.perf_counter() - start)
+        print("SCAN", len(items), best)
+
+pytest.main(["-q", "--co", "-p", "no:cacheprovider", "-p", "no:monitrace", sys.argv[1]],
+            plugins=[Timer()])
+"""
+
+
+def marker_scan_cost(python: str, root: str) -> tuple[int, float]:
+    """(items, best seconds) of the plugin's only per-item work when idle:
+    looking for @pytest.mark.monitrace among the collected items."""
+    out = subprocess.run([python, "-c", MARKER_SCAN, root], capture_output=True,
+                         text=True, check=True, cwd=root).stdout
+    _, items, best = next(l for l in out.splitlines() if l.startswith("SCAN")).split()
+    return int(items), float(best)
+
+
+def import_cost(python: str, repeat: int) -> float:
+    """Best time to import the plugin module in a fresh interpreter that
+    has already imported pytest (what the entry point adds)."""
+    return min(
+        float(subprocess.run([python, "-c", IMPORT_COST], capture_output=True,
+                             text=True, check=True).stdout)
+        for _ in range(repeat)
+    )
 
 
 def main() -> None:
@@ -101,7 +154,7 @@ def main() -> None:
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="monitrace-bench-") as root:
         count = write_suite(root, opts.tests)
-        times: dict[tuple[str, str], list[float]] = {}
+        times: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for mode, mode_args in MODES.items():
             run_once(opts.python, root, mode_args)  # warm the caches
             for _ in range(opts.repeat):
@@ -110,21 +163,26 @@ def main() -> None:
                     times.setdefault(key, []).append(
                         run_once(opts.python, root, [*mode_args, *args])
                     )
+        items, scan = marker_scan_cost(opts.python, root)
     version = subprocess.run(
         [opts.python, "-c", "import sys, pytest; print(sys.version.split()[0], pytest.__version__)"],
         capture_output=True, text=True, check=True,
     ).stdout.split()
     print(f"{count} tests, Python {version[0]}, pytest {version[1]}, "
-          f"{opts.repeat} runs each, wall time of a fresh `python -m pytest`\n")
-    print("| what | configuration | median | best | vs. without |")
+          f"median of {opts.repeat} fresh `python -m pytest` runs\n")
+    print("| what | configuration | CPU time | vs. without | wall time |")
     print("| --- | --- | ---: | ---: | ---: |")
     for mode in MODES:
-        base = statistics.median(times[(mode, next(iter(CONFIGS)))])
+        base = statistics.median(c for c, _ in times[(mode, next(iter(CONFIGS)))])
         for name in CONFIGS:
-            samples = times[(mode, name)]
-            med = statistics.median(samples)
-            print(f"| {mode} | {name} | {med:.3f} s | {min(samples):.3f} s "
-                  f"| {(med - base) * 1000:+.0f} ms |")
+            cpu = statistics.median(c for c, _ in times[(mode, name)])
+            wall = statistics.median(w for _, w in times[(mode, name)])
+            print(f"| {mode} | {name} | {cpu:.3f} s | {(cpu - base) * 1000:+.0f} ms "
+                  f"| {wall:.3f} s |")
+    cost = import_cost(opts.python, opts.repeat)
+    print(f"\nimporting monitrace.pytest_plugin after pytest: {cost * 1000:.2f} ms (best of "
+          f"{opts.repeat}); the C extension is not loaded")
+    print(f"looking for the marker among {items} collected items: {scan * 1000:.2f} ms")
 
 
 if __name__ == "__main__":
