@@ -4,16 +4,21 @@ failure messages, output files, xdist and pytest-cov."""
 import importlib.util
 import json
 import os
+import pstats
 import re
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
 from monitrace.assertions import CallCount
-from monitrace.pytest_suite import file_stem, module_matches
+from monitrace.pytest_plugin import base_options
+from monitrace.pytest_suite import file_stem
 from monitrace.report import FunctionStats
 from monitrace.suite_stats import SuiteStats, stats_from_data, stats_to_data
+
+STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
 
 HELPERS = """
 def helper(n):
@@ -73,6 +78,23 @@ def calls_in(data, qualname):
     return sum(f["calls"] for f in data["functions"] if f["qualname"] == qualname)
 
 
+def pstats_calls(path, mine=False):
+    """{(file name, function): total calls} of a .pstats file; `mine`:
+    only the functions defined beside the file (the test's own code, not
+    the standard library functions pytest calls while setting it up)."""
+    out = {}
+    for (filename, _line, name), (_cc, nc, _tt, _ct, _callers) in pstats.Stats(str(path)).stats.items():
+        if mine and (filename.startswith(STDLIB) or filename.startswith(("<", "~"))):
+            continue
+        key = (os.path.basename(filename), name)
+        out[key] = out.get(key, 0) + nc
+    return out
+
+
+def calls_of(path, name):
+    return sum(n for (_f, func), n in pstats_calls(path).items() if func == name)
+
+
 # ---- idle unless used ---------------------------------------------------------
 
 def test_import_loads_no_core():
@@ -81,8 +103,10 @@ def test_import_loads_no_core():
         "print(sorted(m for m in sys.modules if m.startswith('monitrace')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["['monitrace',", "'monitrace.options',",
-                                  "'monitrace.pytest_plugin',", "'monitrace.report']"]
+    loaded = set(eval(out.stdout))
+    assert "monitrace.pytest_plugin" in loaded
+    assert not loaded & {"monitrace._core", "monitrace.api", "monitrace.pytest_suite",
+                         "monitrace.exporters"}
 
 
 def test_plugin_idle_in_a_suite_that_does_not_use_it(work):
@@ -160,10 +184,10 @@ def test_fixture_inside_monitrace_nested_sessions(pytester, tmp_path):
     out = tmp_path / "out"
     result = pytester.runpytest("-p", "no:cacheprovider", "--monitrace", f"--monitrace-out={out}")
     result.assert_outcomes(passed=1)
-    data = load(out / "test_nest.py--test_nested.json")
-    assert calls_in(data, "helper") == 4
-    assert calls_in(data, "twice") == 1
-    assert calls_in(data, "test_nested") == 1
+    calls = pstats_calls(out / "test_nest.py--test_nested.pstats")
+    assert calls[("helpers.py", "helper")] == 4
+    assert calls[("helpers.py", "twice")] == 1
+    assert calls[("test_nest.py", "test_nested")] == 1
 
 
 # ---- failure messages ----------------------------------------------------------
@@ -280,16 +304,18 @@ def test_out_dir_one_file_per_test(work, tmp_path):
     result.assert_outcomes(passed=3)
     assert sorted(os.listdir(out)) == [
         "monitrace-summary.json",
-        "test_work.py--test_one.json",
-        "test_work.py--test_three_5.json",
-        "test_work.py--test_two.json",
+        "test_work.py--test_one.pstats",
+        "test_work.py--test_three_5.pstats",
+        "test_work.py--test_two.pstats",
     ]
-    one = load(out / "test_work.py--test_one.json")
-    assert one["nodeid"] == "test_work.py::test_one" and one["duration"] > 0
-    assert calls_in(one, "helper") == 1 and calls_in(one, "twice") == 0
-    three = load(out / "test_work.py--test_three_5.json")
-    assert calls_in(three, "helper") == 3
-    assert calls_in(load(out / "test_work.py--test_two.json"), "helper") == 2
+    assert pstats_calls(out / "test_work.py--test_one.pstats", mine=True) == {
+        ("helpers.py", "helper"): 1, ("test_work.py", "test_one"): 1}
+    assert pstats_calls(out / "test_work.py--test_two.pstats", mine=True) == {
+        ("helpers.py", "helper"): 2, ("helpers.py", "twice"): 1,
+        ("test_work.py", "test_two"): 1}
+    three = pstats_calls(out / "test_work.py--test_three_5.pstats")
+    assert three[("helpers.py", "helper")] == 3
+    assert three[("test_work.py", "test_three")] == 1
     summary = load(out / "monitrace-summary.json")
     assert summary["tests_traced"] == 3
     assert calls_in(summary, "helper") == 6
@@ -320,20 +346,30 @@ def test_include_exclude(pytester):
         result = pytester.runpytest("-p", "no:cacheprovider", "--monitrace",
                                     f"--monitrace-out={out}", *args)
         result.assert_outcomes(passed=1)
-        data = load(out / "test_mods.py--test_all.json")
-        return {f["module"]: f["calls"] for f in data["functions"]}
+        calls = pstats_calls(out / "test_mods.py--test_all.pstats")
+        return {func: n for (_f, func), n in calls.items()}
 
     everything = traced()
-    assert (everything["pkg.a"], everything["pkg.b"], everything["other"]) == (1, 2, 1)
-    assert everything["test_mods"] == 1
-    assert traced("--monitrace-include=pkg") == {"pkg.a": 1, "pkg.b": 2}
-    assert traced("--monitrace-include=pkg.*", "--monitrace-exclude=pkg.b") == {"pkg.a": 1}
-    assert traced("--monitrace-include=other", "--monitrace-include=pkg.b") == {
-        "pkg.b": 2, "other": 1}
-    assert "other" not in traced("--monitrace-exclude=oth*")
-    # pytest's own modules are out by default, in when included by name
-    assert not [m for m in everything if m.startswith(("_pytest", "pluggy"))]
-    assert any(m.startswith("_pytest") for m in traced("--monitrace-include=_pytest"))
+    assert (everything["fa"], everything["fb"], everything["fo"]) == (1, 2, 1)
+    assert everything["test_all"] == 1
+    assert traced("--monitrace-include=pkg") == {"fa": 1, "fb": 2}
+    assert traced("--monitrace-include=pkg.*", "--monitrace-exclude=pkg.b") == {"fa": 1}
+    assert traced("--monitrace-include=other", "--monitrace-include=function:fb") == {
+        "fb": 2, "fo": 1}
+    assert "fo" not in traced("--monitrace-exclude=oth*")
+    # pytest's own code is out by default (the test it calls is in), and in
+    # when an include names it
+    files = pstats_calls(pytester.path / "out" / "test_mods.py--test_all.pstats")
+    assert not [f for f, _ in files if f in ("runner.py", "python.py", "fixtures.py")]
+    traced("--monitrace-include=_pytest")
+    files = pstats_calls(pytester.path / "out" / "test_mods.py--test_all.pstats")
+    assert ("python.py", "pytest_pyfunc_call") in files and ("test_mods.py", "test_all") not in files
+
+
+def test_base_options():
+    assert base_options([], []) == {"exclude": ("_pytest", "pytest", "pluggy", "xdist", "execnet")}
+    assert base_options(["a"], ["b"]) == {"include": ("a",), "exclude": ("b",)}
+    assert base_options([], ["b"])["exclude"][0] == "b"
 
 
 @pytest.mark.parametrize(
@@ -342,6 +378,8 @@ def test_include_exclude(pytester):
         (["--monitrace-report=-1"], "--monitrace-report must be 0 or more, not -1"),
         (["--monitrace-report=x"], "--monitrace-report: invalid int value: 'x'"),
         (["--monitrace-out=afile.txt/sub"], "--monitrace-out: cannot create 'afile.txt/sub'"),
+        (["--monitrace-include=re:("], "--monitrace-include/--monitrace-exclude: include: "),
+        (["--monitrace-exclude=re:["], "--monitrace-include/--monitrace-exclude: exclude: "),
     ],
 )
 def test_bad_options(pytester, args, message):
@@ -356,13 +394,6 @@ def test_file_stem():
     assert file_stem("tests/test_a.py::TestX::test_y[a/b-1]") == "tests_test_a.py--TestX--test_y_a_b-1"
     long = file_stem("t.py::test[" + "x" * 300 + "]")
     assert len(long) == 150 + 13 and long != file_stem("t.py::test[" + "x" * 299 + "y]")
-
-
-def test_module_matches():
-    assert module_matches("pkg", ["pkg"]) and module_matches("pkg.sub.m", ["pkg"])
-    assert not module_matches("pkgx", ["pkg"])
-    assert module_matches("pkg.sub", ["pkg.*"]) and not module_matches("pkg", ["pkg.*"])
-    assert module_matches("app_tests", ["app_*", "zzz"])
 
 
 # ---- the marker ------------------------------------------------------------------
@@ -396,16 +427,16 @@ def test_marker_traces_only_marked_tests(pytester, tmp_path):
     result.assert_outcomes(passed=4)
     assert sorted(os.listdir(out)) == [
         "monitrace-summary.json",
-        "test_mark.py--TestClass--test_in_class.json",
-        "test_mark.py--test_marked.json",
-        "test_mark.py--test_marked_c_calls.json",
+        "test_mark.py--TestClass--test_in_class.pstats",
+        "test_mark.py--test_marked.pstats",
+        "test_mark.py--test_marked_c_calls.pstats",
     ]
-    plain = load(out / "test_mark.py--test_marked.json")
-    assert calls_in(plain, "helper") == 1
-    assert not [f for f in plain["functions"] if f["kind"] == "c"]
-    with_c = load(out / "test_mark.py--test_marked_c_calls.json")
-    assert [f["calls"] for f in with_c["functions"] if f["qualname"] == "len"] == [1]
-    assert calls_in(load(out / "test_mark.py--TestClass--test_in_class.json"), "helper") == 2
+    plain = pstats_calls(out / "test_mark.py--test_marked.pstats", mine=True)
+    assert plain == {("helpers.py", "helper"): 1, ("test_mark.py", "test_marked"): 1}
+    with_c = pstats_calls(out / "test_mark.py--test_marked_c_calls.pstats")
+    assert with_c[("~", "<built-in method builtins.len>")] == 1
+    assert with_c[("helpers.py", "helper")] == 1
+    assert calls_of(out / "test_mark.py--TestClass--test_in_class.pstats", "helper") == 2
     result.stdout.fnmatch_lines(["*= monitrace: 3 tests traced =*"])
     assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == "4"
 
@@ -489,17 +520,16 @@ def test_xdist_worker_files_and_merged_summary(work, tmp_path):
         "monitrace-summary.json",
         "monitrace-worker-gw0.json",
         "monitrace-worker-gw1.json",
-        "test_more.py--test_five.json",
-        "test_more.py--test_four.json",
-        "test_work.py--test_one.json",
-        "test_work.py--test_three_5.json",
-        "test_work.py--test_two.json",
+        "test_more.py--test_five.pstats",
+        "test_more.py--test_four.pstats",
+        "test_work.py--test_one.pstats",
+        "test_work.py--test_three_5.pstats",
+        "test_work.py--test_two.pstats",
     ]
     workers = [load(out / f"monitrace-worker-gw{i}.json") for i in (0, 1)]
     assert sum(w["tests_traced"] for w in workers) == 5
     assert sum(calls_in(w, "helper") for w in workers) == 8
-    per_test = {load(out / f)["worker"] for f in files if f.startswith("test_")}
-    assert per_test <= {"gw0", "gw1"}
+    assert sum(calls_of(out / f, "helper") for f in files if f.endswith(".pstats")) == 8
     summary = load(out / "monitrace-summary.json")
     assert summary["tests_traced"] == 5 and calls_in(summary, "helper") == 8
     result.stdout.fnmatch_lines(["*= monitrace: 5 tests traced =*"])
@@ -539,7 +569,8 @@ def test_with_pytest_cov(pytester, monkeypatch, tmp_path, core, xdist):
     # coverage: everything but the body of unused() (line 7)
     result.stdout.re_match_lines([r"mod\.py\s+6\s+1\s+83%\s+7$"])
     # monitrace: exact counts per test and for the suite
-    assert calls_in(load(out / "test_cov.py--test_big.json"), "work") == 1
+    assert pstats_calls(out / "test_cov.py--test_big.pstats", mine=True) == {
+        ("mod.py", "work"): 1, ("test_cov.py", "test_big"): 1}
     summary = load(out / "monitrace-summary.json")
     assert summary["tests_traced"] == 3 and calls_in(summary, "work") == 3
     assert calls_in(summary, "unused") == 0

@@ -15,7 +15,7 @@ nothing gets no per-test hook from it. What it offers:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 _SUITE_KEY = pytest.StashKey["SuiteTracer"]()
 MARKER = "monitrace"
+# pytest's own machinery, excluded unless --monitrace-include is given
+# (which then decides alone). Excluded code is transparent: the test code
+# it calls is traced.
+PYTEST_MODULES = ("_pytest", "pytest", "pluggy", "xdist", "execnet")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,13 +41,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "slowest tests' hottest functions.",
     )
     group.addoption(
-        "--monitrace-include", action="append", default=[], metavar="GLOB",
-        help="only report functions of modules matching GLOB ('pkg' also "
-        "covers 'pkg.sub'); repeatable.",
+        "--monitrace-include", action="append", default=[], metavar="SPEC",
+        help="trace only code matching SPEC, a filter spec of "
+        "monitrace.trace(include=...) such as 'pkg' (also covers 'pkg.sub'), "
+        "'pkg.*' or 'function:handle_*'; repeatable.",
     )
     group.addoption(
-        "--monitrace-exclude", action="append", default=[], metavar="GLOB",
-        help="leave out functions of modules matching GLOB; repeatable.",
+        "--monitrace-exclude", action="append", default=[], metavar="SPEC",
+        help="do not trace code matching SPEC (as for "
+        "monitrace.trace(exclude=...)); repeatable.",
     )
     group.addoption(
         "--monitrace-out", default=None, metavar="DIR",
@@ -69,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     out = config.getoption("monitrace_out")
     if out is not None:
         _check_out_dir(config, out)
+    _check_filters(config)
     if config.getoption("monitrace"):
         _suite(config, trace_all=True)
 
@@ -81,6 +88,30 @@ def _check_out_dir(config: pytest.Config, out: str) -> None:
         raise pytest.UsageError(f"--monitrace-out: cannot create {out!r}: {exc}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise pytest.UsageError(f"--monitrace-out: {out!r} is not writable")
+
+
+def base_options(include: Sequence[str], exclude: Sequence[str]) -> dict[str, Any]:
+    """The trace() options of --monitrace-include/--monitrace-exclude."""
+    options: dict[str, Any] = {}
+    if include:
+        options["include"] = tuple(include)
+    else:
+        exclude = (*exclude, *PYTEST_MODULES)
+    options["exclude"] = tuple(exclude)
+    return options
+
+
+def _check_filters(config: pytest.Config) -> None:
+    include = config.getoption("monitrace_include")
+    exclude = config.getoption("monitrace_exclude")
+    if not (include or exclude):
+        return
+    from .options import options_from  # pure Python: no C code loads
+
+    try:
+        options_from(base_options(include, exclude))
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"--monitrace-include/--monitrace-exclude: {exc}") from None
 
 
 def _suite(config: pytest.Config, *, trace_all: bool = False) -> SuiteTracer:

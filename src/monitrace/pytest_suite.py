@@ -5,37 +5,25 @@ files; the end-of-session summary; pytest-xdist transport."""
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import hashlib
 import json
 import os
 import re
 import time
 import warnings
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 from .api import Session, trace
-from .report import FunctionStats, build_stats, render_rows, render_table
-from .suite_stats import SuiteStats, stats_to_data
+from .report import FunctionStats, render_rows, render_table
+from .pytest_plugin import base_options
+from .suite_stats import SuiteStats
 
-# pytest's own machinery: traced, but left out of the rows unless an
-# --monitrace-include pattern names it.
-PYTEST_MODULES = ("_pytest", "pytest", "pluggy", "xdist", "execnet")
 SLOWEST_TESTS = 3
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 _MAX_STEM = 150
-
-
-def module_matches(module: str, patterns: Sequence[str]) -> bool:
-    """True if `module` matches a glob of `patterns`; a pattern also covers
-    the submodules of what it names ('pkg' matches 'pkg.sub')."""
-    return any(
-        fnmatch.fnmatchcase(module, p) or fnmatch.fnmatchcase(module, p + ".*")
-        for p in patterns
-    )
 
 
 def file_stem(nodeid: str) -> str:
@@ -95,8 +83,9 @@ class SuiteTracer:
         self.config = config
         self.trace_all = trace_all
         self.rows: int = config.getoption("monitrace_report")
-        self.include: tuple[str, ...] = tuple(config.getoption("monitrace_include"))
-        self.exclude: tuple[str, ...] = tuple(config.getoption("monitrace_exclude"))
+        self.base_options = base_options(
+            config.getoption("monitrace_include"), config.getoption("monitrace_exclude")
+        )
         out = config.getoption("monitrace_out")
         self.out_dir: str | None = (
             None if out is None
@@ -107,20 +96,19 @@ class SuiteTracer:
         self.suite = SuiteStats(slowest=min(SLOWEST_TESTS, self.rows), hottest=self.rows)
         self._run: _TestRun | None = None
         self._stems: set[str] = set()
-        self._verdicts: dict[str, bool] = {}
 
     # ---- which tests, with which options --------------------------------
 
     def _options(self, item: pytest.Item) -> dict[str, Any] | None:
         marker = item.get_closest_marker("monitrace")
         if marker is None:
-            return {} if self.trace_all else None
+            return dict(self.base_options) if self.trace_all else None
         if marker.args:
             raise TypeError(
                 "@pytest.mark.monitrace takes keyword options only (those of "
                 f"monitrace.trace()), not {marker.args!r}"
             )
-        return dict(marker.kwargs)
+        return {**self.base_options, **marker.kwargs}
 
     def _begin(self, item: pytest.Item) -> None:
         options = self._options(item)
@@ -204,58 +192,36 @@ class SuiteTracer:
         if run is None:
             return
         run.session.stop()
-        stats = self.test_stats(run.session)
+        stats = run.session.stats()
         self.suite.add_test(run.nodeid, run.seconds, stats)
         if self.out_dir is not None:
-            self._write_test(run, stats, item)
+            self._write_test(run, item)
 
     # ---- rows and files ---------------------------------------------------
 
-    def keeps_module(self, module: str) -> bool:
-        """Whether --monitrace-include/--monitrace-exclude let the records
-        of `module` through (decided once per module)."""
-        verdict = self._verdicts.get(module)
-        if verdict is None:
-            included = bool(self.include) and module_matches(module, self.include)
-            verdict = not (
-                (self.include and not included)
-                or (self.exclude and module_matches(module, self.exclude))
-                or (not included and module_matches(module, PYTEST_MODULES))
-            )
-            self._verdicts[module] = verdict
-        return verdict
-
-    def test_stats(self, session: Session) -> list[FunctionStats]:
-        """The session's records that the filters let through. Until the
-        filters of trace() can do it, they apply to the records after the
-        test; rows of Python functions whose module is known are dropped
-        before they are built, which is most of the work."""
-        snapshot = session.snapshot()
-        keep = [
-            not (kind == "py" and isinstance(module, str)) or self.keeps_module(module)
-            for kind, _key, module, *_rest in snapshot["records"]
-        ]
-        for thread in snapshot["threads"]:
-            thread["rows"] = [row for row in thread["rows"] if keep[row[0]]]
-        return [s for s in build_stats(snapshot) if self.keeps_module(s.module)]
-
-    def _write_test(
-        self, run: _TestRun, stats: Sequence[FunctionStats], item: pytest.Item | None
-    ) -> None:
+    def _write_test(self, run: _TestRun, item: pytest.Item | None) -> None:
+        """`<stem>.pstats`, plus the Chrome trace `<stem>.json` when the
+        session recorded events."""
         assert self.out_dir is not None
         stem = file_stem(run.nodeid)
         if stem in self._stems:
             stem += "-" + hashlib.sha1(run.nodeid.encode()).hexdigest()[:12]
         self._stems.add(stem)
-        ordered = sorted(stats, key=lambda s: (-s.self_time, s.filename, s.firstlineno))
-        data = {
-            "version": 1,
-            "nodeid": run.nodeid,
-            "duration": run.seconds,
-            "worker": self.worker_id,
-            "functions": [stats_to_data(s) for s in ordered],
-        }
-        self._write_json(os.path.join(self.out_dir, stem + ".json"), data, item)
+        outputs = [(stem + ".pstats", "pstats")]
+        if getattr(run.session.options, "record", False):
+            outputs.append((stem + ".json", "chrome"))
+        for name, format in outputs:
+            try:
+                run.session.save(os.path.join(self.out_dir, name), format)
+            except (OSError, ValueError) as exc:  # never fail a test over a file
+                self._warn(f"monitrace could not write {name}: {exc}", item)
+
+    def _warn(self, message: str, item: pytest.Item | None) -> None:
+        warning = pytest.PytestWarning(message)
+        if item is not None:
+            item.warn(warning)
+        else:
+            warnings.warn(warning, stacklevel=2)
 
     def _write_json(
         self, path: str, data: dict[str, Any], item: pytest.Item | None = None
@@ -265,11 +231,7 @@ class SuiteTracer:
                 json.dump(data, f, indent=1)
                 f.write("\n")
         except OSError as exc:  # never fail a test over an output file
-            warning = pytest.PytestWarning(f"monitrace could not write {path}: {exc}")
-            if item is not None:
-                item.warn(warning)
-            else:
-                warnings.warn(warning, stacklevel=2)
+            self._warn(f"monitrace could not write {path}: {exc}", item)
 
     # ---- end of session, xdist -------------------------------------------
 
