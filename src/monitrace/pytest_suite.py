@@ -22,6 +22,7 @@ from .pytest_plugin import base_options
 from .suite_stats import SuiteStats
 
 SLOWEST_TESTS = 3
+_REUSED_SESSIONS = 16
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 _MAX_STEM = 150
 
@@ -96,6 +97,7 @@ class SuiteTracer:
         self.suite = SuiteStats(slowest=min(SLOWEST_TESTS, self.rows), hottest=self.rows)
         self._run: _TestRun | None = None
         self._stems: set[str] = set()
+        self._sessions: dict[Any, Session] = {}
 
     # ---- which tests, with which options --------------------------------
 
@@ -114,10 +116,7 @@ class SuiteTracer:
         options = self._options(item)
         if options is None:
             return
-        try:
-            session = trace(**options)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"@pytest.mark.monitrace: {exc}") from None
+        session = self._session_for(options)
         try:
             session.start()
         except ValueError as exc:  # no free tool id: run the test untraced
@@ -125,6 +124,25 @@ class SuiteTracer:
             return
         session.pause()
         self._run = _TestRun(item.nodeid, session)
+
+    def _session_for(self, options: dict[str, Any]) -> Session:
+        """A stopped, empty session with these options. Sessions are reused
+        from test to test (cleared after each): building one compiles its
+        filters, which costs more than tracing a short test."""
+        key: Any = tuple(sorted(options.items()))
+        try:
+            session = self._sessions.get(key)
+        except TypeError:  # an unhashable option value: no reuse
+            key, session = None, None
+        if session is not None:
+            return session
+        try:
+            session = trace(**options)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"@pytest.mark.monitrace: {exc}") from None
+        if key is not None and len(self._sessions) < _REUSED_SESSIONS:
+            self._sessions[key] = session
+        return session
 
     def _timed(self) -> Generator[None, Any, None]:
         """Wrap a phase: add its wall time to the test's duration."""
@@ -196,6 +214,7 @@ class SuiteTracer:
         self.suite.add_test(run.nodeid, run.seconds, stats)
         if self.out_dir is not None:
             self._write_test(run, item)
+        run.session.clear()
 
     # ---- rows and files ---------------------------------------------------
 
