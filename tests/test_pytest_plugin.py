@@ -441,6 +441,51 @@ def test_marker_traces_only_marked_tests(pytester, tmp_path):
     assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == "4"
 
 
+def chrome_calls(path, prefix):
+    """(depth, name) of the calls named `prefix...` in a Chrome trace, in
+    order, depth counted over all the calls of the thread."""
+    data = load(path)
+    events = data["traceEvents"] if isinstance(data, dict) else data
+    out, stacks = [], {}
+    for ev in sorted((e for e in events if e.get("ph") in ("B", "E", "X")),
+                     key=lambda e: (e["ts"], e["ph"] != "E")):
+        stack = stacks.setdefault(ev["tid"], [])
+        if ev["ph"] == "E":
+            stack.pop()
+            continue
+        while ev["ph"] == "X" and stack and stack[-1] <= ev["ts"]:
+            stack.pop()
+        if ev["name"].startswith(prefix):
+            out.append((len(stack), ev["name"]))
+        stack.append(ev["ts"] + ev["dur"] if ev["ph"] == "X" else None)
+    return out
+
+
+def test_marker_record_writes_chrome_trace(pytester, tmp_path):
+    pytester.makepyfile(test_rec="""
+        import pytest
+
+        def helper(n):
+            return n + 1
+
+        @pytest.mark.monitrace(record=True)
+        def test_rec():
+            helper(1)
+            helper(2)
+    """)
+    out = tmp_path / "out"
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--monitrace-out={out}")
+    result.assert_outcomes(passed=1)
+    assert sorted(os.listdir(out)) == [
+        "monitrace-summary.json", "test_rec.py--test_rec.json", "test_rec.py--test_rec.pstats"]
+    calls = chrome_calls(out / "test_rec.py--test_rec.json", "test_rec.")
+    depth = calls[0][0]
+    assert calls == [(depth, "test_rec.test_rec"), (depth + 1, "test_rec.helper"),
+                     (depth + 1, "test_rec.helper")]
+    assert pstats_calls(out / "test_rec.py--test_rec.pstats", mine=True) == {
+        ("test_rec.py", "helper"): 2, ("test_rec.py", "test_rec"): 1}
+
+
 def test_marker_bad_options_fail_that_test(pytester):
     pytester.makepyfile(test_bad="""
         import pytest
