@@ -34,7 +34,7 @@ def _is_own(key: Any) -> bool:
     """True for monitrace's own code, which no session ever traces."""
     filename = getattr(key, "co_filename", None)
     if filename is not None:
-        return filename.startswith(_PACKAGE_DIR)
+        return isinstance(filename, str) and filename.startswith(_PACKAGE_DIR)
     owner = getattr(key, "__self__", None)
     if isinstance(owner, _core.Tracer) or getattr(key, "__objclass__", None) is _core.Tracer:
         return True
