@@ -24,6 +24,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _running: weakref.WeakSet[Session] = weakref.WeakSet()
 _last: Session | None = None
 _atexit_registered = False
+_fork_hook_registered = False
 
 
 class TracerError(RuntimeWarning):
@@ -43,6 +44,17 @@ def _is_own(key: Any) -> bool:
 
 def _default_filter(key: Any) -> bool:
     return not _is_own(key)
+
+
+def _reset_after_fork() -> None:
+    """In a child of os.fork(): each running session forgets the parent's
+    data, then keeps tracing the child or stops, as its ``fork`` option
+    says."""
+    for session in list(_running):
+        try:
+            session._after_fork_child()
+        except Exception as exc:  # never break the child
+            warnings.warn(f"monitrace: reset after fork failed: {exc!r}", TracerError)
 
 
 def _stop_all_at_exit() -> None:
@@ -103,12 +115,15 @@ class Session:
         return list(self._errors)
 
     def start(self) -> Session:
-        global _last, _atexit_registered
+        global _last, _atexit_registered, _fork_hook_registered
         tool = -1 if self._options.tool_id is None else self._options.tool_id
         # Bookkeeping first: once the tracer starts, every call is traced.
         if not _atexit_registered:
             atexit.register(_stop_all_at_exit)
             _atexit_registered = True
+        if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_reset_after_fork)
+            _fork_hook_registered = True
         _running.add(self)
         try:
             self._tracer.start(tool_id=tool)
@@ -134,6 +149,13 @@ class Session:
                 stacklevel=2,
             )
         self._report_dropped()
+
+    def _after_fork_child(self) -> None:
+        keep = self._options.fork == "continue"
+        self._tracer._after_fork_child(keep=keep)
+        self._errors = []
+        if not keep:
+            _running.discard(self)
 
     def pause(self) -> None:
         """Ignore events until resume(); costs one C flag test per event."""
@@ -349,8 +371,9 @@ def trace(**options: Any) -> Session:
 
     Options: ``c_calls`` (also time C functions), ``clock`` ('auto', 'tsc'
     or 'monotonic'), ``tool_id`` (a sys.monitoring tool id; default the
-    first free of 3 and 4). Two sessions can run at once (one per free tool
-    id), each with correct results.
+    first free of 3 and 4), ``fork`` ('stop' or 'continue': what a child
+    of os.fork() does with a running session). Two sessions can run at
+    once (one per free tool id), each with correct results.
 
     Filters (see the README): ``include``, ``exclude`` (specs such as
     ``"pkg.*"``, ``"function:handle_*"``, ``"file:*/vendor/*"`` or

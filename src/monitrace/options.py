@@ -11,6 +11,7 @@ from . import filters
 from .filters import Spec
 
 _CLOCKS = ("auto", "tsc", "monotonic")
+_FORK_MODES = ("stop", "continue")
 
 #: Events kept by ``record=True`` (24 MB of event records): the first ones
 #: are kept, later ones counted as dropped. Pass a number to choose.
@@ -46,6 +47,8 @@ class Options:
     depth: int | None = None
     repr_limit: int = 80
     color: bool | None = None
+    # What a child of os.fork() does with a running session.
+    fork: str = "stop"
 
     @property
     def record_limit(self) -> int:
@@ -69,6 +72,11 @@ class Options:
                 )
             if not 0 <= self.tool_id <= 5:
                 raise ValueError(f"tool_id must be between 0 and 5, not {self.tool_id}")
+        if not isinstance(self.fork, str) or self.fork not in _FORK_MODES:
+            raise ValueError(
+                f"fork must be one of {', '.join(map(repr, _FORK_MODES))}, "
+                f"not {self.fork!r}"
+            )
         _check_filters(self)
 
     @property

@@ -191,7 +191,12 @@ mt_on_call(PyObject *self, PyObject *const *args, size_t nargsf,
     tr->event_counts[MT_EV_CALL]++;
     uint64_t now = mt_clock_now(tr->clock);
     MtRecord *caller = code_record(tr, args[0]);
-    if (caller != NULL && !caller->traced) {
+    if (MT_UNLIKELY(caller == NULL)) {
+        /* Failed, or the tracer went away while the filter ran: `tr`
+         * may be gone. */
+        Py_RETURN_NONE;
+    }
+    if (!caller->traced) {
         /* A call site in excluded code: whatever it calls from C is
          * excluded with it, and the site goes quiet for good. */
         RETURN_DISABLE(tr);

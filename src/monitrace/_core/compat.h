@@ -85,4 +85,13 @@ mt_compat_current_frame(void)
 #define MT_HAVE_FRAME_PEEK 0
 #endif
 
+/* True while the calling thread runs a sys.monitoring (or settrace)
+ * callback, including any Python code that callback calls. The field is
+ * public in the cpython/ headers of 3.12 and 3.13. */
+static inline int
+mt_compat_thread_in_callback(void)
+{
+    return PyThreadState_GET()->tracing > 0;
+}
+
 #endif /* MT_COMPAT_H */

@@ -3,6 +3,7 @@
  * LINE events on traced code, and the Tracer methods that read it all. */
 #include "eventlog.h"
 #include "clock.h"
+#include "guard.h"
 #include "records.h"
 #include "threadstate.h"
 #include "tracer.h"
@@ -231,7 +232,9 @@ arg_names(MtTracer *tr, MtRecord *rec)
 static PyObject *
 capture_args(MtTracer *tr, MtRecord *rec, PyFrameObject *frame)
 {
-    PyObject *names = arg_names(tr, rec);
+    /* Owned here: a repr may release the GIL, and another thread may
+     * clear the tracer (and the record's names) meanwhile. */
+    PyObject *names = Py_XNewRef(arg_names(tr, rec));
     if (names == NULL) {
         return NULL;
     }
@@ -239,6 +242,7 @@ capture_args(MtTracer *tr, MtRecord *rec, PyFrameObject *frame)
     PyObject *out = PyTuple_New(n);
     if (out == NULL) {
         PyErr_Clear();
+        Py_DECREF(names);
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -258,10 +262,12 @@ capture_args(MtTracer *tr, MtRecord *rec, PyFrameObject *frame)
         if (pair == NULL) {
             PyErr_Clear();
             Py_DECREF(out);
+            Py_DECREF(names);
             return NULL;
         }
         PyTuple_SET_ITEM(out, i, pair);
     }
+    Py_DECREF(names);
     return out;
 }
 
@@ -338,12 +344,33 @@ error:
 /* Store and/or deliver one event with its notes (owned references,
  * consumed here). Runs with the user's exception saved by the caller. */
 static void
-emit(MtTracer *tr, MtThreadState *ts, MtRecord *rec, const MtLogEvent *e,
-     PyObject **notes)
+drop_notes(PyObject **notes)
 {
+    for (uint32_t i = 0; i < MT_NOTE_KINDS; i++) {
+        Py_CLEAR(notes[i]);
+    }
+}
+
+/* Store the event and its notes, and show it live. Reprs and the live
+ * printer are Python code: `serial` (from mt_guard_enter) tells whether
+ * the tracer is still the one the event belongs to. */
+static void
+emit(MtTracer *tr, MtThreadState *ts, MtRecord *rec, const MtLogEvent *e,
+     PyObject **notes, uint64_t serial)
+{
+    if (tr->serial != serial || !tr->active) {
+        /* A repr let another thread stop or clear the tracer: `ts` and
+         * `rec` may be gone (guard.h). */
+        drop_notes(notes);
+        return;
+    }
     int64_t seq = append(tr, e);
     if (tr->log.live != NULL && !tr->log.live_broken) {
         deliver_live(tr, ts, rec, e, notes);
+        if (tr->serial != serial || !tr->active) {
+            drop_notes(notes);
+            return;
+        }
     }
     for (uint32_t i = 0; i < MT_NOTE_KINDS; i++) {
         add_note(tr, seq, i, notes[i]);
@@ -469,7 +496,7 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                     .thread = ts->index};
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
     PyObject *saved = PyErr_GetRaisedException();
-    tr->in_callback++;
+    uint64_t serial = mt_guard_enter(tr);
     if (ev == MT_EV_CALL) {
         e.kind = MT_LOG_C_CALL;
         long offset = PyLong_AsLong(args[1]);
@@ -508,8 +535,8 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
             }
         }
     }
-    emit(tr, ts, rec, &e, notes);
-    tr->in_callback--;
+    emit(tr, ts, rec, &e, notes, serial);
+    mt_guard_leave(tr, serial); /* may free tr: touch it no more */
     PyErr_Clear();
     PyErr_SetRaisedException(saved);
 }
@@ -529,7 +556,7 @@ mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                     .thread = ts->index};
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
     PyObject *saved = PyErr_GetRaisedException();
-    tr->in_callback++;
+    uint64_t serial = mt_guard_enter(tr);
     switch (ev) {
     case MT_EV_PY_RETURN:
     case MT_EV_PY_YIELD:
@@ -552,8 +579,8 @@ mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
         e.kind = MT_LOG_C_RETURN;
         break;
     }
-    emit(tr, ts, rec, &e, notes);
-    tr->in_callback--;
+    emit(tr, ts, rec, &e, notes, serial);
+    mt_guard_leave(tr, serial); /* may free tr: touch it no more */
     PyErr_Clear();
     PyErr_SetRaisedException(saved);
 }
@@ -628,9 +655,9 @@ mt_eventlog_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
                     .thread = ts->index};
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
     PyObject *saved = PyErr_GetRaisedException();
-    tr->in_callback++;
-    emit(tr, ts, rec, &e, notes);
-    tr->in_callback--;
+    uint64_t serial = mt_guard_enter(tr);
+    emit(tr, ts, rec, &e, notes, serial);
+    mt_guard_leave(tr, serial); /* may free tr: touch it no more */
     PyErr_Clear();
     PyErr_SetRaisedException(saved);
     Py_RETURN_NONE;
@@ -798,7 +825,7 @@ mt_eventlog_traverse(MtEventLog *log, visitproc visit, void *arg)
 static int
 refuse(MtTracer *tr, const char *what, int when_running)
 {
-    if (tr->in_callback) {
+    if (mt_guard_reentered(tr)) {
         PyErr_Format(PyExc_RuntimeError,
                      "monitrace: %s() cannot be called from code that runs "
                      "inside a tracer callback",

@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "eventlog.h"
 #include "records.h"
+#include "selfcheck.h"
 #include "tracer.h"
 
 static MtModuleState *
@@ -37,6 +38,10 @@ static PyMethodDef module_methods[] = {
     {"hist_bucket", hist_bucket, METH_O,
      "hist_bucket($module, ticks, /)\n--\n\n"
      "(bucket, low, high) of the latency histogram bucket holding `ticks`."},
+    {"selfcheck", mt_selfcheck, METH_O,
+     "selfcheck($module, tracer, /)\n--\n\n"
+     "Check the tracer's tables (for tests): {'problems': [...], "
+     "'depths': [(ident, depth), ...], 'records': n}."},
     {"tsc_usable", tsc_usable, METH_NOARGS,
      "tsc_usable($module, /)\n--\n\n"
      "True if this CPU has an invariant TSC, so clock='auto' uses it."},

@@ -2,6 +2,7 @@
  * C-function table, and teardown. */
 #include "records.h"
 #include "eventlog.h"
+#include "guard.h"
 #include "tracer.h"
 
 #include <stdlib.h>
@@ -70,8 +71,9 @@ append_record(MtTracer *tr, MtRecord *rec)
 }
 
 /* Ask the user's filter (a Python callable) whether to trace `key`: a bool,
- * or an int of MT_VERDICT_* bits. Runs Python code from inside a callback:
- * the control methods refuse to run meanwhile (in_callback) and any
+ * or an int of MT_VERDICT_* bits; -1 when the tracer was stopped, cleared
+ * or dropped while the filter ran (see guard.h; then touch nothing of the
+ * tracer). Control methods refuse to run from the filter itself, and any
  * in-flight exception is preserved. */
 static int
 ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
@@ -80,15 +82,15 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
         return MT_VERDICT_TRACE;
     }
     PyObject *saved = PyErr_GetRaisedException();
-    tr->in_callback++;
+    uint64_t serial = mt_guard_enter(tr);
     PyObject *res =
         tr->filter_module
             ? PyObject_CallFunctionObjArgs(
                   tr->filter, key, module != NULL ? module : Py_None, NULL)
             : PyObject_CallOneArg(tr->filter, key);
-    tr->in_callback--;
-    int verdict = MT_VERDICT_TRACE;
+    int verdict = MT_VERDICT_TRACE, interrupted = 0;
     if (res == NULL) {
+        interrupted = mt_guard_interrupted();
         mt_tracer_fail(tr, MT_ERR_FILTER, "filter");
     }
     else if (PyLong_CheckExact(res)) {
@@ -106,11 +108,16 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
         verdict = PyObject_IsTrue(res);
         Py_DECREF(res);
         if (verdict < 0) {
+            interrupted = mt_guard_interrupted();
             mt_tracer_fail(tr, MT_ERR_FILTER, "filter result");
             verdict = MT_VERDICT_TRACE;
         }
     }
+    if (!mt_guard_leave(tr, serial)) {
+        verdict = -1;
+    }
     PyErr_SetRaisedException(saved);
+    mt_guard_redeliver(interrupted);
     return verdict;
 }
 
@@ -168,25 +175,38 @@ new_record(MtTracer *tr, PyObject *key, const void *id, int kind)
 MtRecord *
 mt_records_code_slow(MtTracer *tr, PyObject *code)
 {
+    /* The filter runs first: it is Python code, and no pointer into the
+     * tracer's data may be held across it. */
+    PyObject *module = current_module_name();
+    int verdict = ask_filter(tr, code, module);
+    if (verdict < 0) {
+        Py_XDECREF(module);
+        return NULL;
+    }
     MtCodeExtra *extra = NULL;
     if (PyUnstable_Code_GetExtra(code, mt_records_extra_index,
                                  (void **)&extra) < 0) {
+        Py_XDECREF(module);
         mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
         return NULL;
     }
+    /* Another thread may have made the record while the filter ran. */
     if (extra != NULL && extra->slot[tr->tool] != NULL
         && extra->slot[tr->tool]->tracer == tr) {
+        Py_XDECREF(module);
         return extra->slot[tr->tool];
     }
     if (extra == NULL) {
         extra = calloc(1, sizeof(*extra));
         if (extra == NULL) {
+            Py_XDECREF(module);
             mt_tracer_fail(tr, MT_ERR_NOMEM, "code extra");
             return NULL;
         }
         if (PyUnstable_Code_SetExtra(code, mt_records_extra_index, extra)
             < 0) {
             free(extra);
+            Py_XDECREF(module);
             mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
             return NULL;
         }
@@ -195,10 +215,11 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
      * and is stopped now); it reinstalls its records when it restarts. */
     MtRecord *rec = new_record(tr, code, code, MT_KIND_PY);
     if (rec == NULL) {
+        Py_XDECREF(module);
         return NULL;
     }
-    rec->module = current_module_name();
-    set_verdict(rec, ask_filter(tr, code, rec->module));
+    rec->module = module;
+    set_verdict(rec, verdict);
     extra->slot[tr->tool] = rec;
     mt_eventlog_code_seen(tr, rec);
     return rec;
@@ -261,18 +282,27 @@ MtRecord *
 mt_records_cfunc_slow(MtTracer *tr, PyObject *callable,
                       const PyMethodDef *def)
 {
+    int verdict = ask_filter(tr, callable, NULL);
+    if (verdict < 0) {
+        return NULL;
+    }
     MtRecordSet *set = &tr->records;
+    /* Another thread may have made the record while the filter ran. */
+    MtRecord *rec = mt_records_cfunc_find(set, def);
+    if (rec != NULL) {
+        return rec;
+    }
     if ((set->ctable_used + 1) * 2 > set->ctable_mask + 1) {
         if (ctable_grow(set) < 0) {
             mt_tracer_fail(tr, MT_ERR_NOMEM, "C function table");
             return NULL;
         }
     }
-    MtRecord *rec = new_record(tr, callable, def, MT_KIND_C);
+    rec = new_record(tr, callable, def, MT_KIND_C);
     if (rec == NULL) {
         return NULL;
     }
-    set_verdict(rec, ask_filter(tr, callable, NULL));
+    set_verdict(rec, verdict);
     size_t i = hash_ptr(def) & set->ctable_mask;
     while (set->ctable[i] != NULL) {
         i = (i + 1) & set->ctable_mask;

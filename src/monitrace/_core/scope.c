@@ -2,6 +2,7 @@
  * mt_scope_exit, and Tracer.set_scope(). */
 #include "scope.h"
 #include "clock.h"
+#include "guard.h"
 
 /* A thread not yet registered with threading has no name; threads= asks
  * again on each of its events, up to this many, then decides without. */
@@ -24,25 +25,29 @@ thread_scope(MtTracer *tr, MtThreadState *ts)
 }
 
 /* Ask the threads= callable about this thread: 1 record it, 0 ignore it,
- * -1 undecided (it answered None while the name is unknown). Runs Python
- * code; the caller's in-flight exception is preserved. */
+ * -1 undecided (it answered None while the name is unknown), or -2 when
+ * the tracer was stopped, cleared or dropped while the callable ran (see
+ * guard.h: then `ts` and `sc` may be gone). Runs Python code; the caller's
+ * in-flight exception is preserved. */
 static int
 decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
 {
     PyObject *saved = PyErr_GetRaisedException();
     PyObject *name = mt_thread_name(tr, ts);
     int last = name != NULL || ++sc->polls >= MT_SCOPE_NAME_POLLS;
-    int verdict = 1;
+    int verdict = 1, interrupted = 0;
     PyObject *res = NULL;
     PyObject *ident = PyLong_FromUnsignedLong(ts->ident);
+    PyObject *filter = Py_NewRef(tr->scope->thread_filter);
+    Py_XINCREF(name);
+    uint64_t serial = mt_guard_enter(tr);
     if (ident != NULL) {
-        tr->in_callback++;
-        res =
-            PyObject_CallFunctionObjArgs(tr->scope->thread_filter, ident,
-                                         name != NULL ? name : Py_None, NULL);
-        tr->in_callback--;
+        res = PyObject_CallFunctionObjArgs(filter, ident,
+                                           name != NULL ? name : Py_None,
+                                           NULL);
     }
     if (res == NULL) {
+        interrupted = mt_guard_interrupted();
         mt_tracer_fail(tr, MT_ERR_FILTER, "threads filter");
     }
     else if (res == Py_None) {
@@ -51,13 +56,20 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
     else {
         verdict = PyObject_IsTrue(res);
         if (verdict < 0) {
+            interrupted = mt_guard_interrupted();
             mt_tracer_fail(tr, MT_ERR_FILTER, "threads filter result");
             verdict = 1;
         }
     }
+    if (!mt_guard_leave(tr, serial)) {
+        verdict = -2;
+    }
     Py_XDECREF(res);
     Py_XDECREF(ident);
+    Py_XDECREF(name);
+    Py_DECREF(filter);
     PyErr_SetRaisedException(saved);
+    mt_guard_redeliver(interrupted);
     return verdict;
 }
 
@@ -88,7 +100,11 @@ mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
         return 1;
     }
     if (MT_UNLIKELY(sc->verdict < 0)) {
-        sc->verdict = decide_thread(tr, ts, sc);
+        int verdict = decide_thread(tr, ts, sc);
+        if (verdict == -2) {
+            return 0; /* the tracer changed meanwhile: drop the event */
+        }
+        sc->verdict = verdict;
     }
     if (sc->verdict != 1) {
         return 0;
@@ -216,7 +232,7 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
                                      &thread_filter, &min_ns)) {
         return NULL;
     }
-    if (tr->in_callback || tr->running) {
+    if (mt_guard_reentered(tr) || tr->running) {
         PyErr_SetString(PyExc_RuntimeError,
                         "monitrace: stop the tracer before set_scope()");
         return NULL;

@@ -116,11 +116,14 @@ thread(const MtThreadState *ts, double scale)
 static PyObject *
 records(const MtRecordSet *set)
 {
-    PyObject *out = PyList_New(set->count);
+    /* Building items can run a finalizer that lets another thread add
+     * records: fill exactly the slots the list was made with. */
+    Py_ssize_t n = set->count;
+    PyObject *out = PyList_New(n);
     if (out == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < set->count; i++) {
+    for (Py_ssize_t i = 0; i < n; i++) {
         const MtRecord *rec = set->items[i];
         PyObject *item = Py_BuildValue(
             "(sOOO)", rec->kind == MT_KIND_PY ? "py" : "c", rec->key,

@@ -7,8 +7,11 @@ __thread MtTls mt_tls[MT_TOOL_SLOTS]
     __attribute__((tls_model("initial-exec")));
 
 /* Look the thread's name up in threading._active without running Python
- * code (threading.current_thread() would create a _DummyThread for a thread
- * that is still bootstrapping). */
+ * code: the Thread object's `_name`, read from its instance dict. The
+ * `name` property is Python code, which may release the GIL in the middle
+ * of a callback (and a subclass may override it); threading.
+ * current_thread() would create a _DummyThread for a thread that is still
+ * bootstrapping. */
 static void
 resolve_name(MtTracer *tr, MtThreadState *ts)
 {
@@ -17,23 +20,20 @@ resolve_name(MtTracer *tr, MtThreadState *ts)
     }
     PyObject *saved = PyErr_GetRaisedException();
     PyObject *key = PyLong_FromUnsignedLong(ts->ident);
-    PyObject *thread = NULL;
+    PyObject *thread = NULL, *dict = NULL;
     if (key != NULL && PyDict_Check(tr->thread_table)) {
         thread = PyDict_GetItemWithError(tr->thread_table, key);
     }
-    if (thread != NULL) {
-        Py_INCREF(thread);
-        tr->in_callback++;
-        PyObject *name = PyObject_GetAttrString(thread, "name");
-        tr->in_callback--;
-        Py_DECREF(thread);
+    if (thread != NULL && Py_TYPE(thread)->tp_dictoffset != 0) {
+        dict = PyObject_GenericGetDict(thread, NULL);
+    }
+    if (dict != NULL && PyDict_Check(dict)) {
+        PyObject *name = PyDict_GetItemString(dict, "_name");
         if (name != NULL && PyUnicode_Check(name)) {
-            ts->name = name;
-        }
-        else {
-            Py_XDECREF(name);
+            ts->name = Py_NewRef(name);
         }
     }
+    Py_XDECREF(dict);
     Py_XDECREF(key);
     PyErr_Clear();
     PyErr_SetRaisedException(saved);

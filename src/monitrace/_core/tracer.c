@@ -1,6 +1,7 @@
 /* The Tracer type: control methods (start, stop, pause, resume, clear,
  * snapshot) around the state that callbacks.c fills in. */
 #include "tracer.h"
+#include "guard.h"
 #include "clock.h"
 #include "eventlog.h"
 #include "monitor.h"
@@ -31,10 +32,13 @@ mt_tracer_fail(MtTracer *tr, uint32_t flag, const char *where)
     Py_XDECREF(msg);
 }
 
+/* Refuse a control method called from Python code that one of this
+ * tracer's callbacks runs on this thread (a filter, a repr). Other threads
+ * may be inside such code meanwhile: the slow paths cope (guard.h). */
 static int
 refuse_in_callback(MtTracer *tr, const char *what)
 {
-    if (tr->in_callback) {
+    if (mt_guard_reentered(tr)) {
         PyErr_Format(PyExc_RuntimeError,
                      "monitrace: %s() cannot be called from code that runs "
                      "inside a tracer callback (a filter or a repr)",
@@ -268,6 +272,55 @@ tracer_clear_method(PyObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(after_fork_doc,
+"_after_fork_child($self, /, keep)\n--\n\n"
+"Call in a child process right after os.fork() (monitrace registers it\n"
+"with os.register_at_fork). The parent's data is forgotten, other\n"
+"threads' states with it (those threads do not exist here); then the\n"
+"tracer keeps tracing the child into its own empty tables if `keep` is\n"
+"true, else it stops and gives the child's tool id back.");
+
+static PyObject *
+tracer_after_fork_child(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    MtTracer *tr = (MtTracer *)self;
+    static char *kwlist[] = {"keep", NULL};
+    int keep = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "p:_after_fork_child",
+                                     kwlist, &keep)) {
+        return NULL;
+    }
+    /* No refusal inside a callback: a fork from a filter lands here with
+     * the filter still on this thread's stack, and its slow path will see
+     * the new serial and abandon its event (guard.h). */
+    int was_active = tr->active;
+    tr->active = 0;
+    clear_data(tr);
+    Py_CLEAR(tr->error_messages);
+    tr->error_messages = PyList_New(0);
+    tr->errors = 0;
+    if (tr->error_messages == NULL) {
+        return NULL;
+    }
+    if (!tr->running) {
+        Py_RETURN_NONE;
+    }
+    if (!keep) {
+        tr->running = 0;
+        tr->paused = 0;
+        int rc = mt_monitor_stop(tr);
+        Py_CLEAR(tr->thread_table);
+        if (rc < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    tr->run_ns0 = mt_clock_monotonic_ns();
+    tr->run_ticks0 = mt_clock_now(tr->clock);
+    tr->active = was_active;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(snapshot_doc,
 "snapshot($self, /)\n--\n\n"
 "A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
@@ -351,6 +404,8 @@ static PyMethodDef tracer_methods[] = {
     {"log_info", mt_eventlog_info_method, METH_NOARGS, mt_eventlog_info_doc},
     {"line_counts", mt_eventlog_lines_method, METH_NOARGS,
      mt_eventlog_lines_doc},
+    {"_after_fork_child", (PyCFunction)(void (*)(void))tracer_after_fork_child,
+     METH_VARARGS | METH_KEYWORDS, after_fork_doc},
     {NULL},
 };
 

@@ -1,0 +1,159 @@
+/* _core.selfcheck(): walk a tracer's records, thread states, stacks and
+ * rows and report every broken invariant. Never on the hot path; the tests
+ * call it after hostile scenarios (threads, forks, generators, deep
+ * recursion) to prove the tables stayed consistent. */
+#include "selfcheck.h"
+#include "records.h"
+#include "threadstate.h"
+#include "tracer.h"
+
+static int
+problem(PyObject *list, const char *fmt, ...)
+{
+    va_list va;
+    va_start(va, fmt);
+    PyObject *msg = PyUnicode_FromFormatV(fmt, va);
+    va_end(va);
+    if (msg == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(list, msg);
+    Py_DECREF(msg);
+    return rc;
+}
+
+static int
+check_records(MtTracer *tr, PyObject *out)
+{
+    MtRecordSet *set = &tr->records;
+    if (set->count > set->capacity) {
+        return problem(out, "records: count %zd > capacity %zd", set->count,
+                       set->capacity);
+    }
+    for (Py_ssize_t i = 0; i < set->count; i++) {
+        MtRecord *rec = set->items[i];
+        if (rec->index != i || rec->tracer != tr || rec->key == NULL) {
+            if (problem(out, "record %zd: bad index, owner or key", i) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        if (rec->kind == MT_KIND_C) {
+            if (mt_records_cfunc_find(set, rec->id) != rec
+                && problem(out, "record %zd: not in the C table", i) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        if (!tr->running) {
+            continue;
+        }
+        MtCodeExtra *extra = NULL;
+        if (PyUnstable_Code_GetExtra(rec->key, mt_records_extra_index,
+                                     (void **)&extra) < 0) {
+            return -1;
+        }
+        if ((extra == NULL || extra->slot[tr->tool] != rec)
+            && problem(out, "record %zd: co_extra slot %d points elsewhere",
+                       i, tr->tool) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+check_row(MtThreadState *ts, Py_ssize_t i, PyObject *out)
+{
+    MtStats *st = ts->rows[i];
+    uint64_t hist = 0;
+    for (unsigned b = 0; b < MT_HIST_BUCKETS; b++) {
+        hist += st->hist[b];
+    }
+    uint32_t on_stack = 0;
+    for (size_t d = 0; d < ts->depth; d++) {
+        on_stack += ts->stack[d].stats == st;
+    }
+    unsigned long id = ts->ident;
+    if (hist != st->samples) {
+        return problem(out, "thread %lu row %zd: histogram %llu != samples "
+                       "%llu", id, i, (unsigned long long)hist,
+                       (unsigned long long)st->samples);
+    }
+    if (st->samples > 0 && st->min > st->max) {
+        return problem(out, "thread %lu row %zd: min > max", id, i);
+    }
+    if (st->primitive_calls > st->calls) {
+        return problem(out, "thread %lu row %zd: primitive > calls", id, i);
+    }
+    if (st->active != on_stack) {
+        return problem(out, "thread %lu row %zd: active %u but %u frames on "
+                       "the stack", id, i, (unsigned)st->active,
+                       (unsigned)on_stack);
+    }
+    return 0;
+}
+
+static int
+check_thread(MtThreadState *ts, PyObject *out)
+{
+    if (ts->depth > ts->capacity || (ts->capacity && ts->stack == NULL)) {
+        return problem(out, "thread %lu: depth %zu > capacity %zu",
+                       ts->ident, ts->depth, ts->capacity);
+    }
+    for (size_t d = 0; d < ts->depth; d++) {
+        MtStats *st = ts->stack[d].stats;
+        int found = 0;
+        for (Py_ssize_t i = 0; i < ts->nrows && !found; i++) {
+            found = ts->rows[i] == st;
+        }
+        if (!found) {
+            return problem(out, "thread %lu frame %zu: row not owned",
+                           ts->ident, d);
+        }
+    }
+    for (Py_ssize_t i = 0; i < ts->nrows; i++) {
+        if (ts->rows[i] != NULL && check_row(ts, i, out) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+PyObject *
+mt_selfcheck(PyObject *module, PyObject *tracer)
+{
+    MtModuleState *state = PyModule_GetState(module);
+    if (!PyObject_TypeCheck(tracer, state->tracer_type)) {
+        PyErr_Format(PyExc_TypeError, "selfcheck() needs a Tracer, not %.100s",
+                     Py_TYPE(tracer)->tp_name);
+        return NULL;
+    }
+    MtTracer *tr = (MtTracer *)tracer;
+    PyObject *problems = PyList_New(0), *depths = PyList_New(0);
+    if (problems == NULL || depths == NULL) {
+        goto error;
+    }
+    if (check_records(tr, problems) < 0) {
+        goto error;
+    }
+    for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+        if (check_thread(ts, problems) < 0) {
+            goto error;
+        }
+        PyObject *pair = Py_BuildValue("(kn)", ts->ident,
+                                       (Py_ssize_t)ts->depth);
+        if (pair == NULL || PyList_Append(depths, pair) < 0) {
+            Py_XDECREF(pair);
+            goto error;
+        }
+        Py_DECREF(pair);
+    }
+    return Py_BuildValue("{s:N,s:N,s:n}", "problems", problems, "depths",
+                         depths, "records", tr->records.count);
+
+error:
+    Py_XDECREF(problems);
+    Py_XDECREF(depths);
+    return NULL;
+}

@@ -1,0 +1,132 @@
+"""Bad input everywhere: wrong types, negative limits, unknown options,
+unwritable outputs. Each raises a clear exception naming the option, before
+anything is traced, and leaves no tool id, no running session, nothing
+written."""
+
+import io
+import sys
+
+import pytest
+from hostile_util import probe
+
+import monitrace
+from monitrace import _core
+from monitrace import api as _api
+
+BAD_OPTIONS = [
+    ({"c_calls": "yes"}, TypeError, "c_calls must be True or False"),
+    ({"c_calls": 1}, TypeError, "c_calls must be True or False"),
+    ({"c_calls": None}, TypeError, "c_calls must be True or False"),
+    ({"clock": "fast"}, ValueError, "clock must be one of"),
+    ({"clock": 3}, ValueError, "clock must be one of"),
+    ({"tool_id": -1}, ValueError, "tool_id must be between 0 and 5, not -1"),
+    ({"tool_id": 6}, ValueError, "tool_id must be between 0 and 5, not 6"),
+    ({"tool_id": "3"}, TypeError, "tool_id must be an int or None"),
+    ({"tool_id": 3.0}, TypeError, "tool_id must be an int or None"),
+    ({"tool_id": True}, TypeError, "tool_id must be an int or None"),
+    ({"fork": "sometimes"}, ValueError, "fork must be one of 'stop', 'continue'"),
+    ({"fork": True}, ValueError, "fork must be one of"),
+    ({"colour": "red"}, TypeError, "unknown trace\\(\\) option 'colour'"),
+    ({"clocks": "tsc", "forks": "stop"}, TypeError, "unknown trace\\(\\) options 'clocks', 'forks'"),
+]
+
+
+def nothing_running():
+    assert [sys.monitoring.get_tool(t) for t in (3, 4)] == [None, None]
+    assert not any(s.running for s in _api._running)
+
+
+@pytest.mark.parametrize("kwargs,exc,message", BAD_OPTIONS,
+                         ids=[repr(k) for k, _, _ in BAD_OPTIONS])
+def test_bad_option_raises_naming_it_before_anything_runs(kwargs, exc, message):
+    last = monitrace.last_session()
+    with pytest.raises(exc, match=message):
+        monitrace.trace(**kwargs)
+    nothing_running()
+    assert monitrace.last_session() is last
+
+
+@pytest.mark.parametrize("kwargs,exc,message", BAD_OPTIONS[:12],
+                         ids=[repr(k) for k, _, _ in BAD_OPTIONS[:12]])
+def test_bad_option_as_decorator_fails_at_decoration_time(kwargs, exc, message):
+    calls = []
+    with pytest.raises(exc, match=message):
+        @monitrace.trace(**kwargs)
+        def never():
+            calls.append(1)
+    assert calls == []
+    nothing_running()
+
+
+@pytest.mark.parametrize("kwargs,exc,message", [
+    ({"sort": "speed"}, ValueError, "sort must be one of"),
+    ({"sort": 3}, ValueError, "sort must be one of"),
+    ({"limit": -1}, ValueError, "limit must be a non-negative int"),
+    ({"limit": "10"}, ValueError, "limit must be a non-negative int"),
+    ({"limit": 2.5}, ValueError, "limit must be a non-negative int"),
+])
+def test_bad_report_arguments_write_nothing(kwargs, exc, message):
+    with monitrace.trace() as s:
+        probe(5)
+    out = io.StringIO()
+    with pytest.raises(exc, match=message):
+        s.report(file=out, **kwargs)
+    assert out.getvalue() == ""
+
+
+def test_unwritable_report_file_raises_and_session_is_intact():
+    with monitrace.trace() as s:
+        probe(6)
+    closed = io.StringIO()
+    closed.close()
+    with pytest.raises(ValueError, match="closed file"):
+        s.report(file=closed)
+    with open("/dev/null", "rb") as read_only:
+        with pytest.raises((io.UnsupportedOperation, TypeError)):
+            s.report(file=read_only)
+    assert s.calls("hostile_util.probe") == 25
+
+
+@pytest.mark.parametrize("name", [None, "", 3, b"probe"])
+def test_bad_function_names(name):
+    with monitrace.trace() as s:
+        probe(3)
+    with pytest.raises(TypeError, match="name must be a non-empty str"):
+        s.calls(name)
+    with pytest.raises(TypeError, match="name must be a non-empty str"):
+        s.called(name)
+
+
+def test_control_misuse_is_clear():
+    s = monitrace.trace()
+    s.stop()  # stopping a session that never ran is a no-op
+    with s:
+        with pytest.raises(RuntimeError, match="already running"):
+            s.start()
+        with pytest.raises(RuntimeError, match="stop the tracer before clear"):
+            s.clear()
+    s.pause()  # pausing or resuming a stopped session changes nothing
+    s.resume()
+    assert not s.running and not s.paused
+    nothing_running()
+
+
+@pytest.mark.parametrize("call,exc,message", [
+    (lambda: _core.Tracer(filter=3), TypeError, "filter must be a callable or None"),
+    (lambda: _core.Tracer(clock="x"), ValueError, "clock must be 'auto', 'tsc' or 'monotonic'"),
+    (lambda: _core.Tracer(clock=None), TypeError, "must be str, not None"),
+    (lambda: _core.Tracer(3), TypeError, "positional"),
+    (lambda: _core.Tracer(bogus=1), TypeError, "bogus"),
+    (lambda: _core.Tracer().start(tool_id=6), ValueError, "tool_id must be between 0 and 5, not 6"),
+    (lambda: _core.Tracer().start(tool_id=-2), ValueError, "tool_id must be between 0 and 5, not -2"),
+    (lambda: _core.Tracer().start(tool_id="3"), TypeError, "integer"),
+    (lambda: _core.Tracer().start(tool_id=2**40), OverflowError, "too large|greater than"),
+    (lambda: _core.Tracer()._after_fork_child(), TypeError, "keep"),
+    (lambda: _core.selfcheck(object()), TypeError, "selfcheck\\(\\) needs a Tracer"),
+    (lambda: _core.hist_bucket(-1), OverflowError, "negative"),
+    (lambda: _core.hist_bucket("1"), TypeError, "int"),
+])
+def test_core_rejects_bad_arguments(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+    nothing_running()

@@ -1,0 +1,171 @@
+"""Reentrancy: Python code that a callback runs (the filter, today; repr
+capture when it lands) calling monitrace's API, starting another trace,
+raising, or being interrupted."""
+
+import signal
+import sys
+
+import pytest
+from hostile_util import PROBE_CALLS, assert_consistent, probe
+
+import monitrace
+from monitrace import _core
+
+
+def target(x):
+    return x * 2
+
+
+def run_target():
+    return [target(i) for i in range(10)]
+
+
+def test_filter_calling_every_control_method_is_refused_and_harmless():
+    tr = None
+    refused = {}
+
+    def meddling(code):
+        for name in ("start", "stop", "pause", "resume", "clear", "snapshot"):
+            try:
+                getattr(tr, name)()
+            except RuntimeError as exc:
+                refused[name] = "inside a tracer callback" in str(exc)
+        return True
+
+    tr = _core.Tracer(filter=meddling)
+    tr.start()
+    assert run_target() == [2 * i for i in range(10)]
+    probe(10)
+    assert tr.stop() == []
+    assert refused == dict.fromkeys(
+        ("start", "stop", "pause", "resume", "clear", "snapshot"), True)
+    assert_consistent(tr)
+
+
+def test_filter_that_starts_and_stops_another_session():
+    inner_sessions = []
+
+    def starts_another(code):
+        if code is target.__code__:
+            inner = monitrace.trace()
+            with inner:
+                probe(10)  # not seen: no events while a callback runs
+            inner_sessions.append(inner)
+        return True
+
+    tr = _core.Tracer(filter=starts_another)
+    tr.start()
+    assert run_target() == [2 * i for i in range(10)]
+    probe(10)
+    assert tr.stop() == []
+    (inner,) = inner_sessions
+    assert not inner.running
+    assert_consistent(inner)
+    assert_consistent(tr)
+    assert sys.monitoring.get_tool(4) is None
+
+
+def test_filter_that_starts_another_session_and_leaves_it_running():
+    left = []
+
+    def starts_another(code):
+        if code is target.__code__ and not left:
+            left.append(monitrace.trace().start())
+        return True
+
+    tr = _core.Tracer(filter=starts_another)
+    tr.start()
+    try:
+        assert run_target() == [2 * i for i in range(10)]
+        probe(10)
+    finally:
+        assert tr.stop() == []
+    (inner,) = left
+    assert inner.running  # it runs on, and sees calls made after the filter
+    inner.stop()
+    assert inner.calls("hostile_util.probe") == PROBE_CALLS[10]
+    assert inner.calls("test_reentrancy_hostile.target") == 9
+    assert_consistent(inner)
+    assert_consistent(tr)
+
+
+@pytest.mark.parametrize("how", ["raise", "signal"])
+def test_filter_raising_keyboard_interrupt_reaches_user_code(how):
+    # A Ctrl-C that lands while the filter runs must not be swallowed: the
+    # callback cannot raise it, so it is re-delivered to the program.
+    def interrupted(code):
+        if code is target.__code__:
+            if how == "raise":
+                raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)
+            for _ in range(100):  # the handler raises here
+                pass
+        return True
+
+    tr = _core.Tracer(filter=interrupted)
+    tr.start()
+    reached = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            target(1)
+            for i in range(100):  # the interrupt lands at the next check
+                reached.append(i)
+    finally:
+        errors = tr.stop()
+    assert len(reached) < 100
+    assert len(errors) == 1 and "KeyboardInterrupt" in errors[0]
+    assert_consistent(tr)
+
+
+class BadBool:
+    def __bool__(self):
+        raise ValueError("no truth")
+
+
+def test_filter_returning_an_object_whose_truth_raises():
+    tr = _core.Tracer(filter=lambda code: BadBool())
+    tr.start()
+    try:
+        value = run_target()
+    finally:
+        errors = tr.stop()
+    assert value == [2 * i for i in range(10)]
+    assert errors and "filter result" in errors[0] and "no truth" in errors[0]
+    assert_consistent(tr)
+
+
+def test_filter_raising_keeps_the_programs_exception():
+    def raising_filter(code):
+        raise OSError("filter broke")
+
+    def fails():
+        raise LookupError("user error")
+
+    tr = _core.Tracer(filter=raising_filter)
+    tr.start()
+    try:
+        with pytest.raises(LookupError, match="user error"):
+            fails()
+    finally:
+        errors = tr.stop()
+    assert errors and all("filter broke" in e for e in errors)
+
+
+def test_session_api_from_a_settrace_function_is_not_refused():
+    # Control methods are refused only on the thread running one of this
+    # tracer's callbacks; a legacy trace function is not one of them.
+    session = monitrace.trace()
+    seen = []
+
+    def tracefunc(frame, event, arg):
+        if event == "call" and frame.f_code is target.__code__:
+            seen.append(session.calls("test_reentrancy_hostile.target"))
+        return None
+
+    with session:
+        sys.settrace(tracefunc)
+        try:
+            run_target()
+        finally:
+            sys.settrace(None)
+    assert seen == list(range(10))
