@@ -50,12 +50,14 @@ check_records(MtTracer *tr, PyObject *out)
         }
         MtCodeExtra *extra = NULL;
         if (PyUnstable_Code_GetExtra(rec->key, mt_records_extra_index,
-                                     (void **)&extra) < 0) {
+                                     (void **)&extra)
+            < 0) {
             return -1;
         }
         if ((extra == NULL || extra->slot[tr->tool] != rec)
-            && problem(out, "record %zd: co_extra slot %d points elsewhere",
-                       i, tr->tool) < 0) {
+            && problem(out, "record %zd: co_extra slot %d points elsewhere", i,
+                       tr->tool)
+                   < 0) {
             return -1;
         }
     }
@@ -76,8 +78,10 @@ check_row(MtThreadState *ts, Py_ssize_t i, PyObject *out)
     }
     unsigned long id = ts->ident;
     if (hist != st->samples) {
-        return problem(out, "thread %lu row %zd: histogram %llu != samples "
-                       "%llu", id, i, (unsigned long long)hist,
+        return problem(out,
+                       "thread %lu row %zd: histogram %llu != samples "
+                       "%llu",
+                       id, i, (unsigned long long)hist,
                        (unsigned long long)st->samples);
     }
     if (st->samples > 0 && st->min > st->max) {
@@ -87,9 +91,10 @@ check_row(MtThreadState *ts, Py_ssize_t i, PyObject *out)
         return problem(out, "thread %lu row %zd: primitive > calls", id, i);
     }
     if (st->active != on_stack) {
-        return problem(out, "thread %lu row %zd: active %u but %u frames on "
-                       "the stack", id, i, (unsigned)st->active,
-                       (unsigned)on_stack);
+        return problem(out,
+                       "thread %lu row %zd: active %u but %u frames on "
+                       "the stack",
+                       id, i, (unsigned)st->active, (unsigned)on_stack);
     }
     return 0;
 }
@@ -98,8 +103,8 @@ static int
 check_thread(MtThreadState *ts, PyObject *out)
 {
     if (ts->depth > ts->capacity || (ts->capacity && ts->stack == NULL)) {
-        return problem(out, "thread %lu: depth %zu > capacity %zu",
-                       ts->ident, ts->depth, ts->capacity);
+        return problem(out, "thread %lu: depth %zu > capacity %zu", ts->ident,
+                       ts->depth, ts->capacity);
     }
     for (size_t d = 0; d < ts->depth; d++) {
         MtStats *st = ts->stack[d].stats;
@@ -141,8 +146,8 @@ mt_selfcheck(PyObject *module, PyObject *tracer)
         if (check_thread(ts, problems) < 0) {
             goto error;
         }
-        PyObject *pair = Py_BuildValue("(kn)", ts->ident,
-                                       (Py_ssize_t)ts->depth);
+        PyObject *pair =
+            Py_BuildValue("(kn)", ts->ident, (Py_ssize_t)ts->depth);
         if (pair == NULL || PyList_Append(depths, pair) < 0) {
             Py_XDECREF(pair);
             goto error;
