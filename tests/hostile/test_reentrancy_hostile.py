@@ -169,3 +169,97 @@ def test_session_api_from_a_settrace_function_is_not_refused():
         finally:
             sys.settrace(None)
     assert seen == list(range(10))
+
+
+# ---- argument reprs (record=True, args=True) ------------------------------
+
+def takes(arg):
+    return 1
+
+
+def arg_reprs(session):
+    return [dict(e.args)["arg"] for e in session.events()
+            if e.kind == "call" and e.function.name == "takes"]
+
+
+class CallsTheApi:
+    session = None
+
+    def __repr__(self):
+        return f"calls={self.session.calls('test_reentrancy_hostile.takes')}"
+
+
+class StartsAnotherTrace:
+    inner = []
+
+    def __repr__(self):
+        with monitrace.trace() as s:
+            probe(5)
+        self.inner.append(s)
+        return "started another"
+
+
+class RaisingRepr:
+    def __repr__(self):
+        raise ValueError("no repr for you")
+
+
+class HugeRepr:
+    def __repr__(self):
+        return "x" * 10_000_000
+
+
+def test_repr_calling_the_api_is_refused_and_recorded_as_such():
+    s = monitrace.trace(record=True, args=True)
+    CallsTheApi.session = s
+    with s:
+        assert takes(CallsTheApi()) == 1
+    (text,) = arg_reprs(s)
+    assert "repr raised RuntimeError" in text
+    assert s.calls("test_reentrancy_hostile.takes") == 1
+    assert_consistent(s)
+
+
+def test_repr_starting_another_trace_raising_or_huge():
+    StartsAnotherTrace.inner.clear()
+    s = monitrace.trace(record=True, args=True, repr_limit=50)
+    with s:
+        results = [takes(StartsAnotherTrace()), takes(RaisingRepr()), takes(HugeRepr())]
+    assert results == [1, 1, 1]
+    started, raised, huge = arg_reprs(s)
+    assert started == "started another"
+    assert "repr raised ValueError" in raised
+    assert huge == "x" * 47 + "..."
+    (inner,) = StartsAnotherTrace.inner
+    assert not inner.running
+    assert_consistent(s)
+    assert_consistent(inner)
+
+
+def test_repr_blocking_while_another_thread_stops_and_clears():
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Blocking:
+        def __repr__(self):
+            entered.set()
+            release.wait(10)
+            return "blocking"
+
+    s = monitrace.trace(record=True, args=True)
+    s.start()
+    results = []
+    worker = threading.Thread(target=lambda: results.append(takes(Blocking())))
+    worker.start()
+    assert entered.wait(10)
+    s.stop()   # refused before: another thread was inside a callback
+    s.clear()
+    s.start()
+    release.set()
+    worker.join()
+    takes(1)
+    s.stop()
+    assert results == [1]
+    assert arg_reprs(s) == ["1"]
+    assert_consistent(s)
