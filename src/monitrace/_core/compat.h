@@ -51,22 +51,23 @@ typedef struct {
 /* FRAME_OWNED_BY_CSTACK: a shim frame pushed when C calls Python. */
 #define MT_FRAME_OWNED_BY_CSTACK 3
 
-/* CPython's _PyFrame_IsIncomplete: shims, and frames that have not reached
- * their first traceable instruction (3.13's __init__ clean-up shim among
- * them), are skipped when walking to a caller, as PyFrame_GetBack does. */
+/* The instruction offset (bytes) of frame `f`, or -1 if CPython's
+ * _PyFrame_IsIncomplete holds for it: shims, and frames that have not
+ * reached their first traceable instruction (3.13's __init__ clean-up shim
+ * among them). Walking to a caller skips those, as PyFrame_GetBack does. */
 static inline int
-mt_compat_frame_incomplete(struct _PyInterpreterFrame *f)
+mt_compat_frame_offset(struct _PyInterpreterFrame *f)
 {
     const MtFramePeek *p = (const MtFramePeek *)f;
     if (p->owner == MT_FRAME_OWNED_BY_CSTACK || !PyCode_Check(p->code)) {
-        return 1;
+        return -1;
     }
-    if (p->owner == MT_FRAME_OWNED_BY_GENERATOR) {
-        return 0;
+    int offset = PyUnstable_InterpreterFrame_GetLasti(f);
+    if (p->owner != MT_FRAME_OWNED_BY_GENERATOR
+        && offset / 2 < ((PyCodeObject *)p->code)->_co_firsttraceable) {
+        return -1; /* bytes vs 16-bit code units */
     }
-    int units = PyUnstable_InterpreterFrame_GetLasti(f)
-                / 2; /* bytes to 16-bit code units */
-    return units < ((PyCodeObject *)p->code)->_co_firsttraceable;
+    return offset < 0 ? 0 : offset;
 }
 
 static inline struct _PyInterpreterFrame *

@@ -373,8 +373,10 @@ emit(MtTracer *tr, MtThreadState *ts, MtRecord *rec, const MtLogEvent *e,
         }
     }
     for (uint32_t i = 0; i < MT_NOTE_KINDS; i++) {
-        add_note(tr, seq, i, notes[i]);
-        notes[i] = NULL;
+        if (notes[i] != NULL) {
+            add_note(tr, seq, i, notes[i]);
+            notes[i] = NULL;
+        }
     }
 }
 
@@ -394,6 +396,18 @@ wanted(MtTracer *tr)
         return 0;
     }
     return 1;
+}
+
+/* True when logging this event can run no Python code and create no
+ * Python object (so no finalizer can run either): no repr capture, no live
+ * printing, and call sites found without frame objects. Such events skip
+ * the exception save/restore and the guard (guard.h), which cost as much
+ * as the logging itself. */
+static inline int
+plain(const MtEventLog *log)
+{
+    return MT_HAVE_FRAME_PEEK && log->live == NULL && !log->args
+           && !log->retval;
 }
 
 static inline uint32_t
@@ -450,14 +464,14 @@ call_site_fast(MtTracer *tr, PyObject *code, int32_t *line, PyObject **file)
     if (f != NULL && ((MtFramePeek *)f)->code == code) {
         f = ((MtFramePeek *)f)->previous;
     }
-    while (f != NULL && mt_compat_frame_incomplete(f)) {
+    int offset = -1;
+    while (f != NULL && (offset = mt_compat_frame_offset(f)) < 0) {
         f = ((MtFramePeek *)f)->previous;
     }
     if (f == NULL) {
         return 0;
     }
     PyCodeObject *ccode = (PyCodeObject *)((MtFramePeek *)f)->code;
-    int offset = PyUnstable_InterpreterFrame_GetLasti(f);
     uintptr_t h = ((uintptr_t)ccode >> 4) ^ (uintptr_t)offset * 0x9E37u;
     size_t slot = (size_t)(h & (MT_LOG_SITE_CACHE - 1));
     MtEventLog *log = &tr->log;
@@ -467,8 +481,7 @@ call_site_fast(MtTracer *tr, PyObject *code, int32_t *line, PyObject **file)
         *line = log->site_cache[slot].line;
     }
     else {
-        *line = offset < 0 ? ccode->co_firstlineno
-                           : PyCode_Addr2Line(ccode, offset);
+        *line = PyCode_Addr2Line(ccode, offset);
         log->site_cache[slot].code = ccode;
         log->site_cache[slot].offset = offset;
         log->site_cache[slot].line = *line;
@@ -494,9 +507,25 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                     .line = 0,
                     .depth = clamp_depth(ts->depth - 1),
                     .thread = ts->index};
+#if MT_HAVE_FRAME_PEEK
+    /* The common case, kept lean: a Python call or resume with nothing
+     * to note (see plain()). */
+    if ((ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME) && plain(log)
+        && !log->caller_files) {
+        e.kind = ev == MT_EV_PY_START ? MT_LOG_CALL : MT_LOG_RESUME;
+        call_site_fast(tr, args[0], &e.line, NULL);
+        append(tr, &e);
+        return;
+    }
+#endif
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
-    PyObject *saved = PyErr_GetRaisedException();
-    uint64_t serial = mt_guard_enter(tr);
+    int quiet = plain(log);
+    PyObject *saved = NULL;
+    uint64_t serial = tr->serial;
+    if (!quiet) {
+        saved = PyErr_GetRaisedException();
+        serial = mt_guard_enter(tr);
+    }
     if (ev == MT_EV_CALL) {
         e.kind = MT_LOG_C_CALL;
         long offset = PyLong_AsLong(args[1]);
@@ -536,6 +565,9 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
         }
     }
     emit(tr, ts, rec, &e, notes, serial);
+    if (quiet) {
+        return;
+    }
     mt_guard_leave(tr, serial); /* may free tr: touch it no more */
     PyErr_Clear();
     PyErr_SetRaisedException(saved);
@@ -554,9 +586,19 @@ mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                     .line = 0,
                     .depth = clamp_depth(ts->depth),
                     .thread = ts->index};
+    if ((ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD) && plain(log)) {
+        e.kind = ev == MT_EV_PY_RETURN ? MT_LOG_RETURN : MT_LOG_YIELD;
+        append(tr, &e);
+        return;
+    }
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
-    PyObject *saved = PyErr_GetRaisedException();
-    uint64_t serial = mt_guard_enter(tr);
+    int quiet = plain(log);
+    PyObject *saved = NULL;
+    uint64_t serial = tr->serial;
+    if (!quiet) {
+        saved = PyErr_GetRaisedException();
+        serial = mt_guard_enter(tr);
+    }
     switch (ev) {
     case MT_EV_PY_RETURN:
     case MT_EV_PY_YIELD:
@@ -580,6 +622,9 @@ mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
         break;
     }
     emit(tr, ts, rec, &e, notes, serial);
+    if (quiet) {
+        return;
+    }
     mt_guard_leave(tr, serial); /* may free tr: touch it no more */
     PyErr_Clear();
     PyErr_SetRaisedException(saved);
