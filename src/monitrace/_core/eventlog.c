@@ -418,82 +418,6 @@ clamp_depth(size_t depth)
 
 /* ---- hooks ------------------------------------------------------------ */
 
-/* The call-site line (and file) for an activation of `code` entered now:
- * the line the calling frame is at. Materializes frame objects, which is
- * why only record and live modes ask for it. */
-static void
-call_site(MtTracer *tr, PyObject *code, PyFrameObject **callee, int32_t *line,
-          PyObject **file)
-{
-    PyFrameObject *frame = PyEval_GetFrame();
-    PyFrameObject *caller = NULL;
-    *callee = NULL;
-    if (frame == NULL) {
-        return;
-    }
-    PyCodeObject *fcode = PyFrame_GetCode(frame);
-    if ((PyObject *)fcode == code) {
-        *callee = frame;
-        caller = PyFrame_GetBack(frame);
-    }
-    else {
-        /* The new frame is not visible yet: the current one called it. */
-        caller = (PyFrameObject *)Py_NewRef(frame);
-    }
-    Py_DECREF(fcode);
-    if (caller == NULL) {
-        return;
-    }
-    *line = PyFrame_GetLineNumber(caller);
-    if (tr->log.caller_files) {
-        PyCodeObject *ccode = PyFrame_GetCode(caller);
-        *file = Py_NewRef(ccode->co_filename);
-        Py_DECREF(ccode);
-    }
-    Py_DECREF(caller);
-}
-
-#if MT_HAVE_FRAME_PEEK
-/* The call-site line without frame objects: walk the interpreter frames
- * (skipping the shims C pushes when it calls Python), read the caller's
- * instruction offset, and map it to a line through a small cache. */
-static int
-call_site_fast(MtTracer *tr, PyObject *code, int32_t *line, PyObject **file)
-{
-    struct _PyInterpreterFrame *f = mt_compat_current_frame();
-    if (f != NULL && ((MtFramePeek *)f)->code == code) {
-        f = ((MtFramePeek *)f)->previous;
-    }
-    int offset = -1;
-    while (f != NULL && (offset = mt_compat_frame_offset(f)) < 0) {
-        f = ((MtFramePeek *)f)->previous;
-    }
-    if (f == NULL) {
-        return 0;
-    }
-    PyCodeObject *ccode = (PyCodeObject *)((MtFramePeek *)f)->code;
-    uintptr_t h = ((uintptr_t)ccode >> 4) ^ (uintptr_t)offset * 0x9E37u;
-    size_t slot = (size_t)(h & (MT_LOG_SITE_CACHE - 1));
-    MtEventLog *log = &tr->log;
-    if (log->site_cache[slot].code == ccode
-        && log->site_cache[slot].offset == offset
-        && log->site_cache[slot].firstlineno == ccode->co_firstlineno) {
-        *line = log->site_cache[slot].line;
-    }
-    else {
-        *line = PyCode_Addr2Line(ccode, offset);
-        log->site_cache[slot].code = ccode;
-        log->site_cache[slot].offset = offset;
-        log->site_cache[slot].line = *line;
-        log->site_cache[slot].firstlineno = ccode->co_firstlineno;
-    }
-    if (log->caller_files) {
-        *file = Py_NewRef(ccode->co_filename);
-    }
-    return 1;
-}
-#endif
-
 void
 mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                   PyObject *const *args, uint64_t now, size_t depth0)
@@ -513,7 +437,7 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
     if ((ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME) && plain(log)
         && !log->caller_files) {
         e.kind = ev == MT_EV_PY_START ? MT_LOG_CALL : MT_LOG_RESUME;
-        call_site_fast(tr, args[0], &e.line, NULL);
+        mt_callsite_peek(&log->sites, args[0], &e.line, NULL);
         append(tr, &e);
         return;
     }
@@ -545,15 +469,16 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                  : ev == MT_EV_PY_RESUME ? MT_LOG_RESUME
                                          : MT_LOG_THROW;
         PyFrameObject *callee = NULL;
+        PyObject **file =
+            log->caller_files ? &notes[MT_NOTE_CALLER_FILE] : NULL;
 #if MT_HAVE_FRAME_PEEK
         /* Argument capture needs the callee's frame object anyway. */
         if (!(e.kind == MT_LOG_CALL && log->args)) {
-            call_site_fast(tr, args[0], &e.line,
-                           &notes[MT_NOTE_CALLER_FILE]);
+            mt_callsite_peek(&log->sites, args[0], &e.line, file);
         }
         else
 #endif
-        call_site(tr, args[0], &callee, &e.line, &notes[MT_NOTE_CALLER_FILE]);
+        mt_callsite_find(args[0], &callee, &e.line, file);
         if (e.kind == MT_LOG_CALL && log->args && callee != NULL) {
             notes[MT_NOTE_ARGS] = capture_args(tr, rec, callee);
         }
@@ -762,7 +687,7 @@ monitoring_attr(const char *name)
 void
 mt_eventlog_start(MtTracer *tr)
 {
-    memset(tr->log.site_cache, 0, sizeof(tr->log.site_cache));
+    mt_callsite_reset(&tr->log.sites);
     MtEventLog *log = &tr->log;
     if (!log->enabled) {
         return;

@@ -18,6 +18,7 @@
 #define MT_EVENTLOG_H
 
 #include "common.h"
+#include "callsite.h"
 #include "monitor.h"
 
 /* Event kinds as stored and as exposed to Python (events.py). */
@@ -46,7 +47,6 @@ typedef struct {
 } MtLogEvent;
 
 #define MT_LOG_CHUNK 4096
-#define MT_LOG_SITE_CACHE 512 /* a power of two */
 
 /* What a note holds. */
 enum {
@@ -107,16 +107,7 @@ typedef struct {
     PyObject *set_local; /* Owned: sys.monitoring.set_local_events */
     long line_bit;
 
-    /* Call-site lines already computed, by (code, offset): direct mapped.
-     * A code pointer is only compared, never dereferenced, so an entry for
-     * a freed code object is harmless; the first line guards against a new
-     * code object at a reused address. Emptied at every start. */
-    struct {
-        const void *code;
-        int offset;
-        int firstlineno;
-        int32_t line;
-    } site_cache[MT_LOG_SITE_CACHE];
+    MtCallSiteCache sites; /* emptied at every start */
 } MtEventLog;
 
 /* Hooks, called from callbacks.c only when log.enabled. `depth0` is the
