@@ -2,6 +2,7 @@
  * bounded reprs, call-site lines, caller files), live delivery to Python,
  * LINE events on traced code, and the Tracer methods that read it all. */
 #include "eventlog.h"
+#include "capture.h"
 #include "clock.h"
 #include "guard.h"
 #include "records.h"
@@ -9,7 +10,6 @@
 #include "tracer.h"
 
 #include <limits.h>
-#include <signal.h>
 
 _Static_assert(sizeof(MtLogEvent) == 24, "a log event is 24 bytes");
 
@@ -97,8 +97,8 @@ add_note(MtTracer *tr, int64_t seq, uint32_t what, PyObject *obj)
     n->obj = obj;
 }
 
-static MtLogRecInfo *
-rec_info(MtTracer *tr, const MtRecord *rec)
+MtLogRecInfo *
+mt_eventlog_rec_info(MtTracer *tr, const MtRecord *rec)
 {
     MtEventLog *log = &tr->log;
     if (rec->index >= log->nrecs) {
@@ -116,159 +116,6 @@ rec_info(MtTracer *tr, const MtRecord *rec)
         log->nrecs = n;
     }
     return &log->recs[rec->index];
-}
-
-/* ---- Python code run from a callback ---------------------------------- */
-
-/* Drop the exception raised by Python code we ran (a repr, the live
- * printer). A KeyboardInterrupt is not ours to swallow: re-arm it so the
- * program sees it at its next check. */
-static void
-discard_error(void)
-{
-    PyObject *exc = PyErr_GetRaisedException();
-    if (exc != NULL
-        && PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
-        PyErr_SetInterruptEx(SIGINT);
-    }
-    Py_XDECREF(exc);
-}
-
-/* repr(obj) cut to repr_limit characters; never fails for a repr that
- * raises (a placeholder names the exception). NULL only when memory ran
- * out, with no exception set. */
-static PyObject *
-safe_repr(MtTracer *tr, PyObject *obj)
-{
-    Py_ssize_t limit = tr->log.repr_limit;
-    PyObject *text = PyObject_Repr(obj);
-    if (text == NULL) {
-        PyObject *exc = PyErr_GetRaisedException();
-        const char *exc_name =
-            exc != NULL ? Py_TYPE(exc)->tp_name : "an error";
-        text = PyUnicode_FromFormat("<%s object; repr raised %s>",
-                                    Py_TYPE(obj)->tp_name, exc_name);
-        PyErr_SetRaisedException(exc);
-        discard_error();
-        if (text == NULL) {
-            PyErr_Clear();
-            return NULL;
-        }
-        return text;
-    }
-    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-    if (limit > 0 && len > limit) {
-        Py_ssize_t keep = limit > 3 ? limit - 3 : limit;
-        PyObject *head = PyUnicode_Substring(text, 0, keep);
-        Py_DECREF(text);
-        if (head == NULL) {
-            PyErr_Clear();
-            return NULL;
-        }
-        if (limit <= 3) {
-            return head;
-        }
-        text = PyUnicode_FromFormat("%U...", head);
-        Py_DECREF(head);
-        if (text == NULL) {
-            PyErr_Clear();
-        }
-    }
-    return text;
-}
-
-/* The parameter names of `code` (positional, keyword-only, *args,
- * **kwargs), cached per record. Borrowed; NULL on failure. */
-static PyObject *
-arg_names(MtTracer *tr, MtRecord *rec)
-{
-    MtLogRecInfo *info = rec_info(tr, rec);
-    if (info == NULL) {
-        return NULL;
-    }
-    if (info->argnames != NULL) {
-        return info->argnames;
-    }
-    /* co_varnames holds positional, keyword-only, *args, **kwargs; show
-     * them in signature order: positional, *args, keyword-only, **kwargs. */
-    PyCodeObject *code = (PyCodeObject *)rec->key;
-    Py_ssize_t npos = code->co_argcount;
-    Py_ssize_t nkw = code->co_kwonlyargcount;
-    Py_ssize_t nstar = (code->co_flags & CO_VARARGS) != 0;
-    Py_ssize_t nstar2 = (code->co_flags & CO_VARKEYWORDS) != 0;
-    Py_ssize_t n = npos + nkw + nstar + nstar2;
-    PyObject *all = PyCode_GetVarnames(code);
-    if (all == NULL) {
-        PyErr_Clear();
-        return NULL;
-    }
-    PyObject *names = n <= PyTuple_GET_SIZE(all) ? PyTuple_New(n) : NULL;
-    if (names == NULL) {
-        PyErr_Clear();
-        Py_DECREF(all);
-        return NULL;
-    }
-    Py_ssize_t j = 0;
-    for (Py_ssize_t i = 0; i < npos; i++) {
-        PyTuple_SET_ITEM(names, j++, Py_NewRef(PyTuple_GET_ITEM(all, i)));
-    }
-    if (nstar) {
-        PyTuple_SET_ITEM(names, j++,
-                         Py_NewRef(PyTuple_GET_ITEM(all, npos + nkw)));
-    }
-    for (Py_ssize_t i = npos; i < npos + nkw; i++) {
-        PyTuple_SET_ITEM(names, j++, Py_NewRef(PyTuple_GET_ITEM(all, i)));
-    }
-    if (nstar2) {
-        PyTuple_SET_ITEM(names, j++,
-                         Py_NewRef(PyTuple_GET_ITEM(all, npos + nkw + nstar)));
-    }
-    Py_DECREF(all);
-    info->argnames = names;
-    return names;
-}
-
-/* A tuple of (name, repr) pairs for the arguments in `frame`. */
-static PyObject *
-capture_args(MtTracer *tr, MtRecord *rec, PyFrameObject *frame)
-{
-    /* Owned here: a repr may release the GIL, and another thread may
-     * clear the tracer (and the record's names) meanwhile. */
-    PyObject *names = Py_XNewRef(arg_names(tr, rec));
-    if (names == NULL) {
-        return NULL;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(names);
-    PyObject *out = PyTuple_New(n);
-    if (out == NULL) {
-        PyErr_Clear();
-        Py_DECREF(names);
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *name = PyTuple_GET_ITEM(names, i);
-        PyObject *value = PyFrame_GetVar(frame, name);
-        PyObject *text;
-        if (value == NULL) {
-            discard_error();
-            text = PyUnicode_FromString("<unbound>");
-        }
-        else {
-            text = safe_repr(tr, value);
-            Py_DECREF(value);
-        }
-        PyObject *pair = text ? PyTuple_Pack(2, name, text) : NULL;
-        Py_XDECREF(text);
-        if (pair == NULL) {
-            PyErr_Clear();
-            Py_DECREF(out);
-            Py_DECREF(names);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(out, i, pair);
-    }
-    Py_DECREF(names);
-    return out;
 }
 
 /* ---- building Python tuples ------------------------------------------- */
@@ -331,7 +178,8 @@ deliver_live(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
 
 error:
     if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
-        discard_error(); /* re-armed for the program; keep printing */
+        /* Re-armed for the program; keep printing. */
+        mt_capture_discard_error();
     }
     else {
         log->live_broken = 1;
@@ -480,12 +328,13 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
 #endif
         mt_callsite_find(args[0], &callee, &e.line, file);
         if (e.kind == MT_LOG_CALL && log->args && callee != NULL) {
-            notes[MT_NOTE_ARGS] = capture_args(tr, rec, callee);
+            notes[MT_NOTE_ARGS] = mt_capture_args(tr, rec, callee);
         }
         if (e.kind == MT_LOG_THROW) {
             notes[MT_NOTE_EXC_TYPE] = Py_NewRef(Py_TYPE(args[2]));
             if (log->retval) {
-                notes[MT_NOTE_EXC_REPR] = safe_repr(tr, args[2]);
+                notes[MT_NOTE_EXC_REPR] =
+                    mt_capture_repr(args[2], log->repr_limit);
             }
         }
     }
@@ -529,14 +378,15 @@ mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
     case MT_EV_PY_YIELD:
         e.kind = ev == MT_EV_PY_RETURN ? MT_LOG_RETURN : MT_LOG_YIELD;
         if (log->retval) {
-            notes[MT_NOTE_RETVAL] = safe_repr(tr, args[2]);
+            notes[MT_NOTE_RETVAL] = mt_capture_repr(args[2], log->repr_limit);
         }
         break;
     case MT_EV_PY_UNWIND:
         e.kind = MT_LOG_RAISE;
         notes[MT_NOTE_EXC_TYPE] = Py_NewRef(Py_TYPE(args[2]));
         if (log->retval) {
-            notes[MT_NOTE_EXC_REPR] = safe_repr(tr, args[2]);
+            notes[MT_NOTE_EXC_REPR] =
+                mt_capture_repr(args[2], log->repr_limit);
         }
         break;
     case MT_EV_C_RAISE:
@@ -558,7 +408,7 @@ mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
 static void
 count_line(MtTracer *tr, MtRecord *rec, int32_t line)
 {
-    MtLogRecInfo *info = rec_info(tr, rec);
+    MtLogRecInfo *info = mt_eventlog_rec_info(tr, rec);
     if (info == NULL) {
         return;
     }
@@ -639,7 +489,7 @@ static void
 set_lines(MtTracer *tr, MtRecord *rec, int on)
 {
     MtEventLog *log = &tr->log;
-    MtLogRecInfo *info = rec_info(tr, rec);
+    MtLogRecInfo *info = mt_eventlog_rec_info(tr, rec);
     if (info == NULL || log->set_local == NULL || tr->tool < 0
         || info->lines_on == on) {
         return;

@@ -125,6 +125,10 @@ void mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
 PyObject *mt_eventlog_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
                            uint64_t now);
 
+/* The log's extras for `rec`, grown on demand; NULL (a failure noted)
+ * when memory ran out. */
+MtLogRecInfo *mt_eventlog_rec_info(MtTracer *tr, const MtRecord *rec);
+
 /* A traced code object seen for the first time (records.c). */
 void mt_eventlog_code_seen(MtTracer *tr, MtRecord *rec);
 /* After the callbacks are registered: enable LINE on known code. */
