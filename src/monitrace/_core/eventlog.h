@@ -10,9 +10,10 @@
  * Limit policy: the first `limit` events are kept; later events are
  * counted in `dropped` and otherwise ignored (statistics are unaffected).
  *
- * The same machinery serves live printing: with a `live` callable, each
- * event is handed to Python as it happens (the opt-in slow path), and line
- * hit counts for lines=True.
+ * The same hooks serve live printing: with a `live` callable, each event
+ * is handed to Python as it happens (the opt-in slow path, logview.c), and
+ * line hit counts for lines=True. Call sites come from callsite.h, reprs
+ * from capture.h; logview.h holds the Tracer methods that read the log.
  */
 #ifndef MT_EVENTLOG_H
 #define MT_EVENTLOG_H
@@ -110,6 +111,13 @@ typedef struct {
     MtCallSiteCache sites; /* emptied at every start */
 } MtEventLog;
 
+/* Event `seq` (< count) as stored. */
+static inline const MtLogEvent *
+mt_eventlog_event_at(const MtEventLog *log, uint64_t seq)
+{
+    return &log->chunks[seq / MT_LOG_CHUNK][seq % MT_LOG_CHUNK];
+}
+
 /* Hooks, called from callbacks.c only when log.enabled. `depth0` is the
  * thread's stack depth before the stack was updated for this event; the
  * log checks from it whether the stack really changed. */
@@ -140,17 +148,5 @@ void mt_eventlog_clear(MtEventLog *log);
 /* Release everything, configuration included. */
 void mt_eventlog_free(MtEventLog *log);
 int mt_eventlog_traverse(MtEventLog *log, visitproc visit, void *arg);
-
-/* Tracer methods (tracer.c lists them in its method table). */
-PyObject *mt_eventlog_configure_method(PyObject *self, PyObject *args,
-                                       PyObject *kwargs);
-PyObject *mt_eventlog_batch_method(PyObject *self, PyObject *args);
-PyObject *mt_eventlog_info_method(PyObject *self, PyObject *ignored);
-PyObject *mt_eventlog_lines_method(PyObject *self, PyObject *ignored);
-
-extern const char mt_eventlog_configure_doc[];
-extern const char mt_eventlog_batch_doc[];
-extern const char mt_eventlog_info_doc[];
-extern const char mt_eventlog_lines_doc[];
 
 #endif /* MT_EVENTLOG_H */

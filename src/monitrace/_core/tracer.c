@@ -4,6 +4,7 @@
 #include "guard.h"
 #include "clock.h"
 #include "eventlog.h"
+#include "logview.h"
 #include "monitor.h"
 #include "records.h"
 #include "scope.h"
@@ -397,13 +398,13 @@ static PyMethodDef tracer_methods[] = {
     {"set_scope", (PyCFunction)(void (*)(void))mt_scope_set,
      METH_VARARGS | METH_KEYWORDS, mt_scope_set_doc},
     {"log_configure",
-     (PyCFunction)(void (*)(void))mt_eventlog_configure_method,
-     METH_VARARGS | METH_KEYWORDS, mt_eventlog_configure_doc},
-    {"log_batch", mt_eventlog_batch_method, METH_VARARGS,
-     mt_eventlog_batch_doc},
-    {"log_info", mt_eventlog_info_method, METH_NOARGS, mt_eventlog_info_doc},
-    {"line_counts", mt_eventlog_lines_method, METH_NOARGS,
-     mt_eventlog_lines_doc},
+     (PyCFunction)(void (*)(void))mt_logview_configure_method,
+     METH_VARARGS | METH_KEYWORDS, mt_logview_configure_doc},
+    {"log_batch", mt_logview_batch_method, METH_VARARGS,
+     mt_logview_batch_doc},
+    {"log_info", mt_logview_info_method, METH_NOARGS, mt_logview_info_doc},
+    {"line_counts", mt_logview_lines_method, METH_NOARGS,
+     mt_logview_lines_doc},
     {"_after_fork_child", (PyCFunction)(void (*)(void))tracer_after_fork_child,
      METH_VARARGS | METH_KEYWORDS, after_fork_doc},
     {NULL},

@@ -1,0 +1,326 @@
+/* The event log seen from Python: the Tracer methods that configure and
+ * read record mode (log_configure, log_batch, log_info, line_counts) and
+ * live delivery, which hands each event to a Python callable as it
+ * happens. Events become (kind, time_ns, thread, record, depth, line,
+ * args, retval, exc_type, exc_repr, caller_file) tuples here. */
+#include "logview.h"
+#include "capture.h"
+#include "clock.h"
+#include "eventlog.h"
+#include "guard.h"
+#include "records.h"
+#include "threadstate.h"
+#include "tracer.h"
+
+static PyObject *
+time_ns(const MtTracer *tr, uint64_t ticks)
+{
+    const MtEventLog *log = &tr->log;
+    double scale = mt_clock_ns_per_tick(tr->clock);
+    double delta = ticks >= log->base_ticks
+                       ? (double)(ticks - log->base_ticks) * scale
+                       : -(double)(log->base_ticks - ticks) * scale;
+    return PyLong_FromLongLong((long long)log->base_ns
+                               + (long long)(delta + 0.5));
+}
+
+/* (kind, time_ns, thread, record, depth, line, args, retval, exc_type,
+ * exc_repr, caller_file); notes[] holds borrowed objects or NULL. */
+static PyObject *
+event_tuple(const MtTracer *tr, const MtLogEvent *e, PyObject **notes)
+{
+    PyObject *t = time_ns(tr, e->time);
+    if (t == NULL) {
+        return NULL;
+    }
+#define NOTE(i) (notes[i] != NULL ? notes[i] : Py_None)
+    return Py_BuildValue(
+        "(iNIIIiOOOOO)", (int)e->kind, t, (unsigned int)e->thread,
+        (unsigned int)e->record, (unsigned int)e->depth, (int)e->line,
+        NOTE(MT_NOTE_ARGS), NOTE(MT_NOTE_RETVAL), NOTE(MT_NOTE_EXC_TYPE),
+        NOTE(MT_NOTE_EXC_REPR), NOTE(MT_NOTE_CALLER_FILE));
+#undef NOTE
+}
+
+void
+mt_logview_deliver(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
+                   const MtLogEvent *e, PyObject **notes)
+{
+    MtEventLog *log = &tr->log;
+    PyObject *ident = NULL, *res = NULL;
+    PyObject *tuple = event_tuple(tr, e, notes);
+    if (tuple == NULL) {
+        goto error;
+    }
+    ident = PyLong_FromUnsignedLong(ts->ident);
+    if (ident == NULL) {
+        goto error;
+    }
+    PyObject *argv[5] = {tuple, rec->key, rec->module ? rec->module : Py_None,
+                         ident, ts->name ? ts->name : Py_None};
+    res = PyObject_Vectorcall(log->live, argv, 5, NULL);
+    if (res == NULL) {
+        goto error;
+    }
+    Py_DECREF(res);
+    Py_DECREF(tuple);
+    Py_DECREF(ident);
+    return;
+
+error:
+    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        /* Re-armed for the program; keep printing. */
+        mt_capture_discard_error();
+    }
+    else {
+        log->live_broken = 1;
+        mt_tracer_fail(tr, MT_ERR_INTERNAL, "live output");
+    }
+    Py_XDECREF(tuple);
+    Py_XDECREF(ident);
+}
+
+static int
+refuse(MtTracer *tr, const char *what, int when_running)
+{
+    if (mt_guard_reentered(tr)) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "monitrace: %s() cannot be called from code that runs "
+                     "inside a tracer callback",
+                     what);
+        return -1;
+    }
+    if (when_running && tr->running) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "monitrace: stop the tracer before %s()", what);
+        return -1;
+    }
+    return 0;
+}
+
+const char mt_logview_configure_doc[] =
+    "log_configure($self, /, *, record=False, limit=0, args=False,\n"
+    "              retval=False, lines=False, caller_files=False,\n"
+    "              repr_limit=80, live=None)\n--\n\n"
+    "Set up record mode (the tracer must be stopped). `record` stores\n"
+    "events, at most `limit` of them (0: no limit; later ones are counted\n"
+    "as dropped); `live(event, key, module, thread_ident, thread_name)`\n"
+    "is called for each event as it happens; `lines` turns on LINE events\n"
+    "for traced code; `args`/`retval` capture reprs cut to `repr_limit`\n"
+    "characters; `caller_files` notes the calling frame's file name.";
+
+PyObject *
+mt_logview_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    MtTracer *tr = (MtTracer *)self;
+    static char *kwlist[] = {"record",     "limit", "args",
+                             "retval",     "lines", "caller_files",
+                             "repr_limit", "live",  NULL};
+    int record = 0, cargs = 0, retval = 0, lines = 0, caller_files = 0;
+    unsigned long long limit = 0;
+    Py_ssize_t repr_limit = 80;
+    PyObject *live = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "|$pKppppnO:log_configure", kwlist, &record, &limit,
+            &cargs, &retval, &lines, &caller_files, &repr_limit, &live)) {
+        return NULL;
+    }
+    if (refuse(tr, "log_configure", 1) < 0) {
+        return NULL;
+    }
+    if (live != Py_None && !PyCallable_Check(live)) {
+        PyErr_SetString(PyExc_TypeError, "live must be a callable or None");
+        return NULL;
+    }
+    if (repr_limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "repr_limit must be >= 0");
+        return NULL;
+    }
+    MtEventLog *log = &tr->log;
+    log->record = record;
+    log->limit = limit == 0 ? UINT64_MAX : (uint64_t)limit;
+    log->args = cargs;
+    log->retval = retval;
+    log->lines = lines;
+    log->caller_files = caller_files;
+    log->repr_limit = repr_limit;
+    Py_XSETREF(log->live, live == Py_None ? NULL : Py_NewRef(live));
+    log->enabled = record || lines || log->live != NULL;
+    Py_RETURN_NONE;
+}
+
+const char mt_logview_batch_doc[] =
+    "log_batch($self, start, count, /)\n--\n\n"
+    "Up to `count` recorded events from sequence number `start`, each\n"
+    "(kind, time_ns, thread, record, depth, line, args, retval, exc_type,\n"
+    "exc_repr, caller_file); an empty list past the end.";
+
+PyObject *
+mt_logview_batch_method(PyObject *self, PyObject *args)
+{
+    MtTracer *tr = (MtTracer *)self;
+    unsigned long long start, count;
+    if (!PyArg_ParseTuple(args, "KK:log_batch", &start, &count)) {
+        return NULL;
+    }
+    if (refuse(tr, "log_batch", 0) < 0) {
+        return NULL;
+    }
+    const MtEventLog *log = &tr->log;
+    uint64_t end = start >= log->count          ? start
+                   : count > log->count - start ? log->count
+                                                : start + count;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    /* First note at or after `start`. */
+    size_t lo = 0, hi = log->nnotes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->notes[mid].seq < start) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    for (uint64_t seq = start; seq < end; seq++) {
+        PyObject *notes[MT_NOTE_KINDS] = {NULL};
+        while (lo < log->nnotes && log->notes[lo].seq == seq) {
+            notes[log->notes[lo].what] = log->notes[lo].obj;
+            lo++;
+        }
+        PyObject *item =
+            event_tuple(tr, mt_eventlog_event_at(log, seq), notes);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+static PyObject *
+thread_list(const MtTracer *tr)
+{
+    Py_ssize_t n = tr->threads ? (Py_ssize_t)tr->threads->index + 1 : 0;
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyList_SET_ITEM(out, i, Py_NewRef(Py_None));
+    }
+    for (const MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+        PyObject *item = Py_BuildValue("(kkO)", ts->ident, ts->native_id,
+                                       ts->name ? ts->name : Py_None);
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SetItem(out, (Py_ssize_t)ts->index, item);
+    }
+    return out;
+}
+
+static PyObject *
+record_list(const MtRecordSet *set)
+{
+    PyObject *out = PyList_New(set->count);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < set->count; i++) {
+        const MtRecord *rec = set->items[i];
+        PyObject *item =
+            Py_BuildValue("(sOO)", rec->kind == MT_KIND_PY ? "py" : "c",
+                          rec->key, rec->module ? rec->module : Py_None);
+        if (item == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+const char mt_logview_info_doc[] =
+    "log_info($self, /)\n--\n\n"
+    "A dict about the event log: 'count' (events kept), 'dropped',\n"
+    "'limit' (None: no limit), 'record', 'base_ns' (CLOCK_MONOTONIC ns at\n"
+    "the first start), 'wall_offset_ns' (add to a time_ns for Unix time\n"
+    "in ns), 'records' ((kind, key, module) by record index) and\n"
+    "'threads' ((ident, native_id, name) by thread index).";
+
+PyObject *
+mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (refuse(tr, "log_info", 0) < 0) {
+        return NULL;
+    }
+    const MtEventLog *log = &tr->log;
+    PyObject *records = record_list(&tr->records);
+    if (records == NULL) {
+        return NULL;
+    }
+    PyObject *threads = thread_list(tr);
+    if (threads == NULL) {
+        Py_DECREF(records);
+        return NULL;
+    }
+    PyObject *limit = log->limit == UINT64_MAX
+                          ? Py_NewRef(Py_None)
+                          : PyLong_FromUnsignedLongLong(log->limit);
+    if (limit == NULL) {
+        Py_DECREF(records);
+        Py_DECREF(threads);
+        return NULL;
+    }
+    return Py_BuildValue("{s:K,s:K,s:N,s:O,s:K,s:L,s:N,s:N}", "count",
+                         (unsigned long long)log->count, "dropped",
+                         (unsigned long long)log->dropped, "limit", limit,
+                         "record", log->record ? Py_True : Py_False, "base_ns",
+                         (unsigned long long)log->base_ns, "wall_offset_ns",
+                         (long long)log->wall_offset_ns, "records", records,
+                         "threads", threads);
+}
+
+const char mt_logview_lines_doc[] =
+    "line_counts($self, /)\n--\n\n"
+    "LINE hits since the last clear(): a list of (code, line, hits).";
+
+PyObject *
+mt_logview_lines_method(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (refuse(tr, "line_counts", 0) < 0) {
+        return NULL;
+    }
+    const MtEventLog *log = &tr->log;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < log->nrecs && i < tr->records.count; i++) {
+        const MtLogRecInfo *info = &log->recs[i];
+        for (uint32_t j = 0; j < info->nlines; j++) {
+            if (info->hits[j] == 0) {
+                continue;
+            }
+            PyObject *item = Py_BuildValue("(OiK)", tr->records.items[i]->key,
+                                           (int)(info->first + (int32_t)j),
+                                           (unsigned long long)info->hits[j]);
+            if (item == NULL || PyList_Append(out, item) < 0) {
+                Py_XDECREF(item);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(item);
+        }
+    }
+    return out;
+}
