@@ -92,6 +92,23 @@ def test_limit_counts_dropped_and_keeps_the_first():
     assert tr.log_batch(7, 100) == []
 
 
+def test_log_info_records_are_the_snapshot_records_without_traced():
+    tr = _core.Tracer()
+    tr.log_configure(record=True)
+    tr.start()
+    calls(2)
+    tr.stop()
+    module = __name__
+    assert tr.log_info()["records"] == [
+        ("py", calls.__code__, module),
+        ("py", leaf.__code__, module),
+    ]
+    assert tr.snapshot()["records"] == [
+        ("py", calls.__code__, module, True),
+        ("py", leaf.__code__, module, True),
+    ]
+
+
 def test_configure_only_while_stopped_and_validated():
     tr = _core.Tracer()
     with pytest.raises(TypeError, match="live must be a callable or None"):

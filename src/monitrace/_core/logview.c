@@ -9,6 +9,7 @@
 #include "eventlog.h"
 #include "guard.h"
 #include "records.h"
+#include "snapshot.h"
 #include "threadstate.h"
 #include "tracer.h"
 
@@ -226,27 +227,6 @@ thread_list(const MtTracer *tr)
     return out;
 }
 
-static PyObject *
-record_list(const MtRecordSet *set)
-{
-    PyObject *out = PyList_New(set->count);
-    if (out == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < set->count; i++) {
-        const MtRecord *rec = set->items[i];
-        PyObject *item =
-            Py_BuildValue("(sOO)", rec->kind == MT_KIND_PY ? "py" : "c",
-                          rec->key, rec->module ? rec->module : Py_None);
-        if (item == NULL) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyList_SET_ITEM(out, i, item);
-    }
-    return out;
-}
-
 const char mt_logview_info_doc[] =
     "log_info($self, /)\n--\n\n"
     "A dict about the event log: 'count' (events kept), 'dropped',\n"
@@ -263,7 +243,7 @@ mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     const MtEventLog *log = &tr->log;
-    PyObject *records = record_list(&tr->records);
+    PyObject *records = mt_snapshot_records(&tr->records, 0);
     if (records == NULL) {
         return NULL;
     }

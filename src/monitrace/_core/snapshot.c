@@ -1,4 +1,5 @@
-/* Tracer.snapshot(): records, per-thread rows and histograms, in ns. */
+/* Tracer.snapshot(): records, per-thread rows and histograms, in ns; and
+ * the record list that Tracer.log_info() shares with it. */
 #include "snapshot.h"
 #include "clock.h"
 #include "records.h"
@@ -113,8 +114,8 @@ thread(const MtThreadState *ts, double scale)
                          calls);
 }
 
-static PyObject *
-records(const MtRecordSet *set)
+PyObject *
+mt_snapshot_records(const MtRecordSet *set, int with_traced)
 {
     /* Building items can run a finalizer that lets another thread add
      * records: fill exactly the slots the list was made with. */
@@ -125,10 +126,12 @@ records(const MtRecordSet *set)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         const MtRecord *rec = set->items[i];
-        PyObject *item = Py_BuildValue(
-            "(sOOO)", rec->kind == MT_KIND_PY ? "py" : "c", rec->key,
-            rec->module ? rec->module : Py_None,
-            rec->traced ? Py_True : Py_False);
+        const char *kind = rec->kind == MT_KIND_PY ? "py" : "c";
+        PyObject *module = rec->module ? rec->module : Py_None;
+        PyObject *item = with_traced
+                             ? Py_BuildValue("(sOOO)", kind, rec->key, module,
+                                             rec->traced ? Py_True : Py_False)
+                             : Py_BuildValue("(sOO)", kind, rec->key, module);
         if (item == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -159,7 +162,7 @@ mt_snapshot(MtTracer *tr)
     if (PyList_Reverse(threads) < 0) {
         goto error;
     }
-    recs = records(&tr->records);
+    recs = mt_snapshot_records(&tr->records, 1);
     if (recs == NULL) {
         goto error;
     }

@@ -1,10 +1,18 @@
-/* The only place where the tracer's C data becomes Python objects. */
+/* Where the tracer's C data becomes Python objects: the statistics
+ * snapshot, and the record list it shares with Tracer.log_info(). The
+ * event log's events and threads become tuples in logview.c. */
 #ifndef MT_SNAPSHOT_H
 #define MT_SNAPSHOT_H
 
 #include "common.h"
+#include "records.h"
 
 /* A dict describing everything recorded so far (see Tracer.snapshot). */
 PyObject *mt_snapshot(MtTracer *tr);
+
+/* (kind, key, module) for every record, by record index, and with
+ * `with_traced` a fourth item, whether the record is traced: the records
+ * of snapshot() and of Tracer.log_info(). */
+PyObject *mt_snapshot_records(const MtRecordSet *set, int with_traced);
 
 #endif /* MT_SNAPSHOT_H */
