@@ -1,6 +1,6 @@
 /* Timestamps for the hot path: rdtsc where the TSC is invariant, else
  * clock_gettime(CLOCK_MONOTONIC). Ticks become nanoseconds only when data
- * leaves C (snapshot.c), through mt_clock_ns_per_tick(). */
+ * leaves C (snapshot.c, logview.c), through mt_clock_ns_per_tick(). */
 #ifndef MT_CLOCK_H
 #define MT_CLOCK_H
 
