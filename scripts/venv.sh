@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # scripts/venv.sh PYTHON [EXTRAS]: make (or reuse) .venv/<X.Y> for PYTHON,
 # install the package from this tree into it (rebuilding the extension every
-# time) and print the venv's python. EXTRAS is e.g. "test".
+# time) and print the venv's python. EXTRAS is e.g. "test". MONITRACE_VENV
+# names another venv, .venv/<MONITRACE_VENV>-<X.Y> (benchmarks use "bench").
 set -euo pipefail
 py=$1
 extras=${2:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
 ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-venv="$here/.venv/$ver"
+venv="$here/.venv/${MONITRACE_VENV:+$MONITRACE_VENV-}$ver"
 if [ ! -x "$venv/bin/python" ]; then
     "$py" -m venv "$venv" >&2
 fi
