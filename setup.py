@@ -25,6 +25,9 @@ class BuildPyWithPth(build_py):
 
 
 extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+# Only PyInit__core is exported: internal globals and functions are then
+# reached directly, not through the GOT/PLT, on the hot path.
+extra_compile_args.append("-fvisibility=hidden")
 if os.environ.get("MONITRACE_WERROR"):
     extra_compile_args.append("-Werror")
 if os.environ.get("MONITRACE_DEBUG"):

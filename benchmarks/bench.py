@@ -32,8 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import monitrace  # noqa: E402
 import monitrace._core  # noqa: E402
-import tracers as tracer_mod  # noqa: E402
-import workloads  # noqa: E402
+import bench_tracers as tracer_mod  # noqa: E402
+import bench_workloads as workloads  # noqa: E402
 
 PY_EVENTS = ("PY_START", "PY_RETURN", "PY_RESUME", "PY_YIELD", "PY_UNWIND",
              "PY_THROW")

@@ -3,6 +3,7 @@ from typing import Any
 
 HIST_BUCKETS: int
 LOG_EVENT_BYTES: int
+DIRECT_CODE_EXTRA: int
 
 def tsc_usable() -> bool: ...
 

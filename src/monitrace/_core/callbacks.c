@@ -24,8 +24,7 @@ typedef struct {
 static inline MtRecord *
 code_record(MtTracer *tr, PyObject *code)
 {
-    MtCodeExtra *extra = NULL;
-    PyUnstable_Code_GetExtra(code, mt_records_extra_index, (void **)&extra);
+    MtCodeExtra *extra = mt_records_code_extra(code);
     if (MT_LIKELY(extra != NULL)) {
         MtRecord *rec = extra->slot[tr->tool];
         if (MT_LIKELY(rec != NULL && rec->tracer == tr)) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 Py_ssize_t mt_records_extra_index = -1;
+int mt_records_direct_extra = 0;
 
 /* co_extra free function: may run at any time, even during interpreter
  * finalization, so it touches nothing but the block itself. Records keep
@@ -16,6 +17,43 @@ static void
 free_code_extra(void *ptr)
 {
     free(ptr);
+}
+
+/* Decide whether co_extra may be read in place: store a block through the
+ * API on a fresh code object and read it back both ways. */
+static int
+check_direct_extra(void)
+{
+#if MT_COMPAT_DIRECT_EXTRA
+    PyCodeObject *code = PyCode_NewEmpty("<monitrace>", "<probe>", 1);
+    if (code == NULL) {
+        return -1;
+    }
+    MtCodeExtra *extra = calloc(1, sizeof(*extra));
+    if (extra == NULL) {
+        Py_DECREF(code);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (PyUnstable_Code_SetExtra((PyObject *)code, mt_records_extra_index,
+                                 extra) < 0) {
+        free(extra);
+        Py_DECREF(code);
+        return -1;
+    }
+    void *via_api = NULL;
+    if (PyUnstable_Code_GetExtra((PyObject *)code, mt_records_extra_index,
+                                 &via_api) < 0) {
+        Py_DECREF(code);   /* frees `extra` through free_code_extra */
+        return -1;
+    }
+    mt_records_direct_extra =
+        via_api == extra
+        && mt_compat_code_extra((PyObject *)code, mt_records_extra_index)
+               == extra;
+    Py_DECREF(code);
+#endif
+    return 0;
 }
 
 int
@@ -31,7 +69,7 @@ mt_records_init(void)
                         "monitrace: no code-object extra slot left");
         return -1;
     }
-    return 0;
+    return check_direct_extra();
 }
 
 void

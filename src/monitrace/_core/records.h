@@ -114,11 +114,27 @@ void mt_records_install(MtTracer *tr, int tool);
 void mt_records_clear(MtRecordSet *set);
 int mt_records_traverse(MtRecordSet *set, visitproc visit, void *arg);
 
-extern Py_ssize_t mt_records_extra_index;
+extern MT_INTERNAL Py_ssize_t mt_records_extra_index;
+/* 1 when co_extra may be read in place (layout verified at init). */
+extern MT_INTERNAL int mt_records_direct_extra;
 
 /* One co_extra block per code object: a borrowed record per tool id. */
 typedef struct {
     MtRecord *slot[MT_TOOL_SLOTS];
 } MtCodeExtra;
+
+/* The code object's block, or NULL (hot path: `code` is a code object). */
+static inline MtCodeExtra *
+mt_records_code_extra(PyObject *code)
+{
+#if MT_COMPAT_DIRECT_EXTRA
+    if (MT_LIKELY(mt_records_direct_extra)) {
+        return mt_compat_code_extra(code, mt_records_extra_index);
+    }
+#endif
+    void *extra = NULL;
+    PyUnstable_Code_GetExtra(code, mt_records_extra_index, &extra);
+    return extra;
+}
 
 #endif /* MT_RECORDS_H */
