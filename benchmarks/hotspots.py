@@ -42,14 +42,36 @@ def calls(n: int) -> int:
     return b if n >= 1 else a
 
 
-def child(mode: str, n: int) -> None:
-    """The measured program: set up, warm up untraced, trace one fib(n)."""
+def threads_fib(threads: int, n: int) -> None:
+    """fib(n) four times in all, spread over `threads` threads."""
+    import threading
+
+    def work() -> None:
+        for _ in range(4 // threads):
+            fib(n)
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+
+
+def child(mode: str, n: int, threads: int = 0) -> None:
+    """The measured program: set up, warm up untraced, trace one fib(n)
+    (with `threads`: fib(n) four times over that many threads)."""
     import cProfile
 
     import monitrace
     import monitrace._core
 
-    fib(n)
+    if threads:
+        def run() -> None:
+            threads_fib(threads, n)
+    else:
+        def run() -> None:
+            fib(n)
+    run()
     if mode == "monitrace":
         tracer = monitrace.trace()
     elif mode == "filtered":
@@ -62,7 +84,7 @@ def child(mode: str, n: int) -> None:
     stop = {"cprofile": "disable"}.get(mode, "stop")
     if tracer is not None:
         getattr(tracer, start)()
-    fib(n)
+    run()
     if tracer is not None:
         getattr(tracer, stop)()
 
@@ -74,7 +96,7 @@ CHILD_ENV = dict(os.environ, PYTHONHASHSEED="0")
 
 def perf_counts(mode: str, n: int) -> dict[str, int]:
     cmd = ["perf", "stat", "-x", ",", "-e", "instructions:u,cycles:u",
-           sys.executable, __file__, "--child", mode, str(n)]
+           sys.executable, __file__, "--child", mode, str(n), "0"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env=CHILD_ENV)
     counts = {}
@@ -85,10 +107,11 @@ def perf_counts(mode: str, n: int) -> dict[str, int]:
     return counts
 
 
-def callgrind_counts(mode: str, n: int, tmp: str) -> dict[str, int]:
-    out_file = os.path.join(tmp, f"cg.{mode}.{n}")
+def callgrind_counts(mode: str, n: int, tmp: str,
+                     threads: int = 0) -> dict[str, int]:
+    out_file = os.path.join(tmp, f"cg.{mode}.{n}.{threads}")
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
-           sys.executable, __file__, "--child", mode, str(n)]
+           sys.executable, __file__, "--child", mode, str(n), str(threads)]
     subprocess.run(cmd, capture_output=True, text=True, check=True,
                    env=CHILD_ENV)
     ann = subprocess.run(
@@ -113,9 +136,10 @@ def callgrind_counts(mode: str, n: int, tmp: str) -> dict[str, int]:
     return {"total": total, "callbacks": sum(ours.values())}
 
 
-def per_event(get, mode: str, n: int, key: str) -> float:
-    """Cost per event of `mode` beyond untraced, sizes n and n+2."""
-    events = 2 * (calls(n + 2) - calls(n))
+def per_event(get, mode: str, n: int, key: str, runs: int = 1) -> float:
+    """Cost per event of `mode` beyond untraced, sizes n and n+2, with
+    `runs` fib(n) per program."""
+    events = 2 * runs * (calls(n + 2) - calls(n))
     grow = get(mode, n + 2)[key] - get(mode, n)[key]
     base = get("untraced", n + 2)[key] - get("untraced", n)[key]
     return (grow - base) / events
@@ -127,11 +151,11 @@ def main(argv: list[str] | None = None) -> int:
                    default="both")
     p.add_argument("--n", type=int, default=None,
                    help="fib size (default 24 for perf, 20 for callgrind)")
-    p.add_argument("--child", nargs=2, metavar=("MODE", "N"),
+    p.add_argument("--child", nargs=3, metavar=("MODE", "N", "THREADS"),
                    help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        child(args.child[0], int(args.child[1]))
+        child(args.child[0], int(args.child[1]), int(args.child[2]))
         return 0
     print(f"Python {sys.version.split()[0]}; per event = (cost of the "
           "traced fib(n+2) - fib(n)) - (the same untraced), divided by the "
@@ -173,6 +197,20 @@ def main(argv: list[str] | None = None) -> int:
                 total = per_event(cget, mode, n, "total")
                 own = per_event(cget, mode, n, "callbacks")
                 print(f"{mode:<12} {total:8.1f} {own:14.1f}")
+            m = max(n - 2, 4)
+            print(f"\ncallgrind, monitrace, fib({m}) x 4 over 1 or 4 "
+                  "threads, instructions per event beyond untraced:")
+            for threads in (1, 4):
+                def tget(mode: str, size: int) -> dict[str, int]:
+                    key = (f"{mode}/t{threads}", size)
+                    if key not in cg:
+                        cg[key] = callgrind_counts(mode, size, tmp, threads)
+                    return cg[key]
+
+                total = per_event(tget, "monitrace", m, "total", runs=4)
+                own = per_event(tget, "monitrace", m, "callbacks", runs=4)
+                print(f"{threads} thread{'s' if threads > 1 else '':<6} "
+                      f"{total:8.1f} {own:14.1f}")
     return 0
 
 
