@@ -71,7 +71,8 @@ module_exec(PyObject *module)
     }
     /* 1 when co_extra is read in place on the hot path (benchmarks/). */
     if (PyModule_AddIntConstant(module, "DIRECT_CODE_EXTRA",
-                                mt_records_direct_extra) < 0) {
+                                mt_records_direct_extra)
+        < 0) {
         return -1;
     }
     return 0;

@@ -25,35 +25,39 @@ static int
 check_direct_extra(void)
 {
 #if MT_COMPAT_DIRECT_EXTRA
-    PyCodeObject *code = PyCode_NewEmpty("<monitrace>", "<probe>", 1);
-    if (code == NULL) {
-        return -1;
-    }
-    MtCodeExtra *extra = calloc(1, sizeof(*extra));
-    if (extra == NULL) {
-        Py_DECREF(code);
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (PyUnstable_Code_SetExtra((PyObject *)code, mt_records_extra_index,
-                                 extra) < 0) {
-        free(extra);
-        Py_DECREF(code);
-        return -1;
-    }
+    PyObject *code = NULL;     /* Owned */
+    MtCodeExtra *extra = NULL; /* Owned until the code object takes it */
+    void *probe = NULL;
     void *via_api = NULL;
-    if (PyUnstable_Code_GetExtra((PyObject *)code, mt_records_extra_index,
-                                 &via_api) < 0) {
-        Py_DECREF(code);   /* frees `extra` through free_code_extra */
-        return -1;
+    code = (PyObject *)PyCode_NewEmpty("<monitrace>", "<probe>", 1);
+    if (code == NULL) {
+        goto error;
+    }
+    extra = calloc(1, sizeof(*extra));
+    if (extra == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    probe = extra;
+    if (PyUnstable_Code_SetExtra(code, mt_records_extra_index, extra) < 0) {
+        goto error;
+    }
+    extra = NULL; /* freed with the code object, by free_code_extra */
+    if (PyUnstable_Code_GetExtra(code, mt_records_extra_index, &via_api) < 0) {
+        goto error;
     }
     mt_records_direct_extra =
-        via_api == extra
-        && mt_compat_code_extra((PyObject *)code, mt_records_extra_index)
-               == extra;
+        via_api == probe
+        && mt_compat_code_extra(code, mt_records_extra_index) == probe;
     Py_DECREF(code);
-#endif
     return 0;
+error:
+    free(extra);
+    Py_XDECREF(code);
+    return -1;
+#else
+    return 0;
+#endif
 }
 
 int
