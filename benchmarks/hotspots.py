@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 
-MODES = ("untraced", "monitrace", "filtered", "cprofile")
+MODES = ("untraced", "monitrace", "filtered", "record", "cprofile")
 
 
 def fib(n: int) -> int:
@@ -74,6 +74,8 @@ def child(mode: str, n: int, threads: int = 0) -> None:
     run()
     if mode == "monitrace":
         tracer = monitrace.trace()
+    elif mode == "record":
+        tracer = monitrace.trace(record=10_000_000)
     elif mode == "filtered":
         tracer = monitrace._core.Tracer(filter=lambda key: False)
     elif mode == "cprofile":
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\ncallgrind, n={n}, instructions per event beyond "
                   "untraced:")
             print(f"{'mode':<12} {'total':>8} {'in mt_on_py_*':>14}")
-            for mode in MODES[1:3]:
+            for mode in MODES[1:4]:
                 total = per_event(cget, mode, n, "total")
                 own = per_event(cget, mode, n, "callbacks")
                 print(f"{mode:<12} {total:8.1f} {own:14.1f}")
