@@ -67,6 +67,22 @@ append(MtTracer *tr, const MtLogEvent *e)
     return (int64_t)seq;
 }
 
+/* append() for the common case: room in the current chunk, under the
+ * limit. Anything else (a new chunk, the limit) goes through append(). */
+static inline void
+append_lean(MtTracer *tr, const MtLogEvent *e)
+{
+    MtEventLog *log = &tr->log;
+    uint64_t seq = log->count;
+    size_t c = (size_t)(seq / MT_LOG_CHUNK);
+    if (MT_LIKELY(seq < log->limit && c < log->nchunks)) {
+        log->chunks[c][seq % MT_LOG_CHUNK] = *e;
+        log->count = seq + 1;
+        return;
+    }
+    append(tr, e);
+}
+
 /* Attach `obj` (a new reference, stolen; NULL is ignored) to event seq. */
 static void
 add_note(MtTracer *tr, int64_t seq, uint32_t what, PyObject *obj)
@@ -195,26 +211,34 @@ void
 mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                   PyObject *const *args, uint64_t now, size_t depth0)
 {
+    MtEventLog *log = &tr->log;
+#if MT_HAVE_FRAME_PEEK
+    /* The common case, kept lean: a Python call or resume with nothing
+     * to note (see mt_eventlog_start). */
+    if (log->lean && (ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME)) {
+        if (ts->depth <= depth0) {
+            return;
+        }
+        MtLogEvent e = {.time = now,
+                        .record = (uint32_t)rec->index,
+                        .line = 0,
+                        .depth = clamp_depth(ts->depth - 1),
+                        .kind = ev == MT_EV_PY_START ? MT_LOG_CALL
+                                                     : MT_LOG_RESUME,
+                        .thread = ts->index};
+        mt_callsite_peek(&log->sites, args[0], &e.line, NULL);
+        append_lean(tr, &e);
+        return;
+    }
+#endif
     if (ts->depth <= depth0 || !wanted(tr)) {
         return;
     }
-    MtEventLog *log = &tr->log;
     MtLogEvent e = {.time = now,
                     .record = (uint32_t)rec->index,
                     .line = 0,
                     .depth = clamp_depth(ts->depth - 1),
                     .thread = ts->index};
-#if MT_HAVE_FRAME_PEEK
-    /* The common case, kept lean: a Python call or resume with nothing
-     * to note (see plain()). */
-    if ((ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME) && plain(log)
-        && !log->caller_files) {
-        e.kind = ev == MT_EV_PY_START ? MT_LOG_CALL : MT_LOG_RESUME;
-        mt_callsite_peek(&log->sites, args[0], &e.line, NULL);
-        append(tr, &e);
-        return;
-    }
-#endif
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
     int quiet = plain(log);
     PyObject *saved = NULL;
@@ -279,7 +303,7 @@ void
 mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                   PyObject *const *args, uint64_t now, size_t depth0)
 {
-    if (ts->depth >= depth0 || !wanted(tr)) {
+    if (ts->depth >= depth0) {
         return; /* not on the stack: an exit we never saw start */
     }
     MtEventLog *log = &tr->log;
@@ -288,9 +312,12 @@ mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                     .line = 0,
                     .depth = clamp_depth(ts->depth),
                     .thread = ts->index};
-    if ((ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD) && plain(log)) {
+    if (log->lean && (ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD)) {
         e.kind = ev == MT_EV_PY_RETURN ? MT_LOG_RETURN : MT_LOG_YIELD;
-        append(tr, &e);
+        append_lean(tr, &e);
+        return;
+    }
+    if (!wanted(tr)) {
         return;
     }
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
@@ -467,6 +494,12 @@ mt_eventlog_start(MtTracer *tr)
 {
     mt_callsite_reset(&tr->log.sites);
     MtEventLog *log = &tr->log;
+    /* The configuration is fixed while running: decide once whether plain
+     * Python events can skip straight to the store (no notes, no Python
+     * code, no frame objects). */
+    log->lean = MT_HAVE_FRAME_PEEK && log->enabled && log->record
+                && log->live == NULL && !log->args && !log->retval
+                && !log->caller_files;
     if (!log->enabled) {
         return;
     }

@@ -87,6 +87,7 @@ typedef struct {
     PyObject *live;  /* Owned: callable(event, key, module, ident,
                         name), or NULL */
     int live_broken; /* the live callable raised: stop calling it */
+    int lean; /* set at start: plain Python events skip to append_lean() */
 
     /* Data. */
     MtLogEvent **chunks; /* Owned array of owned chunks */
