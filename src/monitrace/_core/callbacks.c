@@ -16,7 +16,7 @@
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
-    MtTracer *tracer;          /* Owned */
+    MtTracer *tracer; /* Owned */
 } MtCallback;
 
 #define TRACER(self) (((MtCallback *)(self))->tracer)
@@ -321,8 +321,8 @@ callback_dealloc(PyObject *self)
 }
 
 static PyMemberDef callback_members[] = {
-    {"__vectorcalloffset__", Py_T_PYSSIZET,
-     offsetof(MtCallback, vectorcall), Py_READONLY, NULL},
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(MtCallback, vectorcall),
+     Py_READONLY, NULL},
     {NULL},
 };
 
@@ -361,7 +361,7 @@ mt_callback_new(MtModuleState *state, MtTracer *tr, vectorcallfunc handler)
 int
 mt_callback_type_init(PyObject *module, MtModuleState *state)
 {
-    state->callback_type = (PyTypeObject *)PyType_FromModuleAndSpec(
-        module, &callback_spec, NULL);
+    state->callback_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &callback_spec, NULL);
     return state->callback_type == NULL ? -1 : 0;
 }

@@ -54,8 +54,7 @@ mt_clock_parse(const char *name, MtClockKind *out)
         return 0;
     }
     PyErr_Format(PyExc_ValueError,
-                 "clock must be 'auto', 'tsc' or 'monotonic', not '%s'",
-                 name);
+                 "clock must be 'auto', 'tsc' or 'monotonic', not '%s'", name);
     return -1;
 }
 

@@ -37,9 +37,9 @@
 
 /* Internal failures seen on the hot path, reported by Tracer.stop(). */
 enum {
-    MT_ERR_NOMEM = 1 << 0,     /* an allocation failed; data may be missing */
-    MT_ERR_FILTER = 1 << 1,    /* the filter callable raised */
-    MT_ERR_INTERNAL = 1 << 2,  /* a Python API call failed on a slow path */
+    MT_ERR_NOMEM = 1 << 0,    /* an allocation failed; data may be missing */
+    MT_ERR_FILTER = 1 << 1,   /* the filter callable raised */
+    MT_ERR_INTERNAL = 1 << 2, /* a Python API call failed on a slow path */
 };
 
 typedef struct MtTracer MtTracer;
@@ -50,8 +50,8 @@ typedef struct MtThreadState MtThreadState;
 /* Per-interpreter module state. The module declares that it does not
  * support sub-interpreters, so there is exactly one. */
 typedef struct {
-    PyTypeObject *tracer_type;    /* Owned */
-    PyTypeObject *callback_type;  /* Owned */
+    PyTypeObject *tracer_type;   /* Owned */
+    PyTypeObject *callback_type; /* Owned */
 } MtModuleState;
 
 #endif /* MT_COMMON_H */

@@ -78,8 +78,7 @@ mt_compat_current_frame(void)
     return ts != NULL ? ts->current_frame : NULL;
 #else
     PyThreadState *ts = _PyThreadState_UncheckedGet();
-    return ts != NULL && ts->cframe != NULL ? ts->cframe->current_frame
-                                            : NULL;
+    return ts != NULL && ts->cframe != NULL ? ts->cframe->current_frame : NULL;
 #endif
 }
 #else

@@ -223,8 +223,8 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                         .record = (uint32_t)rec->index,
                         .line = 0,
                         .depth = clamp_depth(ts->depth - 1),
-                        .kind = ev == MT_EV_PY_START ? MT_LOG_CALL
-                                                     : MT_LOG_RESUME,
+                        .kind =
+                            ev == MT_EV_PY_START ? MT_LOG_CALL : MT_LOG_RESUME,
                         .thread = ts->index};
         mt_callsite_peek(&log->sites, args[0], &e.line, NULL);
         append_lean(tr, &e);

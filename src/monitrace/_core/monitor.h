@@ -20,12 +20,12 @@ typedef enum {
 } MtEvent;
 
 typedef struct {
-    const char *name;         /* attribute of sys.monitoring.events */
-    vectorcallfunc handler;   /* callbacks.c */
-    int c_calls_only;         /* registered only when tracing C functions */
-    int lines_only;           /* registered only with lines on, and enabled
-                                 per code object (set_local_events), never
-                                 in the global mask */
+    const char *name;       /* attribute of sys.monitoring.events */
+    vectorcallfunc handler; /* callbacks.c */
+    int c_calls_only;       /* registered only when tracing C functions */
+    int lines_only;         /* registered only with lines on, and enabled
+                               per code object (set_local_events), never
+                               in the global mask */
 } MtEventSpec;
 
 extern const MtEventSpec mt_event_specs[MT_EV_COUNT];

@@ -126,10 +126,9 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
     PyObject *saved = PyErr_GetRaisedException();
     uint64_t serial = mt_guard_enter(tr);
     PyObject *res =
-        tr->filter_module
-            ? PyObject_CallFunctionObjArgs(
-                  tr->filter, key, module != NULL ? module : Py_None, NULL)
-            : PyObject_CallOneArg(tr->filter, key);
+        tr->filter_module ? PyObject_CallFunctionObjArgs(
+            tr->filter, key, module != NULL ? module : Py_None, NULL)
+                          : PyObject_CallOneArg(tr->filter, key);
     int verdict = MT_VERDICT_TRACE, interrupted = 0;
     if (res == NULL) {
         interrupted = mt_guard_interrupted();
@@ -141,8 +140,9 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
             mt_tracer_fail(tr, MT_ERR_FILTER, "filter result");
         }
         else {
-            verdict = (int)(bits & (MT_VERDICT_TRACE | MT_VERDICT_WITHIN
-                                    | MT_VERDICT_EXCLUDE_WITHIN));
+            verdict = (int)(bits
+                            & (MT_VERDICT_TRACE | MT_VERDICT_WITHIN
+                               | MT_VERDICT_EXCLUDE_WITHIN));
         }
         Py_DECREF(res);
     }
@@ -167,8 +167,8 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
 static void
 set_verdict(MtRecord *rec, int verdict)
 {
-    rec->scope = (uint8_t)(verdict & (MT_VERDICT_WITHIN
-                                      | MT_VERDICT_EXCLUDE_WITHIN));
+    rec->scope =
+        (uint8_t)(verdict & (MT_VERDICT_WITHIN | MT_VERDICT_EXCLUDE_WITHIN));
     rec->traced = (uint8_t)(verdict != 0);
 }
 
@@ -226,8 +226,8 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
         return NULL;
     }
     MtCodeExtra *extra = NULL;
-    if (PyUnstable_Code_GetExtra(code, mt_records_extra_index,
-                                 (void **)&extra) < 0) {
+    if (PyUnstable_Code_GetExtra(code, mt_records_extra_index, (void **)&extra)
+        < 0) {
         Py_XDECREF(module);
         mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
         return NULL;
@@ -321,8 +321,7 @@ mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def)
 }
 
 MtRecord *
-mt_records_cfunc_slow(MtTracer *tr, PyObject *callable,
-                      const PyMethodDef *def)
+mt_records_cfunc_slow(MtTracer *tr, PyObject *callable, const PyMethodDef *def)
 {
     int verdict = ask_filter(tr, callable, NULL);
     if (verdict < 0) {
@@ -358,8 +357,8 @@ static MtCodeExtra *
 code_extra(PyObject *code)
 {
     MtCodeExtra *extra = NULL;
-    if (PyUnstable_Code_GetExtra(code, mt_records_extra_index,
-                                 (void **)&extra) < 0) {
+    if (PyUnstable_Code_GetExtra(code, mt_records_extra_index, (void **)&extra)
+        < 0) {
         PyErr_Clear();
         return NULL;
     }

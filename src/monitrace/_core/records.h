@@ -26,14 +26,14 @@ enum {
 };
 
 struct MtRecord {
-    MtTracer *tracer;      /* Borrowed: the owner, which frees the record */
-    PyObject *key;         /* Owned: the code object or the C callable */
-    PyObject *module;      /* Owned: __name__ of the defining module, or NULL */
-    const void *id;        /* the code object or its PyMethodDef: identity */
-    Py_ssize_t index;      /* position in the tracer's record list */
-    uint8_t kind;          /* MT_KIND_PY or MT_KIND_C */
-    uint8_t traced;        /* filter verdict: 0 = excluded */
-    uint8_t scope;         /* MT_VERDICT_WITHIN, _EXCLUDE_WITHIN bits */
+    MtTracer *tracer; /* Borrowed: the owner, which frees the record */
+    PyObject *key;    /* Owned: the code object or the C callable */
+    PyObject *module; /* Owned: __name__ of the defining module, or NULL */
+    const void *id;   /* the code object or its PyMethodDef: identity */
+    Py_ssize_t index; /* position in the tracer's record list */
+    uint8_t kind;     /* MT_KIND_PY or MT_KIND_C */
+    uint8_t traced;   /* filter verdict: 0 = excluded */
+    uint8_t scope;    /* MT_VERDICT_WITHIN, _EXCLUDE_WITHIN bits */
 };
 
 /* Log-scale latency histogram: exact below 16 ticks, then 8 buckets per
@@ -44,14 +44,14 @@ struct MtRecord {
 #define MT_HIST_BUCKETS (MT_HIST_LINEAR + (MT_HIST_MAX_MSB - 3) * 8)
 
 struct MtStats {
-    uint64_t calls;            /* PY_START (or CALL of a C function) */
-    uint64_t primitive_calls;  /* calls not already active on the stack */
-    uint64_t total;            /* inclusive ticks, outermost activation */
-    uint64_t self;             /* exclusive ticks */
-    uint64_t min;              /* shortest activation, ticks */
-    uint64_t max;              /* longest activation, ticks */
-    uint64_t samples;          /* activations measured (min/max/hist) */
-    uint32_t active;           /* activations now on this thread's stack */
+    uint64_t calls;           /* PY_START (or CALL of a C function) */
+    uint64_t primitive_calls; /* calls not already active on the stack */
+    uint64_t total;           /* inclusive ticks, outermost activation */
+    uint64_t self;            /* exclusive ticks */
+    uint64_t min;             /* shortest activation, ticks */
+    uint64_t max;             /* longest activation, ticks */
+    uint64_t samples;         /* activations measured (min/max/hist) */
+    uint32_t active;          /* activations now on this thread's stack */
     uint32_t hist[MT_HIST_BUCKETS];
 };
 
@@ -87,11 +87,11 @@ mt_stats_sample(MtStats *st, uint64_t ticks)
 
 /* The tracer's collection of records (embedded in MtTracer). */
 typedef struct {
-    MtRecord **items;     /* Owned array of owned records */
+    MtRecord **items; /* Owned array of owned records */
     Py_ssize_t count;
     Py_ssize_t capacity;
-    MtRecord **ctable;    /* Owned array of borrowed records, by PyMethodDef */
-    size_t ctable_mask;   /* capacity - 1 (a power of two), 0 when empty */
+    MtRecord **ctable;  /* Owned array of borrowed records, by PyMethodDef */
+    size_t ctable_mask; /* capacity - 1 (a power of two), 0 when empty */
     size_t ctable_used;
 } MtRecordSet;
 

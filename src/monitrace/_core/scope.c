@@ -42,9 +42,8 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
     Py_XINCREF(name);
     uint64_t serial = mt_guard_enter(tr);
     if (ident != NULL) {
-        res = PyObject_CallFunctionObjArgs(filter, ident,
-                                           name != NULL ? name : Py_None,
-                                           NULL);
+        res = PyObject_CallFunctionObjArgs(
+            filter, ident, name != NULL ? name : Py_None, NULL);
     }
     if (res == NULL) {
         interrupted = mt_guard_interrupted();

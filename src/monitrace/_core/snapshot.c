@@ -48,8 +48,7 @@ row(Py_ssize_t index, const MtStats *st, double scale)
     if (hist == NULL) {
         return NULL;
     }
-    return Py_BuildValue("(nKKNNNNKN)", index,
-                         (unsigned long long)st->calls,
+    return Py_BuildValue("(nKKNNNNKN)", index, (unsigned long long)st->calls,
                          (unsigned long long)st->primitive_calls,
                          ns(st->total, scale), ns(st->self, scale),
                          ns(st->min, scale), ns(st->max, scale),

@@ -15,32 +15,32 @@
 #include "tracer.h"
 
 typedef struct {
-    const void *id;       /* code object or PyMethodDef: identity only */
-    MtStats *stats;       /* Borrowed: row owned by the thread state */
-    uint64_t start;       /* clock at entry */
-    uint64_t children;    /* ticks spent in traced callees */
-    Py_ssize_t index;     /* the record's index */
-    MtEdge *edge;         /* Borrowed from ts->edges, or NULL: caller -> me */
+    const void *id;    /* code object or PyMethodDef: identity only */
+    MtStats *stats;    /* Borrowed: row owned by the thread state */
+    uint64_t start;    /* clock at entry */
+    uint64_t children; /* ticks spent in traced callees */
+    Py_ssize_t index;  /* the record's index */
+    MtEdge *edge;      /* Borrowed from ts->edges, or NULL: caller -> me */
 } MtFrame;
 
 struct MtThreadState {
-    MtThreadState *next;      /* Owned by the tracer's list */
-    unsigned long ident;      /* threading.get_ident() */
-    unsigned long native_id;  /* threading.get_native_id() */
-    uint32_t index;           /* creation order, 0 first (event log) */
-    PyObject *name;           /* Owned: thread name once known, or NULL */
-    MtFrame *stack;           /* Owned array */
+    MtThreadState *next;     /* Owned by the tracer's list */
+    unsigned long ident;     /* threading.get_ident() */
+    unsigned long native_id; /* threading.get_native_id() */
+    uint32_t index;          /* creation order, 0 first (event log) */
+    PyObject *name;          /* Owned: thread name once known, or NULL */
+    MtFrame *stack;          /* Owned array */
     size_t depth;
     size_t capacity;
-    MtStats **rows;           /* Owned array of owned rows, by record index */
+    MtStats **rows; /* Owned array of owned rows, by record index */
     Py_ssize_t nrows;
     struct MtScopeThread *scope; /* Owned (scope.c), or NULL */
-    MtEdgeTable edges;        /* caller -> callee edges (edges.h) */
+    MtEdgeTable edges;           /* caller -> callee edges (edges.h) */
 };
 
 typedef struct {
-    uint64_t serial;          /* the tracer's serial when ts was made */
-    MtThreadState *ts;        /* Borrowed from that tracer */
+    uint64_t serial;   /* the tracer's serial when ts was made */
+    MtThreadState *ts; /* Borrowed from that tracer */
 } MtTls;
 
 extern __thread MtTls mt_tls[MT_TOOL_SLOTS]
@@ -64,8 +64,8 @@ mt_thread_current(MtTracer *tr)
 /* Push an activation of `rec`. `is_call` is 1 for a new call (PY_START or
  * a C call), 0 for re-entering a suspended frame (PY_RESUME, PY_THROW). */
 static inline void
-mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
-                uint64_t now, int is_call)
+mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, uint64_t now,
+                int is_call)
 {
     MtStats *st = rec->index < ts->nrows ? ts->rows[rec->index] : NULL;
     if (MT_UNLIKELY(st == NULL)) {
@@ -80,9 +80,8 @@ mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
         }
     }
     MtFrame *f = &ts->stack[ts->depth++];
-    f->edge = mt_edges_enter(tr, &ts->edges,
-                             ts->depth > 1 ? f[-1].index : -1, rec->index,
-                             is_call);
+    f->edge = mt_edges_enter(tr, &ts->edges, ts->depth > 1 ? f[-1].index : -1,
+                             rec->index, is_call);
     f->index = rec->index;
     f->id = rec->id;
     f->stats = st;

@@ -18,8 +18,8 @@ mt_tracer_fail(MtTracer *tr, uint32_t flag, const char *where)
 {
     tr->errors |= flag;
     PyObject *exc = PyErr_GetRaisedException();
-    if (tr->error_messages == NULL || PyList_GET_SIZE(tr->error_messages)
-                                          >= 20) {
+    if (tr->error_messages == NULL
+        || PyList_GET_SIZE(tr->error_messages) >= 20) {
         Py_XDECREF(exc);
         return;
     }
@@ -123,11 +123,12 @@ thread_table(void)
     return active;
 }
 
-PyDoc_STRVAR(start_doc,
-"start($self, /, tool_id=-1)\n--\n\n"
-"Take a sys.monitoring tool id (the first free of 3 and 4 unless tool_id\n"
-"is given) and start receiving events. Data accumulates across start and\n"
-"stop until clear().");
+PyDoc_STRVAR(
+    start_doc,
+    "start($self, /, tool_id=-1)\n--\n\n"
+    "Take a sys.monitoring tool id (the first free of 3 and 4 unless tool_id\n"
+    "is given) and start receiving events. Data accumulates across start and\n"
+    "stop until clear().");
 
 static PyObject *
 tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -175,11 +176,12 @@ running_ticks(MtTracer *tr, uint64_t now)
     return tr->running && now > tr->run_ticks0 ? now - tr->run_ticks0 : 0;
 }
 
-PyDoc_STRVAR(stop_doc,
-"stop($self, /)\n--\n\n"
-"Stop receiving events, end the activations still on the stacks, and\n"
-"give the tool id back. Returns the internal errors seen while running\n"
-"(a list of str, empty when all went well).");
+PyDoc_STRVAR(
+    stop_doc,
+    "stop($self, /)\n--\n\n"
+    "Stop receiving events, end the activations still on the stacks, and\n"
+    "give the tool id back. Returns the internal errors seen while running\n"
+    "(a list of str, empty when all went well).");
 
 static PyObject *
 tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
@@ -254,8 +256,8 @@ clear_data(MtTracer *tr)
 }
 
 PyDoc_STRVAR(clear_doc,
-"clear($self, /)\n--\n\n"
-"Forget everything recorded (the tracer must be stopped).");
+             "clear($self, /)\n--\n\n"
+             "Forget everything recorded (the tracer must be stopped).");
 
 static PyObject *
 tracer_clear_method(PyObject *self, PyObject *Py_UNUSED(ignored))
@@ -273,13 +275,14 @@ tracer_clear_method(PyObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(after_fork_doc,
-"_after_fork_child($self, /, keep)\n--\n\n"
-"Call in a child process right after os.fork() (monitrace registers it\n"
-"with os.register_at_fork). The parent's data is forgotten, other\n"
-"threads' states with it (those threads do not exist here); then the\n"
-"tracer keeps tracing the child into its own empty tables if `keep` is\n"
-"true, else it stops and gives the child's tool id back.");
+PyDoc_STRVAR(
+    after_fork_doc,
+    "_after_fork_child($self, /, keep)\n--\n\n"
+    "Call in a child process right after os.fork() (monitrace registers it\n"
+    "with os.register_at_fork). The parent's data is forgotten, other\n"
+    "threads' states with it (those threads do not exist here); then the\n"
+    "tracer keeps tracing the child into its own empty tables if `keep` is\n"
+    "true, else it stops and gives the child's tool id back.");
 
 static PyObject *
 tracer_after_fork_child(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -322,13 +325,14 @@ tracer_after_fork_child(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(snapshot_doc,
-"snapshot($self, /)\n--\n\n"
-"A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
-"'records' (kind, code or callable, module, traced), 'threads' (ident,\n"
-"native_id, name, rows of (record index, calls, primitive calls, total\n"
-"ns, self ns, min ns, max ns, samples, histogram)), 'event_counts' and\n"
-"'total_ns'. Activations still running are not included.");
+PyDoc_STRVAR(
+    snapshot_doc,
+    "snapshot($self, /)\n--\n\n"
+    "A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
+    "'records' (kind, code or callable, module, traced), 'threads' (ident,\n"
+    "native_id, name, rows of (record index, calls, primitive calls, total\n"
+    "ns, self ns, min ns, max ns, samples, histogram)), 'event_counts' and\n"
+    "'total_ns'. Activations still running are not included.");
 
 static PyObject *
 tracer_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))
@@ -397,11 +401,9 @@ static PyMethodDef tracer_methods[] = {
     {"snapshot", tracer_snapshot, METH_NOARGS, snapshot_doc},
     {"set_scope", (PyCFunction)(void (*)(void))mt_scope_set,
      METH_VARARGS | METH_KEYWORDS, mt_scope_set_doc},
-    {"log_configure",
-     (PyCFunction)(void (*)(void))mt_logview_configure_method,
+    {"log_configure", (PyCFunction)(void (*)(void))mt_logview_configure_method,
      METH_VARARGS | METH_KEYWORDS, mt_logview_configure_doc},
-    {"log_batch", mt_logview_batch_method, METH_VARARGS,
-     mt_logview_batch_doc},
+    {"log_batch", mt_logview_batch_method, METH_VARARGS, mt_logview_batch_doc},
     {"log_info", mt_logview_info_method, METH_NOARGS, mt_logview_info_doc},
     {"line_counts", mt_logview_lines_method, METH_NOARGS,
      mt_logview_lines_doc},
@@ -474,41 +476,39 @@ tracer_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
-PyDoc_STRVAR(tracer_doc,
-"Tracer(*, filter=None, c_calls=False, clock='auto', filter_module=False)\n"
-"--\n\n"
-"The C engine of one monitrace session. `filter(code_or_callable)` is\n"
-"called once per code object (or C function) and decides, for good,\n"
-"whether it is traced; excluded code answers sys.monitoring.DISABLE.\n"
-"With filter_module=True it is called as filter(key, module), module\n"
-"being the defining module's __name__ (None for C functions). It returns\n"
-"a bool, or an int of bits: 1 trace, 2 within= target, 4 exclude_within=\n"
-"target (targets are always traced; see set_scope()).");
+PyDoc_STRVAR(
+    tracer_doc,
+    "Tracer(*, filter=None, c_calls=False, clock='auto', "
+    "filter_module=False)\n"
+    "--\n\n"
+    "The C engine of one monitrace session. `filter(code_or_callable)` is\n"
+    "called once per code object (or C function) and decides, for good,\n"
+    "whether it is traced; excluded code answers sys.monitoring.DISABLE.\n"
+    "With filter_module=True it is called as filter(key, module), module\n"
+    "being the defining module's __name__ (None for C functions). It returns\n"
+    "a bool, or an int of bits: 1 trace, 2 within= target, 4 exclude_within=\n"
+    "target (targets are always traced; see set_scope()).");
 
 static PyType_Slot tracer_slots[] = {
-    {Py_tp_doc, (void *)tracer_doc},
-    {Py_tp_new, tracer_new},
-    {Py_tp_dealloc, tracer_dealloc},
-    {Py_tp_traverse, tracer_traverse},
-    {Py_tp_clear, tracer_clear},
-    {Py_tp_methods, tracer_methods},
-    {Py_tp_getset, tracer_getset},
-    {0, NULL},
+    {Py_tp_doc, (void *)tracer_doc}, {Py_tp_new, tracer_new},
+    {Py_tp_dealloc, tracer_dealloc}, {Py_tp_traverse, tracer_traverse},
+    {Py_tp_clear, tracer_clear},     {Py_tp_methods, tracer_methods},
+    {Py_tp_getset, tracer_getset},   {0, NULL},
 };
 
 static PyType_Spec tracer_spec = {
     .name = "monitrace._core.Tracer",
     .basicsize = sizeof(MtTracer),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
-             | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags =
+        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = tracer_slots,
 };
 
 int
 mt_tracer_type_init(PyObject *module, MtModuleState *state)
 {
-    state->tracer_type = (PyTypeObject *)PyType_FromModuleAndSpec(
-        module, &tracer_spec, NULL);
+    state->tracer_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &tracer_spec, NULL);
     if (state->tracer_type == NULL) {
         return -1;
     }

@@ -17,30 +17,30 @@
 struct MtTracer {
     PyObject_HEAD
     /* Read on every event. */
-    int active;                 /* running and not paused */
-    int tool;                   /* tool id while running, else -1 */
+    int active; /* running and not paused */
+    int tool;   /* tool id while running, else -1 */
     MtClockKind clock;
-    uint64_t serial;            /* unique per tracer and per clear() */
-    PyObject *disable;          /* Owned: sys.monitoring.DISABLE */
+    uint64_t serial;                    /* unique per tracer and per clear() */
+    PyObject *disable;                  /* Owned: sys.monitoring.DISABLE */
     uint64_t event_counts[MT_EV_COUNT]; /* callback invocations, by event */
-    uint32_t errors;            /* MT_ERR_* seen since the last stop */
+    uint32_t errors;                    /* MT_ERR_* seen since the last stop */
 
     /* Control state. */
     int running;
     int paused;
-    int in_callback;            /* Python code called from a callback runs */
-    int c_calls;                /* trace C functions too */
-    PyObject *filter;           /* Owned or NULL: callable(code_or_cfunc) */
+    int in_callback;  /* Python code called from a callback runs */
+    int c_calls;      /* trace C functions too */
+    PyObject *filter; /* Owned or NULL: callable(code_or_cfunc) */
     PyObject *callbacks[MT_EV_COUNT]; /* Owned while running, else NULL */
-    PyObject *thread_table;     /* Owned: threading._active, or NULL */
-    PyObject *error_messages;   /* Owned list of str */
+    PyObject *thread_table;           /* Owned: threading._active, or NULL */
+    PyObject *error_messages;         /* Owned list of str */
     MtRecordSet records;
-    MtEventLog log;             /* record mode, live output, lines */
-    MtThreadState *threads;     /* Owned list, newest first */
-    uint64_t run_ticks0;        /* clock at start(), for calibration */
+    MtEventLog log;         /* record mode, live output, lines */
+    MtThreadState *threads; /* Owned list, newest first */
+    uint64_t run_ticks0;    /* clock at start(), for calibration */
     uint64_t run_ns0;
-    uint64_t total_ticks;       /* time spent running, all starts */
-    int filter_module;          /* call filter(key, module) */
+    uint64_t total_ticks;        /* time spent running, all starts */
+    int filter_module;           /* call filter(key, module) */
     struct MtScopeConfig *scope; /* Owned (scope.c), or NULL */
 };
 
