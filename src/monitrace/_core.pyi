@@ -39,7 +39,6 @@ class Tracer:
         within: bool = False,
         exclude_within: bool = False,
         thread_filter: Callable[[int, str | None], bool | None] | None = None,
-        min_duration_ns: int = 0,
     ) -> None: ...
     @property
     def scope(self) -> dict[str, Any] | None: ...

@@ -467,12 +467,11 @@ def compile_filter(options: Any, is_own: Callable[[Any], bool]) -> CompiledFilte
 
 def apply_scope(tracer: Any, options: Any) -> None:
     """Hand the dynamic filters of `options` to a stopped _core.Tracer."""
-    if not options.dynamic_filters and not options.min_duration:
+    if not options.dynamic_filters:
         return
     tracer.set_scope(
         max_depth=options.max_depth or 0,
         within=bool(options.within),
         exclude_within=bool(options.exclude_within),
         thread_filter=thread_filter(options.threads) if options.threads is not None else None,
-        min_duration_ns=round(options.min_duration * 1e9),
     )

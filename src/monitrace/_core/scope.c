@@ -1,7 +1,6 @@
 /* Dynamic filters: the per-thread decisions behind mt_scope_enter and
  * mt_scope_exit, and Tracer.set_scope(). */
 #include "scope.h"
-#include "clock.h"
 #include "guard.h"
 
 /* A thread not yet registered with threading has no name; threads= asks
@@ -203,7 +202,7 @@ forget_threads(MtTracer *tr)
 
 const char mt_scope_set_doc[] =
     "set_scope($self, /, *, max_depth=0, within=False, exclude_within=False,\n"
-    "          thread_filter=None, min_duration_ns=0)\n"
+    "          thread_filter=None)\n"
     "--\n\n"
     "Set the dynamic filters (the tracer must be stopped). Activations of\n"
     "traced code are recorded only on threads for which\n"
@@ -211,24 +210,20 @@ const char mt_scope_set_doc[] =
     "name is known'); only down to max_depth levels of recorded calls\n"
     "(0: no limit); with within=True only inside activations of records\n"
     "whose filter verdict has the within bit (2); with exclude_within=True\n"
-    "never inside activations of records with the exclude_within bit (4).\n"
-    "min_duration_ns is kept for call trees and the event log; statistics\n"
-    "ignore it.";
+    "never inside activations of records with the exclude_within bit (4).";
 
 PyObject *
 mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
-    static char *kwlist[] = {"max_depth",       "within",
-                             "exclude_within",  "thread_filter",
-                             "min_duration_ns", NULL};
+    static char *kwlist[] = {"max_depth", "within", "exclude_within",
+                             "thread_filter", NULL};
     Py_ssize_t max_depth = 0;
     int within = 0, exclude_within = 0;
     PyObject *thread_filter = Py_None;
-    unsigned long long min_ns = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppOK:set_scope", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppO:set_scope", kwlist,
                                      &max_depth, &within, &exclude_within,
-                                     &thread_filter, &min_ns)) {
+                                     &thread_filter)) {
         return NULL;
     }
     if (mt_guard_reentered(tr) || tr->running) {
@@ -250,24 +245,19 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     forget_threads(tr);
     mt_scope_free(tr);
-    int filtering =
-        max_depth > 0 || within || exclude_within || thread_filter != Py_None;
-    if (!filtering && min_ns == 0) {
+    if (max_depth == 0 && !within && !exclude_within
+        && thread_filter == Py_None) {
         Py_RETURN_NONE;
     }
     MtScopeConfig *cfg = PyMem_Calloc(1, sizeof(*cfg));
     if (cfg == NULL) {
         return PyErr_NoMemory();
     }
-    cfg->filtering = filtering;
     cfg->max_depth = (size_t)max_depth;
     cfg->within = within;
     cfg->exclude_within = exclude_within;
     cfg->thread_filter =
         thread_filter == Py_None ? NULL : Py_NewRef(thread_filter);
-    cfg->min_duration_ns = min_ns;
-    cfg->min_duration_ticks =
-        (uint64_t)((double)min_ns / mt_clock_ns_per_tick(tr->clock));
     tr->scope = cfg;
     Py_RETURN_NONE;
 }
@@ -280,9 +270,8 @@ mt_scope_get(PyObject *self, void *Py_UNUSED(closure))
         Py_RETURN_NONE;
     }
     return Py_BuildValue(
-        "{s:n,s:O,s:O,s:O,s:K}", "max_depth", (Py_ssize_t)cfg->max_depth,
-        "within", cfg->within ? Py_True : Py_False, "exclude_within",
+        "{s:n,s:O,s:O,s:O}", "max_depth", (Py_ssize_t)cfg->max_depth, "within",
+        cfg->within ? Py_True : Py_False, "exclude_within",
         cfg->exclude_within ? Py_True : Py_False, "thread_filter",
-        cfg->thread_filter != NULL ? cfg->thread_filter : Py_None,
-        "min_duration_ns", (unsigned long long)cfg->min_duration_ns);
+        cfg->thread_filter != NULL ? cfg->thread_filter : Py_None);
 }

@@ -22,15 +22,13 @@
 typedef struct MtScopeConfig MtScopeConfig;
 typedef struct MtScopeThread MtScopeThread;
 
-/* Per tracer; NULL when no dynamic filter and no min_duration is set. */
+/* Per tracer; NULL when no dynamic filter is set. (min_duration= only
+ * shapes trees and event reads, so it is applied in Python, events.py.) */
 struct MtScopeConfig {
-    int filtering;            /* some dynamic filter is set */
-    size_t max_depth;         /* deepest recorded level, 0: no limit */
-    int within;               /* record only inside within= targets */
-    int exclude_within;       /* leave exclude_within= subtrees out */
-    PyObject *thread_filter;  /* Owned or NULL: callable(ident, name) */
-    uint64_t min_duration_ns; /* for the event log and trees */
-    uint64_t min_duration_ticks;
+    size_t max_depth;        /* deepest recorded level, 0: no limit */
+    int within;              /* record only inside within= targets */
+    int exclude_within;      /* leave exclude_within= subtrees out */
+    PyObject *thread_filter; /* Owned or NULL: callable(ident, name) */
 };
 
 /* Per thread state (MtThreadState.scope), made on the first event. */
@@ -50,7 +48,7 @@ int mt_scope_exit_slow(MtThreadState *ts, const void *id);
 static inline int
 mt_scope_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
 {
-    if (MT_LIKELY(tr->scope == NULL || !tr->scope->filtering)) {
+    if (MT_LIKELY(tr->scope == NULL)) {
         return 1;
     }
     return mt_scope_enter_slow(tr, ts, rec);
@@ -61,19 +59,10 @@ mt_scope_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
 static inline int
 mt_scope_exit(MtTracer *tr, MtThreadState *ts, const void *id)
 {
-    if (MT_LIKELY(tr->scope == NULL || !tr->scope->filtering)) {
+    if (MT_LIKELY(tr->scope == NULL)) {
         return 1;
     }
     return mt_scope_exit_slow(ts, id);
-}
-
-/* Whether an activation that lasted `ticks` is long enough to appear in
- * call trees and the event log (min_duration=). Statistics keep every
- * call whatever its duration. */
-static inline int
-mt_scope_keep(const MtTracer *tr, uint64_t ticks)
-{
-    return tr->scope == NULL || ticks >= tr->scope->min_duration_ticks;
 }
 
 /* Forget the activations left out on one thread (at stop). */
