@@ -81,24 +81,6 @@ error:
     Py_XDECREF(ident);
 }
 
-static int
-refuse(MtTracer *tr, const char *what, int when_running)
-{
-    if (mt_guard_reentered(tr)) {
-        PyErr_Format(PyExc_RuntimeError,
-                     "monitrace: %s() cannot be called from code that runs "
-                     "inside a tracer callback",
-                     what);
-        return -1;
-    }
-    if (when_running && tr->running) {
-        PyErr_Format(PyExc_RuntimeError,
-                     "monitrace: stop the tracer before %s()", what);
-        return -1;
-    }
-    return 0;
-}
-
 const char mt_logview_configure_doc[] =
     "log_configure($self, /, *, record=False, limit=0, args=False,\n"
     "              retval=False, lines=False, caller_files=False,\n"
@@ -126,7 +108,7 @@ mt_logview_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
             &cargs, &retval, &lines, &caller_files, &repr_limit, &live)) {
         return NULL;
     }
-    if (refuse(tr, "log_configure", 1) < 0) {
+    if (mt_tracer_refuse(tr, "log_configure", 1) < 0) {
         return NULL;
     }
     if (live != Py_None && !PyCallable_Check(live)) {
@@ -164,7 +146,7 @@ mt_logview_batch_method(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "KK:log_batch", &start, &count)) {
         return NULL;
     }
-    if (refuse(tr, "log_batch", 0) < 0) {
+    if (mt_tracer_refuse(tr, "log_batch", 0) < 0) {
         return NULL;
     }
     const MtEventLog *log = &tr->log;
@@ -239,7 +221,7 @@ PyObject *
 mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (refuse(tr, "log_info", 0) < 0) {
+    if (mt_tracer_refuse(tr, "log_info", 0) < 0) {
         return NULL;
     }
     const MtEventLog *log = &tr->log;
@@ -277,7 +259,7 @@ PyObject *
 mt_logview_lines_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (refuse(tr, "line_counts", 0) < 0) {
+    if (mt_tracer_refuse(tr, "line_counts", 0) < 0) {
         return NULL;
     }
     const MtEventLog *log = &tr->log;

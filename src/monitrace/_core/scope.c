@@ -226,9 +226,7 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
                                      &thread_filter)) {
         return NULL;
     }
-    if (mt_guard_reentered(tr) || tr->running) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "monitrace: stop the tracer before set_scope()");
+    if (mt_tracer_refuse(tr, "set_scope", 1) < 0) {
         return NULL;
     }
     if (max_depth < 0) {

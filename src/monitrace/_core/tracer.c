@@ -33,17 +33,19 @@ mt_tracer_fail(MtTracer *tr, uint32_t flag, const char *where)
     Py_XDECREF(msg);
 }
 
-/* Refuse a control method called from Python code that one of this
- * tracer's callbacks runs on this thread (a filter, a repr). Other threads
- * may be inside such code meanwhile: the slow paths cope (guard.h). */
-static int
-refuse_in_callback(MtTracer *tr, const char *what)
+int
+mt_tracer_refuse(MtTracer *tr, const char *what, int when_running)
 {
     if (mt_guard_reentered(tr)) {
         PyErr_Format(PyExc_RuntimeError,
                      "monitrace: %s() cannot be called from code that runs "
                      "inside a tracer callback (a filter or a repr)",
                      what);
+        return -1;
+    }
+    if (when_running && tr->running) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "monitrace: stop the tracer before %s()", what);
         return -1;
     }
     return 0;
@@ -140,7 +142,7 @@ tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
                                      &tool)) {
         return NULL;
     }
-    if (refuse_in_callback(tr, "start") < 0) {
+    if (mt_tracer_refuse(tr, "start", 0) < 0) {
         return NULL;
     }
     if (tr->running) {
@@ -187,7 +189,7 @@ static PyObject *
 tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (refuse_in_callback(tr, "stop") < 0) {
+    if (mt_tracer_refuse(tr, "stop", 0) < 0) {
         return NULL;
     }
     if (!tr->running) {
@@ -223,7 +225,7 @@ static PyObject *
 tracer_pause(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (refuse_in_callback(tr, "pause") < 0) {
+    if (mt_tracer_refuse(tr, "pause", 0) < 0) {
         return NULL;
     }
     tr->paused = tr->running;
@@ -235,7 +237,7 @@ static PyObject *
 tracer_resume(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (refuse_in_callback(tr, "resume") < 0) {
+    if (mt_tracer_refuse(tr, "resume", 0) < 0) {
         return NULL;
     }
     tr->paused = 0;
@@ -263,12 +265,7 @@ static PyObject *
 tracer_clear_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (refuse_in_callback(tr, "clear") < 0) {
-        return NULL;
-    }
-    if (tr->running) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "monitrace: stop the tracer before clear()");
+    if (mt_tracer_refuse(tr, "clear", 1) < 0) {
         return NULL;
     }
     clear_data(tr);
@@ -338,7 +335,7 @@ static PyObject *
 tracer_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (refuse_in_callback(tr, "snapshot") < 0) {
+    if (mt_tracer_refuse(tr, "snapshot", 0) < 0) {
         return NULL;
     }
     return mt_snapshot(tr);

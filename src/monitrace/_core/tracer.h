@@ -48,6 +48,13 @@ struct MtTracer {
  * Python exception, keeping its text for stop() to report. */
 void mt_tracer_fail(MtTracer *tr, uint32_t flag, const char *where);
 
+/* Refuse a control method `what` called from Python code that one of
+ * this tracer's callbacks runs on this thread (a filter, a repr; other
+ * threads may be inside such code meanwhile: the slow paths cope, see
+ * guard.h), or, with `when_running`, while the tracer runs. -1 with a
+ * RuntimeError set, else 0. */
+int mt_tracer_refuse(MtTracer *tr, const char *what, int when_running);
+
 int mt_tracer_type_init(PyObject *module, MtModuleState *state);
 
 #endif /* MT_TRACER_H */
