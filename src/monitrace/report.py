@@ -157,23 +157,34 @@ class _Acc:
             self.hist[(low, high)] = self.hist.get((low, high), 0) + count
 
     def record(self, ident: dict[str, Any], **extra: Any) -> FunctionStats:
-        hist = tuple((lo, hi, c) for (lo, hi), c in sorted(self.hist.items()))
-        mn = 0.0 if self.min is math.inf else float(self.min)
-        mx = float(self.max)
         return FunctionStats(
             **ident,
             calls=self.calls,
             primitive_calls=self.primitive,
             total_time=self.total / 1e9,
             self_time=self.self_ / 1e9,
-            min_time=mn / 1e9,
-            max_time=mx / 1e9,
-            p50=percentile(hist, 50, mn, mx) / 1e9,
-            p90=percentile(hist, 90, mn, mx) / 1e9,
-            p99=percentile(hist, 99, mn, mx) / 1e9,
-            histogram=hist,
+            **latency_fields(self.hist, self.min, self.max),
             **extra,
         )
+
+
+def latency_fields(
+    hist: dict[tuple[float, float], int], min_ns: float, max_ns: float
+) -> dict[str, Any]:
+    """FunctionStats' latency fields (seconds) from a merged histogram
+    ({(low ns, high ns): count}) and the min and max seen (ns; min is
+    infinite when nothing was measured)."""
+    buckets = tuple((lo, hi, c) for (lo, hi), c in sorted(hist.items()))
+    mn = 0.0 if min_ns == math.inf else float(min_ns)
+    mx = float(max_ns)
+    return dict(
+        min_time=mn / 1e9,
+        max_time=mx / 1e9,
+        p50=percentile(buckets, 50, mn, mx) / 1e9,
+        p90=percentile(buckets, 90, mn, mx) / 1e9,
+        p99=percentile(buckets, 99, mn, mx) / 1e9,
+        histogram=buckets,
+    )
 
 
 def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[FunctionStats]:

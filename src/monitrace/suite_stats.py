@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .report import FunctionStats, percentile
+from .report import FunctionStats, latency_fields
 
 FORMAT_VERSION = 1
 
@@ -62,23 +62,15 @@ class _Totals:
             self.hist[(low, high)] = self.hist.get((low, high), 0) + count
 
     def stats(self) -> FunctionStats:
-        hist = tuple((lo, hi, c) for (lo, hi), c in sorted(self.hist.items()))
-        mn_ns = 0.0 if self.min_time is math.inf else self.min_time * 1e9
-        mx_ns = self.max_time * 1e9
         return dataclasses.replace(
             self.first,
             calls=self.calls,
             primitive_calls=self.primitive,
             self_time=self.self_time,
             total_time=self.total_time,
-            min_time=mn_ns / 1e9,
-            max_time=mx_ns / 1e9,
-            p50=percentile(hist, 50, mn_ns, mx_ns) / 1e9,
-            p90=percentile(hist, 90, mn_ns, mx_ns) / 1e9,
-            p99=percentile(hist, 99, mn_ns, mx_ns) / 1e9,
             thread_id=None,
             thread_name=None,
-            histogram=hist,
+            **latency_fields(self.hist, self.min_time * 1e9, self.max_time * 1e9),
         )
 
 
