@@ -32,15 +32,31 @@ if os.environ.get("MONITRACE_WERROR"):
     extra_compile_args.append("-Werror")
 if os.environ.get("MONITRACE_DEBUG"):
     extra_compile_args += ["-O0", "-g", "-UNDEBUG"]
+# MONITRACE_SANITIZE=1: an AddressSanitizer + UndefinedBehaviorSanitizer
+# build (scripts/asan.sh).
+extra_link_args = []
+if os.environ.get("MONITRACE_SANITIZE"):
+    sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                "-fno-omit-frame-pointer", "-g", "-O1"]
+    extra_compile_args += sanitize
+    extra_link_args += sanitize
+
+# setuptools rebuilds only sources newer than their objects: give every set
+# of flags its own build folder, so no build is taken for another's.
+flavour = [name for name in ("WERROR", "DEBUG", "SANITIZE")
+           if os.environ.get("MONITRACE_" + name)]
+build_base = os.path.join("build", "-".join(flavour).lower() or "plain")
 
 setup(
     cmdclass={"build_py": BuildPyWithPth},
+    options={"build": {"build_base": build_base}},
     ext_modules=[
         Extension(
             "monitrace._core",
             sources=sorted(glob("src/monitrace/_core/*.c")),
             depends=sorted(glob("src/monitrace/_core/*.h")),
             extra_compile_args=extra_compile_args,
+            extra_link_args=extra_link_args,
         )
     ]
 )

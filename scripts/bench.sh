@@ -4,7 +4,8 @@
 # with the peers (pyftrace, hunter, viztracer) installed from the package
 # index when they install; a peer that does not is skipped with a note.
 # Then benchmarks/memory.py. Full runs (no --quick) also write
-# benchmarks/results/<X.Y>.md, <X.Y>.json and <X.Y>-memory.md.
+# benchmarks/results/<X.Y>.md, <X.Y>.json and <X.Y>-memory.md. Versions the
+# host lacks (3.14, 3.15) run in the Debian sid chroot (sid-chroot.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
@@ -32,3 +33,19 @@ for p in $("$here/scripts/find-pythons.sh"); do
     [ $quick = 0 ] && mem=(--markdown "$here/benchmarks/results/$ver-memory.md")
     "$py" "$here/benchmarks/memory.py" "${mem[@]}"
 done
+
+# 3.14 and 3.15 from the Debian sid chroot, for the versions the host lacks
+# (as scripts/test.sh does); not when PYTHON picks one interpreter.
+if [ -z "${PYTHON:-}" ] && [ -z "${MT_SID_NS:-}" ]; then
+    host=$("$here/scripts/find-pythons.sh" | while read -r p; do
+        "$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; done)
+    if "$here/scripts/sid-chroot.sh" ensure >/dev/null 2>&1; then
+        for v in $("$here/scripts/sid-chroot.sh" versions); do
+            grep -qx "$v" <<<"$host" && continue
+            "$here/scripts/sid-chroot.sh" run env PYTHON="/usr/bin/python$v" \
+                scripts/bench.sh "$@"
+        done
+    else
+        echo "=== !!! no sid chroot: Python 3.14/3.15 not benchmarked" >&2
+    fi
+fi

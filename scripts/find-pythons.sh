@@ -26,11 +26,11 @@ add() {
     done
     found+=("$p")
 }
-for v in 3.13 3.12; do
+for v in 3.15 3.14 3.13 3.12; do
     if command -v "python$v" >/dev/null 2>&1 && ok "python$v"; then add "python$v"; fi
 done
 root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
-for d in "$root"/versions/3.13* "$root"/versions/3.12*; do
+for d in "$root"/versions/3.1[2-9]*; do
     [ -x "$d/bin/python3" ] && ok "$d/bin/python3" && add "$d/bin/python3"
 done
 if [ ${#found[@]} -eq 0 ]; then
