@@ -381,26 +381,42 @@ mt_records_install(MtTracer *tr, int tool)
     }
 }
 
-void
-mt_records_clear(MtRecordSet *set)
+MtRecordSet
+mt_records_detach(MtRecordSet *set)
 {
-    for (Py_ssize_t i = 0; i < set->count; i++) {
-        MtRecord *rec = set->items[i];
-        if (rec->kind == MT_KIND_PY) {
-            MtCodeExtra *extra = code_extra(rec->key);
-            for (int t = 0; extra != NULL && t < MT_TOOL_SLOTS; t++) {
-                if (extra->slot[t] == rec) {
-                    extra->slot[t] = NULL;
-                }
+    MtRecordSet old = *set;
+    memset(set, 0, sizeof(*set));
+    /* No code object may lead a callback to these records any more. */
+    for (Py_ssize_t i = 0; i < old.count; i++) {
+        MtRecord *rec = old.items[i];
+        if (rec->kind != MT_KIND_PY) {
+            continue;
+        }
+        MtCodeExtra *extra = code_extra(rec->key);
+        for (int t = 0; extra != NULL && t < MT_TOOL_SLOTS; t++) {
+            if (extra->slot[t] == rec) {
+                extra->slot[t] = NULL;
             }
         }
+    }
+    return old;
+}
+
+void
+mt_records_release(MtRecordSet *old)
+{
+    /* Dropping a reference can run Python code (a weakref callback, a
+     * finalizer) that calls back into the tracer: the set was detached
+     * first, so that code finds an empty tracer and nothing freed. */
+    for (Py_ssize_t i = 0; i < old->count; i++) {
+        MtRecord *rec = old->items[i];
         Py_CLEAR(rec->key);
         Py_CLEAR(rec->module);
         PyMem_Free(rec);
     }
-    PyMem_Free(set->items);
-    PyMem_Free(set->ctable);
-    memset(set, 0, sizeof(*set));
+    PyMem_Free(old->items);
+    PyMem_Free(old->ctable);
+    memset(old, 0, sizeof(*old));
 }
 
 int

@@ -110,8 +110,12 @@ MtRecord *mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def);
 /* Point every record's co_extra slot for `tool` back at it (after the
  * tracer changes tool id). */
 void mt_records_install(MtTracer *tr, int tool);
-/* Release every record, clearing the co_extra slots that point at them. */
-void mt_records_clear(MtRecordSet *set);
+/* Take every record out of `set` (left empty) and clear the co_extra
+ * slots that point at them; runs no Python code. */
+MtRecordSet mt_records_detach(MtRecordSet *set);
+/* Free records taken out by mt_records_detach(). May run Python code, so
+ * call it last, once the tracer is consistent without them. */
+void mt_records_release(MtRecordSet *old);
 int mt_records_traverse(MtRecordSet *set, visitproc visit, void *arg);
 
 extern MT_INTERNAL Py_ssize_t mt_records_extra_index;

@@ -248,13 +248,16 @@ tracer_resume(PyObject *self, PyObject *Py_UNUSED(ignored))
 static void
 clear_data(MtTracer *tr)
 {
+    MtRecordSet old = mt_records_detach(&tr->records);
     mt_thread_clear_all(tr);
-    mt_records_clear(&tr->records);
     mt_eventlog_clear(&tr->log);
     memset(tr->event_counts, 0, sizeof(tr->event_counts));
     tr->total_ticks = 0;
     /* Thread-local pointers tagged with the old serial are now stale. */
     tr->serial = next_serial++;
+    /* Last: releasing the records' objects may run Python code that calls
+     * back into this tracer, which is empty and consistent by now. */
+    mt_records_release(&old);
 }
 
 PyDoc_STRVAR(clear_doc,
