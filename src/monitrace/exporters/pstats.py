@@ -9,7 +9,15 @@ Shape (what cProfile writes)::
 
 Python functions are keyed by their code object's ``co_filename``,
 ``co_firstlineno`` and ``co_name``; C functions (``c_calls=True``) as
-cProfile keys them, ``("~", 0, "<built-in method builtins.len>")``. Counts
+cProfile keys them, ``("~", 0, "<built-in method builtins.len>")``, except
+that no key carries an address: cProfile writes ``__new__`` as
+``<built-in method __new__ of type object at 0x...>``, which changes from
+run to run; here it is ``<built-in method __new__ of type object>``. C
+functions that share a label (``tuple.__new__`` and ``object.__new__``, or
+``bytes.fromhex`` and ``bytearray.fromhex``, both ``<built-in method
+fromhex>``) share its entry, their numbers summed (cProfile keeps one
+entry per PyMethodDef and writes only the last of those that share a
+label). Counts
 per function and per caller edge follow cProfile's rules (a call is
 primitive when the same function, or the same caller -> callee edge, is not
 already active; inclusive time counts the outermost activation only), with
