@@ -174,14 +174,15 @@ class _Acc:
         for low, high, count in hist:
             self.hist[(low, high)] = self.hist.get((low, high), 0) + count
 
-    def record(self, ident: dict[str, Any], **extra: Any) -> FunctionStats:
+    def record(self, ident: dict[str, Any], ns_per_tick: float, **extra: Any) -> FunctionStats:
+        # Rows hold ticks: converted once, after summing.
         return FunctionStats(
             **ident,
             calls=self.calls,
             primitive_calls=self.primitive,
-            total_time=self.total / 1e9,
-            self_time=self.self_ / 1e9,
-            **latency_fields(self.hist, self.min, self.max),
+            total_time=self.total * ns_per_tick / 1e9,
+            self_time=self.self_ * ns_per_tick / 1e9,
+            **latency_fields(self.hist, self.min * ns_per_tick, self.max * ns_per_tick),
             **extra,
         )
 
@@ -209,6 +210,7 @@ def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[Funct
     """FunctionStats from a Tracer snapshot: one per function (threads
     merged), or one per (thread, function) with ``by_thread``."""
     records = snapshot["records"]
+    scale = snapshot["ns_per_tick"]
     idents: dict[int, dict[str, Any]] = {}
 
     def ident(index: int) -> dict[str, Any]:
@@ -226,14 +228,14 @@ def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[Funct
             for row in th["rows"]:
                 per_thread.setdefault((th["ident"], name, row[0]), _Acc()).add(row)
         return [
-            acc.record(ident(index), thread_id=tid, thread_name=name)
+            acc.record(ident(index), scale, thread_id=tid, thread_name=name)
             for (tid, name, index), acc in per_thread.items()
         ]
     merged: dict[int, _Acc] = {}
     for th in snapshot["threads"]:
         for row in th["rows"]:
             merged.setdefault(row[0], _Acc()).add(row)
-    return [acc.record(ident(index)) for index, acc in sorted(merged.items())]
+    return [acc.record(ident(index), scale) for index, acc in sorted(merged.items())]
 
 
 # ---- sorting and the table -----------------------------------------------

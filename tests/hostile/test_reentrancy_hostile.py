@@ -282,6 +282,8 @@ def test_clear_while_a_released_object_calls_back_into_the_session(c_calls):
     of them dies (here a weakref callback on a code object) may read,
     restart and clear the same session. It must find a consistent, empty
     session, never freed records."""
+    if sys.monitoring.get_tool(sys.monitoring.COVERAGE_ID) is not None:
+        pytest.skip("a coverage tool keeps every code object it saw alive")
     session = monitrace.trace(c_calls=c_calls)
     seen = []
 

@@ -329,10 +329,13 @@ PyDoc_STRVAR(
     snapshot_doc,
     "snapshot($self, /)\n--\n\n"
     "A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
-    "'records' (kind, code or callable, module, traced), 'threads' (ident,\n"
-    "native_id, name, rows of (record index, calls, primitive calls, total\n"
-    "ns, self ns, min ns, max ns, samples, histogram)), 'event_counts' and\n"
-    "'total_ns'. Activations still running are not included.");
+    "'records' (kind, code object or C function key, module, traced),\n"
+    "'threads' (ident, native_id, name, rows of (record index, calls,\n"
+    "primitive calls, total, self, min, max, samples, histogram), edges of\n"
+    "(caller, callee, calls, primitive calls, total, self)), 'event_counts'\n"
+    "and 'total_ns'. Times in rows and edges are clock ticks: sum them,\n"
+    "then multiply by ns_per_tick. Histogram bounds are in ns. Activations\n"
+    "still running are not included.");
 
 static PyObject *
 tracer_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))
