@@ -26,7 +26,7 @@ def source():
         sorted([2, 1])
     snap = s.snapshot()
     (srt,) = [i for i, (kind, key, _m, _t) in enumerate(snap["records"])
-              if kind == "c" and key is sorted]
+              if kind == "c" and key[:2] == ("sorted", None)]
     idx = {key.co_name: i for i, (kind, key, _m, traced) in enumerate(snap["records"])
            if kind == "py" and traced}
     m, ev, od, fib, cd = (idx[n] for n in ("mutual", "is_even", "is_odd", "fib", "countdown"))

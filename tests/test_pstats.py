@@ -2,6 +2,7 @@
 consumers of the format (pstats, gprof2dot, snakeviz, tuna)."""
 
 import cProfile
+import io
 import marshal
 import pstats
 import re
@@ -17,7 +18,9 @@ import workloads
 FILE = workloads.__file__
 
 CASES = ["fib", "mutual", "exceptions", "objects", "decorators", "lambdas", "from_c",
-         "everything"]
+         "everything", "builtins_by_kind"]
+
+ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def _run(name):
@@ -37,10 +40,26 @@ def _shape(stats):
     return out
 
 
+def _unaddressed(key):
+    return key[:2] + (ADDRESS.sub("", key[2]),)
+
+
 def _cprofile(case, c_calls):
+    """cProfile's stats, C labels without addresses (monitrace writes
+    none: `<built-in method __new__ of type object at 0x...>` changes from
+    run to run)."""
     prof = cProfile.Profile(builtins=c_calls)
-    prof.runcall(_run, case)
-    return pstats.Stats(prof).stats
+    # 3.14's enable() resets builtins to its own default (True) when not
+    # given, so the constructor's builtins=False alone is lost.
+    prof.enable(subcalls=True, builtins=c_calls)
+    try:
+        _run(case)
+    finally:
+        prof.disable()
+    return {
+        _unaddressed(key): entry[:4] + ({_unaddressed(c): v for c, v in entry[4].items()},)
+        for key, entry in pstats.Stats(prof).stats.items()
+    }
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -99,6 +118,74 @@ def test_c_functions_keyed_as_cprofile_keys_them(tmp_path):
     callers = {k: v[:2] for k, v in st[keyfn][4].items()}
     assert callers == {sorted_key: (20, 20),
                        ("~", 0, "<built-in method builtins.max>"): (9, 9)}
+
+
+def test_builtins_of_every_binding_keyed_without_addresses(tmp_path):
+    """Class and static methods get cProfile's short label; `__new__` of
+    two types shares one entry, as in cProfile; no key has an address."""
+    with monitrace.trace(c_calls=True) as s:
+        workloads.builtins_by_kind()
+    s.save(tmp_path / "k.pstats")
+    st = pstats.Stats(str(tmp_path / "k.pstats")).stats
+    assert not [k for k in st if ADDRESS.search(k[2])]
+    caller = (FILE, workloads.builtins_by_kind.__code__.co_firstlineno, "builtins_by_kind")
+    expected = {
+        "<built-in method fromkeys>": 1,
+        "<built-in method from_bytes>": 1,
+        "<built-in method now>": 1,
+        "<built-in method __new__ of type object>": 2,
+        "<method 'append' of 'list' objects>": 2,
+        "<built-in method builtins.len>": 1,
+        "<built-in method builtins.sorted>": 1,
+    }
+    for label, calls in expected.items():
+        cc, nc, _tt, _ct, callers = st[("~", 0, label)]
+        assert (nc, cc) == (calls, calls), label
+        assert {k: v[:2] for k, v in callers.items()} == {caller: (calls, calls)}, label
+    # str.maketrans: 3.15 gives static methods a __module__, as cProfile shows.
+    maketrans = [k[2] for k in st if "maketrans" in k[2]]
+    assert maketrans == (["<built-in method builtins.maketrans>"]
+                         if sys.version_info >= (3, 15) else ["<built-in method maketrans>"])
+
+
+def test_report_names_builtins_by_their_type():
+    with monitrace.trace(c_calls=True) as s:
+        workloads.builtins_by_kind()
+    names = {r.qualname: (r.module, r.location) for r in s.stats() if r.kind == "c"}
+    assert names["dict.fromkeys"] == ("builtins", "{built-in method dict.fromkeys}")
+    assert names["int.from_bytes"] == ("builtins", "{built-in method int.from_bytes}")
+    assert names["datetime.now"] == ("datetime", "{built-in method datetime.datetime.now}")
+    assert names["tuple.__new__"] == ("builtins", "{built-in method tuple.__new__}")
+    assert names["object.__new__"] == ("builtins", "{built-in method object.__new__}")
+    assert names["str.maketrans"] == ("builtins", "{built-in method str.maketrans}")
+    assert names["list.append"] == ("builtins", "{method 'append' of 'list' objects}")
+    assert names["len"] == ("builtins", "{built-in method builtins.len}")
+    text = s.report(file=io.StringIO())
+    assert "{built-in method dict.fromkeys}" in text
+    assert not ADDRESS.search(text)
+    assert s.calls("builtins.dict.fromkeys") == 1
+    assert s.calls("builtins.tuple.__new__") == s.calls("builtins.object.__new__") == 1
+
+
+def test_builtins_sharing_a_label_are_summed():
+    """bytes.fromhex and bytearray.fromhex are two functions with one
+    cProfile label; the pstats entry holds both (cProfile's own stats keep
+    only the last: its raw entries are the reference)."""
+    def body():
+        return bytes.fromhex("00"), bytearray.fromhex("0101"), bytes.fromhex("02")
+
+    prof = cProfile.Profile()
+    prof.enable(subcalls=True, builtins=True)
+    body()
+    prof.disable()
+    expected = sum(e.callcount for e in prof.getstats()
+                   if isinstance(e.code, str) and e.code == "<built-in method fromhex>")
+    with monitrace.trace(c_calls=True) as s:
+        body()
+    st = monitrace.exporters.pstats.build(s.snapshot())
+    assert st[("~", 0, "<built-in method fromhex>")][1] == expected == 3
+    by_type = {r.qualname: r.calls for r in s.stats() if r.kind == "c"}
+    assert (by_type["bytes.fromhex"], by_type["bytearray.fromhex"]) == (2, 1)
 
 
 def test_generators_count_once_per_start(tmp_path):

@@ -163,3 +163,24 @@ def run_threads(counts):
         t.start()
     for t in threads:
         t.join()
+
+
+class Token(tuple):
+    pass
+
+
+def builtins_by_kind():
+    """C functions bound every way there is: module functions, class and
+    static methods, the `__new__` of two types, methods bound and not."""
+    import datetime
+
+    keys = dict.fromkeys("ab")
+    n = int.from_bytes(b"\x01\x02", "big")
+    now = datetime.datetime.now()
+    table = str.maketrans("a", "b")
+    pair = tuple.__new__(Token, (1, 2))
+    plain = object.__new__(Shape)
+    items = []
+    items.append(n)
+    list.append(items, len(keys))
+    return sorted(items, key=keyfn), now.year > 2000, table, pair, plain.__sizeof__() > 0

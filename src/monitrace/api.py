@@ -36,10 +36,8 @@ def _is_own(key: Any) -> bool:
     filename = getattr(key, "co_filename", None)
     if filename is not None:
         return isinstance(filename, str) and filename.startswith(_PACKAGE_DIR)
-    owner = getattr(key, "__self__", None)
-    if isinstance(owner, _core.Tracer) or getattr(key, "__objclass__", None) is _core.Tracer:
-        return True
-    return False
+    # A C function: (name, owner, module, binding), see report._c_identity.
+    return isinstance(key, tuple) and key[1] is _core.Tracer
 
 
 def _default_filter(key: Any) -> bool:

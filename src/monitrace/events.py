@@ -39,7 +39,8 @@ class RecordLimitWarning(UserWarning):
 class FunctionInfo:
     """Which function an event belongs to; the same fields as
     :class:`monitrace.FunctionStats` (``kind`` is ``"python"`` or ``"c"``).
-    ``code`` is the code object (Python) or the callable (C)."""
+    ``code`` is the code object (Python), or for a C function the key the
+    core describes it by: ``(name, owner type or None, module, binding)``."""
 
     name: str
     qualname: str

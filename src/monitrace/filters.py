@@ -433,7 +433,7 @@ class CompiledFilter:
         stdlib, site_packages = self._places.of_module(mod) if mod else (False, False)
         return Facts(
             module=mod,
-            function=getattr(key, "__name__", qualname),
+            function=key[0],
             qualname=qualname,
             fullname=f"{mod}.{qualname}" if mod else qualname,
             filename="",

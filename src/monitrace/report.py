@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
-import types
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
@@ -53,6 +53,11 @@ class FunctionStats:
     def location(self) -> str:
         """cProfile's ``filename:lineno(function)`` label."""
         if self.kind == "c":
+            if self.name.startswith("<built-in method ") and "." in self.qualname:
+                # cProfile's label leaves the type out (`fromkeys`, `__new__
+                # of type object`): name the function as it is written.
+                owner = "" if self.module in ("", "builtins") else self.module + "."
+                return "{built-in method " + owner + self.qualname + "}"
             return "{" + self.name[1:-1] + "}" if self.name.startswith("<") else self.name
         return f"{self.filename}:{self.firstlineno}({self.name})"
 
@@ -79,30 +84,43 @@ def percentile(hist: Sequence[Bucket], q: float, lo_ns: float, hi_ns: float) -> 
 
 # ---- naming -------------------------------------------------------------
 
-def _c_identity(func: Any) -> tuple[str, str, str]:
-    """(cProfile label, qualname, module) of a C function."""
-    name = getattr(func, "__name__", "?")
-    qualname = getattr(func, "__qualname__", name)
-    if isinstance(func, types.BuiltinFunctionType):
-        owner = func.__self__
-        if owner is None or isinstance(owner, types.ModuleType):
-            module = getattr(func, "__module__", None) or ""
-            label = f"<built-in method {module + '.' if module else ''}{name}>"
-            return label, qualname, module
-        owner_type = owner if isinstance(owner, type) else type(owner)
-        module = getattr(owner_type, "__module__", "") or ""
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _type_lookup(cls: Any, name: str) -> Any:
+    """What ``cls.name`` resolves to through the MRO dicts, unbound
+    (CPython's _PyType_Lookup); KeyError if nothing defines it."""
+    for base in getattr(cls, "__mro__", ()):
+        namespace = vars(base)
+        if name in namespace:
+            return namespace[name]
+    raise KeyError(name)
+
+
+def _c_identity(key: tuple[str, Any, str | None, str]) -> tuple[str, str, str]:
+    """(cProfile label, qualname, module) of a C function, from the record
+    key the core makes for it: ``(name, owner, module, binding)`` (see
+    records.c). The label is the one cProfile gives the function, with any
+    ``at 0x...`` address left out; qualname and module name it readably
+    (``dict.fromkeys``, ``builtins``)."""
+    name, owner, module, binding = key
+    label = None
+    if binding == "unbound":
+        label = f"<{module}.{name}>" if module and module != "builtins" else f"<{name}>"
+    elif binding in ("class", "method") and owner is not None:
+        # cProfile shows repr(type(self).name) when that exists: for a
+        # method, its descriptor; for a class-bound function, whatever the
+        # metaclass has under that name (type.__new__ for `__new__`).
         try:
-            label = repr(getattr(owner_type, name))
+            found = _type_lookup(type(owner) if binding == "class" else owner, name)
+            label = _ADDRESS.sub("", repr(found))
         except Exception:
-            label = f"<method {name!r} of {owner_type.__name__!r} objects>"
-        return label, qualname, module
-    objclass = getattr(func, "__objclass__", None)
-    module = getattr(objclass, "__module__", "") or ""
-    try:
-        label = repr(func)
-    except Exception:
-        label = f"<built-in {name}>"
-    return label, qualname, module
+            label = None
+    if label is None:
+        label = f"<built-in method {module}.{name}>" if module else f"<built-in method {name}>"
+    if owner is not None:
+        return label, f"{owner.__qualname__}.{name}", getattr(owner, "__module__", "") or ""
+    return label, name, module or ""
 
 
 _MODULE_BY_FILE: dict[str, str] = {}
@@ -156,14 +174,15 @@ class _Acc:
         for low, high, count in hist:
             self.hist[(low, high)] = self.hist.get((low, high), 0) + count
 
-    def record(self, ident: dict[str, Any], **extra: Any) -> FunctionStats:
+    def record(self, ident: dict[str, Any], ns_per_tick: float, **extra: Any) -> FunctionStats:
+        # Rows hold ticks: converted once, after summing.
         return FunctionStats(
             **ident,
             calls=self.calls,
             primitive_calls=self.primitive,
-            total_time=self.total / 1e9,
-            self_time=self.self_ / 1e9,
-            **latency_fields(self.hist, self.min, self.max),
+            total_time=self.total * ns_per_tick / 1e9,
+            self_time=self.self_ * ns_per_tick / 1e9,
+            **latency_fields(self.hist, self.min * ns_per_tick, self.max * ns_per_tick),
             **extra,
         )
 
@@ -191,6 +210,7 @@ def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[Funct
     """FunctionStats from a Tracer snapshot: one per function (threads
     merged), or one per (thread, function) with ``by_thread``."""
     records = snapshot["records"]
+    scale = snapshot["ns_per_tick"]
     idents: dict[int, dict[str, Any]] = {}
 
     def ident(index: int) -> dict[str, Any]:
@@ -208,14 +228,14 @@ def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[Funct
             for row in th["rows"]:
                 per_thread.setdefault((th["ident"], name, row[0]), _Acc()).add(row)
         return [
-            acc.record(ident(index), thread_id=tid, thread_name=name)
+            acc.record(ident(index), scale, thread_id=tid, thread_name=name)
             for (tid, name, index), acc in per_thread.items()
         ]
     merged: dict[int, _Acc] = {}
     for th in snapshot["threads"]:
         for row in th["rows"]:
             merged.setdefault(row[0], _Acc()).add(row)
-    return [acc.record(ident(index)) for index, acc in sorted(merged.items())]
+    return [acc.record(ident(index), scale) for index, acc in sorted(merged.items())]
 
 
 # ---- sorting and the table -----------------------------------------------

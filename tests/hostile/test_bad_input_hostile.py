@@ -130,3 +130,38 @@ def test_core_rejects_bad_arguments(call, exc, message):
     with pytest.raises(exc, match=message):
         call()
     nothing_running()
+
+
+def _with_lines_up_to(last_line):
+    """A loop function whose last line number is `last_line`."""
+    namespace = {"__name__": "edge", "__file__": "<edge>"}  # trace.py wants a file
+    exec(compile("def edge(n):\n    total = 0\n    for i in range(n):\n"
+                 "        total += i\n    return total\n", "<edge>", "exec"), namespace)
+    fn = namespace["edge"]
+    fn.__code__ = fn.__code__.replace(co_firstlineno=last_line - 4)
+    assert max(line for *_, line in fn.__code__.co_lines() if line) == last_line
+    return fn
+
+
+@pytest.mark.parametrize("last_line", [2**31 - 1, 2**31 - 3])
+def test_line_counts_at_the_top_of_the_line_number_range(last_line):
+    """Line numbers up to INT32_MAX are counted without overflowing the
+    counted range (UBSan flagged signed overflow in count_line)."""
+    import trace as stdlib_trace
+    import warnings
+
+    edge = _with_lines_up_to(last_line)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _api.TracerError)
+        with monitrace.trace(lines=True) as s:
+            assert edge(3) == 3
+    t = stdlib_trace.Trace(count=1, trace=0)
+    t.runfunc(edge, 3)
+    expected = {k: v for k, v in t.results().counts.items() if k[0] == "<edge>"}
+    first = last_line - 4
+    assert s.line_stats() == expected == {
+        ("<edge>", first + 1): 1,
+        ("<edge>", first + 2): 4,
+        ("<edge>", first + 3): 3,
+        ("<edge>", first + 4): 1,
+    }

@@ -160,3 +160,66 @@ def test_raw_tracer_cycles_keep_refcounts():
         del tr
     gc.collect()
     assert sys.getrefcount(code) == before
+
+
+# ---- c_calls=True never keeps the program's objects alive -----------------
+
+def test_file_written_through_a_bound_c_method_is_closed_when_dropped(tmp_path):
+    """`f.write` taken as a bound C method (a callback, a `map`, a local
+    alias) reaches CALL as a builtin bound to `f`; its record must not keep
+    `f` (and so its unflushed buffer and open descriptor) alive."""
+    import weakref
+
+    path = tmp_path / "out.txt"
+    with monitrace.trace(c_calls=True) as s:
+        f = open(path, "w")
+        write = f.write
+        write("x")
+        del write
+        alive = weakref.ref(f)
+        del f
+        assert alive() is None
+        assert path.read_text() == "x"  # flushed and closed by its dealloc
+    assert s.calls("_io.TextIOWrapper.write") == 1
+
+
+def test_big_list_is_freed_while_traced():
+    """Methods called on a list, bound (`lst.append`) or not
+    (`list.append(lst, x)`), leave its reference count as it was, and the
+    list goes away when the program drops it."""
+    import weakref
+
+    class Big(list):  # a list that can be weakly referenced
+        pass
+
+    with monitrace.trace(c_calls=True) as s:
+        big = Big(range(1_000_000))
+        before = sys.getrefcount(big)
+        append = big.append
+        append(1)
+        del append
+        list.append(big, 2)
+        big.__sizeof__()
+        assert sys.getrefcount(big) == before
+        alive = weakref.ref(big)
+        del big
+        assert alive() is None
+    assert s.calls("builtins.list.append") == 2
+    assert s.calls("builtins.list.__sizeof__") == 1
+
+
+def test_classes_used_through_class_methods_are_freed():
+    """A class method called on a short-lived subclass (`Sub.fromkeys`)
+    is dict.fromkeys for the record, which keeps no reference to `Sub`."""
+    import weakref
+
+    with monitrace.trace(c_calls=True) as s:
+        for _ in range(3):
+            Sub = type("Sub", (dict,), {})
+            assert Sub.fromkeys("ab") == {"a": None, "b": None}
+            alive = weakref.ref(Sub)
+            del Sub
+            gc.collect()
+            assert alive() is None
+    (row,) = [r for r in s.stats() if r.kind == "c" and r.qualname == "dict.fromkeys"]
+    assert row.calls == 3

@@ -4,9 +4,12 @@ raising, or being interrupted."""
 
 import signal
 import sys
+import weakref
 
 import pytest
 from hostile_util import PROBE_CALLS, assert_consistent, probe
+
+PROBE_CALLS_5 = 15  # probe(5): fib-shaped calls
 
 import monitrace
 from monitrace import _core
@@ -263,3 +266,46 @@ def test_repr_blocking_while_another_thread_stops_and_clears():
     assert results == [1]
     assert arg_reprs(s) == ["1"]
     assert_consistent(s)
+
+
+def _transient_function():
+    """A function whose code object nothing but the caller (and then the
+    tracer's record) keeps alive."""
+    namespace = {}
+    exec("def transient(x):\n    return x + 1\n", namespace)
+    return namespace.pop("transient")
+
+
+@pytest.mark.parametrize("c_calls", [False, True])
+def test_clear_while_a_released_object_calls_back_into_the_session(c_calls):
+    """clear() drops the records' references; the code that runs when one
+    of them dies (here a weakref callback on a code object) may read,
+    restart and clear the same session. It must find a consistent, empty
+    session, never freed records."""
+    if sys.monitoring.get_tool(sys.monitoring.COVERAGE_ID) is not None:
+        pytest.skip("a coverage tool keeps every code object it saw alive")
+    session = monitrace.trace(c_calls=c_calls)
+    seen = []
+
+    def on_code_death(_ref):
+        try:
+            seen.append(("stats", [s.name for s in session.stats()]))
+            with session:
+                probe(5)
+            seen.append(("calls", session.calls("hostile_util.probe")))
+            session.clear()
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            seen.append(("raised", repr(exc)))
+
+    fn = _transient_function()
+    ref = weakref.ref(fn.__code__, on_code_death)
+    with session:
+        probe(3)  # records made before the transient one's
+        sorted([fn(1), 0])
+    del fn
+    assert ref() is not None  # the session's record keeps it
+    session.clear()
+    assert ref() is None
+    assert seen == [("stats", []), ("calls", PROBE_CALLS_5)]
+    assert session.stats() == []
+    assert_consistent(session)

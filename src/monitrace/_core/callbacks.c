@@ -34,21 +34,6 @@ code_record(MtTracer *tr, PyObject *code)
     return mt_records_code_slow(tr, code);
 }
 
-/* The PyMethodDef behind a C callable, or NULL for anything else (Python
- * functions get PY_START; classes and partials have no C_RETURN pairing of
- * their own worth timing). No binding, no allocation. */
-static inline const PyMethodDef *
-cfunc_def(PyObject *callable)
-{
-    if (PyCFunction_Check(callable)) {
-        return ((PyCFunctionObject *)callable)->m_ml;
-    }
-    if (Py_IS_TYPE(callable, &PyMethodDescr_Type)) {
-        return ((PyMethodDescrObject *)callable)->d_method;
-    }
-    return NULL;
-}
-
 #define RETURN_DISABLE(tr) return Py_NewRef((tr)->disable)
 
 static inline PyObject *
@@ -164,13 +149,14 @@ mt_on_py_unwind(PyObject *self, PyObject *const *args, size_t nargsf,
 }
 
 static inline MtRecord *
-c_record(MtTracer *tr, PyObject *callable, const PyMethodDef *def)
+c_record(MtTracer *tr, PyObject *callable, const PyMethodDef *def,
+         const void *cls)
 {
-    MtRecord *rec = mt_records_cfunc_find(&tr->records, def);
+    MtRecord *rec = mt_records_cfunc_find(&tr->records, def, cls);
     if (MT_LIKELY(rec != NULL)) {
         return rec;
     }
-    return mt_records_cfunc_slow(tr, callable, def);
+    return mt_records_cfunc_slow(tr, callable, def, cls);
 }
 
 /* CALL fires for every call site, Python callees included; only C
@@ -200,11 +186,12 @@ mt_on_call(PyObject *self, PyObject *const *args, size_t nargsf,
          * excluded with it, and the site goes quiet for good. */
         RETURN_DISABLE(tr);
     }
-    const PyMethodDef *def = cfunc_def(args[2]);
+    const void *cls;
+    const PyMethodDef *def = mt_records_cfunc_key(args[2], &cls);
     if (def == NULL) {
         Py_RETURN_NONE;
     }
-    MtRecord *rec = c_record(tr, args[2], def);
+    MtRecord *rec = c_record(tr, args[2], def, cls);
     if (rec == NULL || !rec->traced) {
         Py_RETURN_NONE;
     }
@@ -227,12 +214,13 @@ c_leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev)
         Py_RETURN_NONE;
     }
     tr->event_counts[ev]++;
-    const PyMethodDef *def = cfunc_def(args[2]);
+    const void *cls;
+    const PyMethodDef *def = mt_records_cfunc_key(args[2], &cls);
     if (def == NULL) {
         Py_RETURN_NONE;
     }
     uint64_t now = mt_clock_now(tr->clock);
-    MtRecord *rec = mt_records_cfunc_find(&tr->records, def);
+    MtRecord *rec = mt_records_cfunc_find(&tr->records, def, cls);
     if (rec == NULL || !rec->traced) {
         Py_RETURN_NONE;
     }

@@ -367,20 +367,25 @@ count_line(MtTracer *tr, MtRecord *rec, int32_t line)
     if (info == NULL) {
         return;
     }
-    if (info->nlines == 0 || line < info->first
-        || line >= info->first + (int32_t)info->nlines) {
-        int32_t lo = info->nlines ? info->first : line;
-        int32_t hi =
-            info->nlines ? info->first + (int32_t)info->nlines : line + 1;
+    /* The counted range is [first, end); `end` may be INT32_MAX + 1, so
+     * bounds are computed in 64 bits. */
+    int64_t first = info->first;
+    int64_t end = first + (int64_t)info->nlines;
+    if (info->nlines == 0 || line < first || line >= end) {
+        int64_t lo = info->nlines ? first : line;
+        int64_t hi = info->nlines ? end : (int64_t)line + 1;
         if (line < lo) {
             lo = line;
         }
         if (line >= hi) {
-            hi = line + 1;
+            hi = (int64_t)line + 1;
         }
         /* Grow with some slack: a function's lines arrive one by one. */
         if (info->nlines) {
             hi += 16;
+            if (hi > (int64_t)INT32_MAX + 1) {
+                hi = (int64_t)INT32_MAX + 1;
+            }
         }
         uint64_t *hits = PyMem_Calloc((size_t)(hi - lo), sizeof(*hits));
         if (hits == NULL) {
@@ -388,15 +393,15 @@ count_line(MtTracer *tr, MtRecord *rec, int32_t line)
             return;
         }
         if (info->nlines) {
-            memcpy(hits + (info->first - lo), info->hits,
+            memcpy(hits + (first - lo), info->hits,
                    info->nlines * sizeof(*hits));
         }
         PyMem_Free(info->hits);
         info->hits = hits;
-        info->first = lo;
+        info->first = (int32_t)lo;
         info->nlines = (uint32_t)(hi - lo);
     }
-    info->hits[line - info->first]++;
+    info->hits[(int64_t)line - info->first]++;
 }
 
 PyObject *

@@ -9,6 +9,8 @@
 
 Py_ssize_t mt_records_extra_index = -1;
 int mt_records_direct_extra = 0;
+/* A pointer into the interpreter's static data, never a Python object. */
+const PyMethodDef *mt_records_new_def = NULL;
 
 /* co_extra free function: may run at any time, even during interpreter
  * finalization, so it touches nothing but the block itself. Records keep
@@ -60,11 +62,31 @@ error:
 #endif
 }
 
+/* Every type's `__new__` is a builtin bound to the type, made from one
+ * PyMethodDef the interpreter keeps private: take it from object's. */
+static int
+find_new_def(void)
+{
+    PyObject *wrapper =
+        PyObject_GetAttrString((PyObject *)&PyBaseObject_Type, "__new__");
+    if (wrapper == NULL) {
+        return -1;
+    }
+    if (PyCFunction_Check(wrapper)) {
+        mt_records_new_def = ((PyCFunctionObject *)wrapper)->m_ml;
+    }
+    Py_DECREF(wrapper);
+    return 0;
+}
+
 int
 mt_records_init(void)
 {
     if (mt_records_extra_index >= 0) {
         return 0;
+    }
+    if (find_new_def() < 0) {
+        return -1;
     }
     mt_records_extra_index =
         PyUnstable_Eval_RequestCodeExtraIndex(free_code_extra);
@@ -268,9 +290,9 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
 }
 
 static size_t
-hash_ptr(const void *p)
+hash_key(const void *def, const void *cls)
 {
-    uintptr_t x = (uintptr_t)p;
+    uintptr_t x = (uintptr_t)def ^ ((uintptr_t)cls * 0x9e3779b9u);
     x ^= x >> 17;
     x *= 0xed5ad4bbu;
     x ^= x >> 11;
@@ -291,7 +313,7 @@ ctable_grow(MtRecordSet *set)
             if (rec == NULL) {
                 continue;
             }
-            size_t j = hash_ptr(rec->id) & (cap - 1);
+            size_t j = hash_key(rec->id, rec->cls) & (cap - 1);
             while (table[j] != NULL) {
                 j = (j + 1) & (cap - 1);
             }
@@ -305,46 +327,154 @@ ctable_grow(MtRecordSet *set)
 }
 
 MtRecord *
-mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def)
+mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def,
+                      const void *cls)
 {
     if (set->ctable == NULL) {
         return NULL;
     }
-    size_t i = hash_ptr(def) & set->ctable_mask;
+    size_t i = hash_key(def, cls) & set->ctable_mask;
     for (;;) {
         MtRecord *rec = set->ctable[i];
-        if (rec == NULL || rec->id == def) {
+        if (rec == NULL || (rec->id == def && rec->cls == cls)) {
             return rec;
         }
         i = (i + 1) & set->ctable_mask;
     }
 }
 
-MtRecord *
-mt_records_cfunc_slow(MtTracer *tr, PyObject *callable, const PyMethodDef *def)
+/* The type in `start`'s MRO whose dict holds a method (or class method)
+ * descriptor of `def`: the type that defines it. Borrowed (the MRO keeps
+ * it alive), or NULL with no exception set when none does. */
+static PyObject *
+defining_type(PyTypeObject *start, const PyMethodDef *def)
 {
-    int verdict = ask_filter(tr, callable, NULL);
+    PyObject *mro = start->tp_mro; /* Borrowed */
+    PyObject *name = PyUnicode_FromString(def->ml_name);
+    PyObject *found = NULL;
+    if (mro == NULL || !PyTuple_Check(mro) || name == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro) && found == NULL; i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base)) {
+            continue;
+        }
+        PyObject *dict = PyType_GetDict((PyTypeObject *)base);
+        if (dict == NULL) {
+            break;
+        }
+        PyObject *attr = PyDict_GetItemWithError(dict, name); /* Borrowed */
+        if ((attr != NULL && Py_IS_TYPE(attr, &PyMethodDescr_Type))
+            || (attr != NULL && Py_IS_TYPE(attr, &PyClassMethodDescr_Type))) {
+            if (((PyMethodDescrObject *)attr)->d_method == def) {
+                found = base;
+            }
+        }
+        Py_DECREF(dict);
+    }
+done:
+    Py_XDECREF(name);
+    PyErr_Clear();
+    return found;
+}
+
+/* What names a C function, without its callable or bound self: a tuple
+ * (name, owner, module, binding) that report.py turns into cProfile's
+ * label and a readable name.
+ *   name     the PyMethodDef's name
+ *   owner    the type that defines it, or None (module-level functions)
+ *   module   the builtin's __module__ as a str, or None
+ *   binding  "class" (bound to a type: class and static methods,
+ *            `__new__`), "method" (a method of `owner`'s instances),
+ *            "module" (bound to a module, or to an object whose type does
+ *            not list it), "unbound" (bound to nothing)
+ * New reference, or NULL with an exception set. */
+static PyObject *
+cfunc_identity(PyObject *callable, const PyMethodDef *def)
+{
+    PyObject *owner = NULL;  /* Borrowed */
+    PyObject *module = NULL; /* Owned */
+    const char *binding = "method";
+    if (PyCFunction_Check(callable)) {
+        PyCFunctionObject *f = (PyCFunctionObject *)callable;
+        PyObject *self = f->m_self;
+        if (f->m_module != NULL && PyUnicode_Check(f->m_module)) {
+            module = Py_NewRef(f->m_module);
+        }
+        else if (f->m_module != NULL && PyModule_Check(f->m_module)) {
+            module = PyModule_GetNameObject(f->m_module);
+            if (module == NULL) {
+                PyErr_Clear();
+            }
+        }
+        if (self == NULL) {
+            binding = "unbound";
+        }
+        else if (PyType_Check(self)
+                 && ((def->ml_flags & (METH_CLASS | METH_STATIC))
+                     || def == mt_records_new_def)) {
+            binding = "class";
+            owner = def->ml_flags & METH_CLASS
+                        ? defining_type((PyTypeObject *)self, def)
+                        : NULL;
+            if (owner == NULL) {
+                owner = self;
+            }
+        }
+        else {
+            owner = defining_type(Py_TYPE(self), def);
+            if (owner == NULL) {
+                binding = "module";
+            }
+        }
+    }
+    else {
+        owner = (PyObject *)PyDescr_TYPE(callable);
+    }
+    PyObject *out =
+        Py_BuildValue("(sOOs)", def->ml_name, owner ? owner : Py_None,
+                      module ? module : Py_None, binding);
+    Py_XDECREF(module);
+    return out;
+}
+
+MtRecord *
+mt_records_cfunc_slow(MtTracer *tr, PyObject *callable, const PyMethodDef *def,
+                      const void *cls)
+{
+    PyObject *ident = cfunc_identity(callable, def);
+    if (ident == NULL) {
+        mt_tracer_fail(tr, MT_ERR_INTERNAL, "C function name");
+        return NULL;
+    }
+    int verdict = ask_filter(tr, ident, NULL);
     if (verdict < 0) {
+        Py_DECREF(ident);
         return NULL;
     }
     MtRecordSet *set = &tr->records;
     /* Another thread may have made the record while the filter ran. */
-    MtRecord *rec = mt_records_cfunc_find(set, def);
+    MtRecord *rec = mt_records_cfunc_find(set, def, cls);
     if (rec != NULL) {
+        Py_DECREF(ident);
         return rec;
     }
     if ((set->ctable_used + 1) * 2 > set->ctable_mask + 1) {
         if (ctable_grow(set) < 0) {
+            Py_DECREF(ident);
             mt_tracer_fail(tr, MT_ERR_NOMEM, "C function table");
             return NULL;
         }
     }
-    rec = new_record(tr, callable, def, MT_KIND_C);
+    rec = new_record(tr, ident, def, MT_KIND_C);
+    Py_DECREF(ident);
     if (rec == NULL) {
         return NULL;
     }
+    rec->cls = cls;
     set_verdict(rec, verdict);
-    size_t i = hash_ptr(def) & set->ctable_mask;
+    size_t i = hash_key(def, cls) & set->ctable_mask;
     while (set->ctable[i] != NULL) {
         i = (i + 1) & set->ctable_mask;
     }
@@ -381,26 +511,42 @@ mt_records_install(MtTracer *tr, int tool)
     }
 }
 
-void
-mt_records_clear(MtRecordSet *set)
+MtRecordSet
+mt_records_detach(MtRecordSet *set)
 {
-    for (Py_ssize_t i = 0; i < set->count; i++) {
-        MtRecord *rec = set->items[i];
-        if (rec->kind == MT_KIND_PY) {
-            MtCodeExtra *extra = code_extra(rec->key);
-            for (int t = 0; extra != NULL && t < MT_TOOL_SLOTS; t++) {
-                if (extra->slot[t] == rec) {
-                    extra->slot[t] = NULL;
-                }
+    MtRecordSet old = *set;
+    memset(set, 0, sizeof(*set));
+    /* No code object may lead a callback to these records any more. */
+    for (Py_ssize_t i = 0; i < old.count; i++) {
+        MtRecord *rec = old.items[i];
+        if (rec->kind != MT_KIND_PY) {
+            continue;
+        }
+        MtCodeExtra *extra = code_extra(rec->key);
+        for (int t = 0; extra != NULL && t < MT_TOOL_SLOTS; t++) {
+            if (extra->slot[t] == rec) {
+                extra->slot[t] = NULL;
             }
         }
+    }
+    return old;
+}
+
+void
+mt_records_release(MtRecordSet *old)
+{
+    /* Dropping a reference can run Python code (a weakref callback, a
+     * finalizer) that calls back into the tracer: the set was detached
+     * first, so that code finds an empty tracer and nothing freed. */
+    for (Py_ssize_t i = 0; i < old->count; i++) {
+        MtRecord *rec = old->items[i];
         Py_CLEAR(rec->key);
         Py_CLEAR(rec->module);
         PyMem_Free(rec);
     }
-    PyMem_Free(set->items);
-    PyMem_Free(set->ctable);
-    memset(set, 0, sizeof(*set));
+    PyMem_Free(old->items);
+    PyMem_Free(old->ctable);
+    memset(old, 0, sizeof(*old));
 }
 
 int

@@ -1,11 +1,15 @@
 /* Per-function records and their per-thread statistics rows.
  *
  * A record names one traced function: a code object (Python) or a
- * PyMethodDef (C). It belongs to one tracer, holds a strong reference to the
- * code object or callable, and caches the filter verdict. Python records are
- * found in O(1) through the code object's co_extra slot (one pointer per
- * tool id); C records through a small open-addressing table keyed by the
- * PyMethodDef pointer.
+ * PyMethodDef (C). It belongs to one tracer and caches the filter verdict.
+ * Python records are found in O(1) through the code object's co_extra slot
+ * (one pointer per tool id) and hold a strong reference to the code object.
+ * C records are found through a small open-addressing table keyed as
+ * cProfile keys C functions, by PyMethodDef, plus the type for the one
+ * definition every type shares (the `__new__` wrapper); they never hold the
+ * callable or what it is bound to, only a description of the function
+ * (see mt_records_cfunc_slow), so tracing never keeps a program's object
+ * alive.
  *
  * The numbers live in MtStats rows, one per (thread, record), so threads
  * never share a counter and per-thread results come for free.
@@ -27,9 +31,12 @@ enum {
 
 struct MtRecord {
     MtTracer *tracer; /* Borrowed: the owner, which frees the record */
-    PyObject *key;    /* Owned: the code object or the C callable */
+    PyObject *key;    /* Owned: the code object, or a C function's
+                         (name, owner, module, binding) tuple */
     PyObject *module; /* Owned: __name__ of the defining module, or NULL */
     const void *id;   /* the code object or its PyMethodDef: identity */
+    const void *cls;  /* C: the type completing the key, or NULL; kept
+                         alive by `key` (it is the owner) */
     Py_ssize_t index; /* position in the tracer's record list */
     uint8_t kind;     /* MT_KIND_PY or MT_KIND_C */
     uint8_t traced;   /* filter verdict: 0 = excluded */
@@ -102,16 +109,48 @@ int mt_records_init(void);
  * failure, with the tracer's error flags updated. */
 MtRecord *mt_records_code_slow(MtTracer *tr, PyObject *code);
 MtRecord *mt_records_cfunc_slow(MtTracer *tr, PyObject *callable,
-                                const PyMethodDef *def);
+                                const PyMethodDef *def, const void *cls);
 
-/* The C record for `def`, or NULL if none yet (hot path, no errors). */
-MtRecord *mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def);
+/* The definition shared by every type's `__new__` wrapper (found at
+ * init): the one C function whose key needs its type. */
+extern MT_INTERNAL const PyMethodDef *mt_records_new_def;
+
+/* The key of a C callable: its PyMethodDef, and in `*cls` the type a
+ * `__new__` wrapper is bound to (NULL otherwise). NULL for anything but a
+ * builtin function or method descriptor: Python functions get PY_START,
+ * and classes or partials have no C_RETURN pairing of their own worth
+ * timing. Reads only: no binding, no allocation, nothing owned. */
+static inline const PyMethodDef *
+mt_records_cfunc_key(PyObject *callable, const void **cls)
+{
+    *cls = NULL;
+    if (PyCFunction_Check(callable)) {
+        PyCFunctionObject *f = (PyCFunctionObject *)callable;
+        if (f->m_ml == mt_records_new_def) {
+            *cls = f->m_self;
+        }
+        return f->m_ml;
+    }
+    if (Py_IS_TYPE(callable, &PyMethodDescr_Type)) {
+        return ((PyMethodDescrObject *)callable)->d_method;
+    }
+    return NULL;
+}
+
+/* The C record for (`def`, `cls`), or NULL if none yet (hot path, no
+ * errors). */
+MtRecord *mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def,
+                                const void *cls);
 
 /* Point every record's co_extra slot for `tool` back at it (after the
  * tracer changes tool id). */
 void mt_records_install(MtTracer *tr, int tool);
-/* Release every record, clearing the co_extra slots that point at them. */
-void mt_records_clear(MtRecordSet *set);
+/* Take every record out of `set` (left empty) and clear the co_extra
+ * slots that point at them; runs no Python code. */
+MtRecordSet mt_records_detach(MtRecordSet *set);
+/* Free records taken out by mt_records_detach(). May run Python code, so
+ * call it last, once the tracer is consistent without them. */
+void mt_records_release(MtRecordSet *old);
 int mt_records_traverse(MtRecordSet *set, visitproc visit, void *arg);
 
 extern MT_INTERNAL Py_ssize_t mt_records_extra_index;

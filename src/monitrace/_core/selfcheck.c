@@ -39,7 +39,7 @@ check_records(MtTracer *tr, PyObject *out)
             continue;
         }
         if (rec->kind == MT_KIND_C) {
-            if (mt_records_cfunc_find(set, rec->id) != rec
+            if (mt_records_cfunc_find(set, rec->id, rec->cls) != rec
                 && problem(out, "record %zd: not in the C table", i) < 0) {
                 return -1;
             }

@@ -1,5 +1,7 @@
-/* Tracer.snapshot(): records, per-thread rows and histograms, in ns; and
- * the record list that Tracer.log_info() shares with it. */
+/* Tracer.snapshot(): records, per-thread rows and edges, and the record
+ * list that Tracer.log_info() shares with it. Times in rows and edges stay
+ * in clock ticks, so that readers sum exact integers and convert once
+ * (ns_per_tick); histogram bounds are in ns. */
 #include "snapshot.h"
 #include "clock.h"
 #include "records.h"
@@ -48,17 +50,17 @@ row(Py_ssize_t index, const MtStats *st, double scale)
     if (hist == NULL) {
         return NULL;
     }
-    return Py_BuildValue("(nKKNNNNKN)", index, (unsigned long long)st->calls,
-                         (unsigned long long)st->primitive_calls,
-                         ns(st->total, scale), ns(st->self, scale),
-                         ns(st->min, scale), ns(st->max, scale),
-                         (unsigned long long)st->samples, hist);
+    return Py_BuildValue(
+        "(nKKKKKKKN)", index, (unsigned long long)st->calls,
+        (unsigned long long)st->primitive_calls, (unsigned long long)st->total,
+        (unsigned long long)st->self, (unsigned long long)st->min,
+        (unsigned long long)st->max, (unsigned long long)st->samples, hist);
 }
 
-/* (caller index, callee index, calls, primitive calls, total ns, self ns)
- * for every caller -> callee edge of the thread. */
+/* (caller index, callee index, calls, primitive calls, total ticks, self
+ * ticks) for every caller -> callee edge of the thread. */
 static PyObject *
-edges(const MtEdgeTable *t, double scale)
+edges(const MtEdgeTable *t)
 {
     PyObject *out = PyList_New(0);
     if (out == NULL) {
@@ -70,9 +72,9 @@ edges(const MtEdgeTable *t, double scale)
             continue;
         }
         PyObject *item = Py_BuildValue(
-            "(nnKKNN)", e->caller, e->callee, (unsigned long long)e->calls,
-            (unsigned long long)e->primitive_calls, ns(e->total, scale),
-            ns(e->self, scale));
+            "(nnKKKK)", e->caller, e->callee, (unsigned long long)e->calls,
+            (unsigned long long)e->primitive_calls,
+            (unsigned long long)e->total, (unsigned long long)e->self);
         if (item == NULL || PyList_Append(out, item) < 0) {
             Py_XDECREF(item);
             Py_DECREF(out);
@@ -102,7 +104,7 @@ thread(const MtThreadState *ts, double scale)
         }
         Py_DECREF(r);
     }
-    PyObject *calls = edges(&ts->edges, scale);
+    PyObject *calls = edges(&ts->edges);
     if (calls == NULL) {
         Py_DECREF(rows);
         return NULL;

@@ -248,13 +248,16 @@ tracer_resume(PyObject *self, PyObject *Py_UNUSED(ignored))
 static void
 clear_data(MtTracer *tr)
 {
+    MtRecordSet old = mt_records_detach(&tr->records);
     mt_thread_clear_all(tr);
-    mt_records_clear(&tr->records);
     mt_eventlog_clear(&tr->log);
     memset(tr->event_counts, 0, sizeof(tr->event_counts));
     tr->total_ticks = 0;
     /* Thread-local pointers tagged with the old serial are now stale. */
     tr->serial = next_serial++;
+    /* Last: releasing the records' objects may run Python code that calls
+     * back into this tracer, which is empty and consistent by now. */
+    mt_records_release(&old);
 }
 
 PyDoc_STRVAR(clear_doc,
@@ -326,10 +329,13 @@ PyDoc_STRVAR(
     snapshot_doc,
     "snapshot($self, /)\n--\n\n"
     "A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
-    "'records' (kind, code or callable, module, traced), 'threads' (ident,\n"
-    "native_id, name, rows of (record index, calls, primitive calls, total\n"
-    "ns, self ns, min ns, max ns, samples, histogram)), 'event_counts' and\n"
-    "'total_ns'. Activations still running are not included.");
+    "'records' (kind, code object or C function key, module, traced),\n"
+    "'threads' (ident, native_id, name, rows of (record index, calls,\n"
+    "primitive calls, total, self, min, max, samples, histogram), edges of\n"
+    "(caller, callee, calls, primitive calls, total, self)), 'event_counts'\n"
+    "and 'total_ns'. Times in rows and edges are clock ticks: sum them,\n"
+    "then multiply by ns_per_tick. Histogram bounds are in ns. Activations\n"
+    "still running are not included.");
 
 static PyObject *
 tracer_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))

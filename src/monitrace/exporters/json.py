@@ -39,16 +39,20 @@ def _functions(snapshot: dict[str, Any]) -> Iterator[dict[str, Any]]:
         }
 
 
-def _row(row: Any) -> dict[str, Any]:
-    index, calls, prim, total, self_ns, mn, mx, samples, hist = row
+def _ns(ticks: int, ns_per_tick: float) -> int:
+    return round(ticks * ns_per_tick)
+
+
+def _row(row: Any, ns_per_tick: float) -> dict[str, Any]:
+    index, calls, prim, total, self_, mn, mx, samples, hist = row
     return {
         "function": index,
         "calls": calls,
         "primitive_calls": prim,
-        "total_ns": total,
-        "self_ns": self_ns,
-        "min_ns": mn,
-        "max_ns": mx,
+        "total_ns": _ns(total, ns_per_tick),
+        "self_ns": _ns(self_, ns_per_tick),
+        "min_ns": _ns(mn, ns_per_tick),
+        "max_ns": _ns(mx, ns_per_tick),
         "samples": samples,
         # [low, high) in ns, count; the last bucket is open (high null).
         "histogram": [
@@ -57,15 +61,15 @@ def _row(row: Any) -> dict[str, Any]:
     }
 
 
-def _edge(edge: Any) -> dict[str, Any]:
-    caller, callee, calls, prim, total, self_ns = edge
+def _edge(edge: Any, ns_per_tick: float) -> dict[str, Any]:
+    caller, callee, calls, prim, total, self_ = edge
     return {
         "caller": caller,
         "callee": callee,
         "calls": calls,
         "primitive_calls": prim,
-        "total_ns": total,
-        "self_ns": self_ns,
+        "total_ns": _ns(total, ns_per_tick),
+        "self_ns": _ns(self_, ns_per_tick),
     }
 
 
@@ -151,9 +155,10 @@ def write(source: Source, out: IO[str]) -> None:
             f'"ident": {th["ident"]}, "native_id": {th["native_id"]}, '
             f'"name": {_dump(th["name"])},\n      "stats": '
         )
-        _array(out, map(_row, th["rows"]), "        ")
+        scale = snap["ns_per_tick"]
+        _array(out, (_row(r, scale) for r in th["rows"]), "        ")
         out.write(',\n      "edges": ')
-        _array(out, map(_edge, th["edges"]), "        ")
+        _array(out, (_edge(e, scale) for e in th["edges"]), "        ")
         out.write("}")
     out.write("\n  ]" if snap["threads"] else "]")
     if source.events is not None:

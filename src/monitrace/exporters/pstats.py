@@ -9,7 +9,15 @@ Shape (what cProfile writes)::
 
 Python functions are keyed by their code object's ``co_filename``,
 ``co_firstlineno`` and ``co_name``; C functions (``c_calls=True``) as
-cProfile keys them, ``("~", 0, "<built-in method builtins.len>")``. Counts
+cProfile keys them, ``("~", 0, "<built-in method builtins.len>")``, except
+that no key carries an address: cProfile writes ``__new__`` as
+``<built-in method __new__ of type object at 0x...>``, which changes from
+run to run; here it is ``<built-in method __new__ of type object>``. C
+functions that share a label (``tuple.__new__`` and ``object.__new__``, or
+``bytes.fromhex`` and ``bytearray.fromhex``, both ``<built-in method
+fromhex>``) share its entry, their numbers summed (cProfile keeps one
+entry per PyMethodDef and writes only the last of those that share a
+label). Counts
 per function and per caller edge follow cProfile's rules (a call is
 primitive when the same function, or the same caller -> callee edge, is not
 already active; inclusive time counts the outermost activation only), with
@@ -40,31 +48,36 @@ def function_keys(snapshot: dict[str, Any]) -> list[Key]:
 
 
 def build(snapshot: dict[str, Any]) -> dict[Key, Entry]:
-    """The pstats dictionary of a Tracer snapshot (times in seconds)."""
+    """The pstats dictionary of a Tracer snapshot (times in seconds).
+
+    Times are summed in clock ticks and converted once, so a function's
+    self time is exactly the sum of its caller edges' (when every call has
+    a traced caller)."""
     keys = function_keys(snapshot)
+    sec = snapshot["ns_per_tick"] / 1e9
     funcs: dict[Key, list[int]] = {}
     edges: dict[Key, dict[Key, list[int]]] = {}
     for thread in snapshot["threads"]:
-        for index, calls, prim, total, self_ns, *_rest in thread["rows"]:
+        for index, calls, prim, total, self_ticks, *_rest in thread["rows"]:
             acc = funcs.setdefault(keys[index], [0, 0, 0, 0])
             acc[0] += prim
             acc[1] += calls
-            acc[2] += self_ns
+            acc[2] += self_ticks
             acc[3] += total
-        for caller, callee, calls, prim, total, self_ns in thread["edges"]:
+        for caller, callee, calls, prim, total, self_ticks in thread["edges"]:
             by_caller = edges.setdefault(keys[callee], {})
             acc = by_caller.setdefault(keys[caller], [0, 0, 0, 0])
             acc[0] += calls
             acc[1] += prim
-            acc[2] += self_ns
+            acc[2] += self_ticks
             acc[3] += total
     out: dict[Key, Entry] = {}
-    for key, (prim, calls, self_ns, total) in funcs.items():
+    for key, (prim, calls, self_ticks, total) in funcs.items():
         callers = {
-            caller: (c, p, s / 1e9, t / 1e9)
+            caller: (c, p, s * sec, t * sec)
             for caller, (c, p, s, t) in edges.get(key, {}).items()
         }
-        out[key] = (prim, calls, self_ns / 1e9, total / 1e9, callers)
+        out[key] = (prim, calls, self_ticks * sec, total * sec, callers)
     return out
 
 
