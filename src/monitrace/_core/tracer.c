@@ -326,10 +326,15 @@ PyDoc_STRVAR(
     snapshot_doc,
     "snapshot($self, /)\n--\n\n"
     "A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
-    "'records' (kind, code or callable, module, traced), 'threads' (ident,\n"
-    "native_id, name, rows of (record index, calls, primitive calls, total\n"
-    "ns, self ns, min ns, max ns, samples, histogram)), 'event_counts' and\n"
-    "'total_ns'. Activations still running are not included.");
+    "'records' (kind, code or callable, module, traced; the code of a dead\n"
+    "code object is its (name, qualname, filename, firstlineno, module)),\n"
+    "'threads' (ident, native_id, name, finished, rows of (record index,\n"
+    "calls, primitive calls, total ns, self ns, min ns, max ns, samples,\n"
+    "histogram), edges; a finished thread keeps counts and times only),\n"
+    "'finished' (the finished threads' latency rows, counts 0, and their\n"
+    "edges), 'retired' (rows of dead code objects, by name tuple instead\n"
+    "of index), 'event_counts' and 'total_ns'. Activations still running\n"
+    "are not included.");
 
 static PyObject *
 tracer_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))

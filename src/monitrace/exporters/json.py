@@ -57,6 +57,20 @@ def _row(row: Any) -> dict[str, Any]:
     }
 
 
+def _retired(row: Any) -> dict[str, Any]:
+    ident = _identity("py", row[0], None)
+    item = {
+        "name": ident["name"],
+        "qualname": ident["qualname"],
+        "module": ident["module"],
+        "filename": ident["filename"],
+        "lineno": ident["firstlineno"],
+    }
+    item.update(_row((None, *row[1:])))
+    del item["function"]
+    return item
+
+
 def _edge(edge: Any) -> dict[str, Any]:
     caller, callee, calls, prim, total, self_ns = edge
     return {
@@ -149,13 +163,25 @@ def write(source: Source, out: IO[str]) -> None:
         out.write("\n    {" if n == 0 else ",\n    {")
         out.write(
             f'"ident": {th["ident"]}, "native_id": {th["native_id"]}, '
-            f'"name": {_dump(th["name"])},\n      "stats": '
+            f'"name": {_dump(th["name"])}, "finished": {_dump(th["finished"])},'
+            '\n      "stats": '
         )
         _array(out, map(_row, th["rows"]), "        ")
         out.write(',\n      "edges": ')
         _array(out, map(_edge, th["edges"]), "        ")
         out.write("}")
     out.write("\n  ]" if snap["threads"] else "]")
+    # Threads that ended keep counts and times per function (their stats
+    # above); their latency and edges are kept for all of them together.
+    finished = snap.get("finished", {"rows": [], "edges": []})
+    out.write(',\n  "finished_threads": {"stats": ')
+    _array(out, map(_row, finished["rows"]), "      ")
+    out.write(',\n    "edges": ')
+    _array(out, map(_edge, finished["edges"]), "      ")
+    out.write("}")
+    # Code objects that died: their numbers, merged by name.
+    out.write(',\n  "retired": ')
+    _array(out, map(_retired, snap.get("retired", ())), "    ")
     if source.events is not None:
         out.write(',\n  "events": [')
         _events(source, out)
