@@ -296,24 +296,29 @@ tracer_after_fork_child(PyObject *self, PyObject *args, PyObject *kwargs)
      * the new serial and abandon its event (guard.h). */
     int was_active = tr->active;
     tr->active = 0;
+    int rc = 0;
+    if (tr->running && !keep) {
+        /* Give the id back before forgetting the records: it re-arms the
+         * locations they disabled (monitor.c). */
+        tr->running = 0;
+        tr->paused = 0;
+        rc = mt_monitor_stop(tr);
+        Py_CLEAR(tr->thread_table);
+    }
+    PyObject *saved = PyErr_GetRaisedException();
     clear_data(tr);
     Py_CLEAR(tr->error_messages);
     tr->error_messages = PyList_New(0);
     tr->errors = 0;
     if (tr->error_messages == NULL) {
+        Py_XDECREF(saved);
+        return NULL;
+    }
+    if (rc < 0) {
+        PyErr_SetRaisedException(saved);
         return NULL;
     }
     if (!tr->running) {
-        Py_RETURN_NONE;
-    }
-    if (!keep) {
-        tr->running = 0;
-        tr->paused = 0;
-        int rc = mt_monitor_stop(tr);
-        Py_CLEAR(tr->thread_table);
-        if (rc < 0) {
-            return NULL;
-        }
         Py_RETURN_NONE;
     }
     tr->run_ns0 = mt_clock_monotonic_ns();
