@@ -149,3 +149,20 @@ def test_dead_code_keeps_its_name_in_recorded_events():
     assert {st.name: st.calls for st in s.stats() if st.name.startswith("gone")} == {
         "gone0": 1, "gone1": 1, "gone2": 1,
     }
+
+
+def test_a_session_restarts_cleanly_after_its_code_died():
+    s = monitrace.trace(lines=True, record=True)
+    with s:
+        ns = {}
+        exec(compile("def brief(n):\n    return n\n", "<brief>", "exec"), ns)
+        ns["brief"](1)
+        del ns
+        gc.collect()
+    with s:  # LINE events are switched on again for live code only
+        ns = {}
+        exec(compile("def brief(n):\n    return n\n", "<brief>", "exec"), ns)
+        ns["brief"](2)
+    assert s.errors == []
+    assert s.calls("brief") == 2
+    assert s.line_stats()[("<brief>", 2)] == 2
