@@ -23,6 +23,8 @@ PYTHONMALLOC=malloc "${vg[@]}" "$py" -m pytest -q -p no:cacheprovider \
     tests/hostile/test_generators_hostile.py \
     tests/hostile/test_reentrancy_hostile.py \
     tests/hostile/test_threads_hostile.py \
+    tests/hostile/test_lifetimes_hostile.py \
+    tests/hostile/test_log_generation_hostile.py \
     -k "not 32_threads and not code_and_output" || status=$?
 
 PYTHONMALLOC=malloc PYTHONPATH="$here/tests/hostile" "${vg[@]}" "$py" -c '

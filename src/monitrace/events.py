@@ -254,12 +254,16 @@ def iter_events(tracer: Any, min_duration_ns: int = 0) -> Iterator[Event]:
 
 
 def _iter_raw(tracer: Any) -> Iterator[Event]:
+    # The log's generation changes when it is cleared (clear(), a fork):
+    # after that its positions and record indexes name other events and
+    # functions, so each read checks it and fails rather than mix them.
     decoder = Decoder()
     info = tracer.log_info()
+    generation = info["generation"]
     decoder.reset(info["records"], info["threads"])
     pos = 0
     while True:
-        batch = tracer.log_batch(pos, _BATCH)
+        batch = tracer.log_batch(pos, _BATCH, generation)
         if not batch:
             return
         pos += len(batch)
@@ -267,6 +271,8 @@ def _iter_raw(tracer: Any) -> Iterator[Event]:
             record, thread = raw[3], raw[2]
             if not decoder.knows(record, thread):
                 info = tracer.log_info()
+                if info["generation"] != generation:
+                    tracer.log_batch(0, 0, generation)  # raises
                 decoder.reset(info["records"], info["threads"])
             ident, native_id, name = decoder.thread(thread)
             yield decoder.event(raw, decoder.function(record), ident, native_id, name)

@@ -86,7 +86,12 @@ def line_stats(tracer: Any, options: Options) -> dict[tuple[str, int], int]:
         raise RuntimeError("line_stats() needs a session started with trace(lines=True)")
     counts: dict[tuple[str, int], int] = {}
     for code, line, hits in tracer.line_counts():
-        key = (code.co_filename, line)
+        # A code object that died is named by (name, qualname, filename,
+        # firstlineno, module), or None late at exit.
+        filename = getattr(code, "co_filename", None) or (code[2] if code else None)
+        if filename is None:
+            continue
+        key = (filename, line)
         counts[key] = counts.get(key, 0) + hits
     return counts
 

@@ -136,6 +136,12 @@ def _module_for_file(filename: str) -> str:
 
 
 def _identity(kind: str, key: Any, module: str | None) -> dict[str, Any]:
+    if kind == "py" and not hasattr(key, "co_name"):
+        # A code object that died: the tracer kept (name, qualname,
+        # filename, firstlineno, module), or None late at exit.
+        name, qualname, filename, firstlineno, mod = key or ("<dead code>",) * 3 + (0, "")
+        return dict(name=name, qualname=qualname, module=mod or "", filename=filename,
+                    firstlineno=firstlineno, kind="python")
     if kind == "py":
         return dict(
             name=key.co_name,
@@ -208,16 +214,25 @@ def latency_fields(
 
 def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[FunctionStats]:
     """FunctionStats from a Tracer snapshot: one per function (threads
-    merged), or one per (thread, function) with ``by_thread``."""
+    merged), or one per (thread, function) with ``by_thread``.
+
+    Threads that ended keep their counts and times per function; their
+    latency (min, max, percentiles) is kept for all of them together, so
+    it shows in the merged records only. Code objects that died are
+    merged by name (module, qualname, file, line) into one record, the
+    live function of that name included; they have no per-thread view."""
     records = snapshot["records"]
     scale = snapshot["ns_per_tick"]
-    idents: dict[int, dict[str, Any]] = {}
+    idents: dict[Any, dict[str, Any]] = {}
 
-    def ident(index: int) -> dict[str, Any]:
-        if index not in idents:
-            kind, key, module, _traced = records[index]
-            idents[index] = _identity(kind, key, module)
-        return idents[index]
+    def ident(group: Any) -> dict[str, Any]:
+        if group not in idents:
+            if isinstance(group, int):
+                kind, key, module, _traced = records[group]
+                idents[group] = _identity(kind, key, module)
+            else:
+                idents[group] = _identity("py", group[1], None)
+        return idents[group]
 
     if by_thread:
         # A thread can have several C states (one per tool id the session
@@ -231,11 +246,36 @@ def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[Funct
             acc.record(ident(index), scale, thread_id=tid, thread_name=name)
             for (tid, name, index), acc in per_thread.items()
         ]
-    merged: dict[int, _Acc] = {}
+    # Dead code is grouped by its name, with the live record of the same
+    # name when there is one.
+    live_by_name: dict[tuple[Any, ...], int] = {}
+    dead: dict[int, Any] = {}
+    for index, (kind, key, module, _traced) in enumerate(records):
+        if kind != "py":
+            continue
+        if hasattr(key, "co_name"):
+            name = (key.co_name, key.co_qualname, key.co_filename, key.co_firstlineno, module)
+            live_by_name.setdefault(name, index)
+        else:
+            dead[index] = key
+
+    def group(index: int) -> Any:
+        if index not in dead:
+            return index
+        return live_by_name.get(dead[index], ("dead", dead[index]))
+
+    merged: dict[Any, _Acc] = {}
     for th in snapshot["threads"]:
         for row in th["rows"]:
-            merged.setdefault(row[0], _Acc()).add(row)
-    return [acc.record(ident(index), scale) for index, acc in sorted(merged.items())]
+            merged.setdefault(group(row[0]), _Acc()).add(row)
+    for row in snapshot.get("finished", {}).get("rows", ()):
+        merged.setdefault(group(row[0]), _Acc()).add(row)
+    for row in snapshot.get("retired", ()):
+        name = row[0]
+        merged.setdefault(live_by_name.get(name, ("dead", name)), _Acc()).add(row)
+    live = sorted(g for g in merged if isinstance(g, int))
+    gone = [g for g in merged if not isinstance(g, int)]
+    return [merged[g].record(ident(g), scale) for g in live + gone]
 
 
 # ---- sorting and the table -----------------------------------------------

@@ -124,3 +124,58 @@ def test_verdict_bits_reach_the_records():
     tr.stop()
     traced = {r[1].co_name: r[3] for r in tr.snapshot()["records"]}
     assert traced == {"included": True, "excluded": False}
+
+
+def test_other_tools_disabled_locations_stay_disabled():
+    # Another tool (coverage.py's sysmon core does this) answers DISABLE to
+    # LINE events; our sessions starting and stopping must not re-arm them
+    # (sys.monitoring.restart_events() would).
+    mon = sys.monitoring
+    hits = []
+
+    def on_line(code, line):
+        if code is included.__code__:
+            hits.append(line)
+            return mon.DISABLE
+        return None
+
+    mon.use_tool_id(5, "another tool")
+    try:
+        mon.register_callback(5, mon.events.LINE, on_line)
+        mon.set_events(5, mon.events.LINE)
+        included(1)
+        included(2)
+        assert len(hits) == 1  # one line, disabled at once
+        for _ in range(3):
+            with monitrace.trace() as s:  # traces everything, `included` too
+                included(3)
+            with monitrace.trace(exclude="*"):  # traces nothing
+                included(4)
+            included(5)
+        assert s.calls("included") == 1
+        assert len(hits) == 1
+    finally:
+        mon.set_events(5, 0)
+        mon.register_callback(5, mon.events.LINE, None)
+        mon.free_tool_id(5)
+
+
+def test_our_disabled_locations_do_not_outlive_the_session():
+    # A session that excluded `excluded` answered DISABLE at its locations;
+    # the next user of the tool id (here another session that traces it)
+    # must get its events, without anyone calling restart_events().
+    with monitrace.trace(exclude="function:excluded", tool_id=3) as first:
+        excluded(0)
+        excluded_calls_c([1])
+    assert first.calls("excluded") == 0
+    with monitrace.trace(tool_id=3, c_calls=True) as second:
+        excluded(1)
+        excluded_calls_c([1, 2])
+    assert second.calls("excluded") == 1
+    assert second.calls("excluded_calls_c") == 1
+    assert second.calls("len") == 1
+    # The first session, started again, still excludes it (its verdict is
+    # cached in its record).
+    with first:
+        excluded(2)
+    assert first.calls("excluded") == 0

@@ -9,7 +9,8 @@ import weakref
 import pytest
 from hostile_util import PROBE_CALLS, assert_consistent, probe
 
-PROBE_CALLS_5 = 15  # probe(5): fib-shaped calls
+PROBE_CALLS_3 = 5  # probe(3): fib-shaped calls
+PROBE_CALLS_5 = 15  # probe(5)
 
 import monitrace
 from monitrace import _core
@@ -277,11 +278,13 @@ def _transient_function():
 
 
 @pytest.mark.parametrize("c_calls", [False, True])
-def test_clear_while_a_released_object_calls_back_into_the_session(c_calls):
-    """clear() drops the records' references; the code that runs when one
-    of them dies (here a weakref callback on a code object) may read,
-    restart and clear the same session. It must find a consistent, empty
-    session, never freed records."""
+def test_code_death_calls_back_into_the_session(c_calls):
+    """A traced code object dies while the session holds its record: the
+    record is retired (its numbers kept by name), and then code that runs
+    because of the death (here a weakref callback on the code object) reads,
+    restarts and clears the same session. It finds the dead function's
+    numbers, a working session and, after clear(), an empty one; never
+    freed records."""
     if sys.monitoring.get_tool(sys.monitoring.COVERAGE_ID) is not None:
         pytest.skip("a coverage tool keeps every code object it saw alive")
     session = monitrace.trace(c_calls=c_calls)
@@ -289,7 +292,7 @@ def test_clear_while_a_released_object_calls_back_into_the_session(c_calls):
 
     def on_code_death(_ref):
         try:
-            seen.append(("stats", [s.name for s in session.stats()]))
+            seen.append(("stats", {s.name: s.calls for s in session.stats()}))
             with session:
                 probe(5)
             seen.append(("calls", session.calls("hostile_util.probe")))
@@ -302,10 +305,11 @@ def test_clear_while_a_released_object_calls_back_into_the_session(c_calls):
     with session:
         probe(3)  # records made before the transient one's
         sorted([fn(1), 0])
-    del fn
-    assert ref() is not None  # the session's record keeps it
-    session.clear()
+    del fn  # the session's record does not keep the code object alive
     assert ref() is None
-    assert seen == [("stats", []), ("calls", PROBE_CALLS_5)]
+    assert len(seen) == 2, seen
+    stats = seen[0][1]
+    assert stats["transient"] == 1 and stats["probe"] == PROBE_CALLS_3
+    assert seen[1] == ("calls", PROBE_CALLS_3 + PROBE_CALLS_5)
     assert session.stats() == []
     assert_consistent(session)

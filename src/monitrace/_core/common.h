@@ -52,6 +52,7 @@ typedef struct MtThreadState MtThreadState;
 typedef struct {
     PyTypeObject *tracer_type;   /* Owned */
     PyTypeObject *callback_type; /* Owned */
+    PyTypeObject *watcher_type;  /* Owned: thread-end watcher */
 } MtModuleState;
 
 #endif /* MT_COMMON_H */

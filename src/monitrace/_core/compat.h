@@ -85,6 +85,18 @@ mt_compat_current_frame(void)
 #define MT_HAVE_FRAME_PEEK 0
 #endif
 
+/* True once the interpreter is finalizing: deallocations that run then
+ * touch nothing they do not have to. */
+static inline int
+mt_compat_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
 /* True while the calling thread runs a sys.monitoring (or settrace)
  * callback, including any Python code that callback calls. The field is
  * public in the cpython/ headers of 3.12 and 3.13. */

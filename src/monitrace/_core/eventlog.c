@@ -472,7 +472,8 @@ set_lines(MtTracer *tr, MtRecord *rec, int on)
 void
 mt_eventlog_code_seen(MtTracer *tr, MtRecord *rec)
 {
-    if (tr->log.lines && rec->traced && rec->kind == MT_KIND_PY) {
+    if (tr->log.lines && rec->traced && rec->kind == MT_KIND_PY
+        && mt_records_alive(rec)) {
         set_lines(tr, rec, 1);
     }
 }

@@ -133,21 +133,39 @@ mt_logview_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
 }
 
 const char mt_logview_batch_doc[] =
-    "log_batch($self, start, count, /)\n--\n\n"
+    "log_batch($self, start, count, generation=None, /)\n--\n\n"
     "Up to `count` recorded events from sequence number `start`, each\n"
     "(kind, time_ns, thread, record, depth, line, args, retval, exc_type,\n"
-    "exc_repr, caller_file); an empty list past the end.";
+    "exc_repr, caller_file); an empty list past the end. With `generation`\n"
+    "(log_info()['generation'] when reading began), raise RuntimeError if\n"
+    "the log was cleared since: its sequence numbers and record indexes\n"
+    "then name other events and functions.";
 
 PyObject *
 mt_logview_batch_method(PyObject *self, PyObject *args)
 {
     MtTracer *tr = (MtTracer *)self;
     unsigned long long start, count;
-    if (!PyArg_ParseTuple(args, "KK:log_batch", &start, &count)) {
+    PyObject *generation = Py_None;
+    if (!PyArg_ParseTuple(args, "KK|O:log_batch", &start, &count,
+                          &generation)) {
         return NULL;
     }
     if (mt_tracer_refuse(tr, "log_batch", 0) < 0) {
         return NULL;
+    }
+    if (generation != Py_None) {
+        unsigned long long gen = PyLong_AsUnsignedLongLong(generation);
+        if (gen == (unsigned long long)-1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (gen != tr->serial) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "monitrace: the recorded events were cleared "
+                            "(clear() or a fork) while being read; start "
+                            "reading again");
+            return NULL;
+        }
     }
     const MtEventLog *log = &tr->log;
     uint64_t end = start >= log->count          ? start
@@ -214,8 +232,9 @@ const char mt_logview_info_doc[] =
     "A dict about the event log: 'count' (events kept), 'dropped',\n"
     "'limit' (None: no limit), 'record', 'base_ns' (CLOCK_MONOTONIC ns at\n"
     "the first start), 'wall_offset_ns' (add to a time_ns for Unix time\n"
-    "in ns), 'records' ((kind, key, module) by record index) and\n"
-    "'threads' ((ident, native_id, name) by thread index).";
+    "in ns), 'records' ((kind, key, module) by record index),\n"
+    "'threads' ((ident, native_id, name) by thread index) and\n"
+    "'generation' (changes when the log is cleared; see log_batch).";
 
 PyObject *
 mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
@@ -242,13 +261,14 @@ mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
         Py_DECREF(threads);
         return NULL;
     }
-    return Py_BuildValue("{s:K,s:K,s:N,s:O,s:K,s:L,s:N,s:N}", "count",
-                         (unsigned long long)log->count, "dropped",
-                         (unsigned long long)log->dropped, "limit", limit,
-                         "record", log->record ? Py_True : Py_False, "base_ns",
-                         (unsigned long long)log->base_ns, "wall_offset_ns",
-                         (long long)log->wall_offset_ns, "records", records,
-                         "threads", threads);
+    return Py_BuildValue(
+        "{s:K,s:K,s:N,s:O,s:K,s:L,s:N,s:N,s:K}", "count",
+        (unsigned long long)log->count, "dropped",
+        (unsigned long long)log->dropped, "limit", limit, "record",
+        log->record ? Py_True : Py_False, "base_ns",
+        (unsigned long long)log->base_ns, "wall_offset_ns",
+        (long long)log->wall_offset_ns, "records", records, "threads", threads,
+        "generation", (unsigned long long)tr->serial);
 }
 
 const char mt_logview_lines_doc[] =

@@ -6,6 +6,7 @@
 #include "eventlog.h"
 #include "records.h"
 #include "selfcheck.h"
+#include "threadstate.h"
 #include "tracer.h"
 
 static MtModuleState *
@@ -61,6 +62,9 @@ module_exec(PyObject *module)
     if (mt_tracer_type_init(module, state) < 0) {
         return -1;
     }
+    if (mt_thread_watcher_type_init(module, state) < 0) {
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "HIST_BUCKETS", MT_HIST_BUCKETS) < 0) {
         return -1;
     }
@@ -84,6 +88,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     MtModuleState *state = get_state(module);
     Py_VISIT(state->tracer_type);
     Py_VISIT(state->callback_type);
+    Py_VISIT(state->watcher_type);
     return 0;
 }
 
@@ -93,6 +98,7 @@ module_clear(PyObject *module)
     MtModuleState *state = get_state(module);
     Py_CLEAR(state->tracer_type);
     Py_CLEAR(state->callback_type);
+    Py_CLEAR(state->watcher_type);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* sys.monitoring registration, driven by the event table. */
 #include "monitor.h"
 #include "callbacks.h"
+#include "records.h"
 #include "tracer.h"
 
 const MtEventSpec mt_event_specs[MT_EV_COUNT] = {
@@ -182,14 +183,11 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
             mask |= bit;
         }
     }
-    /* DISABLE is sticky per tool id and location, even across owners of
-     * the id: start from a clean slate. Verdicts stay cached in records,
-     * so re-disabling filtered code costs one callback per location. */
-    res = PyObject_CallMethod(mon, "restart_events", NULL);
-    if (res == NULL) {
-        goto error;
-    }
-    Py_CLEAR(res);
+    /* No restart_events() here: it would re-arm every location any tool
+     * disabled (coverage.py relies on its DISABLEs staying). Ours are
+     * undone when we give the id back (rearm_disabled), and verdicts stay
+     * cached in records, so code this tracer excluded before costs one
+     * callback per location to disable again. */
     res = PyObject_CallMethod(mon, "set_events", "il", tool, mask);
     if (res == NULL) {
         goto error;
@@ -223,6 +221,42 @@ error:
     return -1;
 }
 
+/* DISABLE is sticky per tool id and location, even across owners of the
+ * id; CPython forgets it only where a code object is re-instrumented while
+ * the tool's events are off. Before giving the id back (its events off),
+ * force that on every code object this tracer answered DISABLE for, by
+ * switching a local event of ours on and off again: the next owner of the
+ * id starts clean, and other tools' DISABLEs stay as they are. Best
+ * effort: a failure only leaves a location quiet. */
+static void
+rearm_disabled(MtTracer *tr, PyObject *mon, PyObject *events, int tool)
+{
+    long bit = 0;
+    PyObject *set_local = PyObject_GetAttrString(mon, "set_local_events");
+    if (set_local == NULL || event_bit(events, "PY_START", &bit) < 0) {
+        Py_XDECREF(set_local);
+        PyErr_Clear();
+        return;
+    }
+    const MtRecordSet *set = &tr->records;
+    for (Py_ssize_t i = 0; i < set->count; i++) {
+        const MtRecord *rec = set->items[i];
+        if (rec->kind != MT_KIND_PY || rec->traced || !mt_records_alive(rec)) {
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            PyObject *res = PyObject_CallFunction(set_local, "iOl", tool,
+                                                  rec->key, k ? 0L : bit);
+            if (res == NULL) {
+                PyErr_Clear();
+                break;
+            }
+            Py_DECREF(res);
+        }
+    }
+    Py_DECREF(set_local);
+}
+
 int
 mt_monitor_stop(MtTracer *tr)
 {
@@ -253,6 +287,7 @@ mt_monitor_stop(MtTracer *tr)
         saved = PyErr_GetRaisedException();
     }
     PyErr_Clear();
+    rearm_disabled(tr, mon, events, tool);
     res = PyObject_CallMethod(mon, "free_tool_id", "i", tool);
     if (res == NULL && saved == NULL) {
         saved = PyErr_GetRaisedException();

@@ -3,6 +3,7 @@
 #include "records.h"
 #include "eventlog.h"
 #include "guard.h"
+#include "threadstate.h"
 #include "tracer.h"
 
 #include <stdlib.h>
@@ -12,12 +13,23 @@ int mt_records_direct_extra = 0;
 /* A pointer into the interpreter's static data, never a Python object. */
 const PyMethodDef *mt_records_new_def = NULL;
 
-/* co_extra free function: may run at any time, even during interpreter
- * finalization, so it touches nothing but the block itself. Records keep
- * their code object alive, so no slot can point at a live record here. */
+static void retire(MtRecord *rec);
+
+/* co_extra free function: the code object is being freed (its fields are
+ * still intact). Every record still linked here belongs to a live tracer
+ * (a tracer unlinks its records when it clears them), so it can retire
+ * them; nothing else is touched. */
 static void
 free_code_extra(void *ptr)
 {
+    MtCodeExtra *extra = ptr;
+    MtRecord *rec = extra != NULL ? extra->records : NULL;
+    while (rec != NULL) {
+        MtRecord *next = rec->next_of_code;
+        rec->next_of_code = NULL;
+        retire(rec);
+        rec = next;
+    }
     free(ptr);
 }
 
@@ -114,6 +126,123 @@ mt_hist_bounds(unsigned b, uint64_t *lo, uint64_t *hi)
     if (b == MT_HIST_BUCKETS - 1) {
         *hi = UINT64_MAX;
     }
+}
+
+void
+mt_stats_merge(MtStats *into, const MtStats *from)
+{
+    into->calls += from->calls;
+    into->primitive_calls += from->primitive_calls;
+    into->total += from->total;
+    into->self += from->self;
+    if (from->samples > 0) {
+        if (into->samples == 0 || from->min < into->min) {
+            into->min = from->min;
+        }
+        if (from->max > into->max) {
+            into->max = from->max;
+        }
+    }
+    into->samples += from->samples;
+    for (unsigned b = 0; b < MT_HIST_BUCKETS; b++) {
+        into->hist[b] += from->hist[b];
+    }
+}
+
+/* The totals row for `name` in the retired table, made on first use;
+ * NULL with an exception set on failure. */
+static MtStats *
+retired_row(MtRecordSet *set, PyObject *name)
+{
+    if (set->retired_names == NULL) {
+        set->retired_names = PyDict_New();
+        set->retired_keys = PyList_New(0);
+        if (set->retired_names == NULL || set->retired_keys == NULL) {
+            Py_CLEAR(set->retired_names);
+            Py_CLEAR(set->retired_keys);
+            return NULL;
+        }
+    }
+    PyObject *found = PyDict_GetItemWithError(set->retired_names, name);
+    if (found != NULL) {
+        return set->retired[PyLong_AsSsize_t(found)];
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(set->retired_keys);
+    MtStats **rows = PyMem_Realloc(set->retired, (n + 1) * sizeof(*rows));
+    if (rows == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    set->retired = rows;
+    MtStats *st = PyMem_Calloc(1, sizeof(*st));
+    if (st == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    PyObject *index = PyLong_FromSsize_t(n);
+    if (index == NULL || PyDict_SetItem(set->retired_names, name, index) < 0
+        || PyList_Append(set->retired_keys, name) < 0) {
+        Py_XDECREF(index);
+        PyMem_Free(st);
+        PyDict_DelItem(set->retired_names, name);
+        return NULL;
+    }
+    Py_DECREF(index);
+    rows[n] = st;
+    return st;
+}
+
+/* The name tuple of a dying code object (its fields are still intact),
+ * the retired table's own copy when it has one. */
+static PyObject *
+retired_name(MtRecord *rec)
+{
+    PyCodeObject *code = (PyCodeObject *)rec->key;
+    PyObject *name = Py_BuildValue(
+        "(OOOiO)", code->co_name, code->co_qualname, code->co_filename,
+        code->co_firstlineno, rec->module != NULL ? rec->module : Py_None);
+    MtRecordSet *set = &rec->tracer->records;
+    if (name != NULL && set->retired_names != NULL) {
+        PyObject *index = PyDict_GetItemWithError(set->retired_names, name);
+        if (index != NULL) {
+            Py_SETREF(name, Py_NewRef(PyList_GET_ITEM(
+                                set->retired_keys, PyLong_AsSsize_t(index))));
+        }
+    }
+    return name;
+}
+
+/* The record's code object is being freed: fold its rows into the totals
+ * under its name and keep only the name. Runs inside a deallocation, with
+ * the GIL, maybe with an exception in flight; runs no Python code. Once
+ * the interpreter is finalizing nothing is read any more: the record just
+ * lets go of the code object. */
+static void
+retire(MtRecord *rec)
+{
+    MtTracer *tr = rec->tracer;
+    rec->retired = 1;
+    if (rec->index < tr->log.nrecs) {
+        tr->log.recs[rec->index].lines_on = 0; /* gone with the code */
+    }
+    tr->records.nretired++;
+    if (mt_compat_finalizing()) {
+        rec->key = Py_NewRef(Py_None);
+        return;
+    }
+    PyObject *saved = PyErr_GetRaisedException();
+    PyObject *name = retired_name(rec);
+    MtStats *into = name != NULL ? retired_row(&tr->records, name) : NULL;
+    if (into == NULL) {
+        mt_tracer_fail(tr, MT_ERR_NOMEM, "totals of a dead code object");
+    }
+    /* Without a row the numbers are dropped, never left behind. */
+    mt_thread_retire_rows(tr, rec->index, rec->id, into);
+    rec->key = name != NULL ? name : Py_NewRef(Py_None);
+    PyErr_SetRaisedException(saved);
 }
 
 static int
@@ -224,11 +353,14 @@ new_record(MtTracer *tr, PyObject *key, const void *id, int kind)
         return NULL;
     }
     rec->tracer = tr;
-    rec->key = Py_NewRef(key);
+    /* A Python record borrows its code object (see records.h). */
+    rec->key = kind == MT_KIND_C ? Py_NewRef(key) : key;
     rec->id = id;
     rec->kind = (uint8_t)kind;
     if (append_record(tr, rec) < 0) {
-        Py_DECREF(rec->key);
+        if (kind == MT_KIND_C) {
+            Py_DECREF(rec->key);
+        }
         PyMem_Free(rec);
         mt_tracer_fail(tr, MT_ERR_NOMEM, "record list");
         return NULL;
@@ -285,6 +417,8 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     rec->module = module;
     set_verdict(rec, verdict);
     extra->slot[tr->tool] = rec;
+    rec->next_of_code = extra->records;
+    extra->records = rec;
     mt_eventlog_code_seen(tr, rec);
     return rec;
 }
@@ -501,7 +635,7 @@ mt_records_install(MtTracer *tr, int tool)
     MtRecordSet *set = &tr->records;
     for (Py_ssize_t i = 0; i < set->count; i++) {
         MtRecord *rec = set->items[i];
-        if (rec->kind != MT_KIND_PY) {
+        if (rec->kind != MT_KIND_PY || rec->retired) {
             continue;
         }
         MtCodeExtra *extra = code_extra(rec->key);
@@ -511,22 +645,47 @@ mt_records_install(MtTracer *tr, int tool)
     }
 }
 
+/* Take a live Python record off its code object's block. */
+static void
+unlink_record(MtRecord *rec)
+{
+    MtCodeExtra *extra = code_extra(rec->key);
+    if (extra == NULL) {
+        return;
+    }
+    for (int t = 0; t < MT_TOOL_SLOTS; t++) {
+        if (extra->slot[t] == rec) {
+            extra->slot[t] = NULL;
+        }
+    }
+    for (MtRecord **p = &extra->records; *p != NULL; p = &(*p)->next_of_code) {
+        if (*p == rec) {
+            *p = rec->next_of_code;
+            break;
+        }
+    }
+    rec->next_of_code = NULL;
+}
+
+/* Whether the record owns its key (see MtRecord.key). */
+static int
+owns_key(const MtRecord *rec)
+{
+    return rec->kind == MT_KIND_C || rec->retired;
+}
+
 MtRecordSet
 mt_records_detach(MtRecordSet *set)
 {
     MtRecordSet old = *set;
     memset(set, 0, sizeof(*set));
-    /* No code object may lead a callback to these records any more. */
+    /* No code object may lead a callback, or its free function, to these
+     * records any more. */
     for (Py_ssize_t i = 0; i < old.count; i++) {
         MtRecord *rec = old.items[i];
-        if (rec->kind != MT_KIND_PY) {
-            continue;
-        }
-        MtCodeExtra *extra = code_extra(rec->key);
-        for (int t = 0; extra != NULL && t < MT_TOOL_SLOTS; t++) {
-            if (extra->slot[t] == rec) {
-                extra->slot[t] = NULL;
-            }
+        if (rec->kind == MT_KIND_PY && !rec->retired) {
+            unlink_record(rec);
+            rec->key = NULL; /* borrowed */
         }
     }
     return old;
@@ -540,10 +699,20 @@ mt_records_release(MtRecordSet *old)
      * first, so that code finds an empty tracer and nothing freed. */
     for (Py_ssize_t i = 0; i < old->count; i++) {
         MtRecord *rec = old->items[i];
-        Py_CLEAR(rec->key);
+        if (rec->key != NULL && owns_key(rec)) {
+            Py_CLEAR(rec->key);
+        }
         Py_CLEAR(rec->module);
         PyMem_Free(rec);
     }
+    for (Py_ssize_t i = 0; old->retired_keys != NULL
+                           && i < PyList_GET_SIZE(old->retired_keys);
+         i++) {
+        PyMem_Free(old->retired[i]);
+    }
+    PyMem_Free(old->retired);
+    Py_CLEAR(old->retired_names);
+    Py_CLEAR(old->retired_keys);
     PyMem_Free(old->items);
     PyMem_Free(old->ctable);
     memset(old, 0, sizeof(*old));
@@ -553,8 +722,12 @@ int
 mt_records_traverse(MtRecordSet *set, visitproc visit, void *arg)
 {
     for (Py_ssize_t i = 0; i < set->count; i++) {
-        Py_VISIT(set->items[i]->key);
+        if (owns_key(set->items[i])) {
+            Py_VISIT(set->items[i]->key);
+        }
         Py_VISIT(set->items[i]->module);
     }
+    Py_VISIT(set->retired_names);
+    Py_VISIT(set->retired_keys);
     return 0;
 }

@@ -3,13 +3,19 @@
  * A record names one traced function: a code object (Python) or a
  * PyMethodDef (C). It belongs to one tracer and caches the filter verdict.
  * Python records are found in O(1) through the code object's co_extra slot
- * (one pointer per tool id) and hold a strong reference to the code object.
- * C records are found through a small open-addressing table keyed as
- * cProfile keys C functions, by PyMethodDef, plus the type for the one
- * definition every type shares (the `__new__` wrapper); they never hold the
- * callable or what it is bound to, only a description of the function
- * (see mt_records_cfunc_slow), so tracing never keeps a program's object
- * alive.
+ * (one pointer per tool id). C records are found through a small
+ * open-addressing table keyed as cProfile keys C functions, by PyMethodDef,
+ * plus the type for the one definition every type shares (the `__new__`
+ * wrapper); they never hold the callable or what it is bound to, only a
+ * description of the function (see mt_records_cfunc_slow), so tracing
+ * never keeps a program's object alive.
+ *
+ * A Python record does not keep its code object alive either: the program
+ * owns it. The co_extra block links every tracer's record of the code
+ * object, and when the code object dies its free function retires them:
+ * each record's rows are folded into its tracer's totals by name (the
+ * retired table below), and the record stays behind, small, as the name of
+ * its index (recorded events and caller edges name functions by index).
  *
  * The numbers live in MtStats rows, one per (thread, record), so threads
  * never share a counter and per-thread results come for free.
@@ -31,17 +37,31 @@ enum {
 
 struct MtRecord {
     MtTracer *tracer; /* Borrowed: the owner, which frees the record */
-    PyObject *key;    /* Owned: the code object, or a C function's
-                         (name, owner, module, binding) tuple */
-    PyObject *module; /* Owned: __name__ of the defining module, or NULL */
-    const void *id;   /* the code object or its PyMethodDef: identity */
-    const void *cls;  /* C: the type completing the key, or NULL; kept
-                         alive by `key` (it is the owner) */
-    Py_ssize_t index; /* position in the tracer's record list */
-    uint8_t kind;     /* MT_KIND_PY or MT_KIND_C */
-    uint8_t traced;   /* filter verdict: 0 = excluded */
-    uint8_t scope;    /* MT_VERDICT_WITHIN, _EXCLUDE_WITHIN bits */
+    /* C: Owned (name, owner, module, binding) tuple. Python: Borrowed code
+     * object while it lives (its death retires the record first), then
+     * Owned name tuple. */
+    PyObject *key;
+    PyObject *module;     /* Owned: __name__ of the defining module, or NULL */
+    const void *id;       /* the code object or its PyMethodDef: identity */
+    const void *cls;      /* C: the type completing the key, or NULL; kept
+                             alive by `key` (it is the owner) */
+    MtRecord *next_of_code; /* Borrowed: the next record (another tracer's)
+                               of the same code object, or NULL */
+    Py_ssize_t index;     /* position in the tracer's record list */
+    uint8_t kind;         /* MT_KIND_PY or MT_KIND_C */
+    uint8_t traced;       /* filter verdict: 0 = excluded */
+    uint8_t scope;        /* MT_VERDICT_WITHIN, _EXCLUDE_WITHIN bits */
+    uint8_t retired;      /* Python: the code object died; key is the
+                             tuple (name, qualname, filename, firstlineno,
+                             module) */
 };
+
+/* True while a Python record's code object lives (always for C). */
+static inline int
+mt_records_alive(const MtRecord *rec)
+{
+    return !rec->retired;
+}
 
 /* Log-scale latency histogram: exact below 16 ticks, then 8 buckets per
  * power of two (bucket width <= 1/8 of its lower bound, so the geometric
@@ -92,6 +112,9 @@ mt_stats_sample(MtStats *st, uint64_t ticks)
     st->hist[mt_hist_bucket(ticks)]++;
 }
 
+/* Add `from`'s numbers to `into` (the activation counter aside). */
+void mt_stats_merge(MtStats *into, const MtStats *from);
+
 /* The tracer's collection of records (embedded in MtTracer). */
 typedef struct {
     MtRecord **items; /* Owned array of owned records */
@@ -100,6 +123,15 @@ typedef struct {
     MtRecord **ctable;  /* Owned array of borrowed records, by PyMethodDef */
     size_t ctable_mask; /* capacity - 1 (a power of two), 0 when empty */
     size_t ctable_used;
+    /* Totals of dead code objects, by name: the rows of every retired
+     * record with the same name tuple, merged. */
+    PyObject *retired_names; /* Owned dict: name tuple -> int index, or NULL */
+    PyObject *retired_keys;  /* Owned list of name tuples, by index, or NULL */
+    MtStats **retired;       /* Owned array of owned rows, by index */
+    Py_ssize_t nretired;     /* records retired (not names) */
+    /* Where stack frames of a dead code object account from then on (a
+     * frame whose exit was lost): never reported. */
+    MtStats sink;
 } MtRecordSet;
 
 /* Request the co_extra index; once per process, at module exec. */
@@ -157,9 +189,12 @@ extern MT_INTERNAL Py_ssize_t mt_records_extra_index;
 /* 1 when co_extra may be read in place (layout verified at init). */
 extern MT_INTERNAL int mt_records_direct_extra;
 
-/* One co_extra block per code object: a borrowed record per tool id. */
+/* One co_extra block per code object: a borrowed record per tool id (the
+ * tracer running on it, or the last one that did) for the hot path, and
+ * every tracer's record, linked through next_of_code. */
 typedef struct {
     MtRecord *slot[MT_TOOL_SLOTS];
+    MtRecord *records; /* Borrowed */
 } MtCodeExtra;
 
 /* The code object's block, or NULL (hot path: `code` is a code object). */

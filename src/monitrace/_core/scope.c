@@ -7,18 +7,43 @@
  * again on each of its events, up to this many, then decides without. */
 #define MT_SCOPE_NAME_POLLS 256
 
+static uint64_t next_generation = 1;
+
+static void
+config_decref(MtScopeConfig *cfg)
+{
+    if (cfg != NULL && --cfg->refs == 0) {
+        Py_CLEAR(cfg->thread_filter);
+        PyMem_Free(cfg);
+    }
+}
+
+/* Start the thread's state over for `cfg` (the config changed). */
+static void
+reset_thread(MtScopeThread *sc, const MtScopeConfig *cfg)
+{
+    sc->generation = cfg->generation;
+    sc->verdict = cfg->thread_filter != NULL ? -1 : 1;
+    sc->polls = 0;
+    sc->nhidden = 0;
+}
+
 static MtScopeThread *
 thread_scope(MtTracer *tr, MtThreadState *ts)
 {
-    if (MT_LIKELY(ts->scope != NULL)) {
-        return ts->scope;
+    MtScopeThread *sc = ts->scope;
+    if (MT_LIKELY(sc != NULL)) {
+        if (MT_UNLIKELY(sc->generation != tr->scope->generation)) {
+            reset_thread(sc, tr->scope);
+        }
+        return sc;
     }
-    MtScopeThread *sc = PyMem_Calloc(1, sizeof(*sc));
+    sc = PyMem_Calloc(1, sizeof(*sc));
     if (sc == NULL) {
         mt_tracer_fail(tr, MT_ERR_NOMEM, "scope");
         return NULL;
     }
-    sc->verdict = tr->scope->thread_filter != NULL ? -1 : 1;
+    reset_thread(sc, tr->scope);
     ts->scope = sc;
     return sc;
 }
@@ -26,8 +51,9 @@ thread_scope(MtTracer *tr, MtThreadState *ts)
 /* Ask the threads= callable about this thread: 1 record it, 0 ignore it,
  * -1 undecided (it answered None while the name is unknown), or -2 when
  * the tracer was stopped, cleared or dropped while the callable ran (see
- * guard.h: then `ts` and `sc` may be gone). Runs Python code; the caller's
- * in-flight exception is preserved. */
+ * guard.h: then `ts` and `sc` may be gone), or its scope was replaced
+ * (then the answer is for settings no longer in force). Runs Python code;
+ * the caller's in-flight exception is preserved. */
 static int
 decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
 {
@@ -37,7 +63,9 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
     int verdict = 1, interrupted = 0;
     PyObject *res = NULL;
     PyObject *ident = PyLong_FromUnsignedLong(ts->ident);
-    PyObject *filter = Py_NewRef(tr->scope->thread_filter);
+    MtScopeConfig *cfg = tr->scope;
+    cfg->refs++; /* kept alive across the call, whatever set_scope() does */
+    PyObject *filter = Py_NewRef(cfg->thread_filter);
     Py_XINCREF(name);
     uint64_t serial = mt_guard_enter(tr);
     if (ident != NULL) {
@@ -59,9 +87,11 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
             verdict = 1;
         }
     }
-    if (!mt_guard_leave(tr, serial)) {
+    /* Compared by address while our reference keeps `cfg` allocated. */
+    if (!mt_guard_leave(tr, serial) || tr->scope != cfg) {
         verdict = -2;
     }
+    config_decref(cfg);
     Py_XDECREF(res);
     Py_XDECREF(ident);
     Py_XDECREF(name);
@@ -92,7 +122,6 @@ hide(MtTracer *tr, MtScopeThread *sc, const void *id)
 int
 mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
 {
-    const MtScopeConfig *cfg = tr->scope;
     MtScopeThread *sc = thread_scope(tr, ts);
     if (MT_UNLIKELY(sc == NULL)) {
         return 1;
@@ -104,6 +133,8 @@ mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
         }
         sc->verdict = verdict;
     }
+    /* Read only now: the thread filter may have run set_scope(). */
+    const MtScopeConfig *cfg = tr->scope;
     if (sc->verdict != 1) {
         return 0;
     }
@@ -125,11 +156,14 @@ mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
 }
 
 int
-mt_scope_exit_slow(MtThreadState *ts, const void *id)
+mt_scope_exit_slow(MtTracer *tr, MtThreadState *ts, const void *id)
 {
     MtScopeThread *sc = ts->scope;
     if (sc == NULL) {
         return 1;
+    }
+    if (sc->generation != tr->scope->generation) {
+        reset_thread(sc, tr->scope);
     }
     if (sc->verdict != 1) {
         return 0;
@@ -177,8 +211,7 @@ mt_scope_free(MtTracer *tr)
         return;
     }
     tr->scope = NULL;
-    Py_CLEAR(cfg->thread_filter);
-    PyMem_Free(cfg);
+    config_decref(cfg);
 }
 
 int
@@ -188,16 +221,6 @@ mt_scope_traverse(MtTracer *tr, visitproc visit, void *arg)
         Py_VISIT(tr->scope->thread_filter);
     }
     return 0;
-}
-
-/* Per-thread decisions were made under the old settings. */
-static void
-forget_threads(MtTracer *tr)
-{
-    for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
-        mt_scope_thread_free(ts->scope);
-        ts->scope = NULL;
-    }
 }
 
 const char mt_scope_set_doc[] =
@@ -241,7 +264,8 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
                      Py_TYPE(thread_filter)->tp_name);
         return NULL;
     }
-    forget_threads(tr);
+    /* Threads' states start afresh from the new generation on their next
+     * event; the old config lives on while a thread filter call uses it. */
     mt_scope_free(tr);
     if (max_depth == 0 && !within && !exclude_within
         && thread_filter == Py_None) {
@@ -251,6 +275,8 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
     if (cfg == NULL) {
         return PyErr_NoMemory();
     }
+    cfg->refs = 1;
+    cfg->generation = next_generation++;
     cfg->max_depth = (size_t)max_depth;
     cfg->within = within;
     cfg->exclude_within = exclude_within;

@@ -23,16 +23,26 @@ typedef struct MtScopeConfig MtScopeConfig;
 typedef struct MtScopeThread MtScopeThread;
 
 /* Per tracer; NULL when no dynamic filter is set. (min_duration= only
- * shapes trees and event reads, so it is applied in Python, events.py.) */
+ * shapes trees and event reads, so it is applied in Python, events.py.)
+ *
+ * set_scope() replaces the config while other threads may be inside the
+ * thread filter (Python code, the GIL released): a config is refcounted,
+ * the tracer holding one reference and each running thread filter call
+ * another, and it carries a generation that per-thread states compare
+ * with theirs, so set_scope() frees no thread's state under it. */
 struct MtScopeConfig {
+    Py_ssize_t refs;         /* the tracer's + thread filter calls' */
+    uint64_t generation;     /* unique per set_scope() */
     size_t max_depth;        /* deepest recorded level, 0: no limit */
     int within;              /* record only inside within= targets */
     int exclude_within;      /* leave exclude_within= subtrees out */
     PyObject *thread_filter; /* Owned or NULL: callable(ident, name) */
 };
 
-/* Per thread state (MtThreadState.scope), made on the first event. */
+/* Per thread state (MtThreadState.scope), made on the first event and
+ * started afresh when the config's generation moved on. */
 struct MtScopeThread {
+    uint64_t generation; /* of the config the state below was made for */
     int verdict;         /* 1 recorded, 0 ignored, -1 undecided */
     unsigned polls;      /* events seen while undecided */
     const void **hidden; /* Owned array: ids left out, innermost last */
@@ -41,7 +51,7 @@ struct MtScopeThread {
 };
 
 int mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec);
-int mt_scope_exit_slow(MtThreadState *ts, const void *id);
+int mt_scope_exit_slow(MtTracer *tr, MtThreadState *ts, const void *id);
 
 /* 1 if the activation of `rec` starting now on `ts` is recorded (push it on
  * the shadow stack), 0 if it is left out (already accounted here). */
@@ -62,7 +72,7 @@ mt_scope_exit(MtTracer *tr, MtThreadState *ts, const void *id)
     if (MT_LIKELY(tr->scope == NULL)) {
         return 1;
     }
-    return mt_scope_exit_slow(ts, id);
+    return mt_scope_exit_slow(tr, ts, id);
 }
 
 /* Forget the activations left out on one thread (at stop). */

@@ -45,7 +45,7 @@ check_records(MtTracer *tr, PyObject *out)
             }
             continue;
         }
-        if (!tr->running) {
+        if (!tr->running || rec->retired) {
             continue;
         }
         MtCodeExtra *extra = NULL;
@@ -100,15 +100,22 @@ check_row(MtThreadState *ts, Py_ssize_t i, PyObject *out)
 }
 
 static int
-check_thread(MtThreadState *ts, PyObject *out)
+check_thread(MtTracer *tr, MtThreadState *ts, PyObject *out)
 {
+    if (ts->finished) {
+        if (ts->depth != 0 || ts->nrows != 0 || ts->watcher != NULL) {
+            return problem(out, "thread %lu: finished but has data",
+                           ts->ident);
+        }
+        return 0;
+    }
     if (ts->depth > ts->capacity || (ts->capacity && ts->stack == NULL)) {
         return problem(out, "thread %lu: depth %zu > capacity %zu", ts->ident,
                        ts->depth, ts->capacity);
     }
     for (size_t d = 0; d < ts->depth; d++) {
         MtStats *st = ts->stack[d].stats;
-        int found = 0;
+        int found = st == &tr->records.sink; /* a dead code object's */
         for (Py_ssize_t i = 0; i < ts->nrows && !found; i++) {
             found = ts->rows[i] == st;
         }
@@ -143,7 +150,7 @@ mt_selfcheck(PyObject *module, PyObject *tracer)
         goto error;
     }
     for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
-        if (check_thread(ts, problems) < 0) {
+        if (check_thread(tr, ts, problems) < 0) {
             goto error;
         }
         PyObject *pair =
@@ -154,8 +161,27 @@ mt_selfcheck(PyObject *module, PyObject *tracer)
         }
         Py_DECREF(pair);
     }
-    return Py_BuildValue("{s:N,s:N,s:n}", "problems", problems, "depths",
-                         depths, "records", tr->records.count);
+    /* What the tracer holds (memory follows live code and threads). */
+    Py_ssize_t rows = 0, slots = 0, done = 0, finished = 0;
+    for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+        slots += ts->nrows;
+        for (Py_ssize_t i = 0; i < ts->nrows; i++) {
+            rows += ts->rows[i] != NULL;
+        }
+        finished += ts->finished;
+    }
+    for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
+        done += tr->done_rows[i] != NULL;
+    }
+    const MtRecordSet *set = &tr->records;
+    Py_ssize_t names =
+        set->retired_keys != NULL ? PyList_GET_SIZE(set->retired_keys) : 0;
+    return Py_BuildValue(
+        "{s:N,s:N,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n}", "problems", problems,
+        "depths", depths, "records", set->count, "live_records",
+        set->count - set->nretired, "retired_records", set->nretired,
+        "retired_names", names, "rows", rows, "row_slots", slots,
+        "finished_rows", done, "finished_threads", finished);
 
 error:
     Py_XDECREF(problems);

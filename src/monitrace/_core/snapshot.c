@@ -43,18 +43,53 @@ histogram(const MtStats *st, double scale)
     return out;
 }
 
+/* (first, calls, primitive calls, total, self, min, max, samples,
+ * histogram), times in ticks; `first` (stolen) is the record index or, for
+ * dead code, its name tuple. Without `counts` the four counts are 0 (the
+ * finished threads' latency: their counts are per thread). */
 static PyObject *
-row(Py_ssize_t index, const MtStats *st, double scale)
+row_of(PyObject *first, const MtStats *st, double scale, int counts)
 {
-    PyObject *hist = histogram(st, scale);
+    PyObject *hist = first != NULL ? histogram(st, scale) : NULL;
     if (hist == NULL) {
+        Py_XDECREF(first);
         return NULL;
     }
     return Py_BuildValue(
-        "(nKKKKKKKN)", index, (unsigned long long)st->calls,
-        (unsigned long long)st->primitive_calls, (unsigned long long)st->total,
-        (unsigned long long)st->self, (unsigned long long)st->min,
-        (unsigned long long)st->max, (unsigned long long)st->samples, hist);
+        "(NKKKKKKKN)", first, (unsigned long long)(counts ? st->calls : 0),
+        (unsigned long long)(counts ? st->primitive_calls : 0),
+        (unsigned long long)(counts ? st->total : 0),
+        (unsigned long long)(counts ? st->self : 0),
+        (unsigned long long)st->min, (unsigned long long)st->max,
+        (unsigned long long)st->samples, hist);
+}
+
+static PyObject *
+row(Py_ssize_t index, const MtStats *st, double scale)
+{
+    return row_of(PyLong_FromSsize_t(index), st, scale, 1);
+}
+
+/* A finished thread's row: its counts and times (ticks), no latency. */
+static PyObject *
+total_row(const MtThreadTotal *t)
+{
+    return Py_BuildValue("(nKKKKiiK[])", t->index,
+                         (unsigned long long)t->calls,
+                         (unsigned long long)t->primitive_calls,
+                         (unsigned long long)t->total,
+                         (unsigned long long)t->self, 0, 0, 0ULL);
+}
+
+static int
+append_new(PyObject *list, PyObject *item)
+{
+    if (item == NULL || PyList_Append(list, item) < 0) {
+        Py_XDECREF(item);
+        return -1;
+    }
+    Py_DECREF(item);
+    return 0;
 }
 
 /* (caller index, callee index, calls, primitive calls, total ticks, self
@@ -92,6 +127,12 @@ thread(const MtThreadState *ts, double scale)
     if (rows == NULL) {
         return NULL;
     }
+    for (Py_ssize_t i = 0; i < ts->ntotals; i++) {
+        if (append_new(rows, total_row(&ts->totals[i])) < 0) {
+            Py_DECREF(rows);
+            return NULL;
+        }
+    }
     for (Py_ssize_t i = 0; i < ts->nrows; i++) {
         if (ts->rows[i] == NULL) {
             continue;
@@ -109,10 +150,52 @@ thread(const MtThreadState *ts, double scale)
         Py_DECREF(rows);
         return NULL;
     }
-    return Py_BuildValue("{s:k,s:k,s:O,s:N,s:N}", "ident", ts->ident,
+    return Py_BuildValue("{s:k,s:k,s:O,s:N,s:N,s:O}", "ident", ts->ident,
                          "native_id", ts->native_id, "name",
                          ts->name ? ts->name : Py_None, "rows", rows, "edges",
-                         calls);
+                         calls, "finished",
+                         ts->finished ? Py_True : Py_False);
+}
+
+/* The finished threads' latency rows and their merged edges. */
+static PyObject *
+finished(const MtTracer *tr, double scale)
+{
+    PyObject *rows = PyList_New(0);
+    if (rows == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
+        if (tr->done_rows[i] != NULL
+            && append_new(rows, row_of(PyLong_FromSsize_t(i),
+                                       tr->done_rows[i], scale, 0))
+                   < 0) {
+            Py_DECREF(rows);
+            return NULL;
+        }
+    }
+    PyObject *calls = edges(&tr->done_edges);
+    if (calls == NULL) {
+        Py_DECREF(rows);
+        return NULL;
+    }
+    return Py_BuildValue("{s:N,s:N}", "rows", rows, "edges", calls);
+}
+
+/* Totals of dead code objects, one row per name tuple. */
+static PyObject *
+retired(const MtRecordSet *set, double scale)
+{
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t i = 0; out != NULL && set->retired_keys != NULL
+                           && i < PyList_GET_SIZE(set->retired_keys);
+         i++) {
+        PyObject *name = Py_NewRef(PyList_GET_ITEM(set->retired_keys, i));
+        if (append_new(out, row_of(name, set->retired[i], scale, 1)) < 0) {
+            Py_CLEAR(out);
+        }
+    }
+    return out;
 }
 
 PyObject *
@@ -147,6 +230,7 @@ mt_snapshot(MtTracer *tr)
 {
     double scale = mt_clock_ns_per_tick(tr->clock);
     PyObject *threads = NULL, *recs = NULL, *counts = NULL;
+    PyObject *done = NULL, *dead = NULL;
     threads = PyList_New(0);
     if (threads == NULL) {
         goto error;
@@ -180,14 +264,21 @@ mt_snapshot(MtTracer *tr)
         }
         Py_DECREF(v);
     }
-    return Py_BuildValue("{s:s,s:d,s:N,s:N,s:N,s:N}", "clock",
+    done = finished(tr, scale);
+    dead = done != NULL ? retired(&tr->records, scale) : NULL;
+    if (dead == NULL) {
+        goto error;
+    }
+    return Py_BuildValue("{s:s,s:d,s:N,s:N,s:N,s:N,s:N,s:N}", "clock",
                          mt_clock_name(tr->clock), "ns_per_tick", scale,
                          "records", recs, "threads", threads, "event_counts",
-                         counts, "total_ns", ns(tr->total_ticks, scale));
+                         counts, "total_ns", ns(tr->total_ticks, scale),
+                         "finished", done, "retired", dead);
 
 error:
     Py_XDECREF(threads);
     Py_XDECREF(recs);
     Py_XDECREF(counts);
+    Py_XDECREF(done);
     return NULL;
 }

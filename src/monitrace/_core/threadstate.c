@@ -39,6 +39,113 @@ resolve_name(MtTracer *tr, MtThreadState *ts)
     PyErr_SetRaisedException(saved);
 }
 
+/* ---- the thread-end watcher ------------------------------------------ */
+
+/* Lives in the thread's dict (PyThreadState_GetDict), as a key. CPython
+ * releases that dict when it clears the thread's state, right after the
+ * thread's last Python code ran (or, for threads that vanished, at fork
+ * or exit); the watcher's deallocation then finishes the thread state. */
+typedef struct {
+    PyObject_HEAD
+    MtTracer *tracer;  /* Borrowed: detaches us before it goes, or NULL */
+    MtThreadState *ts; /* Borrowed from the tracer */
+    PyObject *dict;    /* Borrowed: the thread's dict, which owns us */
+} MtThreadWatcher;
+
+static void
+watcher_dealloc(PyObject *self)
+{
+    MtThreadWatcher *w = (MtThreadWatcher *)self;
+    PyTypeObject *tp = Py_TYPE(self);
+    MtTracer *tr = w->tracer;
+    if (tr != NULL) {
+        w->tracer = NULL;
+        w->ts->watcher = NULL;
+        /* Once finalizing, the thread's data simply stays as it is. */
+        if (!mt_compat_finalizing()) {
+            PyObject *saved = PyErr_GetRaisedException();
+            mt_thread_finish(tr, w->ts);
+            PyErr_SetRaisedException(saved);
+        }
+    }
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot watcher_slots[] = {
+    {Py_tp_doc, "Finishes a monitrace thread state when its thread ends."},
+    {Py_tp_dealloc, watcher_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec watcher_spec = {
+    .name = "monitrace._core.ThreadWatcher",
+    .basicsize = sizeof(MtThreadWatcher),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION
+             | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = watcher_slots,
+};
+
+int
+mt_thread_watcher_type_init(PyObject *module, MtModuleState *state)
+{
+    state->watcher_type =
+        (PyTypeObject *)PyType_FromModuleAndSpec(module, &watcher_spec, NULL);
+    return state->watcher_type == NULL ? -1 : 0;
+}
+
+/* Put a watcher for `ts` in the calling thread's dict. Without one (no
+ * memory) the thread's rows simply stay until clear(). */
+static void
+watch_thread(MtTracer *tr, MtThreadState *ts)
+{
+    PyObject *saved = PyErr_GetRaisedException();
+    MtModuleState *state = PyType_GetModuleState(Py_TYPE(tr));
+    PyObject *dict = PyThreadState_GetDict(); /* borrowed */
+    MtThreadWatcher *w = NULL;
+    if (state != NULL && dict != NULL) {
+        w = PyObject_New(MtThreadWatcher, state->watcher_type);
+    }
+    if (w != NULL) {
+        w->tracer = tr;
+        w->ts = ts;
+        w->dict = dict;
+        if (PyDict_SetItem(dict, (PyObject *)w, Py_None) == 0) {
+            ts->watcher = (PyObject *)w;
+        }
+        else {
+            w->tracer = NULL;
+        }
+        Py_DECREF(w); /* the dict holds it, or it goes now */
+    }
+    PyErr_Clear();
+    PyErr_SetRaisedException(saved);
+}
+
+/* Take the watcher of `ts` out of its thread's dict, so that it never
+ * calls back (the thread state is about to be freed). */
+static void
+unwatch_thread(MtThreadState *ts)
+{
+    MtThreadWatcher *w = (MtThreadWatcher *)ts->watcher;
+    if (w == NULL) {
+        return;
+    }
+    ts->watcher = NULL;
+    w->tracer = NULL;
+    w->ts = NULL;
+    /* A dict being deallocated (refcount 0) is dropping us already. */
+    if (Py_REFCNT(w->dict) > 0) {
+        PyObject *saved = PyErr_GetRaisedException();
+        Py_INCREF(w);
+        if (PyDict_DelItem(w->dict, (PyObject *)w) < 0) {
+            PyErr_Clear();
+        }
+        Py_DECREF(w);
+        PyErr_SetRaisedException(saved);
+    }
+}
+
 MtThreadState *
 mt_thread_slow(MtTracer *tr)
 {
@@ -55,6 +162,7 @@ mt_thread_slow(MtTracer *tr)
     mt_tls[tr->tool].serial = tr->serial;
     mt_tls[tr->tool].ts = ts;
     resolve_name(tr, ts);
+    watch_thread(tr, ts);
     return ts;
 }
 
@@ -118,6 +226,158 @@ mt_thread_exit_repair(MtThreadState *ts, const void *id, uint64_t now)
     }
 }
 
+/* The finished threads' row for record `index`, made on demand; NULL
+ * when memory ran out. */
+static MtStats *
+done_row(MtTracer *tr, Py_ssize_t index)
+{
+    if (index >= tr->ndone_rows) {
+        Py_ssize_t n = tr->ndone_rows ? tr->ndone_rows : 64;
+        while (n <= index) {
+            n *= 2;
+        }
+        MtStats **rows = PyMem_Realloc(tr->done_rows, n * sizeof(*rows));
+        if (rows == NULL) {
+            return NULL;
+        }
+        memset(rows + tr->ndone_rows, 0,
+               (n - tr->ndone_rows) * sizeof(*rows));
+        tr->done_rows = rows;
+        tr->ndone_rows = n;
+    }
+    if (tr->done_rows[index] == NULL) {
+        tr->done_rows[index] = PyMem_Calloc(1, sizeof(MtStats));
+    }
+    return tr->done_rows[index];
+}
+
+static void
+free_rows(MtThreadState *ts)
+{
+    for (Py_ssize_t i = 0; i < ts->nrows; i++) {
+        PyMem_Free(ts->rows[i]);
+    }
+    PyMem_Free(ts->rows);
+    ts->rows = NULL;
+    ts->nrows = 0;
+}
+
+void
+mt_thread_finish(MtTracer *tr, MtThreadState *ts)
+{
+    if (ts->finished) {
+        return;
+    }
+    /* Activations left on the stack lost their exits with the thread. */
+    uint64_t now = mt_clock_now(tr->clock);
+    while (ts->depth > 0) {
+        mt_thread_pop(ts, now);
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < ts->nrows; i++) {
+        n += ts->rows[i] != NULL;
+    }
+    MtThreadTotal *totals = PyMem_Malloc((n ? n : 1) * sizeof(*totals));
+    if (totals == NULL) {
+        mt_tracer_fail(tr, MT_ERR_NOMEM, "finished thread");
+        return; /* keeps its full rows instead */
+    }
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < ts->nrows; i++) {
+        const MtStats *st = ts->rows[i];
+        if (st == NULL) {
+            continue;
+        }
+        totals[k++] = (MtThreadTotal){i, st->calls, st->primitive_calls,
+                                      st->total, st->self};
+        MtStats *into = done_row(tr, i);
+        if (into == NULL) {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "finished threads' latency");
+            continue;
+        }
+        mt_stats_merge(into, st);
+    }
+    for (size_t i = 0; ts->edges.slots != NULL && i <= ts->edges.mask; i++) {
+        const MtEdge *e = ts->edges.slots[i];
+        if (e == NULL) {
+            continue;
+        }
+        MtEdge *into = mt_edges_find_slow(tr, &tr->done_edges, e->caller,
+                                          e->callee);
+        if (into != NULL) {
+            into->calls += e->calls;
+            into->primitive_calls += e->primitive_calls;
+            into->total += e->total;
+            into->self += e->self;
+        }
+    }
+    free_rows(ts);
+    mt_edges_clear(&ts->edges);
+    PyMem_Free(ts->stack);
+    ts->stack = NULL;
+    ts->capacity = 0;
+    mt_scope_thread_free(ts->scope);
+    ts->scope = NULL;
+    ts->totals = totals;
+    ts->ntotals = k;
+    ts->finished = 1;
+    /* Events this thread still delivers (finalizers run as its state is
+     * cleared) start a new state. */
+    for (int t = 0; t < MT_TOOL_SLOTS; t++) {
+        if (mt_tls[t].ts == ts) {
+            mt_tls[t].serial = 0;
+            mt_tls[t].ts = NULL;
+        }
+    }
+}
+
+void
+mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
+                      MtStats *into)
+{
+    MtStats *sink = &tr->records.sink;
+    for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+        /* A finished thread's totals keep their counts under the
+         * record's index, which goes on naming the function. */
+        if (ts->finished) {
+            continue;
+        }
+        /* The code object's address may be reused: forget it. */
+        for (size_t d = 0; ts->scope != NULL && d < ts->scope->nhidden; d++) {
+            if (ts->scope->hidden[d] == id) {
+                ts->scope->hidden[d] = sink;
+            }
+        }
+        MtStats *st = index < ts->nrows ? ts->rows[index] : NULL;
+        if (st == NULL) {
+            continue;
+        }
+        for (size_t d = 0; d < ts->depth; d++) {
+            if (ts->stack[d].stats == st) {
+                ts->stack[d].stats = sink;
+                ts->stack[d].id = sink;
+            }
+        }
+        if (into != NULL) {
+            mt_stats_merge(into, st);
+        }
+        PyMem_Free(st);
+        ts->rows[index] = NULL;
+    }
+    MtStats *done = index < tr->ndone_rows ? tr->done_rows[index] : NULL;
+    if (done != NULL) {
+        /* Latency only: the counts are in the finished threads' totals. */
+        if (into != NULL) {
+            MtStats latency = *done;
+            latency.calls = latency.primitive_calls = 0;
+            latency.total = latency.self = 0;
+            mt_stats_merge(into, &latency);
+        }
+        PyMem_Free(done);
+        tr->done_rows[index] = NULL;
+    }
+}
+
 void
 mt_thread_flush_all(MtTracer *tr, uint64_t now)
 {
@@ -136,10 +396,9 @@ mt_thread_clear_all(MtTracer *tr)
     tr->threads = NULL;
     while (ts != NULL) {
         MtThreadState *next = ts->next;
-        for (Py_ssize_t i = 0; i < ts->nrows; i++) {
-            PyMem_Free(ts->rows[i]);
-        }
-        PyMem_Free(ts->rows);
+        unwatch_thread(ts);
+        free_rows(ts);
+        PyMem_Free(ts->totals);
         mt_edges_clear(&ts->edges);
         PyMem_Free(ts->stack);
         Py_CLEAR(ts->name);
@@ -147,6 +406,13 @@ mt_thread_clear_all(MtTracer *tr)
         PyMem_Free(ts);
         ts = next;
     }
+    for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
+        PyMem_Free(tr->done_rows[i]);
+    }
+    PyMem_Free(tr->done_rows);
+    tr->done_rows = NULL;
+    tr->ndone_rows = 0;
+    mt_edges_clear(&tr->done_edges);
 }
 
 int

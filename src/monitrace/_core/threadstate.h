@@ -5,6 +5,14 @@
  * frame per active traced function; it trusts nothing: an exit that does not
  * match the top pops down to the matching frame, and an exit that matches no
  * frame (tracing began mid-stack) is ignored.
+ *
+ * When a thread ends, its state is finished: the rows (a row array sized
+ * by the highest record index the thread touched, and a histogram per
+ * function) are folded into the tracer's totals of finished threads, the
+ * caller edges likewise, and the thread keeps only its per-function
+ * counts and times (MtThreadTotal). A small watcher object in the thread's
+ * own dict (PyThreadState_GetDict) notices the end: CPython releases that
+ * dict when it clears the thread's state.
  */
 #ifndef MT_THREADSTATE_H
 #define MT_THREADSTATE_H
@@ -23,6 +31,16 @@ typedef struct {
     MtEdge *edge;      /* Borrowed from ts->edges, or NULL: caller -> me */
 } MtFrame;
 
+/* A finished thread's numbers for one function (no latency: that went to
+ * the tracer's totals of finished threads). */
+typedef struct {
+    Py_ssize_t index; /* record index */
+    uint64_t calls;
+    uint64_t primitive_calls;
+    uint64_t total;
+    uint64_t self;
+} MtThreadTotal;
+
 struct MtThreadState {
     MtThreadState *next;     /* Owned by the tracer's list */
     unsigned long ident;     /* threading.get_ident() */
@@ -36,6 +54,11 @@ struct MtThreadState {
     Py_ssize_t nrows;
     struct MtScopeThread *scope; /* Owned (scope.c), or NULL */
     MtEdgeTable edges;           /* caller -> callee edges (edges.h) */
+    PyObject *watcher;      /* Borrowed: the thread's dict owns it; NULL
+                               once it is gone or detached */
+    int finished;           /* the thread ended: only totals are left */
+    MtThreadTotal *totals;  /* Owned array, once finished */
+    Py_ssize_t ntotals;
 };
 
 typedef struct {
@@ -130,8 +153,23 @@ mt_thread_exit(MtThreadState *ts, const void *id, uint64_t now)
 
 /* End every activation still on the stacks (at stop). */
 void mt_thread_flush_all(MtTracer *tr, uint64_t now);
-/* Free every thread state of the tracer. */
+/* Free every thread state of the tracer, and the finished threads'
+ * totals. */
 void mt_thread_clear_all(MtTracer *tr);
 int mt_thread_traverse(MtTracer *tr, visitproc visit, void *arg);
+
+/* The thread of `ts` ended: fold its rows and edges into the tracer's
+ * totals of finished threads and keep its per-function totals only. */
+void mt_thread_finish(MtTracer *tr, MtThreadState *ts);
+
+/* The code object of record `index` (identity `id`) died: merge every
+ * live thread's row of it, and the finished threads' latency, into
+ * `into` (dropped when NULL), free those rows, and send the stack frames
+ * still pointing at them to the record set's sink. */
+void mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
+                           MtStats *into);
+
+/* The type of the thread-end watcher (module state). */
+int mt_thread_watcher_type_init(PyObject *module, MtModuleState *state);
 
 #endif /* MT_THREADSTATE_H */

@@ -299,24 +299,29 @@ tracer_after_fork_child(PyObject *self, PyObject *args, PyObject *kwargs)
      * the new serial and abandon its event (guard.h). */
     int was_active = tr->active;
     tr->active = 0;
+    int rc = 0;
+    if (tr->running && !keep) {
+        /* Give the id back before forgetting the records: it re-arms the
+         * locations they disabled (monitor.c). */
+        tr->running = 0;
+        tr->paused = 0;
+        rc = mt_monitor_stop(tr);
+        Py_CLEAR(tr->thread_table);
+    }
+    PyObject *saved = PyErr_GetRaisedException();
     clear_data(tr);
     Py_CLEAR(tr->error_messages);
     tr->error_messages = PyList_New(0);
     tr->errors = 0;
     if (tr->error_messages == NULL) {
+        Py_XDECREF(saved);
+        return NULL;
+    }
+    if (rc < 0) {
+        PyErr_SetRaisedException(saved);
         return NULL;
     }
     if (!tr->running) {
-        Py_RETURN_NONE;
-    }
-    if (!keep) {
-        tr->running = 0;
-        tr->paused = 0;
-        int rc = mt_monitor_stop(tr);
-        Py_CLEAR(tr->thread_table);
-        if (rc < 0) {
-            return NULL;
-        }
         Py_RETURN_NONE;
     }
     tr->run_ns0 = mt_clock_monotonic_ns();
@@ -329,13 +334,17 @@ PyDoc_STRVAR(
     snapshot_doc,
     "snapshot($self, /)\n--\n\n"
     "A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
-    "'records' (kind, code object or C function key, module, traced),\n"
-    "'threads' (ident, native_id, name, rows of (record index, calls,\n"
-    "primitive calls, total, self, min, max, samples, histogram), edges of\n"
-    "(caller, callee, calls, primitive calls, total, self)), 'event_counts'\n"
-    "and 'total_ns'. Times in rows and edges are clock ticks: sum them,\n"
-    "then multiply by ns_per_tick. Histogram bounds are in ns. Activations\n"
-    "still running are not included.");
+    "'records' (kind, code object or C function key, module, traced; the\n"
+    "key of a dead code object is its (name, qualname, filename,\n"
+    "firstlineno, module)), 'threads' (ident, native_id, name, finished,\n"
+    "rows of (record index, calls, primitive calls, total, self, min, max,\n"
+    "samples, histogram), edges of (caller, callee, calls, primitive calls,\n"
+    "total, self); a finished thread keeps counts and times only),\n"
+    "'finished' (the finished threads' latency rows, counts 0, and their\n"
+    "edges), 'retired' (rows of dead code objects, by name tuple instead\n"
+    "of index), 'event_counts' and 'total_ns'. Times in rows and edges are\n"
+    "clock ticks: sum them, then multiply by ns_per_tick. Histogram bounds\n"
+    "are in ns. Activations still running are not included.");
 
 static PyObject *
 tracer_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "clock.h"
+#include "edges.h"
 #include "eventlog.h"
 #include "monitor.h"
 #include "records.h"
@@ -42,6 +43,11 @@ struct MtTracer {
     uint64_t total_ticks;        /* time spent running, all starts */
     int filter_module;           /* call filter(key, module) */
     struct MtScopeConfig *scope; /* Owned (scope.c), or NULL */
+    /* Finished threads, folded (threadstate.c): their latency by record
+     * index (the counts stay with each thread) and their edges. */
+    MtStats **done_rows; /* Owned array of owned rows, or NULL */
+    Py_ssize_t ndone_rows;
+    MtEdgeTable done_edges;
 };
 
 /* Record an internal failure seen on a slow path (GIL held). Clears any

@@ -61,6 +61,20 @@ def _row(row: Any, ns_per_tick: float) -> dict[str, Any]:
     }
 
 
+def _retired(row: Any, ns_per_tick: float) -> dict[str, Any]:
+    ident = _identity("py", row[0], None)
+    item = {
+        "name": ident["name"],
+        "qualname": ident["qualname"],
+        "module": ident["module"],
+        "filename": ident["filename"],
+        "lineno": ident["firstlineno"],
+    }
+    item.update(_row((None, *row[1:]), ns_per_tick))
+    del item["function"]
+    return item
+
+
 def _edge(edge: Any, ns_per_tick: float) -> dict[str, Any]:
     caller, callee, calls, prim, total, self_ = edge
     return {
@@ -148,19 +162,31 @@ def write(source: Source, out: IO[str]) -> None:
         out.write(f"  {_dump(name)}: {_dump(value)},\n")
     out.write('  "functions": ')
     _array(out, _functions(snap), "    ")
+    scale = snap["ns_per_tick"]
     out.write(',\n  "threads": [')
     for n, th in enumerate(snap["threads"]):
         out.write("\n    {" if n == 0 else ",\n    {")
         out.write(
             f'"ident": {th["ident"]}, "native_id": {th["native_id"]}, '
-            f'"name": {_dump(th["name"])},\n      "stats": '
+            f'"name": {_dump(th["name"])}, "finished": {_dump(th["finished"])},'
+            '\n      "stats": '
         )
-        scale = snap["ns_per_tick"]
         _array(out, (_row(r, scale) for r in th["rows"]), "        ")
         out.write(',\n      "edges": ')
         _array(out, (_edge(e, scale) for e in th["edges"]), "        ")
         out.write("}")
     out.write("\n  ]" if snap["threads"] else "]")
+    # Threads that ended keep counts and times per function (their stats
+    # above); their latency and edges are kept for all of them together.
+    finished = snap.get("finished", {"rows": [], "edges": []})
+    out.write(',\n  "finished_threads": {"stats": ')
+    _array(out, (_row(r, scale) for r in finished["rows"]), "      ")
+    out.write(',\n    "edges": ')
+    _array(out, (_edge(e, scale) for e in finished["edges"]), "      ")
+    out.write("}")
+    # Code objects that died: their numbers, merged by name.
+    out.write(',\n  "retired": ')
+    _array(out, (_retired(r, scale) for r in snap.get("retired", ())), "    ")
     if source.events is not None:
         out.write(',\n  "events": [')
         _events(source, out)

@@ -47,6 +47,11 @@ def function_keys(snapshot: dict[str, Any]) -> list[Key]:
     return keys
 
 
+def _dead_key(name: Any) -> Key:
+    ident = _identity("py", name, None)
+    return (ident["filename"], ident["firstlineno"], ident["name"])
+
+
 def build(snapshot: dict[str, Any]) -> dict[Key, Entry]:
     """The pstats dictionary of a Tracer snapshot (times in seconds).
 
@@ -57,20 +62,31 @@ def build(snapshot: dict[str, Any]) -> dict[Key, Entry]:
     sec = snapshot["ns_per_tick"] / 1e9
     funcs: dict[Key, list[int]] = {}
     edges: dict[Key, dict[Key, list[int]]] = {}
-    for thread in snapshot["threads"]:
-        for index, calls, prim, total, self_ticks, *_rest in thread["rows"]:
-            acc = funcs.setdefault(keys[index], [0, 0, 0, 0])
+
+    def add_rows(rows: Any, key_of: Any) -> None:
+        for first, calls, prim, total, self_ticks, *_rest in rows:
+            acc = funcs.setdefault(key_of(first), [0, 0, 0, 0])
             acc[0] += prim
             acc[1] += calls
             acc[2] += self_ticks
             acc[3] += total
-        for caller, callee, calls, prim, total, self_ticks in thread["edges"]:
+
+    def add_edges(pairs: Any) -> None:
+        for caller, callee, calls, prim, total, self_ticks in pairs:
             by_caller = edges.setdefault(keys[callee], {})
             acc = by_caller.setdefault(keys[caller], [0, 0, 0, 0])
             acc[0] += calls
             acc[1] += prim
             acc[2] += self_ticks
             acc[3] += total
+
+    for thread in snapshot["threads"]:
+        add_rows(thread["rows"], keys.__getitem__)
+        add_edges(thread["edges"])
+    # Threads that ended keep their rows; their edges were merged.
+    add_edges(snapshot.get("finished", {}).get("edges", ()))
+    # Code objects that died, by name.
+    add_rows(snapshot.get("retired", ()), _dead_key)
     out: dict[Key, Entry] = {}
     for key, (prim, calls, self_ticks, total) in funcs.items():
         callers = {
