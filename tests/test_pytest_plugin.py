@@ -217,9 +217,12 @@ def test_failure_messages_show_report_rows(pytester):
 
         def test_assert_called_never(monitrace):
             run(monitrace).assert_called("helpers.never")
+
+        def test_assert_not_called_misspelt(monitrace):
+            run(monitrace).assert_not_called("helpers.helpr")
     """)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=5)
+    result.assert_outcomes(failed=6)
     row = r"E \s+ 2 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ .*helpers.py:1\(helper\)"
     result.stdout.re_match_lines([
         r"_+ test_eq _+",
@@ -230,7 +233,8 @@ def test_failure_messages_show_report_rows(pytester):
         row,
         r"_+ test_misspelt _+",
         r"E\s+assert 0 == 1",
-        r"E\s+monitrace: helpers.helpr was never called; recorded functions with close names:",
+        r"E\s+monitrace: helpers.helpr names no known function \(it was not recorded, and it "
+        r"is not a dotted name that imports\); recorded functions with close names:",
         r"E\s+ncalls.*",
         row,
         r"_+ test_assert_called _+",
@@ -245,6 +249,12 @@ def test_failure_messages_show_report_rows(pytester):
         r"_+ test_assert_called_never _+",
         r"E\s+AssertionError: expected helpers.never to be called, but it was never called; "
         r"recorded functions with close names:",
+        r"E\s+ncalls.*",
+        row,
+        r"_+ test_assert_not_called_misspelt _+",
+        r">\s+run\(monitrace\).assert_not_called\(\"helpers.helpr\"\)",
+        r"E\s+ValueError: helpers.helpr names no known function .*; recorded functions with "
+        r"close names:",
         r"E\s+ncalls.*",
         row,
     ])
