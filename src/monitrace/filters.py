@@ -327,14 +327,48 @@ class Places:
             return False, True
         return path.startswith(self._stdlib), False
 
+    def of_code(self, filename: str, module: str) -> tuple[bool, bool]:
+        """(stdlib, site_packages) for a code object: by its file, or for
+        generated code (compiled from a string: a namedtuple's __new__,
+        a dataclass's __init__ and __create_fn__, attrs methods) by the
+        module behind it (see generator_module)."""
+        if not is_generated(filename):
+            return self.of_file(filename)
+        generator = generator_module(filename, module)
+        return self.of_module(generator) if generator else (False, False)
+
     def of_module(self, module: str) -> tuple[bool, bool]:
-        """(stdlib, site_packages) for a C function's module."""
+        """(stdlib, site_packages) of a module, by name (a C function's
+        module, the module behind generated code)."""
         top = module.partition(".")[0]
         if top in sys.stdlib_module_names:
             return True, False
         mod = sys.modules.get(module) or sys.modules.get(top)
         filename = getattr(mod, "__file__", None)
         return self.of_file(filename) if isinstance(filename, str) else (False, False)
+
+
+def is_generated(filename: str) -> bool:
+    """Whether code was compiled from a string (``<string>``, ``<attrs
+    generated ...>``, ``<doctest ...>``) rather than read from a file or
+    frozen into the interpreter."""
+    return filename.startswith("<") and not filename.startswith("<frozen ")
+
+
+def generator_module(filename: str, module: str) -> str:
+    """The module behind generated code: the module its globals name
+    (dataclasses, and attrs 22 and later, run the methods they make in the
+    globals of the class's module), except for generators whose namespaces
+    name no module: collections.namedtuple calls each one
+    ``namedtuple_<typename>``, and older attrs compile into files named
+    ``<attrs generated ...>`` with bare globals. "" when nothing says."""
+    if module:
+        if module.startswith("namedtuple_") and module not in sys.modules:
+            return "collections"
+        return module
+    if filename.startswith("<attrs generated "):
+        return "attr"
+    return ""
 
 
 def _prefixes(dirs: Iterable[str | None]) -> tuple[str, ...]:
@@ -393,10 +427,15 @@ class CompiledFilter:
             return TRACE | EXCLUDE_WITHIN
         if self._within is not None and self._within(facts):
             return TRACE | WITHIN
-        if not self._stdlib and facts.stdlib:
-            return 0
-        if not self._site_packages and facts.site_packages:
-            return 0
+        # stdlib=False and site_packages=False say where Python code may
+        # live. A C function is seen only when traced code calls it, so it
+        # stays unless a spec names it (builtins count as the standard
+        # library, and these switches would drop every one of them).
+        if facts.kind == "python":
+            if not self._stdlib and facts.stdlib:
+                return 0
+            if not self._site_packages and facts.site_packages:
+                return 0
         if self._include is not None and not self._include(facts):
             return 0
         if self._exclude is not None and self._exclude(facts):
@@ -416,7 +455,7 @@ class CompiledFilter:
         if code is not None:
             mod = module or ""
             qualname = key.co_qualname
-            stdlib, site_packages = self._places.of_file(key.co_filename)
+            stdlib, site_packages = self._places.of_code(key.co_filename, mod)
             return Facts(
                 module=mod,
                 function=key.co_name,
