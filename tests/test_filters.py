@@ -4,6 +4,7 @@ package tree, and the errors bad filters raise."""
 import json
 import re
 import sys
+import warnings
 
 import pytest
 from pkgtree import ALL_CALLS, app, tree_counts  # noqa: F401 (fixture)
@@ -353,6 +354,13 @@ def test_compiled_filter_verdict_bits():
          r"include: Q\(function__regex=...\): invalid regular expression '\('"),
         ({"within": ""}, ValueError, r"within: empty pattern"),
         ({"exclude_within": "module:"}, ValueError, r"exclude_within: empty pattern"),
+        ({"include": "funtion:main"}, ValueError,
+         r"include: unknown field 'funtion' in 'funtion:main' \(did you mean 'function'\?\); "
+         r"a spec is \[field:\]\[re:\]pattern with field one of module, function"),
+        ({"exclude": ["app", "bogus:foo"]}, ValueError, r"exclude: unknown field 'bogus'"),
+        ({"within": "Module:app"}, ValueError, r"within: unknown field 'Module' .*'module'"),
+        ({"exclude_within": "re:x:y", "include": "fule:a.py"}, ValueError,
+         r"include: unknown field 'fule' .*did you mean 'file'"),
         ({"stdlib": "no"}, TypeError, r"stdlib must be True or False"),
         ({"site_packages": None}, TypeError, r"site_packages must be True or False"),
         ({"max_depth": -1}, ValueError, r"max_depth must be 1 or more"),
@@ -394,6 +402,39 @@ def test_bad_filter_options_raise_naming_the_option(kwargs, exc, pattern):
 def test_bad_q_raises_clearly(build, exc, pattern):
     with pytest.raises(exc, match=pattern):
         build()
+
+
+def test_specs_with_colons_that_are_not_fields():
+    # re: alone, a regex with colons, a file glob with colons, a dotted head
+    for spec in ("re:^a:b$", "file:*/x:y/*.py", "pkg.mod:thing", "*:x", "9x:y"):
+        spec_to_q(spec, "include")
+
+
+def test_unmatched_include_and_within_specs_are_said_once_at_stop(app):  # noqa: F811
+    s = monitrace.trace(include=["app.helpers", "nosuch", Q(module="nomod")],
+                        within=["app.main.main", "main"])
+    with pytest.warns(monitrace.UnmatchedSpecWarning) as caught:
+        with s:
+            app.main()
+    assert [str(w.message) for w in caught] == [
+        "monitrace: include spec 'nosuch' matched no function (a bare name means a module "
+        "or a full name module.qualname; for a function named so use 'function:nosuch')",
+        "monitrace: include spec Q(module='nomod') matched no function",
+        "monitrace: within spec 'main' matched no function (a bare name means a module or "
+        "a full name module.qualname; for a function named so use 'function:main')",
+    ]
+    assert caught[0].filename == __file__  # the line that stopped the session
+    assert tree_counts(s) == only("app.main.main", "app.helpers.double", "app.helpers.inc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with s:  # said once per session
+            app.main()
+        with monitrace.trace(include="app", within="function:main"):  # all matched
+            app.main()
+        with monitrace.trace(exclude="nosuch"):  # exclude specs are not checked
+            app.main()
+    assert s.unmatched_specs({"include": "--include"})[0].startswith(
+        "monitrace: --include spec 'nosuch' matched no function")
 
 
 def test_errors_name_the_option_for_each_spec_option():

@@ -376,6 +376,21 @@ def test_include_exclude(pytester):
     assert ("python.py", "pytest_pyfunc_call") in files and ("test_mods.py", "test_all") not in files
 
 
+def test_unmatched_include_said_once_for_the_run(work):
+    result = work.runpytest("-p", "no:cacheprovider", "--monitrace",
+                            "--monitrace-include=helpers", "--monitrace-include=nosuch",
+                            "--monitrace-include=function:test_o*")
+    result.assert_outcomes(passed=3)
+    out = result.stdout.str()
+    assert out.count("matched no function") == 1
+    result.stdout.fnmatch_lines([
+        "monitrace: --monitrace-include spec 'nosuch' matched no function (a bare name means "
+        "a module or a full name module.qualname; for a function named so use "
+        "'function:nosuch')"])
+    # test_two and test_three never match function:test_o*, test_one does
+    assert "warnings summary" not in out
+
+
 def test_base_options():
     assert base_options([], []) == {"exclude": ("_pytest", "pytest", "pluggy", "xdist", "execnet")}
     assert base_options(["a"], ["b"]) == {"include": ("a",), "exclude": ("b",)}
@@ -390,8 +405,12 @@ def test_base_options():
         (["--monitrace-out=afile.txt/sub"], "--monitrace-out: cannot create 'afile.txt/sub'"),
         (["--monitrace-out=afile.txt/run.pstats"], "--monitrace-out: cannot create 'afile.txt/run.pstats'"),
         (["--monitrace-out=adir.prof"], "--monitrace-out: 'adir.prof' is a directory"),
-        (["--monitrace-include=re:("], "--monitrace-include/--monitrace-exclude: include: "),
-        (["--monitrace-exclude=re:["], "--monitrace-include/--monitrace-exclude: exclude: "),
+        (["--monitrace-include=re:("], "--monitrace-include: Q(module__regex=...): invalid "),
+        (["--monitrace-exclude=re:["], "--monitrace-exclude: Q(module__regex=...): invalid "),
+        (["--monitrace-include=bogus:x"], "--monitrace-include: unknown field 'bogus' in "
+         "'bogus:x'; a spec is [field:][re:]pattern with field one of module, function, "),
+        (["--monitrace-exclude=funtion:main"], "--monitrace-exclude: unknown field 'funtion' "
+         "in 'funtion:main' (did you mean 'function'?)"),
     ],
 )
 def test_bad_options(pytester, args, message):

@@ -72,8 +72,9 @@ class Session:
 
     def __init__(self, options: Options) -> None:
         self._options = options
+        self._filter = filters.compile_filter(options, _is_own)
         self._tracer = _core.Tracer(
-            filter=filters.compile_filter(options, _is_own),
+            filter=self._filter,
             filter_module=True,
             c_calls=options.c_calls,
             clock=options.clock,
@@ -84,6 +85,9 @@ class Session:
         # hides the script's module code); see tree.TreeFormatter.
         self._hidden: set[Any] = set()
         self._dropped_reported = 0
+        self._unmatched_reported: set[str] = set()
+        # Front ends that say it themselves (the CLI) turn the warning off.
+        self._warn_unmatched = True
         self._live = recording.configure(self._tracer, options, self._hidden)
 
     # ---- control -------------------------------------------------------
@@ -150,6 +154,24 @@ class Session:
                 stacklevel=2,
             )
         self._report_dropped()
+        if self._warn_unmatched:
+            self._report_unmatched()
+
+    def unmatched_specs(self, labels: dict[str, str] | None = None) -> list[str]:
+        """One line for each include=/within= spec that has matched no
+        function so far (the warning ``stop()`` gives once per spec);
+        `labels` renames the options (``{"include": "--include"}``)."""
+        return self._filter.unmatched_messages(labels)
+
+    def _report_unmatched(self) -> None:
+        """Warn once for each include=/within= spec that has matched no
+        function while this session ran."""
+        for message in self.unmatched_specs():
+            if message not in self._unmatched_reported:
+                self._unmatched_reported.add(message)
+                # Point at the user's line that stopped the session.
+                warnings.warn(message, filters.UnmatchedSpecWarning,
+                              skip_file_prefixes=(_PACKAGE_DIR,))
 
     def _after_fork_child(self) -> None:
         keep = self._options.fork == "continue"

@@ -10,12 +10,18 @@ dynamic filters (depth, within, threads) live in ``_core/scope.c``.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Union
+
+class UnmatchedSpecWarning(UserWarning):
+    """An include= or within= spec matched no function while a session
+    ran; said once per spec, when the session stops."""
+
 
 # Bits of a verdict, as _core reads them (records.h MT_VERDICT_*).
 TRACE = 1
@@ -183,6 +189,9 @@ def glob_regex(pattern: str, field: str) -> re.Pattern[str]:
 # ---- specs: the strings of include=, exclude=, within=, --include ... --------
 
 Spec = Union[str, Q]
+# A "word:" prefix is meant as a field: one that names none is an error
+# rather than a pattern that silently matches nothing.
+_FIELD_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPEC_FIELDS = {
     "module": "module",
     "function": "function",
@@ -210,6 +219,8 @@ def spec_to_q(spec: Spec, option: str) -> Q:
         raise ValueError(f"{option}: empty pattern")
     head, sep, rest = spec.partition(":")
     field = _SPEC_FIELDS.get(head) if sep else None
+    if sep and field is None and head != "re" and _FIELD_WORD.fullmatch(head):
+        raise ValueError(_unknown_field(option, head, spec))
     text = rest if field else spec
     op = "glob"
     if text.startswith("re:"):
@@ -224,6 +235,16 @@ def spec_to_q(spec: Spec, option: str) -> Q:
         return Q(**{f"module__{op}": text}) | Q(**{f"fullname__{op}": text})
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{option}: {exc}") from None
+
+
+def _unknown_field(option: str, head: str, spec: str) -> str:
+    fields = [*_SPEC_FIELDS, "re"]
+    close = difflib.get_close_matches(head, fields, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"{option}: unknown field {head!r} in {spec!r}{hint}; a spec is "
+        f"[field:][re:]pattern with field one of {', '.join(_SPEC_FIELDS)}"
+    )
 
 
 def normalize_specs(option: str, value: Any) -> tuple[Spec, ...]:
@@ -442,6 +463,33 @@ class CompiledFilter:
             return 0
         return TRACE
 
+    def unmatched_messages(self, labels: dict[str, str] | None = None) -> list[str]:
+        """One line per include=/within= spec that matched nothing yet,
+        naming its option (or what `labels` calls it: ``--include``)."""
+        lines = []
+        for option, spec in self.unmatched():
+            option = (labels or {}).get(option, option)
+            hint = ""
+            if isinstance(spec, str) and ":" not in spec and not _WILDCARDS.search(spec) \
+                    and "/" not in spec and "." not in spec:
+                hint = (
+                    f" (a bare name means a module or a full name module.qualname; "
+                    f"for a function named so use 'function:{spec}')"
+                )
+            lines.append(f"monitrace: {option} spec {spec!r} matched no function{hint}")
+        return lines
+
+    def unmatched(self) -> list[tuple[str, Spec]]:
+        """(option, spec) of the include= and within= specs that have
+        matched no function so far: a session that traced nothing for
+        them was most likely given a wrong pattern (``within="main"``
+        names a module; the function is ``function:main``)."""
+        out: list[tuple[str, Spec]] = []
+        for specs in (self._include, self._within):
+            if specs is not None:
+                out.extend((specs.option, spec) for spec in specs.unmatched())
+        return out
+
     @property
     def _places(self) -> Places:
         # Built on first use: a filter that never asks costs no sysconfig.
@@ -482,11 +530,34 @@ class CompiledFilter:
         )
 
 
-def _union(specs: Spec | Iterable[Spec], option: str) -> Test | None:
-    tests = [spec_to_q(s, option)._test for s in normalize_specs(option, specs)]
-    if not tests:
-        return None
-    return tests[0] if len(tests) == 1 else _any(tests)
+class _SpecSet:
+    """The union of one option's specs, remembering which of them have
+    matched a function the filter was asked about."""
+
+    def __init__(self, option: str, specs: tuple[Spec, ...]) -> None:
+        self.option = option
+        self.specs = specs
+        self._tests = [spec_to_q(s, option)._test for s in specs]
+        self._matched = [False] * len(specs)
+        self._all_matched = False
+
+    def __call__(self, facts: Facts) -> bool:
+        if self._all_matched:
+            return any(test(facts) for test in self._tests)
+        hit = False
+        for i, test in enumerate(self._tests):
+            if test(facts):
+                hit = self._matched[i] = True
+        self._all_matched = all(self._matched)
+        return hit
+
+    def unmatched(self) -> list[Spec]:
+        return [s for s, m in zip(self.specs, self._matched) if not m]
+
+
+def _union(specs: Spec | Iterable[Spec], option: str) -> _SpecSet | None:
+    checked = normalize_specs(option, specs)
+    return _SpecSet(option, checked) if checked else None
 
 
 # ---- what a Session uses ---------------------------------------------------

@@ -120,12 +120,13 @@ def _check_filters(config: pytest.Config) -> None:
     exclude = config.getoption("monitrace_exclude")
     if not (include or exclude):
         return
-    from .options import options_from  # pure Python: no C code loads
+    from .filters import normalize_specs  # pure Python: no C code loads
 
-    try:
-        options_from(base_options(include, exclude))
-    except (TypeError, ValueError) as exc:
-        raise pytest.UsageError(f"--monitrace-include/--monitrace-exclude: {exc}") from None
+    for option, specs in (("--monitrace-include", include), ("--monitrace-exclude", exclude)):
+        try:
+            normalize_specs(option, tuple(specs))
+        except (TypeError, ValueError) as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def _suite(config: pytest.Config, *, trace_all: bool = False) -> SuiteTracer:

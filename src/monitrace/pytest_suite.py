@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from .api import Session, trace
+from .filters import UnmatchedSpecWarning
 from .exporters import pstats as pstats_format
 from .exporters import write_atomic
 from .report import FunctionStats, render_rows, render_table
@@ -227,7 +228,11 @@ class SuiteTracer:
         run, self._run = self._run, None
         if run is None:
             return
-        run.session.stop()
+        with warnings.catch_warnings():
+            # A spec that matched nothing in one test may match in the
+            # next: the run's summary says which matched in none.
+            warnings.simplefilter("ignore", UnmatchedSpecWarning)
+            run.session.stop()
         stats = run.session.stats()
         self.suite.add_test(run.nodeid, run.seconds, stats)
         if self.out_dir is not None:
@@ -306,10 +311,25 @@ class SuiteTracer:
         )
         self._write_json(os.path.join(self.out_dir, name), data)
 
+    def _unmatched_specs(self) -> list[str]:
+        """The lines of the specs that matched no function in any test
+        (of the sessions kept for reuse: every test with the same
+        options)."""
+        unmatched: set[str] | None = None
+        for session in self._sessions.values():
+            lines = set(session.unmatched_specs(
+                {"include": "--monitrace-include", "within": "within"}))
+            unmatched = lines if unmatched is None else unmatched & lines
+        return sorted(unmatched or ())
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.worker_id is not None or self.rows == 0 or not self.suite.tests_traced:
+        if self.worker_id is not None:
             return
         tr = terminalreporter
+        for line in self._unmatched_specs():
+            tr.write_line(line)
+        if self.rows == 0 or not self.suite.tests_traced:
+            return
         n = self.suite.tests_traced
         tr.write_sep("=", f"monitrace: {n} test{'s' if n != 1 else ''} traced")
         functions = [self._short(s) for s in self.suite.functions()]
