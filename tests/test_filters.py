@@ -244,6 +244,7 @@ def test_generated_code_facts(tmp_path, monkeypatch):
     assert f(code("<frozen posixpath>"), "posixpath") == 0
 
 
+@pytest.mark.filterwarnings("ignore::monitrace.UnmatchedSpecWarning")  # Q(module__eq="app")
 def test_q_composition(app):  # noqa: F811
     q = Q(module="app.helpers") | Q(function="walk")
     assert run(app, include=q) == only("app.helpers.double", "app.helpers.inc",
@@ -257,6 +258,7 @@ def test_q_composition(app):  # noqa: F811
     assert run(app, include=Q(module__eq="app")) == {}
 
 
+@pytest.mark.filterwarnings("ignore::monitrace.UnmatchedSpecWarning")
 def test_c_functions_are_filtered_too():
     def use():
         return len([1]) + abs(-1)
@@ -324,6 +326,7 @@ def test_spec_strings():
         assert not spec_to_q(spec, "include").matches(f), spec
 
 
+@pytest.mark.filterwarnings("ignore::monitrace.UnmatchedSpecWarning")
 def test_own_code_is_never_traced_even_when_included():
     with monitrace.trace(include="monitrace") as s:
         s.options  # a property in monitrace.api
