@@ -12,6 +12,7 @@ import dataclasses
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -180,7 +181,10 @@ class MonitraceFiltered(Tracer):
 
     def end(self) -> None:
         if self.use_options:
-            self.session.stop()
+            with warnings.catch_warnings():
+                # The include matches nothing on purpose.
+                warnings.simplefilter("ignore", monitrace.UnmatchedSpecWarning)
+                self.session.stop()
             del self.session
         else:
             self.core.stop()

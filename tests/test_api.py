@@ -1,6 +1,7 @@
 """The Python API: options, sessions, decorator, report, errors."""
 
 import asyncio
+import inspect
 import io
 import re
 import sys
@@ -147,6 +148,104 @@ def test_decorator_sync_recursion_and_async():
     assert not coro.session.running
 
 
+def cprofile_fib_calls(*ns):
+    """How many calls of fib cProfile counts for fib(n) for each n."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for n in ns:
+        workloads.fib(n)
+    prof.disable()
+    return sum(v[1] for k, v in pstats.Stats(prof).stats.items() if k[2] == "fib")
+
+
+def test_decorator_traces_generator_while_it_runs():
+    @monitrace.trace()
+    def fibs(n):
+        try:
+            for i in range(n):
+                got = yield workloads.fib(i)
+                if got is not None:
+                    workloads.fib(got)
+        except KeyError:
+            yield "caught"
+        finally:
+            workloads.fib(4)
+        return "done"
+
+    session = fibs.session
+    assert inspect.isgeneratorfunction(fibs) and fibs.__name__ == "fibs"
+    gen = fibs(10)
+    assert not session.running  # nothing runs before the first next()
+    assert [next(gen), next(gen), next(gen)] == [0, 1, 1]
+    assert not session.running
+    workloads.fib(12)  # the consumer's own calls, between resumes, are not traced
+    assert gen.send(6) == 2  # fib(6) inside, then fib(3)
+    assert gen.throw(KeyError("k")) == "caught"
+    with pytest.raises(StopIteration) as stop:
+        next(gen)  # the finally block: fib(4)
+    assert stop.value.value == "done"
+    assert not session.running
+    assert session.calls("fibs") == 1
+    assert session.calls("fib") == cprofile_fib_calls(0, 1, 2, 6, 3, 4)
+
+    # closing a suspended generator runs its finally block inside the session
+    session.clear()
+    gen = fibs(10)
+    assert next(gen) == 0
+    gen.close()
+    assert session.calls("fib") == cprofile_fib_calls(0, 4)
+    assert not session.running and session.tool_id is None
+    # an exception from the generator reaches the caller unchanged
+    @monitrace.trace()
+    def broken():
+        yield 1
+        raise ValueError("inside")
+
+    gen = broken()
+    next(gen)
+    with pytest.raises(ValueError, match="inside"):
+        next(gen)
+    assert broken.session.calls("broken") == 1 and not broken.session.running
+
+
+def test_decorator_traces_async_generator_while_it_runs():
+    @monitrace.trace()
+    async def fibs(n):
+        try:
+            for i in range(n):
+                await asyncio.sleep(0)
+                got = yield workloads.fib(i)
+                if got is not None:
+                    workloads.fib(got)
+        finally:
+            workloads.fib(4)
+
+    async def consume():
+        agen = fibs(10)
+        out = [await agen.__anext__(), await agen.__anext__()]
+        workloads.fib(12)  # between resumes: not traced
+        out.append(await agen.asend(5))
+        await agen.aclose()  # the finally block runs inside the session
+        return out
+
+    session = fibs.session
+    assert inspect.isasyncgenfunction(fibs)
+    assert asyncio.run(consume()) == [0, 1, 1]
+    assert not session.running
+    assert session.calls("fibs") == 1
+    assert session.calls("fib") == cprofile_fib_calls(0, 1, 5, 2, 4)
+
+    async def iterate():
+        return [x async for x in fibs(4)]
+
+    session.clear()
+    assert asyncio.run(iterate()) == [0, 1, 1, 2]
+    assert session.calls("fib") == cprofile_fib_calls(0, 1, 2, 3, 4)
+
+
 def test_calls_names():
     with monitrace.trace() as s:
         workloads.objects()
@@ -171,6 +270,133 @@ def test_calls_ambiguous_bare_name():
     assert s.calls("mod_b.f") == 2
     with pytest.raises(ValueError, match="ambiguous; use one of: mod_a.f, mod_b.f"):
         s.calls("f")
+
+
+RE_EXPORT_PKG = {
+    "__init__.py": "from .core import Converter, convert_all\n",
+    "core.py": """\
+import functools
+
+def logged(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+
+class Converter:
+    def convert(self, text):
+        return text.upper()
+
+    @classmethod
+    def make(cls):
+        return cls()
+
+    @staticmethod
+    def clean(text):
+        return text.strip()
+
+@logged
+def convert_all(texts):
+    conv = Converter.make()
+    return [conv.convert(Converter.clean(t)) for t in texts]
+
+def unused():
+    return 0
+""",
+}
+
+
+@pytest.fixture
+def mtpkg(tmp_path, monkeypatch):
+    """A package whose __init__ re-exports names of its core module (as
+    markdown re-exports markdown.core.Markdown)."""
+    root = tmp_path / "mtpkg_reexport"
+    root.mkdir()
+    for name, text in RE_EXPORT_PKG.items():
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import mtpkg_reexport
+
+    yield mtpkg_reexport
+    for name in [m for m in sys.modules if m.startswith("mtpkg_reexport")]:
+        del sys.modules[name]
+
+
+def test_calls_names_as_users_write_them(mtpkg):
+    import cProfile
+    import pstats
+
+    texts = [" a", "b ", "c"]
+    with monitrace.trace(c_calls=True) as s:
+        mtpkg.convert_all(texts)
+    prof = cProfile.Profile()
+    prof.runcall(mtpkg.convert_all, texts)
+    expected = {k[2]: v[1] for k, v in pstats.Stats(prof).stats.items()}
+    assert expected["convert"] == 3
+    # the full name where it is defined, a bare qualname, a bare co_name
+    for name in ("mtpkg_reexport.core.Converter.convert", "Converter.convert", "convert"):
+        assert s.calls(name) == expected["convert"], name
+    # the name users import it by: a re-export, resolved by importing it
+    assert s.calls("mtpkg_reexport.Converter.convert") == expected["convert"]
+    with pytest.raises(AssertionError, match="expected mtpkg_reexport.Converter.convert "
+                       "not to be called, but it was called 3 times"):
+        s.assert_not_called("mtpkg_reexport.Converter.convert")
+    # the function object itself: plain, bound, classmethod, staticmethod,
+    # behind functools.wraps, and a C function
+    conv = mtpkg.Converter()
+    assert s.calls(mtpkg.Converter.convert) == s.calls(conv.convert) == expected["convert"]
+    assert s.calls(mtpkg.Converter.make) == expected["make"] == 1
+    assert s.calls(mtpkg.Converter.clean) == expected["clean"] == 3
+    assert s.calls(mtpkg.convert_all) == expected["convert_all"] == 1
+    assert s.calls(str.upper) == expected["<method 'upper' of 'str' objects>"] == 3
+    assert s.calls(mtpkg.convert_all).name == "mtpkg_reexport.core.convert_all"
+    s.assert_called(mtpkg.Converter.convert, times=3)
+    # a known function that never ran: counts 0, and assert_not_called passes
+    assert s.calls("mtpkg_reexport.core.unused") == 0
+    s.assert_not_called("mtpkg_reexport.core.unused")
+    s.assert_not_called(mtpkg.core.unused)
+    with pytest.raises(AssertionError, match="expected mtpkg_reexport.core.unused to be called"):
+        s.assert_called(mtpkg.core.unused)
+
+
+def test_unknown_names_never_pass(mtpkg):
+    with monitrace.trace() as s:
+        mtpkg.convert_all(["x"])
+    for name in ("mtpkg_reexport.Converter.convrt", "convrt", "Converter.convrt"):
+        assert s.calls(name) == 0
+        assert not s.calls(name).known
+        with pytest.raises(ValueError, match=re.escape(
+                f"{name} names no known function (it was not recorded, and it is not a "
+                "dotted name that imports); recorded functions with close names:")) as info:
+            s.assert_not_called(name)
+        with pytest.raises(ValueError, match="names no known function"):
+            s.assert_called(name)
+        # the message shows the closest recorded functions
+        assert "mtpkg_reexport/core.py:10(convert)" in str(info.value)
+    with pytest.raises(ValueError, match=r"no_such_module.f names no known function .* \(no "
+                       r"recorded function has a close name\); pass the function itself"):
+        s.assert_not_called("no_such_module.f")
+    with monitrace.trace() as empty:
+        pass
+    with pytest.raises(ValueError, match=r"convert names no known function .* \(no function "
+                       r"was recorded\); pass the function itself or its module.qualname"):
+        empty.assert_not_called("convert")
+    # not functions
+    with pytest.raises(TypeError, match="is not a function"):
+        s.calls(mtpkg.Converter)
+    with pytest.raises(TypeError, match="non-empty str or a function"):
+        s.calls("")
+
+
+def test_calls_ambiguous_function_name():
+    ns1 = {"__name__": "mod_a"}
+    exec("class A:\n    def run(self):\n        return 1\n"
+         "class B:\n    def run(self):\n        return 2\n", ns1)
+    with monitrace.trace() as s:
+        ns1["A"]().run(), ns1["B"]().run()
+    assert s.calls("A.run") == 1
+    with pytest.raises(ValueError, match="'run' is ambiguous; use one of: mod_a.A.run, mod_a.B.run"):
+        s.calls("run")
 
 
 def test_stats_fields():

@@ -296,6 +296,27 @@ def test_filter_flags_apply_to_the_tree():
     assert r.stderr == "Called foo:1 from line 8\nReturning foo-> 10\n"
 
 
+def test_spec_flags_are_checked_and_unmatched_specs_said_once():
+    r = run("--include", "bogus:foo", EXAMPLE)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines()[-1] == (
+        "monitrace: error: argument --include: unknown field 'bogus' in 'bogus:foo'; a spec "
+        "is [field:][re:]pattern with field one of module, function, qualname, fullname, "
+        "file, filename")
+    r = run("--within", "funtion:foo", EXAMPLE)
+    assert r.returncode == 2
+    assert "argument --within: unknown field 'funtion' in 'funtion:foo' (did you mean " \
+        "'function'?)" in r.stderr
+    # `--within foo` names a module: nothing is traced, and one line says why
+    r = run("--within", "foo", "--include", "__main__", EXAMPLE)
+    assert (r.returncode, r.stderr) == (0, (
+        "monitrace: --within spec 'foo' matched no function (a bare name means a module or "
+        "a full name module.qualname; for a function named so use 'function:foo')\n"))
+    r = run("--within", "function:foo", EXAMPLE)
+    assert (r.returncode, r.stderr) == (0, "Called foo:1 from line 8\n    Called bar:5 from "
+                                        "line 2\n    Returning bar\nReturning foo\n")
+
+
 def test_output_extension_chooses_an_export(tmp_path):
     import json
     import pstats

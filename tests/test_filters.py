@@ -4,13 +4,14 @@ package tree, and the errors bad filters raise."""
 import json
 import re
 import sys
+import warnings
 
 import pytest
 from pkgtree import ALL_CALLS, app, tree_counts  # noqa: F401 (fixture)
 
 import monitrace
 from monitrace import Q
-from monitrace.filters import CompiledFilter, Facts, spec_to_q
+from monitrace.filters import CompiledFilter, Facts, is_generated, spec_to_q
 
 
 def run(app, **options):  # noqa: F811
@@ -91,6 +92,159 @@ def test_stdlib_switch():
     assert s.calls("test_filters.test_stdlib_switch.<locals>.encode") == 1
 
 
+def test_c_functions_stay_with_stdlib_and_site_packages_off():
+    import cProfile
+    import math
+    import posixpath
+    import pstats
+
+    def use():
+        total = 0
+        for word in ["a", 2, "ccc"]:
+            total += isinstance(word, str)
+        posixpath.join("a", "b")  # stdlib Python code, which calls isinstance too
+        return math.sqrt(total)
+
+    use()
+    prof = cProfile.Profile()
+    prof.runcall(use)
+    stats = pstats.Stats(prof).stats
+    (isinstance_key,) = [k for k in stats if k[2] == "<built-in method builtins.isinstance>"]
+    (use_key,) = [k for k in stats if k[2] == "use"]
+    every = stats[isinstance_key][1]
+    from_use = stats[isinstance_key][4][use_key][0]
+    assert from_use == 3 < every
+    for switches in ({"stdlib": False}, {"site_packages": False},
+                     {"stdlib": False, "site_packages": False}):
+        with monitrace.trace(c_calls=True, **switches) as s:
+            use()
+        # the C functions `use` calls are there; those called inside the
+        # left-out posixpath code are not seen at all
+        assert s.calls(isinstance) == (from_use if "stdlib" in switches else every), switches
+        assert s.calls(math.sqrt) == 1
+        assert s.calls(posixpath.join) == (0 if "stdlib" in switches else 1)
+    # a spec that names a C function still leaves it out
+    with monitrace.trace(c_calls=True, stdlib=False, exclude="function:sqrt") as s:
+        use()
+    assert (s.calls(isinstance), s.calls(math.sqrt)) == (3, 0)
+    with monitrace.trace(c_calls=True, stdlib=False, exclude=Q(kind="c") & Q(stdlib=True)) as s:
+        use()
+    assert [r.kind for r in s.stats()] == ["python"]
+
+
+def generated_rows(session):
+    """{qualname: calls} of the records of code compiled from strings
+    (summed over the functions of one qualname)."""
+    rows: dict[str, int] = {}
+    for r in session.stats():
+        if r.kind == "python" and is_generated(r.filename):
+            rows[r.qualname] = rows.get(r.qualname, 0) + r.calls
+    return rows
+
+
+VENDOR_DATACLASSES = """
+import collections
+import dataclasses
+
+Pair = collections.namedtuple("Pair", "a b")
+
+@dataclasses.dataclass
+class Item:
+    a: int
+    b: int = 0
+
+def make(n):
+    return [Item(i) for i in range(n)] + [Pair(1, 2)]
+
+def build():
+    @dataclasses.dataclass
+    class Local:
+        x: int
+    return Local(1)
+"""
+
+
+def test_generated_code_is_classified_by_its_generator(app, tmp_path):  # noqa: F811
+    import collections
+    import dataclasses
+
+    site = tmp_path / "tree" / "site-packages"
+    (site / "vendordc.py").write_text(VENDOR_DATACLASSES)
+    import vendordc
+
+    Point = collections.namedtuple("Point", "x y")
+
+    @dataclasses.dataclass
+    class Mine:
+        v: int
+
+    def use():
+        vendordc.make(3)
+        vendordc.build()
+        return [Point(1, 2), Point(3, 4), Mine(1)]
+
+    try:
+        with monitrace.trace() as s:
+            use()
+        everything = generated_rows(s)
+        # namedtuple __new__ (Point 2, Pair 1), dataclass __init__ (Item 3,
+        # Local 1, Mine 1), and the __create_fn__ that made Local's methods
+        assert everything["<lambda>"] == 3
+        assert everything["__create_fn__.<locals>.__init__"] == 5
+        assert everything["__create_fn__"] >= 1
+        # stdlib=False: namedtuples' __new__ (collections made it) is out;
+        # dataclass methods belong to the class's module
+        with monitrace.trace(stdlib=False) as s:
+            use()
+        assert "<lambda>" not in generated_rows(s)
+        assert generated_rows(s)["__create_fn__.<locals>.__init__"] == 5
+        # site_packages=False: the installed module's dataclass code is out
+        # (Item, Local and the __create_fn__ that made Local); Mine is mine
+        with monitrace.trace(site_packages=False) as s:
+            use()
+        assert generated_rows(s) == {"<lambda>": 3, "__create_fn__.<locals>.__init__": 1}
+        with monitrace.trace(stdlib=False, site_packages=False) as s:
+            use()
+        assert generated_rows(s) == {"__create_fn__.<locals>.__init__": 1}
+        assert s.calls(Mine.__init__) == 1
+    finally:
+        del sys.modules["vendordc"]
+
+
+def test_generated_code_facts(tmp_path, monkeypatch):
+    # older attrs compile methods into files named "<attrs generated ...>",
+    # in globals that name no module: they belong to attrs (here a stand-in
+    # installed under a site-packages directory); newer ones run them in
+    # the class's module, like dataclasses
+    site = tmp_path / "site-packages"
+    (site / "attr").mkdir(parents=True)
+    (site / "attr" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "attr", raising=False)
+    import attr  # noqa: F401
+
+    f = CompiledFilter(site_packages=False, stdlib=False)
+
+    def code(filename):
+        return compile("def g(): pass", filename, "exec").co_consts[0]
+
+    attrs_facts = f.facts(code("<attrs generated methods app.C>"), None)
+    assert (attrs_facts.stdlib, attrs_facts.site_packages) == (False, True)
+    assert f(code("<attrs generated methods app.C>"), None) == 0
+    assert f(code("<attrs generated methods app.C>"), "app") == 1
+    assert f(code("<attrs generated methods app.C>"), "json") == 0
+    nt = f.facts(code("<string>"), "namedtuple_Point")
+    assert (nt.stdlib, nt.site_packages, nt.module) == (True, False, "namedtuple_Point")
+    assert f(code("<string>"), "namedtuple_Point") == 0
+    # by the module its globals name; unknown modules are the user's
+    assert (f.facts(code("<string>"), "json.decoder").stdlib) is True
+    assert f(code("<string>"), "json.decoder") == 0
+    assert f(code("<string>"), "no_such_module") == 1
+    assert f(code("<doctest mine.f[0]>"), "mine") == 1
+    assert f(code("<frozen posixpath>"), "posixpath") == 0
+
+
+@pytest.mark.filterwarnings("ignore::monitrace.UnmatchedSpecWarning")  # Q(module__eq="app")
 def test_q_composition(app):  # noqa: F811
     q = Q(module="app.helpers") | Q(function="walk")
     assert run(app, include=q) == only("app.helpers.double", "app.helpers.inc",
@@ -104,6 +258,7 @@ def test_q_composition(app):  # noqa: F811
     assert run(app, include=Q(module__eq="app")) == {}
 
 
+@pytest.mark.filterwarnings("ignore::monitrace.UnmatchedSpecWarning")
 def test_c_functions_are_filtered_too():
     def use():
         return len([1]) + abs(-1)
@@ -171,6 +326,7 @@ def test_spec_strings():
         assert not spec_to_q(spec, "include").matches(f), spec
 
 
+@pytest.mark.filterwarnings("ignore::monitrace.UnmatchedSpecWarning")
 def test_own_code_is_never_traced_even_when_included():
     with monitrace.trace(include="monitrace") as s:
         s.options  # a property in monitrace.api
@@ -201,6 +357,13 @@ def test_compiled_filter_verdict_bits():
          r"include: Q\(function__regex=...\): invalid regular expression '\('"),
         ({"within": ""}, ValueError, r"within: empty pattern"),
         ({"exclude_within": "module:"}, ValueError, r"exclude_within: empty pattern"),
+        ({"include": "funtion:main"}, ValueError,
+         r"include: unknown field 'funtion' in 'funtion:main' \(did you mean 'function'\?\); "
+         r"a spec is \[field:\]\[re:\]pattern with field one of module, function"),
+        ({"exclude": ["app", "bogus:foo"]}, ValueError, r"exclude: unknown field 'bogus'"),
+        ({"within": "Module:app"}, ValueError, r"within: unknown field 'Module' .*'module'"),
+        ({"exclude_within": "re:x:y", "include": "fule:a.py"}, ValueError,
+         r"include: unknown field 'fule' .*did you mean 'file'"),
         ({"stdlib": "no"}, TypeError, r"stdlib must be True or False"),
         ({"site_packages": None}, TypeError, r"site_packages must be True or False"),
         ({"max_depth": -1}, ValueError, r"max_depth must be 1 or more"),
@@ -242,6 +405,39 @@ def test_bad_filter_options_raise_naming_the_option(kwargs, exc, pattern):
 def test_bad_q_raises_clearly(build, exc, pattern):
     with pytest.raises(exc, match=pattern):
         build()
+
+
+def test_specs_with_colons_that_are_not_fields():
+    # re: alone, a regex with colons, a file glob with colons, a dotted head
+    for spec in ("re:^a:b$", "file:*/x:y/*.py", "pkg.mod:thing", "*:x", "9x:y"):
+        spec_to_q(spec, "include")
+
+
+def test_unmatched_include_and_within_specs_are_said_once_at_stop(app):  # noqa: F811
+    s = monitrace.trace(include=["app.helpers", "nosuch", Q(module="nomod")],
+                        within=["app.main.main", "main"])
+    with pytest.warns(monitrace.UnmatchedSpecWarning) as caught:
+        with s:
+            app.main()
+    assert [str(w.message) for w in caught] == [
+        "monitrace: include spec 'nosuch' matched no function (a bare name means a module "
+        "or a full name module.qualname; for a function named so use 'function:nosuch')",
+        "monitrace: include spec Q(module='nomod') matched no function",
+        "monitrace: within spec 'main' matched no function (a bare name means a module or "
+        "a full name module.qualname; for a function named so use 'function:main')",
+    ]
+    assert caught[0].filename == __file__  # the line that stopped the session
+    assert tree_counts(s) == only("app.main.main", "app.helpers.double", "app.helpers.inc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with s:  # said once per session
+            app.main()
+        with monitrace.trace(include="app", within="function:main"):  # all matched
+            app.main()
+        with monitrace.trace(exclude="nosuch"):  # exclude specs are not checked
+            app.main()
+    assert s.unmatched_specs({"include": "--include"})[0].startswith(
+        "monitrace: --include spec 'nosuch' matched no function")
 
 
 def test_errors_name_the_option_for_each_spec_option():

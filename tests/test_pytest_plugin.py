@@ -217,9 +217,12 @@ def test_failure_messages_show_report_rows(pytester):
 
         def test_assert_called_never(monitrace):
             run(monitrace).assert_called("helpers.never")
+
+        def test_assert_not_called_misspelt(monitrace):
+            run(monitrace).assert_not_called("helpers.helpr")
     """)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=5)
+    result.assert_outcomes(failed=6)
     row = r"E \s+ 2 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ .*helpers.py:1\(helper\)"
     result.stdout.re_match_lines([
         r"_+ test_eq _+",
@@ -230,7 +233,8 @@ def test_failure_messages_show_report_rows(pytester):
         row,
         r"_+ test_misspelt _+",
         r"E\s+assert 0 == 1",
-        r"E\s+monitrace: helpers.helpr was never called; recorded functions with close names:",
+        r"E\s+monitrace: helpers.helpr names no known function \(it was not recorded, and it "
+        r"is not a dotted name that imports\); recorded functions with close names:",
         r"E\s+ncalls.*",
         row,
         r"_+ test_assert_called _+",
@@ -245,6 +249,12 @@ def test_failure_messages_show_report_rows(pytester):
         r"_+ test_assert_called_never _+",
         r"E\s+AssertionError: expected helpers.never to be called, but it was never called; "
         r"recorded functions with close names:",
+        r"E\s+ncalls.*",
+        row,
+        r"_+ test_assert_not_called_misspelt _+",
+        r">\s+run\(monitrace\).assert_not_called\(\"helpers.helpr\"\)",
+        r"E\s+ValueError: helpers.helpr names no known function .*; recorded functions with "
+        r"close names:",
         r"E\s+ncalls.*",
         row,
     ])
@@ -366,6 +376,21 @@ def test_include_exclude(pytester):
     assert ("python.py", "pytest_pyfunc_call") in files and ("test_mods.py", "test_all") not in files
 
 
+def test_unmatched_include_said_once_for_the_run(work):
+    result = work.runpytest("-p", "no:cacheprovider", "--monitrace",
+                            "--monitrace-include=helpers", "--monitrace-include=nosuch",
+                            "--monitrace-include=function:test_o*")
+    result.assert_outcomes(passed=3)
+    out = result.stdout.str()
+    assert out.count("matched no function") == 1
+    result.stdout.fnmatch_lines([
+        "monitrace: --monitrace-include spec 'nosuch' matched no function (a bare name means "
+        "a module or a full name module.qualname; for a function named so use "
+        "'function:nosuch')"])
+    # test_two and test_three never match function:test_o*, test_one does
+    assert "warnings summary" not in out
+
+
 def test_base_options():
     assert base_options([], []) == {"exclude": ("_pytest", "pytest", "pluggy", "xdist", "execnet")}
     assert base_options(["a"], ["b"]) == {"include": ("a",), "exclude": ("b",)}
@@ -378,12 +403,19 @@ def test_base_options():
         (["--monitrace-report=-1"], "--monitrace-report must be 0 or more, not -1"),
         (["--monitrace-report=x"], "--monitrace-report: invalid int value: 'x'"),
         (["--monitrace-out=afile.txt/sub"], "--monitrace-out: cannot create 'afile.txt/sub'"),
-        (["--monitrace-include=re:("], "--monitrace-include/--monitrace-exclude: include: "),
-        (["--monitrace-exclude=re:["], "--monitrace-include/--monitrace-exclude: exclude: "),
+        (["--monitrace-out=afile.txt/run.pstats"], "--monitrace-out: cannot create 'afile.txt/run.pstats'"),
+        (["--monitrace-out=adir.prof"], "--monitrace-out: 'adir.prof' is a directory"),
+        (["--monitrace-include=re:("], "--monitrace-include: Q(module__regex=...): invalid "),
+        (["--monitrace-exclude=re:["], "--monitrace-exclude: Q(module__regex=...): invalid "),
+        (["--monitrace-include=bogus:x"], "--monitrace-include: unknown field 'bogus' in "
+         "'bogus:x'; a spec is [field:][re:]pattern with field one of module, function, "),
+        (["--monitrace-exclude=funtion:main"], "--monitrace-exclude: unknown field 'funtion' "
+         "in 'funtion:main' (did you mean 'function'?)"),
     ],
 )
 def test_bad_options(pytester, args, message):
     pytester.makefile(".txt", afile="not a directory")
+    pytester.mkdir("adir.prof")
     pytester.makepyfile(test_x="def test_x():\n    pass\n")
     result = pytester.runpytest("-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -394,6 +426,154 @@ def test_file_stem():
     assert file_stem("tests/test_a.py::TestX::test_y[a/b-1]") == "tests_test_a.py--TestX--test_y_a_b-1"
     long = file_stem("t.py::test[" + "x" * 300 + "]")
     assert len(long) == 150 + 13 and long != file_stem("t.py::test[" + "x" * 299 + "y]")
+
+
+# ---- every kind of item ------------------------------------------------------------
+
+# helper calls per test: setUp and tearDown 1 each, so test_plain 4 and
+# test_subtests 1 + (1 + 1 + 1) + 1 = 5 (one per subtest, helper(0..2)).
+KINDS_TESTS = """
+import unittest
+import pytest
+from helpers import helper
+
+class TestUnit(unittest.TestCase):
+    def setUp(self):
+        helper(1)
+
+    def tearDown(self):
+        helper(1)
+
+    def test_plain(self):
+        helper(1)
+        helper(1)
+
+    def test_subtests(self):
+        for i in range(3):
+            with self.subTest(i=i):
+                helper(i)
+
+class TestPlain:
+    def test_method(self):
+        helper(1)
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_param(n):
+    for _ in range(n):
+        helper(n)
+
+def doubled(x):
+    '''
+    >>> doubled(2)
+    4
+    '''
+    helper(x)
+    helper(x)
+    return 2 * x
+"""
+
+# Another plugin's items: one item per line of a .helpers file, calling
+# helper as many times as the line says.
+ITEMS_CONFTEST = """
+import pytest
+from helpers import helper
+
+class HelperItem(pytest.Item):
+    def __init__(self, *, times, **kw):
+        super().__init__(**kw)
+        self.times = times
+
+    def runtest(self):
+        for _ in range(self.times):
+            helper(2)
+
+class HelperFile(pytest.File):
+    def collect(self):
+        for line in self.path.read_text().split():
+            yield HelperItem.from_parent(self, name="x" + line, times=int(line))
+
+def pytest_collect_file(parent, file_path):
+    if file_path.suffix == ".helpers":
+        return HelperFile.from_parent(parent, path=file_path)
+"""
+
+HELPER = ("helpers.py", "helper")
+KINDS_HELPER_CALLS = {
+    "test_kinds.py--TestUnit--test_plain": 4,
+    "test_kinds.py--TestUnit--test_subtests": 5,
+    "test_kinds.py--TestPlain--test_method": 1,
+    "test_kinds.py--test_param_1": 1,
+    "test_kinds.py--test_param_2": 2,
+    "test_kinds.py--test_kinds.doubled": 2,
+    "items.helpers--x3": 3,
+}
+
+
+@pytest.fixture
+def kinds(pytester):
+    pytester.makepyfile(helpers=HELPERS, test_kinds=KINDS_TESTS)
+    pytester.makeconftest(ITEMS_CONFTEST)
+    pytester.makefile(".helpers", items="3")
+    return pytester
+
+
+def test_every_kind_of_item_is_traced(kinds, tmp_path):
+    out = tmp_path / "out"
+    result = kinds.runpytest("-p", "no:cacheprovider", "--doctest-modules", "--monitrace",
+                             f"--monitrace-out={out}", "--monitrace-report=500")
+    result.assert_outcomes(passed=7)
+    files = {f[:-len(".pstats")]: out / f for f in os.listdir(out) if f.endswith(".pstats")}
+    assert sorted(files) == sorted(KINDS_HELPER_CALLS)
+    assert {stem: pstats_calls(path)[HELPER] for stem, path in files.items()} == KINDS_HELPER_CALLS
+    # the unittest methods themselves, with setUp and tearDown, once each
+    plain = pstats_calls(files["test_kinds.py--TestUnit--test_plain"], mine=True)
+    assert plain == {("helpers.py", "helper"): 4, ("test_kinds.py", "setUp"): 1,
+                     ("test_kinds.py", "tearDown"): 1, ("test_kinds.py", "test_plain"): 1}
+    subtests = pstats_calls(files["test_kinds.py--TestUnit--test_subtests"], mine=True)
+    assert subtests[("test_kinds.py", "test_subtests")] == 1
+    assert calls_of(files["test_kinds.py--test_kinds.doubled"], "doubled") == 1
+    assert calls_of(files["items.helpers--x3"], "runtest") == 1
+    # pytest's bookkeeping of a plain test's call phase stays out
+    assert pstats_calls(files["test_kinds.py--test_param_2"], mine=True) == {
+        ("helpers.py", "helper"): 2, ("test_kinds.py", "test_param"): 1}
+    assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == str(
+        sum(KINDS_HELPER_CALLS.values()))
+
+
+def merged_calls(path):
+    """{function name: calls} of the functions of helpers.py and of tests."""
+    return {name: n for (f, name), n in pstats_calls(path).items()
+            if f == "helpers.py" or f.startswith("test_")}
+
+
+def test_out_merged_pstats(kinds, tmp_path):
+    args = ("-p", "no:cacheprovider", "--doctest-modules", "--monitrace")
+    per_test = tmp_path / "per-test"
+    kinds.runpytest(*args, f"--monitrace-out={per_test}").assert_outcomes(passed=7)
+    merged = tmp_path / "sub" / "run.pstats"
+    result = kinds.runpytest(*args, f"--monitrace-out={merged}")
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines([f"monitrace: one profile of the run in {merged}"])
+    assert not (tmp_path / "sub" / "monitrace-summary.json").exists()
+    assert os.listdir(tmp_path / "sub") == ["run.pstats"]
+    stats = pstats.Stats(str(merged))
+    assert merged_calls(merged)["helper"] == sum(KINDS_HELPER_CALLS.values())
+    # the same functions, calls and caller edges as the per-test files summed
+    expected = pstats.Stats(*[str(per_test / f) for f in sorted(os.listdir(per_test))
+                              if f.endswith(".pstats")])
+    assert set(stats.stats) == set(expected.stats)
+    for key, (cc, nc, tt, ct, callers) in expected.stats.items():
+        mcc, mnc, mtt, mct, mcallers = stats.stats[key]
+        assert (mcc, mnc) == (cc, nc), key
+        assert {k: v[:2] for k, v in mcallers.items()} == {k: v[:2] for k, v in callers.items()}
+        assert mtt > 0 and mct >= mtt
+    helper = next(k for k in stats.stats if k[0].endswith("helpers.py") and k[2] == "helper")
+    assert {k[2]: v[0] for k, v in stats.stats[helper][4].items()} == {
+        "setUp": 2, "tearDown": 2, "test_plain": 2, "test_subtests": 3, "test_method": 1,
+        "test_param": 3, "doubled": 2, "runtest": 3}
+    # .prof works the same
+    kinds.runpytest(*args, f"--monitrace-out={tmp_path / 'run.prof'}").assert_outcomes(passed=7)
+    assert merged_calls(tmp_path / "run.prof")["helper"] == sum(KINDS_HELPER_CALLS.values())
 
 
 # ---- the marker ------------------------------------------------------------------
@@ -579,6 +759,17 @@ def test_xdist_worker_files_and_merged_summary(work, tmp_path):
     assert summary["tests_traced"] == 5 and calls_in(summary, "helper") == 8
     result.stdout.fnmatch_lines(["*= monitrace: 5 tests traced =*"])
     assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == "8"
+
+
+@needs_xdist
+def test_xdist_merged_pstats(work, tmp_path):
+    merged = tmp_path / "run.pstats"
+    result = work.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--monitrace",
+                                       f"--monitrace-out={merged}")
+    result.assert_outcomes(passed=3)
+    assert os.listdir(tmp_path) == ["run.pstats"]
+    calls = merged_calls(merged)
+    assert (calls["helper"], calls["twice"], calls["test_one"], calls["test_three"]) == (6, 1, 1, 1)
 
 
 @needs_xdist

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from .filters import Q
+from .filters import Q, UnmatchedSpecWarning
 from .events import Event, FunctionInfo, RecordInfo, RecordLimitWarning
 from .options import Options
 from .report import FunctionStats
@@ -30,6 +30,7 @@ __all__ = [
     "Q",
     "Session",
     "TracerError",
+    "UnmatchedSpecWarning",
     "__version__",
     "last_session",
     "report",

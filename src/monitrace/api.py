@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO, TypeVar
 
 from . import _core, filters, recording
-from .assertions import CallCount, called_message, not_called_message
+from .assertions import CallCount, called_message, check_known, not_called_message
 from .events import Event, RecordInfo, RecordLimitWarning
+from .names import resolve
 from .options import Options, options_from
 from .report import FunctionStats, build_stats, render_table
 
@@ -69,8 +70,9 @@ class Session:
 
     def __init__(self, options: Options) -> None:
         self._options = options
+        self._filter = filters.compile_filter(options, _is_own)
         self._tracer = _core.Tracer(
-            filter=filters.compile_filter(options, _is_own),
+            filter=self._filter,
             filter_module=True,
             c_calls=options.c_calls,
             clock=options.clock,
@@ -81,6 +83,9 @@ class Session:
         # hides the script's module code); see tree.TreeFormatter.
         self._hidden: set[Any] = set()
         self._dropped_reported = 0
+        self._unmatched_reported: set[str] = set()
+        # Front ends that say it themselves (the CLI) turn the warning off.
+        self._warn_unmatched = True
         self._live = recording.configure(self._tracer, options, self._hidden)
 
     # ---- control -------------------------------------------------------
@@ -147,6 +152,24 @@ class Session:
                 stacklevel=2,
             )
         self._report_dropped()
+        if self._warn_unmatched:
+            self._report_unmatched()
+
+    def unmatched_specs(self, labels: dict[str, str] | None = None) -> list[str]:
+        """One line for each include=/within= spec that has matched no
+        function so far (the warning ``stop()`` gives once per spec);
+        `labels` renames the options (``{"include": "--include"}``)."""
+        return self._filter.unmatched_messages(labels)
+
+    def _report_unmatched(self) -> None:
+        """Warn once for each include=/within= spec that has matched no
+        function while this session ran."""
+        for message in self.unmatched_specs():
+            if message not in self._unmatched_reported:
+                self._unmatched_reported.add(message)
+                # Point at the user's line that stopped the session.
+                warnings.warn(message, filters.UnmatchedSpecWarning,
+                              skip_file_prefixes=(_PACKAGE_DIR,))
 
     def _after_fork_child(self) -> None:
         keep = self._options.fork == "continue"
@@ -177,11 +200,17 @@ class Session:
 
     def __call__(self, func: F) -> F:
         """Decorate `func`: every call runs inside this session (calls made
-        while it is already running just run). Results accumulate; the
-        session is ``func.session``."""
+        while it is already running just run). For a generator or an async
+        generator function, the session runs while the generator does: at
+        each resume (next, send, throw), until it finishes or is closed.
+        Results accumulate; the session is ``func.session``."""
         session = self
 
-        if inspect.iscoroutinefunction(func):
+        if inspect.isasyncgenfunction(func):
+            wrapper: Any = _async_generator_wrapper(session, func)
+        elif inspect.isgeneratorfunction(func):
+            wrapper = _generator_wrapper(session, func)
+        elif inspect.iscoroutinefunction(func):
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if session.running:
@@ -189,7 +218,7 @@ class Session:
                 with session:
                     return await func(*args, **kwargs)
 
-            wrapper: Any = async_wrapper
+            wrapper = async_wrapper
         else:
             @functools.wraps(func)
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -212,56 +241,52 @@ class Session:
         """Typed per-function records (per thread with ``by_thread``)."""
         return build_stats(self._tracer.snapshot(), by_thread=by_thread)
 
-    def calls(self, name: str) -> CallCount:
-        """How many times the function called `name` was called: a full
-        ``module.qualname``, or a bare qualname when only one module has it.
-        0 if it never ran. The result is an int that also knows its report
-        rows (see monitrace.assertions), for readable assertion failures."""
+    def calls(self, name: str | Callable[..., Any]) -> CallCount:
+        """How many times the function `name` was called. `name` is the
+        function itself (``s.calls(markdown.Markdown.convert)``), its full
+        ``module.qualname``, a bare qualname or function name (``convert``)
+        when only one recorded function has it, or a dotted name that
+        imports (a re-export such as ``markdown.Markdown.convert``); see
+        monitrace.names. 0 if it never ran (or names nothing known). The
+        result is an int that also knows its report rows (see
+        monitrace.assertions), for readable assertion failures."""
         recorded = self.stats()
-        return CallCount(name, self._matching(name, recorded), recorded)
+        found = resolve(name, recorded)
+        return CallCount(found.label, found.matches, recorded, known=found.known)
 
-    def called(self, name: str) -> bool:
+    def called(self, name: str | Callable[..., Any]) -> bool:
         """True if `name` (as for calls()) ran at least once."""
         return self.calls(name) > 0
 
-    def assert_called(self, name: str, times: int | None = None) -> None:
+    def assert_called(
+        self, name: str | Callable[..., Any], times: int | None = None
+    ) -> None:
         """Raise AssertionError, showing the report rows of `name` (or of
-        the functions nearest to it), unless `name` ran (exactly `times`
-        times when given)."""
+        the functions nearest to it), unless `name` (as for calls()) ran
+        (exactly `times` times when given). A name that stands for no known
+        function raises ValueError, with the closest recorded names."""
         __tracebackhide__ = True  # pytest: show the caller's line, not ours
         if times is not None and (
             not isinstance(times, int) or isinstance(times, bool) or times < 0
         ):
             raise ValueError(f"times must be a non-negative int or None, not {times!r}")
-        message = called_message(self.calls(name), times)
+        count = self.calls(name)
+        check_known(count)
+        message = called_message(count, times)
         if message is not None:
             raise AssertionError(message)
 
-    def assert_not_called(self, name: str) -> None:
-        """Raise AssertionError, showing the report rows of `name`, if it ran."""
+    def assert_not_called(self, name: str | Callable[..., Any]) -> None:
+        """Raise AssertionError, showing the report rows of `name` (as for
+        calls()), if it ran. A name that stands for no known function
+        raises ValueError, with the closest recorded names: a misspelt
+        name never passes."""
         __tracebackhide__ = True
-        message = not_called_message(self.calls(name))
+        count = self.calls(name)
+        check_known(count)
+        message = not_called_message(count)
         if message is not None:
             raise AssertionError(message)
-
-    def _matching(
-        self, name: str, stats: list[FunctionStats] | None = None
-    ) -> list[FunctionStats]:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"name must be a non-empty str, not {name!r}")
-        if stats is None:
-            stats = self.stats()
-        full = [s for s in stats if s.full_name == name]
-        if full:
-            return full
-        bare = [s for s in stats if s.qualname == name]
-        modules = {s.module for s in bare}
-        if len(modules) > 1:
-            raise ValueError(
-                f"{name!r} is ambiguous; use one of: "
-                + ", ".join(sorted(f"{m}.{name}" for m in modules))
-            )
-        return bare
 
     def report(
         self,
@@ -361,6 +386,94 @@ class Session:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<monitrace.Session {state} tool_id={self.tool_id} clock={self.clock}>"
+
+
+def _generator_wrapper(session: Session, func: Callable[..., Any]) -> Any:
+    """A generator function that runs `func`'s generator step by step,
+    each step (and the final close) inside `session` unless it is running
+    already. Values, sent values, thrown exceptions and the return value
+    pass through unchanged."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gen = func(*args, **kwargs)
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            started = not session.running
+            if started:
+                session.start()
+            try:
+                if thrown is None:
+                    value = gen.send(sent)
+                else:
+                    value, thrown = gen.throw(thrown), None
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                if started:
+                    session.stop()
+            try:
+                sent = yield value
+            except GeneratorExit:
+                _close_inside(session, gen.close)
+                raise
+            except BaseException as exc:  # thrown in by the caller: pass it on
+                thrown, sent = exc, None
+
+    return wrapper
+
+
+def _async_generator_wrapper(session: Session, func: Callable[..., Any]) -> Any:
+    """As _generator_wrapper, for an async generator function: each step
+    (one asend/athrow, with the awaits inside it) runs inside `session`."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        agen = func(*args, **kwargs)
+        sent: Any = None
+        thrown: BaseException | None = None
+        while True:
+            started = not session.running
+            if started:
+                session.start()
+            try:
+                if thrown is None:
+                    value = await agen.asend(sent)
+                else:
+                    value, thrown = await agen.athrow(thrown), None
+            except StopAsyncIteration:
+                return
+            finally:
+                if started:
+                    session.stop()
+            try:
+                sent = yield value
+            except GeneratorExit:
+                started = not session.running
+                if started:
+                    session.start()
+                try:
+                    await agen.aclose()
+                finally:
+                    if started:
+                        session.stop()
+                raise
+            except BaseException as exc:
+                thrown, sent = exc, None
+
+    return wrapper
+
+
+def _close_inside(session: Session, close: Callable[[], Any]) -> None:
+    started = not session.running
+    if started:
+        session.start()
+    try:
+        close()
+    finally:
+        if started:
+            session.stop()
 
 
 def trace(**options: Any) -> Session:

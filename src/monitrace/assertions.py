@@ -23,17 +23,23 @@ class CallCount(int):
     name: str
     matches: tuple[FunctionStats, ...]
     recorded: tuple[FunctionStats, ...]
+    known: bool
 
     def __new__(
         cls,
         name: str,
         matches: Sequence[FunctionStats],
         recorded: Sequence[FunctionStats],
+        *,
+        known: bool = True,
     ) -> CallCount:
         count = super().__new__(cls, sum(s.calls for s in matches))
         count.name = name
         count.matches = tuple(matches)
         count.recorded = tuple(recorded)
+        # False when `name` stands for no function known to exist (not
+        # recorded, not given as a function, not importable).
+        count.known = known or bool(matches)
         return count
 
     __repr__ = int.__repr__
@@ -49,10 +55,32 @@ class CallCount(int):
             head = f"{who} was called {_times(int(self))}:"
             return [head] + render_rows(self.matches, sort="tottime")
         nearby = nearby_records(self.name, self.recorded)
+        never = "was never called" if self.known else _UNKNOWN
         if not nearby:
-            return [f"{who} was never called (no function was recorded)"]
-        head = f"{who} was never called; recorded functions with close names:"
+            why = "no recorded function has a close name" if self.recorded else (
+                "no function was recorded")
+            return [f"{who} {never} ({why})"]
+        head = f"{who} {never}; recorded functions with close names:"
         return [head] + render_rows(nearby, sort="name")
+
+
+_UNKNOWN = (
+    "names no known function (it was not recorded, and it is not a dotted "
+    "name that imports)"
+)
+
+
+def check_known(count: CallCount) -> None:
+    """Raise ValueError, with the closest recorded names, when `count`'s
+    name stands for no known function: an assertion on it would pass or
+    fail for a typo."""
+    __tracebackhide__ = True
+    if count.known:
+        return
+    first, *rows = count.describe()
+    if not rows:
+        first += "; pass the function itself or its module.qualname"
+    raise ValueError("\n".join([first] + rows))
 
 
 def nearby_records(
@@ -71,6 +99,14 @@ def nearby_records(
             picked.setdefault(s.full_name, s)
     for full in difflib.get_close_matches(name, list(by_full), n=_NEARBY_ROWS):
         picked.setdefault(full, by_full[full])
+    # a misspelt function name: compare the last parts of the names
+    last = qualname.rpartition(".")[2]
+    by_last: dict[str, list[FunctionStats]] = {}
+    for s in recorded:
+        by_last.setdefault(s.qualname.rpartition(".")[2], []).append(s)
+    for close in difflib.get_close_matches(last, list(by_last), n=_NEARBY_ROWS):
+        for s in by_last[close]:
+            picked.setdefault(s.full_name, s)
     return list(picked.values())[:_NEARBY_ROWS]
 
 

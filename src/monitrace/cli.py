@@ -26,6 +26,8 @@ from .exporters.output import OutputPlan, plan_output
 from .filter_args import add_filter_arguments, filter_options_from_args
 
 USAGE = "%(prog)s [options] (script.py | -m module | -c code) [args ...]"
+# How the flags name the spec options in messages.
+_SPEC_FLAGS = {"include": "--include", "within": "--within"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             session = trace(**trace_options(ns, output, export))
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
+        session._warn_unmatched = False  # _finish says it in one line
         try:
             program = prepare(mode, target)
         except _CannotRun as exc:
@@ -329,6 +332,8 @@ def _finish(
     session: Session, ns: argparse.Namespace, output: TextIO | None, export: OutputPlan | None
 ) -> None:
     stream = output if output is not None else sys.stderr
+    for line in session.unmatched_specs(_SPEC_FLAGS):
+        print(line, file=sys.stderr)
     if ns.report:
         session.report(file=stream)
     if export is not None:

@@ -36,6 +36,25 @@ def _duration_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _spec_arg(option: str) -> Any:
+    """An argparse type that checks one filter spec, errors naming `option`."""
+
+    def check(text: str) -> str:
+        from .filters import spec_to_q
+
+        try:
+            spec_to_q(text, option)
+        except ValueError as exc:
+            message = str(exc)
+            prefix = f"{option}: "
+            raise argparse.ArgumentTypeError(
+                message[len(prefix):] if message.startswith(prefix) else message
+            ) from None
+        return text
+
+    return check
+
+
 def _depth_arg(text: str) -> int:
     try:
         depth = int(text)
@@ -58,13 +77,16 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
         "Repeat a flag to give several.",
     )
     group.add_argument("--include", action="append", metavar="SPEC",
+                       type=_spec_arg("--include"),
                        help="trace only functions matching a SPEC")
     group.add_argument("--exclude", action="append", metavar="SPEC",
+                       type=_spec_arg("--exclude"),
                        help="never trace functions matching a SPEC")
     group.add_argument("--within", action="append", metavar="SPEC",
+                       type=_spec_arg("--within"),
                        help="record only calls made inside a call of a matching function")
     group.add_argument("--exclude-within", action="append", metavar="SPEC",
-                       dest="exclude_within",
+                       type=_spec_arg("--exclude-within"), dest="exclude_within",
                        help="leave out a matching function and everything it calls")
     group.add_argument("--max-depth", type=_depth_arg, metavar="N", dest="max_depth",
                        help="record calls down to N levels below where tracing "

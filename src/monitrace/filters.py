@@ -10,12 +10,18 @@ dynamic filters (depth, within, threads) live in ``_core/scope.c``.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Union
+
+class UnmatchedSpecWarning(UserWarning):
+    """An include= or within= spec matched no function while a session
+    ran; said once per spec, when the session stops."""
+
 
 # Bits of a verdict, as _core reads them (records.h MT_VERDICT_*).
 TRACE = 1
@@ -183,6 +189,9 @@ def glob_regex(pattern: str, field: str) -> re.Pattern[str]:
 # ---- specs: the strings of include=, exclude=, within=, --include ... --------
 
 Spec = Union[str, Q]
+# A "word:" prefix is meant as a field: one that names none is an error
+# rather than a pattern that silently matches nothing.
+_FIELD_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPEC_FIELDS = {
     "module": "module",
     "function": "function",
@@ -210,6 +219,8 @@ def spec_to_q(spec: Spec, option: str) -> Q:
         raise ValueError(f"{option}: empty pattern")
     head, sep, rest = spec.partition(":")
     field = _SPEC_FIELDS.get(head) if sep else None
+    if sep and field is None and head != "re" and _FIELD_WORD.fullmatch(head):
+        raise ValueError(_unknown_field(option, head, spec))
     text = rest if field else spec
     op = "glob"
     if text.startswith("re:"):
@@ -224,6 +235,16 @@ def spec_to_q(spec: Spec, option: str) -> Q:
         return Q(**{f"module__{op}": text}) | Q(**{f"fullname__{op}": text})
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{option}: {exc}") from None
+
+
+def _unknown_field(option: str, head: str, spec: str) -> str:
+    fields = [*_SPEC_FIELDS, "re"]
+    close = difflib.get_close_matches(head, fields, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"{option}: unknown field {head!r} in {spec!r}{hint}; a spec is "
+        f"[field:][re:]pattern with field one of {', '.join(_SPEC_FIELDS)}"
+    )
 
 
 def normalize_specs(option: str, value: Any) -> tuple[Spec, ...]:
@@ -327,14 +348,48 @@ class Places:
             return False, True
         return path.startswith(self._stdlib), False
 
+    def of_code(self, filename: str, module: str) -> tuple[bool, bool]:
+        """(stdlib, site_packages) for a code object: by its file, or for
+        generated code (compiled from a string: a namedtuple's __new__,
+        a dataclass's __init__ and __create_fn__, attrs methods) by the
+        module behind it (see generator_module)."""
+        if not is_generated(filename):
+            return self.of_file(filename)
+        generator = generator_module(filename, module)
+        return self.of_module(generator) if generator else (False, False)
+
     def of_module(self, module: str) -> tuple[bool, bool]:
-        """(stdlib, site_packages) for a C function's module."""
+        """(stdlib, site_packages) of a module, by name (a C function's
+        module, the module behind generated code)."""
         top = module.partition(".")[0]
         if top in sys.stdlib_module_names:
             return True, False
         mod = sys.modules.get(module) or sys.modules.get(top)
         filename = getattr(mod, "__file__", None)
         return self.of_file(filename) if isinstance(filename, str) else (False, False)
+
+
+def is_generated(filename: str) -> bool:
+    """Whether code was compiled from a string (``<string>``, ``<attrs
+    generated ...>``, ``<doctest ...>``) rather than read from a file or
+    frozen into the interpreter."""
+    return filename.startswith("<") and not filename.startswith("<frozen ")
+
+
+def generator_module(filename: str, module: str) -> str:
+    """The module behind generated code: the module its globals name
+    (dataclasses, and attrs 22 and later, run the methods they make in the
+    globals of the class's module), except for generators whose namespaces
+    name no module: collections.namedtuple calls each one
+    ``namedtuple_<typename>``, and older attrs compile into files named
+    ``<attrs generated ...>`` with bare globals. "" when nothing says."""
+    if module:
+        if module.startswith("namedtuple_") and module not in sys.modules:
+            return "collections"
+        return module
+    if filename.startswith("<attrs generated "):
+        return "attr"
+    return ""
 
 
 def _prefixes(dirs: Iterable[str | None]) -> tuple[str, ...]:
@@ -393,15 +448,47 @@ class CompiledFilter:
             return TRACE | EXCLUDE_WITHIN
         if self._within is not None and self._within(facts):
             return TRACE | WITHIN
-        if not self._stdlib and facts.stdlib:
-            return 0
-        if not self._site_packages and facts.site_packages:
-            return 0
+        # stdlib=False and site_packages=False say where Python code may
+        # live. A C function is seen only when traced code calls it, so it
+        # stays unless a spec names it (builtins count as the standard
+        # library, and these switches would drop every one of them).
+        if facts.kind == "python":
+            if not self._stdlib and facts.stdlib:
+                return 0
+            if not self._site_packages and facts.site_packages:
+                return 0
         if self._include is not None and not self._include(facts):
             return 0
         if self._exclude is not None and self._exclude(facts):
             return 0
         return TRACE
+
+    def unmatched_messages(self, labels: dict[str, str] | None = None) -> list[str]:
+        """One line per include=/within= spec that matched nothing yet,
+        naming its option (or what `labels` calls it: ``--include``)."""
+        lines = []
+        for option, spec in self.unmatched():
+            option = (labels or {}).get(option, option)
+            hint = ""
+            if isinstance(spec, str) and ":" not in spec and not _WILDCARDS.search(spec) \
+                    and "/" not in spec and "." not in spec:
+                hint = (
+                    f" (a bare name means a module or a full name module.qualname; "
+                    f"for a function named so use 'function:{spec}')"
+                )
+            lines.append(f"monitrace: {option} spec {spec!r} matched no function{hint}")
+        return lines
+
+    def unmatched(self) -> list[tuple[str, Spec]]:
+        """(option, spec) of the include= and within= specs that have
+        matched no function so far: a session that traced nothing for
+        them was most likely given a wrong pattern (``within="main"``
+        names a module; the function is ``function:main``)."""
+        out: list[tuple[str, Spec]] = []
+        for specs in (self._include, self._within):
+            if specs is not None:
+                out.extend((specs.option, spec) for spec in specs.unmatched())
+        return out
 
     @property
     def _places(self) -> Places:
@@ -416,7 +503,7 @@ class CompiledFilter:
         if code is not None:
             mod = module or ""
             qualname = key.co_qualname
-            stdlib, site_packages = self._places.of_file(key.co_filename)
+            stdlib, site_packages = self._places.of_code(key.co_filename, mod)
             return Facts(
                 module=mod,
                 function=key.co_name,
@@ -443,11 +530,34 @@ class CompiledFilter:
         )
 
 
-def _union(specs: Spec | Iterable[Spec], option: str) -> Test | None:
-    tests = [spec_to_q(s, option)._test for s in normalize_specs(option, specs)]
-    if not tests:
-        return None
-    return tests[0] if len(tests) == 1 else _any(tests)
+class _SpecSet:
+    """The union of one option's specs, remembering which of them have
+    matched a function the filter was asked about."""
+
+    def __init__(self, option: str, specs: tuple[Spec, ...]) -> None:
+        self.option = option
+        self.specs = specs
+        self._tests = [spec_to_q(s, option)._test for s in specs]
+        self._matched = [False] * len(specs)
+        self._all_matched = False
+
+    def __call__(self, facts: Facts) -> bool:
+        if self._all_matched:
+            return any(test(facts) for test in self._tests)
+        hit = False
+        for i, test in enumerate(self._tests):
+            if test(facts):
+                hit = self._matched[i] = True
+        self._all_matched = all(self._matched)
+        return hit
+
+    def unmatched(self) -> list[Spec]:
+        return [s for s, m in zip(self.specs, self._matched) if not m]
+
+
+def _union(specs: Spec | Iterable[Spec], option: str) -> _SpecSet | None:
+    checked = normalize_specs(option, specs)
+    return _SpecSet(option, checked) if checked else None
 
 
 # ---- what a Session uses ---------------------------------------------------

@@ -7,8 +7,8 @@ nothing gets no per-test hook from it. What it offers:
 - the ``monitrace`` fixture: ``with monitrace.trace(**options) as s:``;
 - ``--monitrace`` (trace every test) and the ``@pytest.mark.monitrace``
   marker (trace the marked tests), with ``--monitrace-include``,
-  ``--monitrace-exclude``, ``--monitrace-out DIR`` and
-  ``--monitrace-report N``;
+  ``--monitrace-exclude``, ``--monitrace-out DIR`` (or ``FILE.pstats``
+  for one merged profile of the run) and ``--monitrace-report N``;
 - readable failures of ``assert s.calls("mod.func") == 3``.
 """
 
@@ -52,9 +52,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "monitrace.trace(exclude=...)); repeatable.",
     )
     group.addoption(
-        "--monitrace-out", default=None, metavar="DIR",
+        "--monitrace-out", default=None, metavar="DIR|FILE.pstats",
         help="write one output file per traced test into DIR, named after "
-        "its node id, plus a summary of the suite.",
+        "its node id, plus a summary of the suite; or, for a path ending "
+        "in .pstats or .prof, one pstats file merging every traced test.",
     )
     group.addoption(
         "--monitrace-report", type=int, default=10, metavar="N",
@@ -80,8 +81,21 @@ def pytest_configure(config: pytest.Config) -> None:
         _suite(config, trace_all=True)
 
 
+#: --monitrace-out paths with these endings name one merged pstats file.
+MERGED_SUFFIXES = (".pstats", ".prof")
+
+
+def merged_out(out: str) -> bool:
+    """Whether --monitrace-out names one merged pstats file (not a DIR)."""
+    return out.lower().endswith(MERGED_SUFFIXES)
+
+
 def _check_out_dir(config: pytest.Config, out: str) -> None:
     path = os.path.join(str(config.invocation_params.dir), out)
+    if merged_out(out):
+        if os.path.isdir(path):
+            raise pytest.UsageError(f"--monitrace-out: {out!r} is a directory")
+        path = os.path.dirname(path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
@@ -106,12 +120,13 @@ def _check_filters(config: pytest.Config) -> None:
     exclude = config.getoption("monitrace_exclude")
     if not (include or exclude):
         return
-    from .options import options_from  # pure Python: no C code loads
+    from .filters import normalize_specs  # pure Python: no C code loads
 
-    try:
-        options_from(base_options(include, exclude))
-    except (TypeError, ValueError) as exc:
-        raise pytest.UsageError(f"--monitrace-include/--monitrace-exclude: {exc}") from None
+    for option, specs in (("--monitrace-include", include), ("--monitrace-exclude", exclude)):
+        try:
+            normalize_specs(option, tuple(specs))
+        except (TypeError, ValueError) as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def _suite(config: pytest.Config, *, trace_all: bool = False) -> SuiteTracer:
@@ -141,9 +156,10 @@ def pytest_collection_modifyitems(
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     """pytest-xdist, on the controller: a worker finished; take its data."""
-    data = getattr(node, "workeroutput", {}).get("monitrace")
+    output = getattr(node, "workeroutput", {})
+    data = output.get("monitrace")
     if data:
-        _suite(node.config).merge_worker(data)
+        _suite(node.config).merge_worker(data, output.get("monitrace-pstats"))
 
 
 def pytest_assertrepr_compare(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import marshal
 import os
 import re
 import time
@@ -17,8 +18,11 @@ from typing import Any
 import pytest
 
 from .api import Session, trace
+from .filters import UnmatchedSpecWarning
+from .exporters import pstats as pstats_format
+from .exporters import write_atomic
 from .report import FunctionStats, render_rows, render_table
-from .pytest_plugin import base_options
+from .pytest_plugin import base_options, merged_out
 from .suite_stats import SuiteStats
 
 SLOWEST_TESTS = 3
@@ -51,6 +55,13 @@ def _nested(
             gen.send(result)
         except StopIteration:
             pass
+
+
+def _calls_pyfunc(item: pytest.Item) -> bool:
+    """Whether `item` runs its test through pytest_pyfunc_call: a
+    pytest.Function whose class keeps pytest's runtest. unittest's
+    TestCaseFunction is a Function that calls the TestCase directly."""
+    return isinstance(item, pytest.Function) and type(item).runtest is pytest.Function.runtest
 
 
 @dataclasses.dataclass(slots=True)
@@ -88,10 +99,15 @@ class SuiteTracer:
             config.getoption("monitrace_include"), config.getoption("monitrace_exclude")
         )
         out = config.getoption("monitrace_out")
-        self.out_dir: str | None = (
-            None if out is None
-            else os.path.join(str(config.invocation_params.dir), out)
-        )
+        path = None if out is None else os.path.join(str(config.invocation_params.dir), out)
+        # Per-test files in a directory, or one pstats file for the run.
+        self.out_dir: str | None = None
+        self.merged_path: str | None = None
+        self.merged: dict[pstats_format.Key, pstats_format.Entry] = {}
+        if path is not None and merged_out(path):
+            self.merged_path = path
+        else:
+            self.out_dir = path
         workerinput = getattr(config, "workerinput", None)
         self.worker_id: str | None = workerinput["workerid"] if workerinput else None
         self.suite = SuiteStats(slowest=min(SLOWEST_TESTS, self.rows), hottest=self.rows)
@@ -172,9 +188,12 @@ class SuiteTracer:
     # ---- the phases of a test and the windows traced in them -------------
     # Traced: fixture functions, at setup (pytest_fixture_setup) and at
     # teardown (finalizers that open and close a window around each
-    # fixture's own), and the test function (pytest_pyfunc_call; the whole
-    # call phase for items that are not Python functions). pytest's own
-    # bookkeeping between them stays out of the records.
+    # fixture's own), and the call phase of every item: unittest.TestCase
+    # methods with their setUp/tearDown and subtests, doctests and other
+    # plugins' items run their tests without pytest_pyfunc_call, so the
+    # window opens around pytest_runtest_call. Only a plain pytest.Function
+    # (whose runtest is pytest's own) narrows it to pytest_pyfunc_call,
+    # which keeps pytest's bookkeeping of the call phase out of the records.
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, None]:
@@ -191,7 +210,7 @@ class SuiteTracer:
 
     @pytest.hookimpl(hookwrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, None]:
-        if isinstance(item, pytest.Function):
+        if _calls_pyfunc(item):
             yield from self._timed()
         else:
             yield from _nested(self._timed(), self._window())
@@ -209,11 +228,17 @@ class SuiteTracer:
         run, self._run = self._run, None
         if run is None:
             return
-        run.session.stop()
+        with warnings.catch_warnings():
+            # A spec that matched nothing in one test may match in the
+            # next: the run's summary says which matched in none.
+            warnings.simplefilter("ignore", UnmatchedSpecWarning)
+            run.session.stop()
         stats = run.session.stats()
         self.suite.add_test(run.nodeid, run.seconds, stats)
         if self.out_dir is not None:
             self._write_test(run, item)
+        if self.merged_path is not None:
+            pstats_format.merge(self.merged, pstats_format.build(run.session.snapshot()))
         run.session.clear()
 
     # ---- rows and files ---------------------------------------------------
@@ -242,6 +267,14 @@ class SuiteTracer:
         else:
             warnings.warn(warning, stacklevel=2)
 
+    def _write_merged(self) -> None:
+        assert self.merged_path is not None
+        merged = self.merged
+        try:
+            write_atomic(self.merged_path, lambda out: marshal.dump(merged, out), binary=True)
+        except OSError as exc:  # never fail the run over an output file
+            self._warn(f"monitrace could not write {self.merged_path}: {exc}", None)
+
     def _write_json(
         self, path: str, data: dict[str, Any], item: pytest.Item | None = None
     ) -> None:
@@ -254,14 +287,22 @@ class SuiteTracer:
 
     # ---- end of session, xdist -------------------------------------------
 
-    def merge_worker(self, data: str) -> None:
+    def merge_worker(self, data: str, pstats_data: str | None = None) -> None:
         self.suite.merge(json.loads(data))
+        if pstats_data:
+            pstats_format.merge(self.merged, pstats_format.from_data(json.loads(pstats_data)))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._finish(None)
         data = self.suite.to_data()
         if self.worker_id is not None:
-            self.config.workeroutput["monitrace"] = json.dumps(data)  # type: ignore[attr-defined]
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output["monitrace"] = json.dumps(data)
+            if self.merged_path is not None:
+                # The controller merges the workers' profiles into one file.
+                output["monitrace-pstats"] = json.dumps(pstats_format.to_data(self.merged))
+        elif self.merged_path is not None and self.suite.tests_traced:
+            self._write_merged()
         if self.out_dir is None or not self.suite.tests_traced:
             return
         name = (
@@ -270,10 +311,25 @@ class SuiteTracer:
         )
         self._write_json(os.path.join(self.out_dir, name), data)
 
+    def _unmatched_specs(self) -> list[str]:
+        """The lines of the specs that matched no function in any test
+        (of the sessions kept for reuse: every test with the same
+        options)."""
+        unmatched: set[str] | None = None
+        for session in self._sessions.values():
+            lines = set(session.unmatched_specs(
+                {"include": "--monitrace-include", "within": "within"}))
+            unmatched = lines if unmatched is None else unmatched & lines
+        return sorted(unmatched or ())
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.worker_id is not None or self.rows == 0 or not self.suite.tests_traced:
+        if self.worker_id is not None:
             return
         tr = terminalreporter
+        for line in self._unmatched_specs():
+            tr.write_line(line)
+        if self.rows == 0 or not self.suite.tests_traced:
+            return
         n = self.suite.tests_traced
         tr.write_sep("=", f"monitrace: {n} test{'s' if n != 1 else ''} traced")
         functions = [self._short(s) for s in self.suite.functions()]
@@ -292,6 +348,9 @@ class SuiteTracer:
         if self.out_dir is not None:
             tr.write_line("")
             tr.write_line(f"monitrace: per-test files in {self.out_dir}")
+        if self.merged_path is not None:
+            tr.write_line("")
+            tr.write_line(f"monitrace: one profile of the run in {self.merged_path}")
 
     def _short(self, s: FunctionStats) -> FunctionStats:
         """`s` with its file name relative to the rootdir when inside it."""

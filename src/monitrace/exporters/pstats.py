@@ -100,3 +100,41 @@ def build(snapshot: dict[str, Any]) -> dict[Key, Entry]:
 def write(source: Source, out: IO[bytes]) -> None:
     """Write the pstats file of `source` to the binary stream `out`."""
     marshal.dump(build(source.snapshot), out)
+
+
+def merge(into: dict[Key, Entry], more: dict[Key, Entry]) -> None:
+    """Add the pstats dictionary `more` to `into`, summing what two runs of
+    the same function (and the same caller edge) share, as
+    ``pstats.Stats.add`` does."""
+    for key, (prim, calls, self_s, total_s, callers) in more.items():
+        old = into.get(key)
+        if old is None:
+            into[key] = (prim, calls, self_s, total_s, dict(callers))
+            continue
+        edges = dict(old[4])
+        for caller, edge in callers.items():
+            seen = edges.get(caller)
+            edges[caller] = edge if seen is None else (
+                seen[0] + edge[0], seen[1] + edge[1], seen[2] + edge[2], seen[3] + edge[3]
+            )
+        into[key] = (old[0] + prim, old[1] + calls, old[2] + self_s, old[3] + total_s, edges)
+
+
+def to_data(stats: dict[Key, Entry]) -> list[Any]:
+    """A pstats dictionary as JSON-ready lists (its keys are tuples)."""
+    return [
+        [list(key), [prim, calls, self_s, total_s,
+                     [[list(caller), list(edge)] for caller, edge in callers.items()]]]
+        for key, (prim, calls, self_s, total_s, callers) in stats.items()
+    ]
+
+
+def from_data(data: list[Any]) -> dict[Key, Entry]:
+    """The inverse of :func:`to_data`."""
+    out: dict[Key, Entry] = {}
+    for (filename, line, name), (prim, calls, self_s, total_s, callers) in data:
+        out[(filename, line, name)] = (
+            prim, calls, self_s, total_s,
+            {(cf, cl, cn): (c, p, s, t) for (cf, cl, cn), (c, p, s, t) in callers},
+        )
+    return out
