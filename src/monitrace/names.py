@@ -134,7 +134,12 @@ def _function_records(obj: Any, recorded: Sequence[FunctionStats]) -> Resolved |
         ]
         return Resolved(label, matches, True)
     if isinstance(func, _C_FUNCTION_TYPES):
-        _label, qualname, module = _c_identity(func)
+        from . import _core  # the names C records carry
+
+        key = _core.c_function_key(func)
+        if key is None:
+            return None
+        _label, qualname, module = _c_identity(key)
         label = f"{module}.{qualname}" if module else qualname
         matches = [s for s in recorded if s.kind == "c" and s.full_name == label]
         return Resolved(label, matches, True)

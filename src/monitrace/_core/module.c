@@ -35,7 +35,18 @@ hist_bucket(PyObject *Py_UNUSED(module), PyObject *arg)
                          (unsigned long long)hi);
 }
 
+static PyObject *
+c_function_key(PyObject *Py_UNUSED(module), PyObject *callable)
+{
+    return mt_records_cfunc_name(callable);
+}
+
 static PyMethodDef module_methods[] = {
+    {"c_function_key", c_function_key, METH_O,
+     "c_function_key($module, callable, /)\n--\n\n"
+     "The (name, owner, module, binding) tuple that names `callable` in "
+     "snapshots, as a C function record would; None if it is not a C "
+     "function."},
     {"hist_bucket", hist_bucket, METH_O,
      "hist_bucket($module, ticks, /)\n--\n\n"
      "(bucket, low, high) of the latency histogram bucket holding `ticks`."},

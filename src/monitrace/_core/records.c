@@ -235,8 +235,11 @@ retire(MtRecord *rec)
     }
     PyObject *saved = PyErr_GetRaisedException();
     PyObject *name = retired_name(rec);
-    MtStats *into = name != NULL ? retired_row(&tr->records, name) : NULL;
-    if (into == NULL) {
+    /* Excluded code has no numbers, so no row of totals either. */
+    MtStats *into = name != NULL && rec->traced
+                        ? retired_row(&tr->records, name)
+                        : NULL;
+    if (name == NULL || (rec->traced && into == NULL)) {
         mt_tracer_fail(tr, MT_ERR_NOMEM, "totals of a dead code object");
     }
     /* Without a row the numbers are dropped, never left behind. */
@@ -571,6 +574,17 @@ cfunc_identity(PyObject *callable, const PyMethodDef *def)
                       module ? module : Py_None, binding);
     Py_XDECREF(module);
     return out;
+}
+
+PyObject *
+mt_records_cfunc_name(PyObject *callable)
+{
+    const void *cls;
+    const PyMethodDef *def = mt_records_cfunc_key(callable, &cls);
+    if (def == NULL) {
+        Py_RETURN_NONE;
+    }
+    return cfunc_identity(callable, def);
 }
 
 MtRecord *

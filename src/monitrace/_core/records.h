@@ -169,6 +169,11 @@ mt_records_cfunc_key(PyObject *callable, const void **cls)
     return NULL;
 }
 
+/* The (name, owner, module, binding) tuple a C record of `callable` is
+ * named by (see cfunc_identity in records.c), None if `callable` is not a
+ * C function; NULL with an exception set on failure. */
+PyObject *mt_records_cfunc_name(PyObject *callable);
+
 /* The C record for (`def`, `cls`), or NULL if none yet (hot path, no
  * errors). */
 MtRecord *mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def,
