@@ -336,3 +336,39 @@ def test_every_timer_signal_raises_in_the_program():
     assert counts["in_repr"] == 0
     assert not [w for w in caught_warnings if issubclass(w.category, monitrace.TracerError)]
     assert_consistent(s)
+
+
+class Quiet:
+    def __repr__(self):
+        return "Quiet()"
+
+
+def test_brackets_leave_no_reference_and_no_stand_in_behind(handler):
+    # Each repr below runs in a bracket: a stand-in for every Python
+    # handler (SIGUSR1's and SIGINT's at least) takes its place and leaves.
+    import gc
+
+    def standins():
+        return [o for o in gc.get_objects() if type(o).__name__ == "SignalHandlerStandIn"]
+
+    def run(n):
+        s = monitrace.trace(record=True, args=True)
+        with s:
+            for _ in range(n):
+                target(Quiet())
+        return s
+
+    gc.collect()
+    run(1)
+    spares = len(standins())
+    before = sys.getrefcount(handler), sys.getrefcount(signal.default_int_handler)
+    s = run(1000)
+    after = sys.getrefcount(handler), sys.getrefcount(signal.default_int_handler)
+    assert after == before
+    # Kept for reuse, one per signal at most, holding no handler.
+    assert len(standins()) <= spares <= len(signal.valid_signals())
+    assert all("unused" in repr(o) for o in standins())
+    assert signal.getsignal(signal.SIGUSR1) is handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    calls = [e for e in s.events() if e.function.code is target.__code__ and e.kind == "call"]
+    assert len(calls) == 1000 and calls[0].args == (("x", "Quiet()"),)

@@ -13,15 +13,15 @@
  *
  * and takes no pointer into the tracer's data across the call. While the
  * bracket is open, this thread's calls to the tracer's control methods are
- * refused (reentrancy); other threads' calls are not; and signals that
- * land in the bracket reach the program's handlers only once it is closed
+ * refused (reentrancy); other threads' calls are not. The Python call
+ * itself is bracketed by mt_sigdefer_enter() and mt_sigdefer_leave(), so
+ * that signals landing in it reach the program's handlers only afterwards
  * (sigdefer.h).
  */
 #ifndef MT_GUARD_H
 #define MT_GUARD_H
 
 #include "common.h"
-#include "sigdefer.h"
 #include "tracer.h"
 
 /* True when the calling thread is itself inside Python code that one of
@@ -38,7 +38,6 @@ mt_guard_enter(MtTracer *tr)
 {
     Py_INCREF(tr);
     tr->in_callback++;
-    mt_sigdefer_enter();
     return tr->serial;
 }
 
@@ -48,7 +47,6 @@ mt_guard_enter(MtTracer *tr)
 static inline int
 mt_guard_leave(MtTracer *tr, uint64_t serial)
 {
-    mt_sigdefer_leave();
     tr->in_callback--;
     int same = tr->serial == serial && tr->active;
     Py_DECREF(tr);

@@ -3,6 +3,7 @@
 #include "records.h"
 #include "eventlog.h"
 #include "guard.h"
+#include "sigdefer.h"
 #include "tracer.h"
 
 #include <stdlib.h>
@@ -125,6 +126,7 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
     }
     PyObject *saved = PyErr_GetRaisedException();
     uint64_t serial = mt_guard_enter(tr);
+    mt_sigdefer_enter();
     PyObject *res =
         tr->filter_module ? PyObject_CallFunctionObjArgs(
             tr->filter, key, module != NULL ? module : Py_None, NULL)
@@ -155,6 +157,7 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
             verdict = MT_VERDICT_TRACE;
         }
     }
+    mt_sigdefer_leave();
     if (!mt_guard_leave(tr, serial)) {
         verdict = -1;
     }

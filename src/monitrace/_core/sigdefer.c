@@ -7,11 +7,25 @@
  * interpreter only), so this state is per process too. It is read and
  * written with the GIL held, on the thread that handles signals, except
  * where a comment says otherwise. */
-static MtSigTable table;     /* entries NULL: not verified, never used */
-static int depth;            /* guard brackets open on that thread */
-static PyObject **installed; /* [nsig]: Owned stand-ins now in the table */
-static char *noted;          /* [nsig]: signals a stand-in held back */
-static int check_queued;     /* a pending call will check signals */
+typedef struct {
+    /* Borrowed, only ever compared: the handler found at the last look,
+     * and whether it was a Python one. A bracket re-examines only entries
+     * that changed (the type test is what makes a look at all of them
+     * cost). Only a callable can replace a callable at the same address
+     * (SIG_DFL and SIG_IGN are cached ints), so a stale verdict holds. */
+    PyObject *seen;
+    int python;
+    int noted;        /* a stand-in held this signal back */
+    PyObject *spare;  /* Owned: a stand-in kept for reuse, or NULL */
+} MtSigSlot;
+
+static MtSigTable table; /* entries NULL: not verified, never used */
+static MtSigSlot *slots; /* [nsig] */
+static int *placed;      /* [nsig]: signals the open bracket stood in for */
+static int nplaced;
+static int any_noted;
+static int depth;        /* guard brackets open on that thread */
+static int check_queued; /* a pending call will check signals */
 /* Owned for the life of the process: stand-ins may outlive the module
  * (signal.signal() hands them out as the previous handler). */
 static PyTypeObject *standin_type;
@@ -88,7 +102,8 @@ standin_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
 {
     MtStandIn *s = (MtStandIn *)self;
     if (depth > 0 && mt_sigtable_handles_signals()) {
-        noted[s->signum] = 1;
+        slots[s->signum].noted = 1;
+        any_noted = 1;
         Py_RETURN_NONE;
     }
     return PyObject_Vectorcall(s->handler, args, nargsf, kwnames);
@@ -97,8 +112,12 @@ standin_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
 static PyObject *
 standin_repr(PyObject *self)
 {
-    return PyUnicode_FromFormat("<monitrace stand-in for %R>",
-                                ((MtStandIn *)self)->handler);
+    PyObject *handler = ((MtStandIn *)self)->handler;
+    if (handler == NULL) {
+        return PyUnicode_FromString("<monitrace signal handler stand-in, "
+                                    "unused>");
+    }
+    return PyUnicode_FromFormat("<monitrace stand-in for %R>", handler);
 }
 
 static int
@@ -153,47 +172,79 @@ static PyType_Spec standin_spec = {
     .slots = standin_slots,
 };
 
-/* Put a stand-in in place of `signum`'s handler, if it has a Python one. */
+/* A stand-in for `signum` holding no handler: the spare, unless the
+ * program got hold of it (signal.getsignal() in a bracket). Borrowed from
+ * the slot, or NULL with no exception set. */
+static MtStandIn *
+spare(int signum)
+{
+    PyObject *s = slots[signum].spare;
+    if (s != NULL && Py_REFCNT(s) == 1) {
+        return (MtStandIn *)s;
+    }
+    Py_CLEAR(slots[signum].spare); /* the program's now, handler and all */
+    MtStandIn *fresh = PyObject_GC_New(MtStandIn, standin_type);
+    if (fresh == NULL) {
+        PyErr_Clear(); /* this signal is then not deferred */
+        return NULL;
+    }
+    fresh->handler = NULL;
+    fresh->signum = signum;
+    fresh->vectorcall = standin_vectorcall;
+    PyObject_GC_Track(fresh);
+    slots[signum].spare = (PyObject *)fresh;
+    return fresh;
+}
+
+/* Put a stand-in in place of `signum`'s handler, if it has a Python one
+ * (a stand-in the program installed again stands in for itself). */
 static void
 stand_in(int signum)
 {
+    MtSigSlot *slot = &slots[signum];
     PyObject *handler = load_handler(signum);
-    if (!is_python_handler(handler) || Py_IS_TYPE(handler, standin_type)) {
+    if (handler != slot->seen) {
+        slot->seen = handler;
+        slot->python = is_python_handler(handler)
+                       && !Py_IS_TYPE(handler, standin_type);
+    }
+    if (!slot->python) {
         return;
     }
-    MtStandIn *s = PyObject_GC_New(MtStandIn, standin_type);
-    if (s == NULL) {
-        PyErr_Clear(); /* this signal is then not deferred */
-        return;
-    }
-    s->handler = NULL;
-    s->signum = signum;
-    s->vectorcall = standin_vectorcall;
-    PyObject_GC_Track(s);
-    /* The allocation may have run a collection, and a finalizer may have
+    MtStandIn *s = spare(signum);
+    /* An allocation may have run a collection, and a finalizer may have
      * installed another handler meanwhile. */
-    if (load_handler(signum) != handler) {
-        Py_DECREF(s);
+    if (s == NULL || load_handler(signum) != handler) {
         return;
     }
     s->handler = handler; /* the table's reference moves here */
-    installed[signum] = Py_NewRef(s);
-    store_handler(signum, (PyObject *)s); /* and ours into the table */
+    store_handler(signum, Py_NewRef(s));
+    placed[nplaced++] = signum;
 }
 
 /* Put the real handler back, unless code inside the bracket installed a
  * handler of its own since (signal.signal() then handed the stand-in out
- * as the old handler; it keeps the real one alive). */
+ * as the old handler: it keeps the real one, and is no longer ours). */
 static void
 restore(int signum)
 {
-    PyObject *s = installed[signum];
-    installed[signum] = NULL;
-    if (load_handler(signum) == s) {
-        store_handler(signum, Py_NewRef(((MtStandIn *)s)->handler));
-        Py_DECREF(s); /* the table's reference */
+    MtSigSlot *slot = &slots[signum];
+    MtStandIn *s = (MtStandIn *)slot->spare;
+    if (load_handler(signum) != (PyObject *)s) {
+        Py_CLEAR(slot->spare);
+        return;
     }
-    Py_DECREF(s);
+    if (Py_REFCNT(s) > 2) {
+        /* Still in the table, but the program holds it too (from
+         * signal.getsignal()): it must go on calling the handler. */
+        store_handler(signum, Py_NewRef(s->handler));
+        Py_DECREF(s); /* the table's reference */
+        Py_CLEAR(slot->spare);
+        return;
+    }
+    store_handler(signum, s->handler); /* the reference moves back */
+    s->handler = NULL;
+    Py_DECREF(s); /* the table's reference; the spare stays */
 }
 
 /* ---- handing the signals back ----------------------------------------- */
@@ -285,14 +336,14 @@ mt_sigdefer_init(PyObject *Py_UNUSED(module))
     if (standin_type == NULL) {
         standin_type = (PyTypeObject *)PyType_FromSpec(&standin_spec);
     }
-    installed = PyMem_Calloc((size_t)t.nsig, sizeof(*installed));
-    noted = PyMem_Calloc((size_t)t.nsig, sizeof(*noted));
-    if (standin_type == NULL || installed == NULL || noted == NULL) {
+    slots = PyMem_Calloc((size_t)t.nsig, sizeof(*slots));
+    placed = PyMem_Calloc((size_t)t.nsig, sizeof(*placed));
+    if (standin_type == NULL || slots == NULL || placed == NULL) {
         PyErr_Clear();
-        PyMem_Free(installed);
-        PyMem_Free(noted);
-        installed = NULL;
-        noted = NULL;
+        PyMem_Free(slots);
+        PyMem_Free(placed);
+        slots = NULL;
+        placed = NULL;
         return 0;
     }
     table = t;
@@ -332,16 +383,19 @@ mt_sigdefer_leave(void)
     }
     /* Restore with the bracket still open: a finalizer run by a release
      * below still has its signals held back. */
-    for (int i = 1; i < table.nsig; i++) {
-        if (installed[i] != NULL) {
-            restore(i);
-        }
+    for (int k = 0; k < nplaced; k++) {
+        restore(placed[k]);
     }
+    nplaced = 0;
     depth = 0;
+    if (!any_noted) {
+        return;
+    }
+    any_noted = 0;
     int first = 0;
     for (int i = 1; i < table.nsig; i++) {
-        if (noted[i]) {
-            noted[i] = 0;
+        if (slots[i].noted) {
+            slots[i].noted = 0;
             retrip(i);
             first = first ? first : i;
         }

@@ -15,10 +15,13 @@
  * the program's code. A handler therefore runs once, in the program, with
  * the program's frame, and what it raises reaches the program.
  *
- * The guard (guard.h) brackets every such call with mt_sigdefer_enter()
- * and mt_sigdefer_leave(). Both need the GIL; elsewhere than on the main
- * thread, and when the table could not be verified at import, they do
- * nothing (mt_sigdefer_active() is then 0).
+ * Every such call is bracketed with mt_sigdefer_enter() and
+ * mt_sigdefer_leave() (inside the guard of guard.h), as tightly as it can
+ * be: a bracket costs a look at every entry of the table, and callbacks
+ * that run no Python code should not pay it. Brackets nest. Both need the
+ * GIL and no exception set; elsewhere than on the main thread, and when
+ * the table could not be verified at import, they do nothing
+ * (mt_sigdefer_active() is then 0).
  */
 #ifndef MT_SIGDEFER_H
 #define MT_SIGDEFER_H
