@@ -95,14 +95,17 @@ def test_filter_that_starts_another_session_and_leaves_it_running():
 
 @pytest.mark.parametrize("how", ["raise", "signal"])
 def test_filter_raising_keyboard_interrupt_reaches_user_code(how):
-    # A Ctrl-C that lands while the filter runs must not be swallowed: the
-    # callback cannot raise it, so it is re-delivered to the program.
+    # A Ctrl-C that lands while the filter runs must not be swallowed. A
+    # real one (SIGINT) is held back until the filter is done, and the
+    # program's handler raises it in the program: the filter did not
+    # fail. A KeyboardInterrupt the filter raises itself is a failure of
+    # the filter, and still handed to the program as a Ctrl-C.
     def interrupted(code):
         if code is target.__code__:
             if how == "raise":
                 raise KeyboardInterrupt
             signal.raise_signal(signal.SIGINT)
-            for _ in range(100):  # the handler raises here
+            for _ in range(100):  # the handler would raise here
                 pass
         return True
 
@@ -117,7 +120,10 @@ def test_filter_raising_keyboard_interrupt_reaches_user_code(how):
     finally:
         errors = tr.stop()
     assert len(reached) < 100
-    assert len(errors) == 1 and "KeyboardInterrupt" in errors[0]
+    if how == "raise":
+        assert len(errors) == 1 and "KeyboardInterrupt" in errors[0]
+    else:
+        assert errors == []
     assert_consistent(tr)
 
 

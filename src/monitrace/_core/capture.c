@@ -3,6 +3,7 @@
 #include "capture.h"
 #include "eventlog.h"
 #include "records.h"
+#include "sigdefer.h"
 #include "tracer.h"
 
 #include <signal.h>
@@ -21,10 +22,22 @@ mt_capture_discard_error(void)
     Py_XDECREF(exc);
 }
 
+/* repr(obj), with signals held back while it runs (sigdefer.h). */
+static PyObject *
+repr_deferring_signals(PyObject *obj)
+{
+    mt_sigdefer_enter();
+    PyObject *text = PyObject_Repr(obj);
+    PyObject *exc = text == NULL ? PyErr_GetRaisedException() : NULL;
+    mt_sigdefer_leave();
+    PyErr_SetRaisedException(exc);
+    return text;
+}
+
 PyObject *
 mt_capture_repr(PyObject *obj, Py_ssize_t limit)
 {
-    PyObject *text = PyObject_Repr(obj);
+    PyObject *text = repr_deferring_signals(obj);
     if (text == NULL) {
         PyObject *exc = PyErr_GetRaisedException();
         const char *exc_name =
@@ -127,6 +140,7 @@ mt_capture_args(MtTracer *tr, MtRecord *rec, PyFrameObject *frame)
         Py_DECREF(names);
         return NULL;
     }
+    mt_sigdefer_enter(); /* one bracket for all the reprs */
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *name = PyTuple_GET_ITEM(names, i);
         PyObject *value = PyFrame_GetVar(frame, name);
@@ -145,10 +159,12 @@ mt_capture_args(MtTracer *tr, MtRecord *rec, PyFrameObject *frame)
             PyErr_Clear();
             Py_DECREF(out);
             Py_DECREF(names);
+            mt_sigdefer_leave();
             return NULL;
         }
         PyTuple_SET_ITEM(out, i, pair);
     }
     Py_DECREF(names);
+    mt_sigdefer_leave();
     return out;
 }

@@ -13,7 +13,10 @@
  *
  * and takes no pointer into the tracer's data across the call. While the
  * bracket is open, this thread's calls to the tracer's control methods are
- * refused (reentrancy); other threads' calls are not.
+ * refused (reentrancy); other threads' calls are not. The Python call
+ * itself is bracketed by mt_sigdefer_enter() and mt_sigdefer_leave(), so
+ * that signals landing in it reach the program's handlers only afterwards
+ * (sigdefer.h).
  */
 #ifndef MT_GUARD_H
 #define MT_GUARD_H

@@ -9,6 +9,7 @@
 #include "eventlog.h"
 #include "guard.h"
 #include "records.h"
+#include "sigdefer.h"
 #include "snapshot.h"
 #include "threadstate.h"
 #include "tracer.h"
@@ -59,11 +60,15 @@ mt_logview_deliver(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
     }
     PyObject *argv[5] = {tuple, rec->key, rec->module ? rec->module : Py_None,
                          ident, ts->name ? ts->name : Py_None};
+    mt_sigdefer_enter();
     res = PyObject_Vectorcall(log->live, argv, 5, NULL);
+    Py_XDECREF(res);
+    PyObject *exc = res == NULL ? PyErr_GetRaisedException() : NULL;
+    mt_sigdefer_leave();
+    PyErr_SetRaisedException(exc);
     if (res == NULL) {
         goto error;
     }
-    Py_DECREF(res);
     Py_DECREF(tuple);
     Py_DECREF(ident);
     return;

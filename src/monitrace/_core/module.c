@@ -7,6 +7,7 @@
 #include "records.h"
 #include "selfcheck.h"
 #include "threadstate.h"
+#include "sigdefer.h"
 #include "tracer.h"
 
 static MtModuleState *
@@ -76,6 +77,9 @@ module_exec(PyObject *module)
     if (mt_thread_watcher_type_init(module, state) < 0) {
         return -1;
     }
+    if (mt_sigdefer_init(module) < 0) {
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "HIST_BUCKETS", MT_HIST_BUCKETS) < 0) {
         return -1;
     }
@@ -87,6 +91,13 @@ module_exec(PyObject *module)
     /* 1 when co_extra is read in place on the hot path (benchmarks/). */
     if (PyModule_AddIntConstant(module, "DIRECT_CODE_EXTRA",
                                 mt_records_direct_extra)
+        < 0) {
+        return -1;
+    }
+    /* 1 when signal handlers are kept out of monitrace's own Python code
+     * (sigdefer.h); tests check it is so on every supported version. */
+    if (PyModule_AddIntConstant(module, "SIGNALS_DEFERRED",
+                                mt_sigdefer_active())
         < 0) {
         return -1;
     }

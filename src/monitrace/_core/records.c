@@ -4,6 +4,7 @@
 #include "eventlog.h"
 #include "guard.h"
 #include "threadstate.h"
+#include "sigdefer.h"
 #include "tracer.h"
 
 #include <stdlib.h>
@@ -279,6 +280,7 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
     }
     PyObject *saved = PyErr_GetRaisedException();
     uint64_t serial = mt_guard_enter(tr);
+    mt_sigdefer_enter();
     PyObject *res =
         tr->filter_module ? PyObject_CallFunctionObjArgs(
             tr->filter, key, module != NULL ? module : Py_None, NULL)
@@ -309,6 +311,7 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
             verdict = MT_VERDICT_TRACE;
         }
     }
+    mt_sigdefer_leave();
     if (!mt_guard_leave(tr, serial)) {
         verdict = -1;
     }

@@ -2,6 +2,7 @@
  * mt_scope_exit, and Tracer.set_scope(). */
 #include "scope.h"
 #include "guard.h"
+#include "sigdefer.h"
 
 /* A thread not yet registered with threading has no name; threads= asks
  * again on each of its events, up to this many, then decides without. */
@@ -68,6 +69,7 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
     PyObject *filter = Py_NewRef(cfg->thread_filter);
     Py_XINCREF(name);
     uint64_t serial = mt_guard_enter(tr);
+    mt_sigdefer_enter();
     if (ident != NULL) {
         res = PyObject_CallFunctionObjArgs(
             filter, ident, name != NULL ? name : Py_None, NULL);
@@ -87,6 +89,9 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
             verdict = 1;
         }
     }
+    Py_XDECREF(res);
+    res = NULL;
+    mt_sigdefer_leave();
     /* Compared by address while our reference keeps `cfg` allocated. */
     if (!mt_guard_leave(tr, serial) || tr->scope != cfg) {
         verdict = -2;
