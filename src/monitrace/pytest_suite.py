@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from .api import Session, trace
+from .exporters import write_atomic
 from .report import FunctionStats, render_rows, render_table
 from .pytest_plugin import base_options
 from .suite_stats import SuiteStats
@@ -245,10 +246,12 @@ class SuiteTracer:
     def _write_json(
         self, path: str, data: dict[str, Any], item: pytest.Item | None = None
     ) -> None:
+        def dump(f: Any) -> None:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+
         try:
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-                f.write("\n")
+            write_atomic(path, dump, binary=False)
         except OSError as exc:  # never fail a test over an output file
             self._warn(f"monitrace could not write {path}: {exc}", item)
 
