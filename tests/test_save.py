@@ -4,13 +4,13 @@ import json
 import marshal
 import os
 import stat
-import threading
 
 import pytest
 
 import monitrace
 import monitrace.exporters as exporters
 import workloads
+from fsnodes import is_device, make_device, needs_root, read_fifo
 
 
 @pytest.fixture(scope="module")
@@ -148,41 +148,6 @@ def test_command_line_hooks(tmp_path, session, capsys):
 
 # ---- what is at the path: symlinks, FIFOs, devices stay what they are ------
 
-needs_root = pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root"
-)
-
-
-def read_fifo(path):
-    """Start a thread reading the FIFO `path` to its end; the function
-    returned joins it and gives the bytes. A hard link elsewhere keeps the
-    FIFO reachable, so that the reader is released even if a writer
-    replaced the FIFO instead of writing into it."""
-    keep = path.parent.with_name(path.parent.name + "-keep")
-    keep.mkdir(exist_ok=True)
-    os.link(path, keep / path.name)
-    got = []
-
-    def drain():
-        with open(path, "rb") as f:
-            got.append(f.read())
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-
-    def result():
-        try:
-            fd = os.open(keep / path.name, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:  # no reader left: it has read everything
-            pass
-        else:
-            os.close(fd)
-        reader.join()
-        return got[0]
-
-    return result
-
-
 def test_symlink_is_followed_and_stays_a_link(tmp_path, session):
     (tmp_path / "real").mkdir()
     target = tmp_path / "real" / "stats.json"
@@ -242,27 +207,24 @@ def test_fifo_gets_gzip_too(tmp_path, session):
 @needs_root
 def test_device_node_is_written_in_place(tmp_path, session):
     # A private null device (1, 3), never the machine's /dev/null.
-    null = tmp_path / "null"
-    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    null = make_device(tmp_path / "null", "null")
     for format in ("json", "pstats"):
         assert session.save(null, format=format) == format
-        st = os.lstat(null)
-        assert stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)
+        assert is_device(null, "null")
     link = tmp_path / "null-link"
     link.symlink_to(null)
     session.save(link, format="json")
-    assert link.is_symlink() and stat.S_ISCHR(os.lstat(null).st_mode)
+    assert link.is_symlink() and is_device(null, "null")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "null-link"]
 
 
 @needs_root
 def test_full_device_raises_enospc_naming_the_path(tmp_path, session):
-    full = tmp_path / "full"  # a private /dev/full: every write gets ENOSPC
-    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    full = make_device(tmp_path / "full", "full")
     with pytest.raises(OSError, match=r"cannot write the trace: No space left on device: '.*full'") as info:
         session.save(full, format="json")
     assert info.value.errno == 28
-    assert stat.S_ISCHR(os.lstat(full).st_mode)
+    assert is_device(full, "full")
     assert [p.name for p in tmp_path.iterdir()] == ["full"]
 
 
