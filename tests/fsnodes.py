@@ -33,6 +33,8 @@ def read_fifo(path):
     replaced the FIFO instead of writing into it."""
     keep = path.parent.with_name(path.parent.name + "-keep")
     keep.mkdir(exist_ok=True)
+    if os.path.lexists(keep / path.name):
+        os.unlink(keep / path.name)
     os.link(path, keep / path.name)
     got = []
 
