@@ -137,6 +137,8 @@ def test_control_misuse_is_clear():
     (lambda: _core.Tracer().log_configure(limit=2**64 + 5), OverflowError, "too big|too large"),
     (lambda: _core.Tracer().log_configure(limit=-1), OverflowError, "negative"),
     (lambda: _core.Tracer().log_configure(limit="5"), TypeError, "integer|int"),
+    (lambda: _core.route_signal(0), ValueError, "signal number out of range: 0"),
+    (lambda: _core.route_signal(10**6), ValueError, "signal number out of range"),
     (lambda: _core.hist_bucket("1"), TypeError, "int"),
 ])
 def test_core_rejects_bad_arguments(call, exc, message):

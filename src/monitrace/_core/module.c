@@ -6,6 +6,7 @@
 #include "eventlog.h"
 #include "records.h"
 #include "selfcheck.h"
+#include "sigroute.h"
 #include "tracer.h"
 
 static MtModuleState *
@@ -38,6 +39,11 @@ static PyMethodDef module_methods[] = {
     {"hist_bucket", hist_bucket, METH_O,
      "hist_bucket($module, ticks, /)\n--\n\n"
      "(bucket, low, high) of the latency histogram bucket holding `ticks`."},
+    {"route_signal", mt_sigroute_install, METH_O,
+     "route_signal($module, signum, /)\n--\n\n"
+     "Pass `signum` on to the main thread when another thread receives it,\n"
+     "so that its Python handler runs; call right after signal.signal()\n"
+     "in the main thread. True when routing is in place."},
     {"selfcheck", mt_selfcheck, METH_O,
      "selfcheck($module, tracer, /)\n--\n\n"
      "Check the tracer's tables (for tests): {'problems': [...], "
