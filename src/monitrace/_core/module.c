@@ -44,6 +44,10 @@ static PyMethodDef module_methods[] = {
      "Pass `signum` on to the main thread when another thread receives it,\n"
      "so that its Python handler runs; call right after signal.signal()\n"
      "in the main thread. True when routing is in place."},
+    {"signal_taken", mt_sigroute_taken, METH_O,
+     "signal_taken($module, signum, /)\n--\n\n"
+     "The Python handler of routed `signum` has run: stop sending it to\n"
+     "the main thread again."},
     {"selfcheck", mt_selfcheck, METH_O,
      "selfcheck($module, tracer, /)\n--\n\n"
      "Check the tracer's tables (for tests): {'problems': [...], "
