@@ -305,7 +305,7 @@ def _text_output(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> str
     the command started in; None for stderr."""
     if ns.output is None:
         return None
-    path = os.path.abspath(ns.output)
+    path = os.path.abspath(str(ns.output))
     try:
         check_writable(path)
     except OSError as exc:
@@ -418,10 +418,11 @@ class _Finish:
             if self.text_path is None:
                 session.report(file=sys.stderr)
             else:
+                def write_report(f: Any) -> None:
+                    session.report(file=f)
+
                 try:
-                    write_atomic(
-                        self.text_path, lambda f: session.report(file=f), binary=False
-                    )
+                    write_atomic(self.text_path, write_report, binary=False)
                 except OSError as exc:
                     _cannot_write(self.text_path, exc)
         if self.export is not None:
