@@ -329,6 +329,8 @@ def _route_sigterm() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    from . import _core
+
     run = _active
     if run is not None and run.finishing:
         # Writing the output already (atexit): die once it is written.
@@ -341,17 +343,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
             # The signal landed in monitrace's own Python code run from a
             # tracer callback (a filter), where the session cannot stop:
             # take it again once that code has returned to the program.
-            signal.raise_signal(signum)
+            _core.signal_later(signum)
             return
-        _signal_taken(signum)
+        _core.signal_taken(signum)
         run.finish()
     _die_by(signum)
-
-
-def _signal_taken(signum: int) -> None:
-    from . import _core
-
-    _core.signal_taken(signum)
 
 
 def _die_by(signum: int) -> None:

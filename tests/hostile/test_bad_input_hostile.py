@@ -140,6 +140,7 @@ def test_control_misuse_is_clear():
     (lambda: _core.route_signal(0), ValueError, "signal number out of range: 0"),
     (lambda: _core.route_signal(10**6), ValueError, "signal number out of range"),
     (lambda: _core.signal_taken(-3), ValueError, "signal number out of range: -3"),
+    (lambda: _core.signal_later(100000), ValueError, "signal number out of range"),
     (lambda: _core.hist_bucket("1"), TypeError, "int"),
 ])
 def test_core_rejects_bad_arguments(call, exc, message):

@@ -44,6 +44,10 @@ static PyMethodDef module_methods[] = {
      "Pass `signum` on to the main thread when another thread receives it,\n"
      "so that its Python handler runs; call right after signal.signal()\n"
      "in the main thread. True when routing is in place."},
+    {"signal_later", mt_sigroute_later, METH_O,
+     "signal_later($module, signum, /)\n--\n\n"
+     "Deliver `signum` to the main thread again after the running handler\n"
+     "returns (a handler that cannot act yet)."},
     {"signal_taken", mt_sigroute_taken, METH_O,
      "signal_taken($module, signum, /)\n--\n\n"
      "The Python handler of routed `signum` has run: stop sending it to\n"

@@ -189,6 +189,27 @@ mt_sigroute_taken(PyObject *Py_UNUSED(module), PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyObject *
+mt_sigroute_later(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    int signum = signal_number(arg);
+    if (signum < 0) {
+        return NULL;
+    }
+#if MT_HAVE_RETRY_TIMER
+    if (has_timer[signum]) {
+        arm_retry(signum, MT_RETRY_NS);
+        Py_RETURN_NONE;
+    }
+#endif
+    /* Python's own raise_signal() would run the handler again at once,
+     * recursively; raise() only sets the flag for the next check. */
+    if (raise(signum) != 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
 #else /* _WIN32: no threads to route between for console signals */
 
 PyObject *
@@ -200,6 +221,19 @@ mt_sigroute_install(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(arg))
 PyObject *
 mt_sigroute_taken(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(arg))
 {
+    Py_RETURN_NONE;
+}
+
+PyObject *
+mt_sigroute_later(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    int signum = (int)PyLong_AsLong(arg);
+    if (signum == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (raise(signum) != 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
     Py_RETURN_NONE;
 }
 

@@ -18,4 +18,9 @@ PyObject *mt_sigroute_install(PyObject *module, PyObject *arg);
  * run; stop delivering it again to wake the main thread. */
 PyObject *mt_sigroute_taken(PyObject *module, PyObject *arg);
 
+/* _core.signal_later(signum): a handler that cannot act now (it ran
+ * inside a tracer callback) has the signal delivered again after it
+ * returns, without running itself again at once. */
+PyObject *mt_sigroute_later(PyObject *module, PyObject *arg);
+
 #endif /* MT_SIGROUTE_H */
