@@ -4,6 +4,7 @@ subprocesses, with child processes; the MONITRACE syntax; the CLI flags."""
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -11,6 +12,7 @@ import textwrap
 
 import pytest
 
+from fsnodes import is_device, make_device, needs_root, read_fifo
 from monitrace import autostart
 from monitrace.filter_args import add_filter_arguments, filter_options_from_args
 
@@ -30,16 +32,34 @@ def test_pth_file_is_installed_in_site_packages():
     with open(os.path.join(purelib, "monitrace.pth")) as f:
         line = f.read()
     assert line.startswith("import os; ")
-    assert 'os.environ.get("MONITRACE")' in line
+    assert 'os.environ.get("MONITRACE", "")' in line
 
 
 def test_unset_imports_nothing(tmp_path):
     code = "import sys; print(sorted(m for m in sys.modules if 'monitrace' in m))"
-    for value in (None, ""):
+    # 0, off, false (any case, spaces around) mean off: silently, nothing loaded.
+    for value in (None, "", " ", "0", "off", "false", "no", "OFF", " False "):
         res = python(value, tmp_path, "-c", code)
         assert res.returncode == 0, res.stderr
         assert res.stdout == "[]\n"
         assert res.stderr == ""
+
+
+def json_calls(path, pid=None):
+    """{qualname: calls} from Session.save()'s JSON (schema monitrace/1),
+    module code left out."""
+    with open(path) as f:
+        doc = json.load(f)
+    if pid is not None:
+        assert doc["pid"] == pid
+    names = {f["id"]: f["qualname"] for f in doc["functions"]}
+    out = {}
+    for th in doc["threads"]:
+        for row in th["stats"]:
+            name = names[row["function"]]
+            if name != "<module>":
+                out[name] = out.get(name, 0) + row["calls"]
+    return out
 
 
 PROGRAM = textwrap.dedent("""
@@ -86,18 +106,7 @@ def test_env_activation_traces_the_program_and_its_children(tmp_path):
     pids = eval(res.stdout)
 
     def calls(pid):
-        with open(tmp_path / f"out-{pid}.json") as f:
-            doc = json.load(f)
-        assert doc["pid"] == pid
-        # Session.save()'s JSON (schema monitrace/1): calls per thread row
-        names = {f["id"]: f["qualname"] for f in doc["functions"]}
-        out = {}
-        for th in doc["threads"]:
-            for row in th["stats"]:
-                name = names[row["function"]]
-                if name != "<module>":
-                    out[name] = out.get(name, 0) + row["calls"]
-        return out
+        return json_calls(tmp_path / f"out-{pid}.json", pid)
 
     assert calls(pids["parent"]) == {"work": 1}
     assert calls(pids["subprocess"]) == {"work": 4}
@@ -137,8 +146,20 @@ def test_text_report_to_a_file(tmp_path):
         ("stdlib=maybe", "stdlib= takes 1 or 0"),
         ("min_duration=fast", "invalid duration 'fast'"),
         ("clock=sundial", "clock must be one of"),
-        ("output=/nonexistent/dir/x.json", "output directory '/nonexistent/dir' does not exist"),
+        ("output=/nonexistent/dir/x.json",
+         "output=/nonexistent/dir/x.json: cannot write the trace: no directory '/nonexistent/dir'"),
         ("include", "'include' is not key=value nor a known flag"),
+        # Found at start, naming the key, not after the whole run.
+        ("sort=bogus", "sort= takes one of calls, cumtime, "),
+        ("limit=-5", "limit= takes 0 or more rows, not -5"),
+        ("output=x.bin", "output=x.bin: cannot tell the format of "),
+        ("output=x.folded", "output=x.folded: the collapsed format (.folded) needs record mode"),
+        ("output=x.collapsed.gz", "output=x.collapsed.gz: the collapsed format (.collapsed) needs record mode"),
+        ("output=/proc/x.txt", "output=/proc/x.txt: cannot write the trace: cannot create a file in '/proc'"),
+        ("output=/proc/x-{pid}.json", "output=/proc/x-{pid}.json: cannot write the trace: cannot create a file in '/proc'"),
+        ("output=/proc/version", "output=/proc/version: cannot write the trace: cannot create a file in '/proc'"),
+        (f"max_depth={10**30}", "max_depth must be 1 or more, up to 9223372036854775807"),
+        ("min_duration=1e300", "min_duration must be 0 or more seconds, up to 9223372036"),
     ],
 )
 def test_malformed_value_says_why_and_runs_untraced(tmp_path, value, message):
@@ -212,6 +233,9 @@ def test_cli_filter_flags():
         (["--max-depth", "0"], "argument --max-depth: must be 1 or more, not 0"),
         (["--max-depth", "x"], "argument --max-depth: expected a whole number"),
         (["--min-duration", "soon"], "argument --min-duration: invalid duration 'soon'"),
+        (["--max-depth", str(2**63)],
+         "argument --max-depth: must be less than 9223372036854775807, not 9223372036854775808"),
+        (["--max-depth", str(2**63 - 1)], "argument --max-depth: must be less than"),
     ],
 )
 def test_cli_bad_flags(argv, message, capsys):
@@ -220,3 +244,241 @@ def test_cli_bad_flags(argv, message, capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(argv)
     assert message in capsys.readouterr().err
+
+
+# ---- where the output goes: start directory, symlinks, FIFOs, devices -------
+
+
+CHDIR = "import os\nos.chdir('sub')\ndef f():\n    return 1\nf(); f()\nprint(os.getpid())\n"
+
+
+@pytest.mark.parametrize("output", ["out-{pid}.json", "out-{pid}.txt", "./out-{pid}.pstats"])
+def test_relative_output_is_taken_from_the_start_directory(tmp_path, output):
+    (tmp_path / "sub").mkdir()
+    res = python(f"include=__main__;output={output}", tmp_path, "-c", CHDIR)
+    assert res.returncode == 0 and res.stderr == ""
+    pid = int(res.stdout)
+    path = tmp_path / output.replace("{pid}", str(pid))
+    assert list((tmp_path / "sub").iterdir()) == []
+    if output.endswith(".json"):
+        assert json_calls(path, pid) == {"f": 2}
+    elif output.endswith(".txt"):
+        (row,) = [ln for ln in path.read_text().splitlines() if ln.endswith("(f)")]
+        assert row.split()[0] == "2"
+    else:
+        import pstats
+
+        stats = pstats.Stats(str(path)).stats
+        assert [v[:2] for k, v in stats.items() if k[2] == "f"] == [(2, 2)]
+
+
+def test_output_through_a_symlink_and_into_a_fifo(tmp_path):
+    code = "def f():\n    return 1\nf(); f(); f()\n"
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "out.json"
+    link.symlink_to(tmp_path / "real" / "target.json")
+    res = python(f"include=__main__;output={link}", tmp_path, "-c", code)
+    assert res.returncode == 0 and res.stderr == ""
+    assert link.is_symlink()
+    assert json_calls(tmp_path / "real" / "target.json") == {"f": 3}
+    fifo = tmp_path / "report.txt"
+    os.mkfifo(fifo)
+    report = read_fifo(fifo)
+    res = python(f"include=__main__;output={fifo}", tmp_path, "-c", code)
+    assert res.returncode == 0 and res.stderr == ""
+    (row,) = [ln for ln in report().decode().splitlines() if ln.endswith("(f)")]
+    assert row.split()[0] == "3"
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "real", "report.txt"]
+
+
+@needs_root
+@pytest.mark.parametrize("name", ["null.json", "null.txt", "null.pstats"])
+def test_output_into_a_device_keeps_it(tmp_path, name):
+    null = make_device(tmp_path / name, "null")
+    res = python(f"output={null}", tmp_path, "-c", "print('ran')")
+    assert (res.returncode, res.stdout, res.stderr) == (0, "ran\n", "")
+    assert is_device(null, "null")
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+# ---- MONITRACE and pytest ------------------------------------------------------
+
+def test_pytest_with_warnings_as_errors_runs_under_monitrace(tmp_path):
+    """The .pth imports monitrace before pytest starts; pytest must not
+    turn that into a PytestAssertRewriteWarning (an error here)."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\nfilterwarnings =\n    error\n")
+    (tmp_path / "test_x.py").write_text(
+        "def helper():\n    return 2\n\n\ndef test_a():\n    assert helper() == 2\n"
+    )
+    res = python(f"include=test_x;output={tmp_path}/out-{{pid}}.json", tmp_path,
+                 "-m", "pytest", "-W", "error", "-p", "no:cacheprovider", "test_x.py")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 passed" in res.stdout
+    assert "Warning" not in res.stdout + res.stderr
+    (out,) = tmp_path.glob("out-*.json")
+    assert json_calls(out) == {"test_a": 1, "helper": 1}
+
+
+# ---- SIGTERM: the output is written, the process still dies by the signal ------
+
+POOL = textwrap.dedent("""
+    import multiprocessing as mp
+    import os
+    import sys
+
+
+    def init(queue):
+        queue.put(os.getpid())
+
+
+    def square(x):
+        return x * x
+
+
+    if __name__ == "__main__":
+        ctx = mp.get_context(sys.argv[1])
+        queue = ctx.Queue()
+        # Pool.__exit__ ends the workers with SIGTERM.
+        with ctx.Pool(2, initializer=init, initargs=(queue,)) as pool:
+            workers = [queue.get() for _ in range(2)]
+            assert pool.map(square, range(6)) == [0, 1, 4, 9, 16, 25]
+        print(os.getpid(), *workers)
+""")
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_pool_workers_ended_by_sigterm_write_their_output(tmp_path, method):
+    script = tmp_path / "pool.py"
+    script.write_text(POOL)
+    value = f"include=__main__,__mp_main__;output={tmp_path}/out-{{pid}}.json"
+    res = python(value, tmp_path, str(script), method)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    parent, *workers = map(int, res.stdout.split())
+    assert json_calls(tmp_path / f"out-{parent}.json", parent) == {}
+    squares = 0
+    for pid in workers:
+        calls = json_calls(tmp_path / f"out-{pid}.json", pid)
+        assert calls.pop("init") == 1
+        squares += calls.pop("square", 0)
+        assert calls == {}
+    assert squares == 6
+
+
+WAIT_FOR_SIGTERM = textwrap.dedent("""
+    import signal
+    import sys
+    import threading
+
+
+    def f():
+        return 1
+
+
+    f()
+    f()
+    print(signal.getsignal(signal.SIGTERM) in (signal.SIG_IGN,), flush=True)
+    if sys.argv[1] == "thread":
+        # The signal goes to another thread while the main thread waits on
+        # a lock: it has to reach the main thread for the handler to run.
+        lock = threading.Lock()
+        lock.acquire()
+        poke = threading.Thread(
+            target=lambda: signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        )
+        poke.start()
+        lock.acquire()
+    else:
+        sys.stdin.readline()  # the test sends SIGTERM, then closes stdin
+    print("survived", flush=True)
+""")
+
+
+def _run_until_sigterm(tmp_path, value, mode, *, preexec_fn=None):
+    script = tmp_path / "wait.py"
+    script.write_text(WAIT_FOR_SIGTERM)
+    env = dict(os.environ)
+    env.pop("MONITRACE", None)
+    if value is not None:
+        env["MONITRACE"] = value
+    proc = subprocess.Popen([sys.executable, str(script), mode], env=env, cwd=tmp_path,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)
+    first = proc.stdout.readline()
+    if mode == "stdin":
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate("\n", timeout=120)
+    return proc.returncode, first + out, err
+
+
+@pytest.mark.parametrize("mode", ["stdin", "thread"])
+def test_sigterm_writes_the_output_and_still_kills(tmp_path, mode):
+    untraced = _run_until_sigterm(tmp_path, None, mode)
+    assert untraced == (-signal.SIGTERM, "False\n", "")
+    value = f"include=__main__;output={tmp_path}/out-{{pid}}.json"
+    status, out, err = _run_until_sigterm(tmp_path, value, mode)
+    assert (status, out, err) == untraced
+    (path,) = tmp_path.glob("out-*.json")
+    expected = {"f": 2, "<lambda>": 1} if mode == "thread" else {"f": 2}
+    assert json_calls(path) == expected
+
+
+def test_ignored_sigterm_stays_ignored(tmp_path):
+    def ignore():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    value = f"include=__main__;output={tmp_path}/out-{{pid}}.json"
+    status, out, err = _run_until_sigterm(tmp_path, value, "stdin", preexec_fn=ignore)
+    assert (status, out, err) == (0, "True\nsurvived\n", "")
+    (path,) = tmp_path.glob("out-*.json")
+    assert json_calls(path) == {"f": 2}
+
+
+OWN_HANDLER = textwrap.dedent("""
+    import os
+    import signal
+    import sys
+
+
+    def f():
+        return 1
+
+
+    def on_term(signum, frame):
+        print("handled", flush=True)
+        sys.exit(7)
+
+
+    signal.signal(signal.SIGTERM, on_term)
+    f()
+    os.kill(os.getpid(), signal.SIGTERM)
+    f()
+""")
+
+
+def test_program_own_sigterm_handler_decides(tmp_path):
+    script = tmp_path / "own.py"
+    script.write_text(OWN_HANDLER)
+    res = python(f"include=__main__;output={tmp_path}/out-{{pid}}.json", tmp_path, str(script))
+    assert (res.returncode, res.stdout, res.stderr) == (7, "handled\n", "")
+    (path,) = tmp_path.glob("out-*.json")
+    assert json_calls(path) == {"f": 1, "on_term": 1}
+
+
+def test_unmatched_spec_said_only_by_a_process_that_traced_nothing(tmp_path):
+    """A spec can be meant for some processes only (a pool's workers), so
+    MONITRACE names an unmatched one only where the process traced nothing:
+    the reason its output is empty. Nothing reaches the program's warnings."""
+    code = "def f():\n    return 1\nf(); f()\n"
+    res = python(f"include=nosuchmodule;output={tmp_path}/a.json", tmp_path, "-W", "error",
+                 "-c", code)
+    assert res.returncode == 0
+    assert res.stderr.splitlines() == [
+        f"monitrace: pid {json.loads((tmp_path / 'a.json').read_text())['pid']}: MONITRACE "
+        "include spec 'nosuchmodule' matched no function (a bare name means a module or a "
+        "full name module.qualname; for a function named so use 'function:nosuchmodule')"
+    ]
+    res = python(f"include=__main__,nosuchmodule;output={tmp_path}/b.json", tmp_path,
+                 "-W", "error", "-c", code)
+    assert res.returncode == 0 and res.stderr == ""

@@ -339,3 +339,129 @@ def test_output_extension_chooses_an_export(tmp_path):
     assert (r.returncode, r.stderr, text.read_text()) == (0, "", EXAMPLE_TREE)
     r = run("--format", "pstats", EXAMPLE)
     assert r.returncode == 2 and "--format needs -o FILE" in r.stderr
+
+
+# ---- where -o writes: symlinks, FIFOs, devices, failed writes, chdir -------
+
+from fsnodes import is_device, make_device, needs_root, read_fifo  # noqa: E402
+
+# A program whose live tree is far larger than a stream buffer, so that
+# writes fail while it runs as well as at the end.
+BIG = "def f(i):\n    return i\nfor i in range(3000):\n    f(i)\n"
+
+
+def test_output_follows_symlinks_and_writes_fifos_in_place(tmp_path):
+    import json
+    import pstats
+
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "run.pstats"
+    link.symlink_to(tmp_path / "real" / "run.pstats")
+    r = run("-o", str(link), EXAMPLE)
+    assert (r.returncode, r.stderr) == (0, f"monitrace: wrote pstats to {link}\n")
+    assert link.is_symlink()
+    names = {func[2] for func in pstats.Stats(str(tmp_path / "real" / "run.pstats")).stats}
+    assert {"foo", "bar"} <= names
+    # The live tree into a FIFO, and an export into another.
+    fifo = tmp_path / "tree.fifo"
+    os.mkfifo(fifo)
+    tree = read_fifo(fifo)
+    r = run("--retval", "-o", str(fifo), EXAMPLE)
+    assert (r.returncode, r.stderr, tree().decode()) == (0, "", EXAMPLE_TREE)
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+    export = read_fifo(fifo)
+    r = run("--format", "json", "-o", str(fifo), EXAMPLE)
+    assert (r.returncode, r.stderr) == (0, f"monitrace: wrote json to {fifo}\n")
+    doc = json.loads(export())
+    assert {f["name"] for f in doc["functions"]} >= {"foo", "bar"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["real", "run.pstats", "tree.fifo"]
+
+
+@needs_root
+def test_output_into_a_device_keeps_the_device(tmp_path):
+    null = make_device(tmp_path / "null", "null")
+    for args in (["--format", "json"], ["--format", "pstats"], [], ["--report"]):
+        r = run(*args, "-o", str(null), EXAMPLE)
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stderr
+        assert is_device(null, "null")
+    assert [p.name for p in tmp_path.iterdir()] == ["null"]
+
+
+@needs_root
+@pytest.mark.parametrize("args", [[], ["--report"], ["--format", "json"], ["--format", "pstats"]],
+                         ids=["tree", "report", "json", "pstats"])
+@pytest.mark.parametrize("ending, status", [("", 0), ("import sys; sys.exit(3)\n", 3)],
+                         ids=["exit0", "exit3"])
+def test_failed_output_write_is_one_line_and_keeps_the_exit_status(tmp_path, args, ending, status):
+    full = make_device(tmp_path / "full", "full")
+    script = write(tmp_path / "big.py", BIG + ending)
+    r = run(*args, "-o", str(full), script)
+    assert r.returncode == status
+    assert r.stdout == ""
+    assert r.stderr == f"monitrace: could not write the trace to {full}: No space left on device\n"
+    assert is_device(full, "full")
+
+
+@needs_root
+def test_failed_output_write_after_an_uncaught_exception(tmp_path):
+    full = make_device(tmp_path / "full", "full")
+    script = write(tmp_path / "big.py", BIG + "raise ValueError('boom')\n")
+    r = run("-o", str(full), script)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[-2:] == [
+        "ValueError: boom",
+        f"monitrace: could not write the trace to {full}: No space left on device",
+    ]
+    assert r.stderr.count("Traceback") == 1
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/version"), reason="needs Linux /proc")
+@pytest.mark.parametrize("args", [[], ["--report"], ["--format", "json"]])
+def test_unwritable_regular_file_fails_before_the_program_runs(args):
+    r = run(*args, "-o", "/proc/version", "-c", "print('ran')")
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1].startswith(
+        "monitrace: error: argument -o/--output: cannot write '/proc/version': "
+        "cannot create a file in '/proc'"
+    )
+
+
+CHDIR = """\
+import os
+os.chdir("sub")
+def f():
+    return 1
+f()
+"""
+
+
+@pytest.mark.parametrize("name, args, message", [
+    ("out.pstats", [], "monitrace: wrote pstats to {path}\n"),
+    ("out.json", ["--format", "json"], "monitrace: wrote json to {path}\n"),
+    ("tree.txt", [], ""),
+    ("report.txt", ["--report"], ""),
+])
+def test_relative_output_is_taken_from_the_start_directory(tmp_path, name, args, message):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "prog.py", CHDIR)
+    r = run(*args, "-o", name, "prog.py", cwd=tmp_path)
+    path = tmp_path / name
+    assert (r.returncode, r.stderr) == (0, message.format(path=path))
+    assert list((tmp_path / "sub").iterdir()) == []
+    assert path.stat().st_size > 0
+    if name.endswith(".txt"):
+        assert "f" in path.read_text()
+
+
+def test_out_of_range_flags_are_usage_errors():
+    r = run("--repr-limit", str(10**30), EXAMPLE)
+    assert r.returncode == 2
+    assert "repr_limit must be a positive int, not 1000000000000000000000000000000" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run("--max-depth", str(2**63), EXAMPLE)
+    assert r.returncode == 2 and "argument --max-depth: must be less than" in r.stderr

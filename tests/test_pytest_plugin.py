@@ -308,6 +308,30 @@ def test_report_rows(work):
     assert "traced" not in result.stdout.str()
 
 
+def test_out_dir_files_follow_symlinks_and_keep_fifos(work, tmp_path):
+    import stat
+    import threading
+
+    out = tmp_path / "traces"
+    elsewhere = tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "test_work.py--test_one.pstats").symlink_to(elsewhere / "one.pstats")
+    fifo = out / "monitrace-summary.json"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    result = work.runpytest("-p", "no:cacheprovider", "--monitrace", f"--monitrace-out={out}")
+    result.assert_outcomes(passed=3)
+    reader.join()
+    assert (out / "test_work.py--test_one.pstats").is_symlink()
+    assert pstats_calls(elsewhere / "one.pstats", mine=True) == {
+        ("helpers.py", "helper"): 1, ("test_work.py", "test_one"): 1}
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(got[0])["tests_traced"] == 3
+
+
 def test_out_dir_one_file_per_test(work, tmp_path):
     out = tmp_path / "traces"
     result = work.runpytest("-p", "no:cacheprovider", "--monitrace", f"--monitrace-out={out}")

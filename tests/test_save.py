@@ -1,13 +1,16 @@
 """Session.save(): format choice, errors that name the path, atomic writes."""
 
+import json
 import marshal
 import os
+import stat
 
 import pytest
 
 import monitrace
 import monitrace.exporters as exporters
 import workloads
+from fsnodes import is_device, make_device, needs_root, read_fifo
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +144,120 @@ def test_command_line_hooks(tmp_path, session, capsys):
             output_from_args(parser, parser.parse_args(argv))
         assert info.value.code == 2
         assert message in capsys.readouterr().err
+
+
+# ---- what is at the path: symlinks, FIFOs, devices stay what they are ------
+
+def test_symlink_is_followed_and_stays_a_link(tmp_path, session):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "stats.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(os.path.join("real", "stats.json"))
+    assert session.save(link) == "json"
+    assert link.is_symlink() and os.readlink(link) == os.path.join("real", "stats.json")
+    assert json.loads(target.read_text())["schema"] == "monitrace/1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real"]
+    assert [p.name for p in (tmp_path / "real").iterdir()] == ["stats.json"]
+
+
+def test_dangling_symlink_creates_its_target(tmp_path, session):
+    link = tmp_path / "out.pstats"
+    link.symlink_to(tmp_path / "later.pstats")
+    assert session.save(link) == "pstats"
+    assert link.is_symlink()
+    with open(tmp_path / "later.pstats", "rb") as f:
+        stats = marshal.load(f)
+    fib = (workloads.__file__, workloads.fib.__code__.co_firstlineno, "fib")
+    assert stats[fib][:2] == (1, 15)
+
+
+def test_symlink_loop_is_a_clear_error(tmp_path, session):
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    with pytest.raises(OSError, match=r"cannot write the trace: .*: '.*a\.json'"):
+        session.save(tmp_path / "a.json")
+    assert all(p.is_symlink() for p in tmp_path.iterdir())
+
+
+def test_fifo_is_written_in_place(tmp_path, session):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    result = read_fifo(fifo)
+    assert session.save(fifo) == "json"
+    doc = json.loads(result())
+    assert doc["schema"] == "monitrace/1"
+    fib = [f for f in doc["functions"] if f["name"] == "fib"]
+    assert len(fib) == 1
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe.json"]
+
+
+def test_fifo_gets_gzip_too(tmp_path, session):
+    import gzip
+
+    fifo = tmp_path / "pipe.json.gz"
+    os.mkfifo(fifo)
+    result = read_fifo(fifo)
+    session.save(fifo)
+    assert json.loads(gzip.decompress(result()))["schema"] == "monitrace/1"
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@needs_root
+def test_device_node_is_written_in_place(tmp_path, session):
+    # A private null device (1, 3), never the machine's /dev/null.
+    null = make_device(tmp_path / "null", "null")
+    for format in ("json", "pstats"):
+        assert session.save(null, format=format) == format
+        assert is_device(null, "null")
+    link = tmp_path / "null-link"
+    link.symlink_to(null)
+    session.save(link, format="json")
+    assert link.is_symlink() and is_device(null, "null")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "null-link"]
+
+
+@needs_root
+def test_full_device_raises_enospc_naming_the_path(tmp_path, session):
+    full = make_device(tmp_path / "full", "full")
+    with pytest.raises(OSError, match=r"cannot write the trace: No space left on device: '.*full'") as info:
+        session.save(full, format="json")
+    assert info.value.errno == 28
+    assert is_device(full, "full")
+    assert [p.name for p in tmp_path.iterdir()] == ["full"]
+
+
+def test_socket_in_the_way_is_refused_before_writing(tmp_path, session):
+    import socket
+
+    path = tmp_path / "s.json"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        with pytest.raises(OSError, match=r"it is a socket: '.*s\.json'"):
+            exporters.check_writable(path)
+        with pytest.raises(OSError, match=r"it is a socket"):
+            session.save(path)
+        assert stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+def test_replaced_file_keeps_its_permission_bits(tmp_path, session):
+    path = tmp_path / "private.json"
+    path.write_text("old")
+    path.chmod(0o600)
+    mask = os.umask(0o022)
+    try:
+        session.save(path)
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert json.loads(path.read_text())["schema"] == "monitrace/1"
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/version"), reason="needs Linux /proc")
+def test_unreplaceable_regular_file_fails_before_anything_is_written(session):
+    # /proc/version is a regular file in a directory where no file can be made.
+    with pytest.raises(OSError, match=r"cannot create a file in '/proc': .*: '/proc/version'"):
+        exporters.check_writable("/proc/version")
+    with pytest.raises(OSError, match="cannot create a file in '/proc'"):
+        session.save("/proc/version", format="json")

@@ -1,4 +1,11 @@
-"""monitrace: a fast function tracer for CPython 3.12+ on sys.monitoring."""
+"""monitrace: a fast function tracer for CPython 3.12+ on sys.monitoring.
+
+PYTEST_DONT_REWRITE: with MONITRACE set, monitrace.pth imports this
+package at interpreter start, before pytest can install its assertion
+rewriter; the marker tells pytest that this package is not to be
+rewritten, instead of a PytestAssertRewriteWarning (an error under
+``filterwarnings = error``). It has no assert statements to rewrite.
+"""
 
 from typing import TYPE_CHECKING, Any
 

@@ -1,11 +1,14 @@
 """``MONITRACE=...``: trace a whole program from interpreter start.
 
 The ``monitrace.pth`` file installed in site-packages imports this module
-only when the variable is set and non-empty, and calls :func:`activate`.
+only when the variable is set, non-empty and not an "off" value (``0``,
+``off``, ``false``, ``no``), and calls :func:`activate`.
 Child processes inherit the variable: a subprocess or a multiprocessing
 "spawn" child starts its own session the same way; a forked child (os.fork,
 multiprocessing "fork") drops what its parent recorded and starts afresh.
-Each process writes its own output at exit.
+Each process writes its own output at exit, and also when SIGTERM ends it
+(as ``multiprocessing.Pool.__exit__`` ends its workers) while the program
+left that signal's default action in place.
 
 Syntax: items separated by ``;``, each ``key=value`` or a bare flag::
 
@@ -18,8 +21,8 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import json
 import os
+import signal
 import sys
 from typing import Any
 
@@ -75,7 +78,7 @@ def parse(value: str) -> Config:
         key = key.strip().replace("-", "_")
         val = val.strip()
         if not sep:
-            if key in ("report", "1", "on"):
+            if key == "report" or key.lower() in _TRUE:
                 extra["report"] = True
                 continue
             raise ValueError(
@@ -104,11 +107,21 @@ def parse(value: str) -> Config:
             options[key] = val
         elif key == "limit":
             extra[key] = _int(key, val)
+            if extra[key] < 0:
+                raise ValueError(f"limit= takes 0 or more rows, not {extra[key]}")
+        elif key == "sort":
+            from .report import SORT_KEYS
+
+            if val not in SORT_KEYS:
+                raise ValueError(
+                    f"sort= takes one of {', '.join(sorted(SORT_KEYS))}, not {val!r}"
+                )
+            extra[key] = val
         elif key == "report":
             extra[key] = val.lower() in _TRUE
             if val.lower() not in _TRUE + _FALSE:
                 raise ValueError(f"report= takes 1 or 0, not {val!r}")
-        else:  # output, sort
+        else:  # output: checked with the session's options, in plan_output()
             extra[key] = val
     options.update({k: tuple(v) for k, v in lists.items()})
     return Config(options=options, **extra)
@@ -126,42 +139,111 @@ def output_path(template: str, pid: int | None = None) -> str:
     return template.replace("{pid}", str(os.getpid() if pid is None else pid))
 
 
+#: Extensions of ``output=`` that get the text report.
+TEXT_SUFFIXES = (".txt", ".log", "")
+REPORT = "report"
+
+
+def is_off(value: str) -> bool:
+    """Whether a MONITRACE value asks for no tracing at all."""
+    return not value.strip() or value.strip().lower() in _FALSE
+
+
+def plan_output(config: Config) -> tuple[str, str] | None:
+    """Where and how this process writes at exit, checked now: the
+    ``output=`` template made absolute (a relative one is taken from the
+    directory the program starts in, whatever it changes to later) and
+    the format (REPORT for the text report, else a Session.save format).
+    None for the report on stderr. A ValueError naming ``output=`` when
+    the format is unknown or does not fit, or the file cannot be written."""
+    from .exporters import SUFFIXES, check_writable, needs_events, resolve_format
+
+    if config.output is None:
+        return None
+    template = os.path.abspath(config.output)
+    path = output_path(template)
+    suffix = os.path.splitext(path)[1].lower()
+    try:
+        if config.report or suffix in TEXT_SUFFIXES:
+            format = REPORT
+        else:
+            recording = bool(config.options.get("record"))
+            base = os.path.splitext(path[:-3])[1].lower() if suffix == ".gz" else suffix
+            named = SUFFIXES.get(base)
+            if named is not None and needs_events(named) and not recording:
+                raise ValueError(
+                    f"the {named} format ({base}) needs record mode, and this "
+                    "session records no events; write .pstats, .prof, .json "
+                    "(statistics) or .txt (the report)"
+                )
+            format = resolve_format(path, None, events=recording)
+        check_writable(path)
+    except OSError as exc:  # the path is said already
+        raise ValueError(f"output={config.output}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"output={config.output}: {exc}") from None
+    return template, format
+
+
 class _Run:
     """The session started from MONITRACE, and its output at exit."""
 
-    def __init__(self, config: Config, session: Any) -> None:
+    def __init__(
+        self, config: Config, session: Any, output: tuple[str, str] | None = None
+    ) -> None:
         self.config = config
         self.session = session
+        self.output = output
         self.pid = os.getpid()
         self.done = False
+        self.finishing = False
+        # A SIGTERM that came while the output was being written.
+        self.pending_signal: int | None = None
 
     def finish(self) -> None:
         if self.done or self.pid != os.getpid():
             return
-        self.done = True
+        self.done = self.finishing = True
         try:
             self.session.stop()
+            self._say_unmatched()
             self.write()
         except Exception as exc:  # never fail the program at exit
-            sys.stderr.write(f"monitrace: could not write the MONITRACE output: {exc!r}\n")
+            sys.stderr.write(f"monitrace: could not write the MONITRACE output: {exc}\n")
+        finally:
+            self.finishing = False
+        if self.pending_signal is not None:
+            _die_by(self.pending_signal)
+
+    def _say_unmatched(self) -> None:
+        """Specs are often meant for some processes of a program only (the
+        workers of a pool), so one that matched nothing here is said only
+        when this process traced nothing at all: why its output is empty."""
+        session = self.session
+        if session.stats():
+            return
+        for line in session.unmatched_specs():
+            line = line.removeprefix("monitrace: ")
+            sys.stderr.write(f"monitrace: pid {os.getpid()}: {ENV} {line}\n")
 
     def write(self) -> None:
         cfg = self.config
-        if cfg.output is None:
+        if self.output is None:
             sys.stderr.write(f"monitrace: pid {os.getpid()} {' '.join(sys.argv)}\n")
             self.session.report(sort=cfg.sort, limit=cfg.limit, file=sys.stderr)
             return
-        path = output_path(cfg.output)
-        ext = os.path.splitext(path)[1].lower()
-        save = getattr(self.session, "save", None)
-        if not cfg.report and ext == ".json" and save is None:
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(stats_document(self.session), f, indent=1)
-        elif not cfg.report and ext not in (".txt", ".log", "") and save is not None:
-            save(path)  # formats of Session.save (pstats, Chrome, ...)
+        from .exporters import write_atomic
+
+        template, format = self.output
+        path = output_path(template)
+        if format == REPORT:
+            write_atomic(
+                path,
+                lambda f: self.session.report(sort=cfg.sort, limit=cfg.limit, file=f),
+                binary=False,
+            )
         else:
-            with open(path, "w", encoding="utf-8") as f:
-                self.session.report(sort=cfg.sort, limit=cfg.limit, file=f)
+            self.session.save(path, format)
 
     def after_fork_in_child(self) -> None:
         """A forked child records its own calls only, into its own output."""
@@ -174,6 +256,8 @@ class _Run:
             self.pid = os.getpid()
             self.done = False
             _hook_multiprocessing(self)
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                _route_sigterm()  # the parent's retry timer stayed behind
         except Exception as exc:
             sys.stderr.write(f"monitrace: could not restart tracing after fork: {exc!r}\n")
 
@@ -186,18 +270,6 @@ def _hook_multiprocessing(run: _Run) -> None:
         util.register_after_fork(
             run, lambda r: util.Finalize(None, r.finish, exitpriority=-100)
         )
-
-
-def stats_document(session: Any) -> dict[str, Any]:
-    """The JSON written for ``output=*.json``: process and per-function
-    statistics (times in seconds)."""
-    snap = session.snapshot()
-    return {
-        "pid": os.getpid(),
-        "argv": list(sys.argv),
-        "total_seconds": snap["total_ns"] / 1e9,
-        "functions": [dataclasses.asdict(s) for s in session.stats()],
-    }
 
 
 _active: _Run | None = None
@@ -215,34 +287,85 @@ def activate(value: str | None = None) -> bool:
     _tried = True
     if value is None:
         value = os.environ.get(ENV, "")
-    if not value.strip():
+    if is_off(value):
         return False
     try:
         config = parse(value)
         from .api import trace
 
         session = trace(**config.options)
-        if config.output is not None:
-            _check_writable(output_path(config.output))
+        output = plan_output(config)
     except (TypeError, ValueError, OSError) as exc:
         sys.stderr.write(
             f"monitrace: ignoring {ENV}={value!r}: {exc}; the program runs untraced\n"
         )
         return False
+    session._warn_unmatched = False  # _Run._say_unmatched decides
     try:
         session.start()
     except Exception as exc:
         sys.stderr.write(f"monitrace: {ENV} could not start tracing: {exc}\n")
         return False
-    _active = run = _Run(config, session)
+    _active = run = _Run(config, session, output)
     atexit.register(run.finish)
     os.register_at_fork(after_in_child=run.after_fork_in_child)
+    _catch_sigterm()
     return True
 
 
-def _check_writable(path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise OSError(f"output directory {directory!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise OSError(f"output directory {directory!r} is not writable")
+def _catch_sigterm() -> None:
+    """Write the output when SIGTERM ends the process, but only where the
+    signal has its default action: a program's own handler, or an ignored
+    SIGTERM, stays as it is. Forked children inherit the handler.
+
+    Python runs the handler in the main thread only, when it next checks
+    for signals; the core passes a SIGTERM that another thread received on
+    to the main thread and repeats it until the handler has run, or a main
+    thread blocked on a lock (a pool worker waiting for its next task)
+    might never run it, and the process would not end."""
+    try:
+        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # not the main thread, no SIGTERM
+        return
+    _route_sigterm()
+
+
+def _route_sigterm() -> None:
+    from . import _core
+
+    try:
+        _core.route_signal(signal.SIGTERM)
+    except OSError:  # the handler still runs when the main thread checks
+        pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    from . import _core
+
+    run = _active
+    if run is not None and run.finishing:
+        # Writing the output already (atexit): die once it is written.
+        run.pending_signal = signum
+        return
+    if run is not None and not run.done and run.pid == os.getpid():
+        try:
+            run.session.stop()
+        except RuntimeError:
+            # The signal landed in monitrace's own Python code run from a
+            # tracer callback (a filter), where the session cannot stop:
+            # take it again once that code has returned to the program.
+            _core.signal_later(signum)
+            return
+        _core.signal_taken(signum)
+        run.finish()
+    _die_by(signum)
+
+
+def _die_by(signum: int) -> None:
+    """End the process as the signal's default action would have: the
+    parent sees the same wait status as without tracing, and buffered
+    output the program never flushed is lost as it would have been."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)

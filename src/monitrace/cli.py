@@ -18,10 +18,10 @@ import signal
 import sys
 import types
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any
 
 from .api import Session, trace
-from .exporters import FORMATS, SUFFIXES
+from .exporters import FORMATS, SUFFIXES, check_writable, write_atomic
 from .exporters.output import OutputPlan, plan_output
 from .filter_args import add_filter_arguments, filter_options_from_args
 
@@ -125,13 +125,15 @@ def export_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Outp
     recording = chosen in ("chrome", "collapsed") or (ns.format is None and chosen == "json")
     try:
         return plan_output(ns.output, ns.format, recording=recording)
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
+        parser.error(f"argument -o/--output: cannot write {ns.output!r}: {_reason(exc)}")
+    except ValueError as exc:
         parser.error(str(exc))
-        raise AssertionError("unreachable")
+    raise AssertionError("unreachable")
 
 
 def trace_options(
-    ns: argparse.Namespace, output: TextIO | None, export: OutputPlan | None = None
+    ns: argparse.Namespace, output: Any, export: OutputPlan | None = None
 ) -> dict[str, Any]:
     """trace() options for the parsed command line."""
     opts: dict[str, Any] = dict(c_calls=ns.c_calls, lines=ns.lines, repr_limit=ns.repr_limit)
@@ -262,14 +264,77 @@ def run(session: Session, program: _Program, args: list[str]) -> None:
         session.stop()
 
 
-def _open_output(parser: argparse.ArgumentParser, path: str | None) -> TextIO | None:
-    if path is None:
+class _LiveFile:
+    """``-o FILE`` for the live tree: opened before the program starts and
+    written while it runs, in place (a symlink is followed, a FIFO or a
+    device stays what it is). A failed write does not reach the tracer or
+    the program: the first error is kept and reported once at the end."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stream = open(path, "w", encoding="utf-8")
+        self.error: OSError | None = None
+
+    def write(self, text: str) -> int:
+        if self.error is None:
+            try:
+                self._stream.write(text)
+            except OSError as exc:
+                self.error = exc
+        return len(text)
+
+    def flush(self) -> None:
+        if self.error is None:
+            try:
+                self._stream.flush()
+            except OSError as exc:
+                self.error = exc
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        except OSError as exc:
+            if self.error is None:
+                self.error = exc
+
+
+def _text_output(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> str | None:
+    """The absolute path of ``-o FILE`` for text output (the tree or the
+    report), checked before the program runs and taken from the directory
+    the command started in; None for stderr."""
+    if ns.output is None:
         return None
+    path = os.path.abspath(str(ns.output))
     try:
-        return open(path, "w", encoding="utf-8")
+        check_writable(path)
     except OSError as exc:
-        parser.error(f"argument -o/--output: cannot write {path!r}: {exc.strerror}")
+        parser.error(f"argument -o/--output: cannot write {ns.output!r}: {_reason(exc)}")
         raise AssertionError("unreachable")
+    return path
+
+
+def _open_live(parser: argparse.ArgumentParser, ns: argparse.Namespace, path: str) -> _LiveFile:
+    try:
+        return _LiveFile(path)
+    except OSError as exc:
+        parser.error(f"argument -o/--output: cannot write {ns.output!r}: {_reason(exc)}")
+        raise AssertionError("unreachable")
+
+
+def _cannot_write(path: str, exc: BaseException) -> None:
+    """The one line a failed output gets; the exit status stays the
+    program's."""
+    print(f"monitrace: could not write the trace to {path}: {_reason(exc)}", file=sys.stderr)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why: the OSError's own words, without the file name (said already)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.removeprefix("cannot write the trace: ")
+    return str(exc)
 
 
 def _die_by_sigint() -> int:
@@ -292,10 +357,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours, mode, target, args = split_argv(parser, sys.argv[1:] if argv is None else argv)
     ns = parser.parse_args(ours)
     export = export_plan(parser, ns)
-    output = _open_output(parser, ns.output) if export is None else None
+    text_path = _text_output(parser, ns) if export is None else None
+    live = _open_live(parser, ns, text_path) if text_path is not None and not ns.report else None
+    finish = _Finish(session=None, ns=ns, live=live, export=export, text_path=text_path)
     try:
         try:
-            session = trace(**trace_options(ns, output, export))
+            session = finish.session = trace(**trace_options(ns, live, export))
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
         session._warn_unmatched = False  # _finish says it in one line
@@ -312,38 +379,73 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             run(session, program, args)
         except SystemExit:
-            _finish(session, ns, output, export)
+            finish()
             raise
         except BaseException as exc:
-            _finish(session, ns, output, export)
+            finish()
             exc = exc.with_traceback(_user_traceback(exc.__traceback__, program.code))
             sys.excepthook(type(exc), exc, exc.__traceback__)
             if isinstance(exc, KeyboardInterrupt):
+                finish.close()
                 return _die_by_sigint()
             return 1
-        _finish(session, ns, output, export)
+        finish()
         return status
     finally:
-        if output is not None:
-            output.close()
+        finish.close()
 
 
-def _finish(
-    session: Session, ns: argparse.Namespace, output: TextIO | None, export: OutputPlan | None
-) -> None:
-    stream = output if output is not None else sys.stderr
-    for line in session.unmatched_specs(_SPEC_FLAGS):
-        print(line, file=sys.stderr)
-    if ns.report:
-        session.report(file=stream)
-    if export is not None:
+class _Finish:
+    """What the command writes once the program is done: the report, the
+    export, the end of the live tree. A failed write is one line on
+    stderr; it never changes the program's exit status."""
+
+    def __init__(
+        self,
+        session: Session | None,
+        ns: argparse.Namespace,
+        live: _LiveFile | None,
+        export: OutputPlan | None,
+        text_path: str | None,
+    ) -> None:
+        self.session = session
+        self.ns = ns
+        self.live = live
+        self.export = export
+        self.text_path = text_path
+
+    def __call__(self) -> None:
+        session = self.session
+        assert session is not None
+        for line in session.unmatched_specs(_SPEC_FLAGS):
+            print(line, file=sys.stderr)
+        if self.ns.report:
+            if self.text_path is None:
+                session.report(file=sys.stderr)
+            else:
+                def write_report(f: Any) -> None:
+                    session.report(file=f)
+
+                try:
+                    write_atomic(self.text_path, write_report, binary=False)
+                except OSError as exc:
+                    _cannot_write(self.text_path, exc)
+        if self.export is not None:
+            try:
+                written = self.export.write(session)
+            except (OSError, ValueError) as exc:
+                _cannot_write(self.export.path, exc)
+            else:
+                print(f"monitrace: wrote {written} to {self.export.path}", file=sys.stderr)
+        stream: Any = self.live if self.live is not None else sys.stderr
         try:
-            written = export.write(session)
-        except (OSError, ValueError) as exc:
-            print(f"monitrace: could not write {export.path}: {exc}", file=sys.stderr)
-        else:
-            print(f"monitrace: wrote {written} to {export.path}", file=sys.stderr)
-    try:
-        stream.flush()
-    except Exception:
-        pass
+            stream.flush()
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        live, self.live = self.live, None
+        if live is not None:
+            live.close()
+            if live.error is not None:
+                _cannot_write(live.path, live.error)

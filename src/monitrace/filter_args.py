@@ -8,6 +8,8 @@ import argparse
 import re
 from typing import Any
 
+from .options import MAX_COUNT
+
 _DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*\Z")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, None: 1.0}
 
@@ -62,6 +64,8 @@ def _depth_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
     if depth < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {depth}")
+    if depth >= MAX_COUNT:  # the monitrace command counts the program's module too
+        raise argparse.ArgumentTypeError(f"must be less than {MAX_COUNT}, not {depth}")
     return depth
 
 

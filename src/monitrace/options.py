@@ -4,7 +4,7 @@ option's name in the message, before anything is traced."""
 from __future__ import annotations
 
 import dataclasses
-import math
+import sys
 from typing import Any
 
 from . import filters
@@ -16,6 +16,11 @@ _FORK_MODES = ("stop", "continue")
 #: Events kept by ``record=True`` (24 MB of event records): the first ones
 #: are kept, later ones counted as dropped. Pass a number to choose.
 DEFAULT_RECORD_LIMIT = 1_000_000
+
+#: The largest count the C core takes (record=, repr_limit=, max_depth=).
+MAX_COUNT = sys.maxsize
+#: The longest min_duration=: nanoseconds are 64-bit in the core (292 years).
+MAX_SECONDS = (2**63 - 1) // 10**9
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,10 +97,10 @@ class Options:
 def _recording_checks(o: Options) -> None:
     if isinstance(o.record, bool):
         pass
-    elif not isinstance(o.record, int) or o.record <= 0:
+    elif not isinstance(o.record, int) or not 0 < o.record <= MAX_COUNT:
         raise (TypeError if not isinstance(o.record, int) else ValueError)(
-            f"record must be True, False or a positive int (the most events "
-            f"kept), not {o.record!r}"
+            f"record must be True, False or a positive int up to {MAX_COUNT} "
+            f"(the most events kept), not {o.record!r}"
         )
     for name in ("live", "args", "retval", "lines", "path", "elapsed"):
         _check_bool(name, getattr(o, name))
@@ -114,8 +119,10 @@ def _recording_checks(o: Options) -> None:
             raise ValueError(f"depth must be a positive int or None, not {o.depth}")
     if not isinstance(o.repr_limit, int) or isinstance(o.repr_limit, bool):
         raise TypeError(f"repr_limit must be a positive int, not {o.repr_limit!r}")
-    if o.repr_limit < 1:
-        raise ValueError(f"repr_limit must be a positive int, not {o.repr_limit}")
+    if not 1 <= o.repr_limit <= MAX_COUNT:
+        raise ValueError(
+            f"repr_limit must be a positive int, not {o.repr_limit} (at most {MAX_COUNT})"
+        )
     if not (o.record or o.live):
         for name in ("args", "retval", "path", "elapsed"):
             if getattr(o, name):
@@ -144,14 +151,19 @@ def _check_filters(opts: Options) -> None:
     if depth is not None:
         if not isinstance(depth, int) or isinstance(depth, bool):
             raise TypeError(f"max_depth must be an int or None, not {type(depth).__name__}")
-        if depth < 1:
-            raise ValueError(f"max_depth must be 1 or more (or None for no limit), not {depth}")
+        if not 1 <= depth <= MAX_COUNT:
+            raise ValueError(
+                f"max_depth must be 1 or more, up to {MAX_COUNT} (or None for no "
+                f"limit), not {depth}"
+            )
     object.__setattr__(opts, "threads", filters.normalize_threads(opts.threads))
     dur = opts.min_duration
     if isinstance(dur, bool) or not isinstance(dur, (int, float)):
         raise TypeError(f"min_duration must be a number of seconds, not {dur!r}")
-    if not math.isfinite(dur) or dur < 0:
-        raise ValueError(f"min_duration must be 0 or more seconds, not {dur!r}")
+    if not 0 <= dur <= MAX_SECONDS:  # also NaN and infinities
+        raise ValueError(
+            f"min_duration must be 0 or more seconds, up to {MAX_SECONDS}, not {dur!r}"
+        )
     object.__setattr__(opts, "min_duration", float(dur))
 
 

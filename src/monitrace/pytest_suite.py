@@ -278,10 +278,12 @@ class SuiteTracer:
     def _write_json(
         self, path: str, data: dict[str, Any], item: pytest.Item | None = None
     ) -> None:
+        def dump(f: Any) -> None:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+
         try:
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-                f.write("\n")
+            write_atomic(path, dump, binary=False)
         except OSError as exc:  # never fail a test over an output file
             self._warn(f"monitrace could not write {path}: {exc}", item)
 

@@ -26,6 +26,16 @@ BAD_OPTIONS = [
     ({"tool_id": True}, TypeError, "tool_id must be an int or None"),
     ({"fork": "sometimes"}, ValueError, "fork must be one of 'stop', 'continue'"),
     ({"fork": True}, ValueError, "fork must be one of"),
+    # Out of range for the core: refused by name, never wrapped or overflowed.
+    ({"record": 2**64 + 5}, ValueError, "record must be True, False or a positive int up to 9223372036854775807"),
+    ({"record": 2**64}, ValueError, "record must be True, False or a positive int up to"),
+    ({"record": 2**63}, ValueError, "record must be True, False or a positive int up to"),
+    ({"record": True, "repr_limit": 10**30}, ValueError, "repr_limit must be a positive int, not 10{30} \\(at most 9223372036854775807\\)"),
+    ({"max_depth": 10**30}, ValueError, "max_depth must be 1 or more, up to 9223372036854775807"),
+    ({"min_duration": 1e300}, ValueError, "min_duration must be 0 or more seconds, up to 9223372036, not 1e\\+300"),
+    ({"min_duration": 10**400}, ValueError, "min_duration must be 0 or more seconds, up to 9223372036"),
+    ({"min_duration": float("nan")}, ValueError, "min_duration must be 0 or more seconds"),
+    ({"min_duration": float("inf")}, ValueError, "min_duration must be 0 or more seconds"),
     ({"colour": "red"}, TypeError, "unknown trace\\(\\) option 'colour'"),
     ({"clocks": "tsc", "forks": "stop"}, TypeError, "unknown trace\\(\\) options 'clocks', 'forks'"),
 ]
@@ -124,6 +134,13 @@ def test_control_misuse_is_clear():
     (lambda: _core.Tracer()._after_fork_child(), TypeError, "keep"),
     (lambda: _core.selfcheck(object()), TypeError, "selfcheck\\(\\) needs a Tracer"),
     (lambda: _core.hist_bucket(-1), OverflowError, "negative"),
+    (lambda: _core.Tracer().log_configure(limit=2**64 + 5), OverflowError, "too big|too large"),
+    (lambda: _core.Tracer().log_configure(limit=-1), OverflowError, "negative"),
+    (lambda: _core.Tracer().log_configure(limit="5"), TypeError, "integer|int"),
+    (lambda: _core.route_signal(0), ValueError, "signal number out of range: 0"),
+    (lambda: _core.route_signal(10**6), ValueError, "signal number out of range"),
+    (lambda: _core.signal_taken(-3), ValueError, "signal number out of range: -3"),
+    (lambda: _core.signal_later(100000), ValueError, "signal number out of range"),
     (lambda: _core.hist_bucket("1"), TypeError, "int"),
 ])
 def test_core_rejects_bad_arguments(call, exc, message):
@@ -165,3 +182,21 @@ def test_line_counts_at_the_top_of_the_line_number_range(last_line):
         ("<edge>", first + 3): 3,
         ("<edge>", first + 4): 1,
     }
+
+
+def test_largest_values_are_accepted_and_record_limit_is_exact():
+    from monitrace.options import MAX_COUNT, MAX_SECONDS
+
+    s = monitrace.trace(record=MAX_COUNT, repr_limit=MAX_COUNT, max_depth=MAX_COUNT,
+                        min_duration=MAX_SECONDS)
+    assert s.options.record_limit == MAX_COUNT
+    with s:
+        probe(3)
+    assert s.record_info().limit == MAX_COUNT
+    assert s.tree() == ""  # every call is shorter than 292 years
+    assert s.calls("hostile_util.probe") == 5
+    # A small limit is kept exactly, not wrapped.
+    with monitrace.trace(record=12) as small:
+        probe(3)
+    info = small.record_info()
+    assert (info.limit, info.recorded, info.dropped) == (12, 10, 0)

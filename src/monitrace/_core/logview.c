@@ -105,13 +105,22 @@ mt_logview_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
                              "retval",     "lines", "caller_files",
                              "repr_limit", "live",  NULL};
     int record = 0, cargs = 0, retval = 0, lines = 0, caller_files = 0;
+    PyObject *limit_obj = NULL;
     unsigned long long limit = 0;
     Py_ssize_t repr_limit = 80;
     PyObject *live = Py_None;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "|$pKppppnO:log_configure", kwlist, &record, &limit,
-            &cargs, &retval, &lines, &caller_files, &repr_limit, &live)) {
+            args, kwargs, "|$pOppppnO:log_configure", kwlist, &record,
+            &limit_obj, &cargs, &retval, &lines, &caller_files, &repr_limit,
+            &live)) {
         return NULL;
+    }
+    if (limit_obj != NULL) {
+        /* Checked: "K" would silently wrap 2**64 + 5 to 5. */
+        limit = PyLong_AsUnsignedLongLong(limit_obj);
+        if (limit == (unsigned long long)-1 && PyErr_Occurred()) {
+            return NULL;
+        }
     }
     if (mt_tracer_refuse(tr, "log_configure", 1) < 0) {
         return NULL;

@@ -8,6 +8,7 @@
 #include "selfcheck.h"
 #include "threadstate.h"
 #include "sigdefer.h"
+#include "sigroute.h"
 #include "tracer.h"
 
 static MtModuleState *
@@ -51,6 +52,19 @@ static PyMethodDef module_methods[] = {
     {"hist_bucket", hist_bucket, METH_O,
      "hist_bucket($module, ticks, /)\n--\n\n"
      "(bucket, low, high) of the latency histogram bucket holding `ticks`."},
+    {"route_signal", mt_sigroute_install, METH_O,
+     "route_signal($module, signum, /)\n--\n\n"
+     "Pass `signum` on to the main thread when another thread receives it,\n"
+     "so that its Python handler runs; call right after signal.signal()\n"
+     "in the main thread. True when routing is in place."},
+    {"signal_later", mt_sigroute_later, METH_O,
+     "signal_later($module, signum, /)\n--\n\n"
+     "Deliver `signum` to the main thread again after the running handler\n"
+     "returns (a handler that cannot act yet)."},
+    {"signal_taken", mt_sigroute_taken, METH_O,
+     "signal_taken($module, signum, /)\n--\n\n"
+     "The Python handler of routed `signum` has run: stop sending it to\n"
+     "the main thread again."},
     {"selfcheck", mt_selfcheck, METH_O,
      "selfcheck($module, tracer, /)\n--\n\n"
      "Check the tracer's tables (for tests): {'problems': [...], "

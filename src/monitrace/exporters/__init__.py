@@ -13,6 +13,7 @@ import gzip
 import io
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "SUFFIXES",
     "Source",
     "check_writable",
+    "needs_events",
     "resolve_format",
     "save",
     "write_atomic",
@@ -56,6 +58,11 @@ SUFFIXES: dict[str, str] = {
     ".folded": "collapsed",
     ".collapsed": "collapsed",
 }
+
+
+def needs_events(format: str) -> bool:
+    """Whether `format` is written from recorded events (record mode)."""
+    return _FORMATS[format].needs_events
 
 
 def _split_gz(name: str) -> tuple[str, bool]:
@@ -113,10 +120,29 @@ def _cannot(exc: OSError, name: str) -> OSError:
     return type(exc)(exc.errno, f"cannot write the trace: {reason}", name)
 
 
-def _create_temp(name: str) -> tuple[int, str]:
-    """A new file beside `name`, created with the usual permissions (the
+def _landing(name: str) -> tuple[str, os.stat_result | None]:
+    """Where a write to `name` lands: the end of its symlink chain (the
+    link stays a link) and what is there now (None: nothing yet)."""
+    target = os.path.realpath(name)
+    try:
+        return target, os.stat(target)
+    except FileNotFoundError:
+        return target, None
+    except OSError as exc:  # a symlink loop, a component that is a file
+        raise _cannot(exc, name) from None
+
+
+def _replaceable(st: os.stat_result | None) -> bool:
+    """Whether a write replaces the file with a new one (a new path or a
+    regular file) rather than writing into what is there (a FIFO, a
+    device), which must stay what it is."""
+    return st is None or stat.S_ISREG(st.st_mode)
+
+
+def _create_temp(target: str) -> tuple[int, str]:
+    """A new file beside `target`, created with the usual permissions (the
     umask applies, as for any new file)."""
-    directory, base = os.path.split(os.path.abspath(name))
+    directory, base = os.path.split(target)
     while True:
         tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
         try:
@@ -126,21 +152,31 @@ def _create_temp(name: str) -> tuple[int, str]:
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:
-    """Raise a clear OSError naming `path` if a file cannot be written
-    there (missing directory, a directory in the way, no permission).
-    Leaves nothing behind. Call it before tracing starts."""
+    """Raise a clear OSError naming `path` if the trace cannot be written
+    there (missing directory, a directory or a socket in the way, no
+    permission). Leaves nothing behind. Call it before tracing starts."""
     name = _fspath(path)
-    if os.path.isdir(name):
+    target, st = _landing(name)
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "cannot write the trace: it is a directory", name)
-    directory = os.path.dirname(os.path.abspath(name))
+    if st is not None and stat.S_ISSOCK(st.st_mode):
+        raise OSError(6, "cannot write the trace: it is a socket", name)
+    if not _replaceable(st):
+        if not os.access(target, os.W_OK):
+            raise PermissionError(13, "cannot write the trace: permission denied", name)
+        return
+    directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise FileNotFoundError(
             2, f"cannot write the trace: no directory {directory!r}", name
         )
     try:
-        fd, tmp = _create_temp(name)
-    except OSError as exc:
-        raise _cannot(exc, name) from None
+        fd, tmp = _create_temp(target)
+    except OSError as exc:  # the file is replaced by a new one made there
+        reason = exc.strerror or str(exc)
+        raise type(exc)(
+            exc.errno, f"cannot write the trace: cannot create a file in {directory!r}: {reason}", name
+        ) from None
     os.close(fd)
     os.unlink(tmp)
 
@@ -152,30 +188,54 @@ def write_atomic(
     binary: bool,
     gz: bool = False,
 ) -> None:
-    """Run `writer` on a temporary file beside `path`, then rename it over
-    `path`: readers never see a half-written file, and a failure leaves any
-    previous file as it was. Text writers get a UTF-8 stream."""
+    """Run `writer` on the file at `path`. A new path or a regular file is
+    written to a temporary file beside it and renamed over it: readers
+    never see a half-written file, and a failure leaves any previous file
+    as it was (the new file keeps its permission bits). A symlink is followed: its
+    target is written and the link stays. Anything else (a FIFO, a
+    device such as /dev/null) is written in place and stays what it is.
+    Text writers get a UTF-8 stream. An OSError while writing names
+    `path`."""
     name = _fspath(path)
     check_writable(name)
+    target, st = _landing(name)
+    if not _replaceable(st):
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+            _write_to(fd, writer, binary, gz)
+        except OSError as exc:
+            raise _cannot(exc, name) from None
+        return
     try:
-        fd, tmp = _create_temp(name)
+        fd, tmp = _create_temp(target)
     except OSError as exc:
         raise _cannot(exc, name) from None
     try:
-        with os.fdopen(fd, "wb") as raw:
-            if gz:
-                # mtime=0: the same trace always gives the same bytes.
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
-                    _run(writer, zipped, binary)
-            else:
-                _run(writer, raw, binary)
-        os.replace(tmp, name)
-    except BaseException:
+        if st is not None:
+            os.fchmod(fd, st.st_mode & 0o777)
+        _write_to(fd, writer, binary, gz)
+        os.replace(tmp, target)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _cannot(exc, name) from None
         raise
+
+
+def _write_to(
+    fd: int, writer: Callable[[IO[Any]], None], binary: bool, gz: bool
+) -> None:
+    """Run `writer` on the open file `fd`, and close it."""
+    with os.fdopen(fd, "wb") as raw:
+        if gz:
+            # mtime=0: the same trace always gives the same bytes.
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
+                _run(writer, zipped, binary)
+        else:
+            _run(writer, raw, binary)
 
 
 def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes] | gzip.GzipFile, binary: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from typing import Any
 
 from . import FORMATS, SUFFIXES, check_writable, resolve_format
@@ -12,7 +13,9 @@ from . import FORMATS, SUFFIXES, check_writable, resolve_format
 
 @dataclasses.dataclass(frozen=True)
 class OutputPlan:
-    """Where and how to write the trace once the program is done."""
+    """Where and how to write the trace once the program is done. `path`
+    is absolute: taken from the directory the command started in, so a
+    program that changes directory does not move it."""
 
     path: str
     format: str
@@ -41,14 +44,15 @@ def plan_output(
 ) -> OutputPlan | None:
     """Check an output request before anything runs: ValueError for a
     format that cannot be told or does not fit, OSError naming the path
-    when it cannot be written. None when no output was asked for."""
+    when it cannot be written. None when no output was asked for. A
+    relative path is made absolute now, where it is checked."""
     if path is None:
         if format is not None:
             raise ValueError("--format needs -o FILE")
         return None
     chosen = resolve_format(path, format, events=recording)
     check_writable(path)
-    return OutputPlan(path=path, format=chosen)
+    return OutputPlan(path=os.path.abspath(path), format=chosen)
 
 
 def output_from_args(
