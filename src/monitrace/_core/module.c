@@ -2,6 +2,7 @@
  * itself. */
 #include "common.h"
 #include "callbacks.h"
+#include "callsite.h"
 #include "clock.h"
 #include "eventlog.h"
 #include "records.h"
@@ -52,7 +53,7 @@ static int
 module_exec(PyObject *module)
 {
     MtModuleState *state = get_state(module);
-    if (mt_records_init() < 0) {
+    if (mt_records_init() < 0 || mt_callsite_init() < 0) {
         return -1;
     }
     if (mt_callback_type_init(module, state) < 0) {
@@ -72,6 +73,12 @@ module_exec(PyObject *module)
     /* 1 when co_extra is read in place on the hot path (benchmarks/). */
     if (PyModule_AddIntConstant(module, "DIRECT_CODE_EXTRA",
                                 mt_records_direct_extra)
+        < 0) {
+        return -1;
+    }
+    /* 1 when record mode finds call sites by walking interpreter frames,
+     * without frame objects (benchmarks/, tests). */
+    if (PyModule_AddIntConstant(module, "FRAME_PEEK", mt_callsite_peek_ok)
         < 0) {
         return -1;
     }
