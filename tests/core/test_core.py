@@ -97,6 +97,66 @@ def test_tool_id_released_and_callbacks_unregistered():
         sys.monitoring.free_tool_id(tool)
 
 
+def _mask(*names):
+    bits = 0
+    for name in names:
+        bits |= getattr(sys.monitoring.events, name)
+    return bits
+
+
+PY_EVENTS = ("PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND")
+
+
+@pytest.mark.parametrize("c_calls", [False, True])
+def test_enabled_events_are_the_named_ones(c_calls):
+    # 3.14 inserted BRANCH_LEFT/BRANCH_RIGHT and renumbered what follows:
+    # the mask must come from sys.monitoring.events, never from numbers.
+    tr = _core.Tracer(c_calls=c_calls)
+    tr.start()
+    try:
+        got = sys.monitoring.get_events(tr.tool_id)
+    finally:
+        tr.stop()
+    # C_RETURN and C_RAISE come with CALL; they cannot be set on their own
+    assert got == _mask(*PY_EVENTS, *(("CALL",) if c_calls else ()))
+
+
+def test_line_events_are_the_named_one():
+    import monitrace
+
+    with monitrace.trace(lines=True) as s:
+        fib(2)
+        local = sys.monitoring.get_local_events(s.tool_id, fib.__code__)
+    assert local == sys.monitoring.events.LINE
+
+
+@pytest.mark.skipif(
+    not hasattr(sys.monitoring, "clear_tool_id"), reason="sys.monitoring.clear_tool_id is 3.14+"
+)
+def test_stop_releases_the_tool_id_through_clear_tool_id(monkeypatch):
+    cleared = []
+    real = sys.monitoring.clear_tool_id
+
+    def clear_tool_id(tool):
+        cleared.append((tool, sys.monitoring.get_events(tool)))
+        return real(tool)
+
+    monkeypatch.setattr(sys.monitoring, "clear_tool_id", clear_tool_id)
+    tr = _core.Tracer(c_calls=True)
+    tr.start()
+    tool = tr.tool_id
+    assert tr.stop() == []
+    assert cleared == [(tool, 0)]
+    assert sys.monitoring.get_tool(tool) is None
+    sys.monitoring.use_tool_id(tool, "probe")
+    try:
+        for name in (*PY_EVENTS, "CALL", "C_RETURN", "C_RAISE"):
+            ev = getattr(sys.monitoring.events, name)
+            assert sys.monitoring.register_callback(tool, ev, None) is None, name
+    finally:
+        sys.monitoring.free_tool_id(tool)
+
+
 def test_control_methods_refused_inside_callback():
     tr = None
     refused = []
