@@ -157,6 +157,56 @@ def test_stop_releases_the_tool_id_through_clear_tool_id(monkeypatch):
         sys.monitoring.free_tool_id(tool)
 
 
+def _module_slots(module):
+    """{slot id: value} of an extension module's PyModuleDef, read through
+    the C API with ctypes."""
+    import ctypes
+
+    class Slot(ctypes.Structure):
+        _fields_ = [("slot", ctypes.c_int), ("value", ctypes.c_void_p)]
+
+    class ModuleDef(ctypes.Structure):
+        _fields_ = [
+            ("ob_refcnt", ctypes.c_ssize_t),  # PyModuleDef_Base: PyObject_HEAD,
+            ("ob_type", ctypes.c_void_p),
+            ("m_init", ctypes.c_void_p),  # m_init, m_index, m_copy
+            ("m_index", ctypes.c_ssize_t),
+            ("m_copy", ctypes.c_void_p),
+            ("m_name", ctypes.c_char_p),
+            ("m_doc", ctypes.c_char_p),
+            ("m_size", ctypes.c_ssize_t),
+            ("m_methods", ctypes.c_void_p),
+            ("m_slots", ctypes.POINTER(Slot)),
+        ]
+
+    get_def = ctypes.pythonapi.PyModule_GetDef
+    get_def.restype = ctypes.POINTER(ModuleDef)
+    get_def.argtypes = [ctypes.py_object]
+    mdef = get_def(module).contents
+    assert mdef.m_name == module.__name__.encode()
+    slots = {}
+    i = 0
+    while mdef.m_slots[i].slot != 0:
+        slots[mdef.m_slots[i].slot] = mdef.m_slots[i].value or 0
+        i += 1
+    return slots
+
+
+PY_MOD_GIL = 4  # Include/moduleobject.h, 3.13+; Py_MOD_GIL_USED is 0
+
+
+def test_module_declares_it_needs_the_gil():
+    # On a free-threaded build this makes CPython re-enable the GIL (with a
+    # warning) instead of running our unlocked tables from many threads.
+    # 3.12 knows no such slot (and would refuse the module).
+    slots = _module_slots(_core)
+    if sys.version_info >= (3, 13):
+        assert slots.get(PY_MOD_GIL) == 0  # Py_MOD_GIL_USED
+        assert sys._is_gil_enabled()
+    else:
+        assert PY_MOD_GIL not in slots
+
+
 def test_control_methods_refused_inside_callback():
     tr = None
     refused = []

@@ -159,4 +159,14 @@ mt_compat_code_extra(PyObject *code, Py_ssize_t index)
 #define MT_COMPAT_DIRECT_EXTRA 0
 #endif
 
+/* Free-threaded builds (3.13+) ask every extension module whether it
+ * needs the GIL. Ours does: tables shared between threads are not locked,
+ * so on such a build CPython re-enables the GIL at import and says so.
+ * Older versions know no such slot and refuse a module that names it. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define MT_COMPAT_HAVE_MOD_GIL 1
+#else
+#define MT_COMPAT_HAVE_MOD_GIL 0
+#endif
+
 #endif /* MT_COMPAT_H */

@@ -114,6 +114,9 @@ static PyModuleDef_Slot module_slots[] = {
     /* State such as the co_extra index and thread-local pointers is
      * process-wide; one interpreter only, as _lsprof declares. */
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#if MT_COMPAT_HAVE_MOD_GIL
+    {Py_mod_gil, Py_MOD_GIL_USED},
+#endif
     {0, NULL},
 };
 
