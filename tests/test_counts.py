@@ -173,3 +173,56 @@ def test_inside_active_cprofile_both_correct():
     assert cp == expected
     assert monitrace_counts(s, filename=FILE) == expected
     assert sys.monitoring.get_tool(sys.monitoring.PROFILER_ID) is None
+
+
+ANNOTATED = """\
+def annotated(x: int, y: "list[str]") -> dict:
+    return {}
+
+
+class Record:
+    name: str
+    size: int = 0
+
+
+def read_them():
+    return annotated.__annotations__, Record.__annotations__, annotated.__annotations__
+"""
+
+
+def test_annotate_functions_are_counted_calls(tmp_path):
+    # 3.14 defers annotations (PEP 649): the first read of __annotations__
+    # calls a compiler-made __annotate__ function, a real Python call that
+    # cProfile counts too. Fresh objects for each tool: the result is cached.
+    path = tmp_path / "annotated.py"
+    path.write_text(ANNOTATED)
+    filename = str(path)
+
+    def fresh():
+        namespace = {"__name__": "annotated"}
+        exec(compile(ANNOTATED, filename, "exec"), namespace)
+        return namespace["read_them"]
+
+    expected = cprofile_counts(fresh(), filename=filename)
+    read_them = fresh()
+    with monitrace.trace() as s:
+        read_them()
+    got = monitrace_counts(s, filename=filename)
+    assert got == expected
+    annotate_calls = {key: calls for key, calls in got.items() if key[1] == "__annotate__"}
+    if sys.version_info >= (3, 14):
+        # once for the function (line 1), once for the class (line 5)
+        assert annotate_calls == {(1, "__annotate__"): (1, 1), (5, "__annotate__"): (1, 1)}
+        qualnames = {x.qualname for x in s.stats() if x.name == "__annotate__"}
+        assert qualnames == {"__annotate__", "Record.__annotate__"}
+        read_them = fresh()
+        with monitrace.trace(record=True) as r:
+            read_them()
+        assert r.tree().splitlines()[1:5] == [
+            "    Called __annotate__:1 from line 11",
+            "    Returning __annotate__",
+            "    Called Record.__annotate__:5 from line 11",
+            "    Returning Record.__annotate__",
+        ]
+    else:
+        assert annotate_calls == {}

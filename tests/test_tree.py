@@ -448,6 +448,38 @@ def test_lines_in_the_tree():
     )
 
 
+@pytest.mark.skipif(sys.version_info < (3, 15), reason="lazy imports (PEP 810) are 3.15+")
+def test_lazy_import_body_shows_where_it_first_runs(tmp_path, monkeypatch):
+    # `lazy import` defers the module body to the first use of the name:
+    # the tree shows it there, inside the function that touched it.
+    (tmp_path / "lazy_heavy.py").write_text("def setup():\n    return 42\n\n\nVALUE = setup()\n")
+    (tmp_path / "lazy_user.py").write_text(
+        "lazy import lazy_heavy\n\n\ndef use():\n    return lazy_heavy.VALUE\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("lazy_heavy", "lazy_user"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with monitrace.trace(record=True, include=["lazy_heavy", "lazy_user"]) as s:
+        import lazy_user
+
+        loaded_at_import = "lazy_heavy" in sys.modules
+        assert lazy_user.use() == 42
+    assert not loaded_at_import
+    got = [(e.kind, os.path.basename(e.function.filename), e.function.qualname, e.depth) for e in s.events()]
+    assert got == [
+        ("call", "lazy_user.py", "<module>", 0),
+        ("return", "lazy_user.py", "<module>", 0),
+        ("call", "lazy_user.py", "use", 0),
+        ("call", "lazy_heavy.py", "<module>", 1),
+        ("call", "lazy_heavy.py", "setup", 2),
+        ("return", "lazy_heavy.py", "setup", 2),
+        ("return", "lazy_heavy.py", "<module>", 1),
+        ("return", "lazy_user.py", "use", 0),
+    ]
+    assert "    Called <module>:1 from line " in s.tree()
+    assert "        Called setup:1 from line 5\n" in s.tree()
+
+
 def test_stop_clears_local_line_events():
     with monitrace.trace(lines=True) as s:
         cases.loop(2)
