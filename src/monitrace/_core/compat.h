@@ -135,13 +135,13 @@ mt_compat_thread_in_callback(void)
     return PyThreadState_GET()->tracing > 0;
 }
 
-/* co_extra read in place. On 3.12-3.14 the block behind a code object's
+/* co_extra read in place. On 3.12-3.15 the block behind a code object's
  * co_extra is CPython's internal _PyCodeObjectExtra: a slot count followed
  * by the slots. Reading it directly saves PyUnstable_Code_GetExtra's call
  * and checks on every event; records.c verifies the layout against the API
  * once at import and uses the API when they disagree. Other versions always
  * use the API. */
-#if PY_VERSION_HEX < 0x030F0000
+#if PY_VERSION_HEX < 0x03100000
 #define MT_COMPAT_DIRECT_EXTRA 1
 typedef struct {
     Py_ssize_t size;
