@@ -201,10 +201,10 @@ def test_annotate_functions_are_counted_calls(tmp_path):
     def fresh():
         namespace = {"__name__": "annotated"}
         exec(compile(ANNOTATED, filename, "exec"), namespace)
-        return namespace["read_them"]
+        return namespace
 
-    expected = cprofile_counts(fresh(), filename=filename)
-    read_them = fresh()
+    expected = cprofile_counts(fresh()["read_them"], filename=filename)
+    read_them = fresh()["read_them"]
     with monitrace.trace() as s:
         read_them()
     got = monitrace_counts(s, filename=filename)
@@ -213,16 +213,21 @@ def test_annotate_functions_are_counted_calls(tmp_path):
     if sys.version_info >= (3, 14):
         # once for the function (line 1), once for the class (line 5)
         assert annotate_calls == {(1, "__annotate__"): (1, 1), (5, "__annotate__"): (1, 1)}
+        # named as the interpreter names them (3.15 qualifies the
+        # function's: annotated.__annotate__)
+        namespace = fresh()
+        func_annotate = namespace["annotated"].__annotate__.__code__.co_qualname
+        class_annotate = namespace["Record"].__annotate__.__code__.co_qualname
+        assert class_annotate == "Record.__annotate__"
         qualnames = {x.qualname for x in s.stats() if x.name == "__annotate__"}
-        assert qualnames == {"__annotate__", "Record.__annotate__"}
-        read_them = fresh()
+        assert qualnames == {func_annotate, class_annotate}
         with monitrace.trace(record=True) as r:
-            read_them()
+            namespace["read_them"]()
         assert r.tree().splitlines()[1:5] == [
-            "    Called __annotate__:1 from line 11",
-            "    Returning __annotate__",
-            "    Called Record.__annotate__:5 from line 11",
-            "    Returning Record.__annotate__",
+            f"    Called {func_annotate}:1 from line 11",
+            f"    Returning {func_annotate}",
+            f"    Called {class_annotate}:5 from line 11",
+            f"    Returning {class_annotate}",
         ]
     else:
         assert annotate_calls == {}

@@ -192,7 +192,11 @@ def _module_slots(module):
     return slots
 
 
-PY_MOD_GIL = 4  # Include/moduleobject.h, 3.13+; Py_MOD_GIL_USED is 0
+# Slot ids (Include/moduleobject.h); 3.15 renumbered them (slots_generated.h)
+if sys.version_info >= (3, 15):
+    PY_MOD_EXEC, PY_MOD_MULTIPLE_INTERPRETERS, PY_MOD_GIL = 85, 86, 87
+else:
+    PY_MOD_EXEC, PY_MOD_MULTIPLE_INTERPRETERS, PY_MOD_GIL = 2, 3, 4
 
 
 def test_module_declares_it_needs_the_gil():
@@ -201,10 +205,11 @@ def test_module_declares_it_needs_the_gil():
     # 3.12 knows no such slot (and would refuse the module).
     slots = _module_slots(_core)
     if sys.version_info >= (3, 13):
-        assert slots.get(PY_MOD_GIL) == 0  # Py_MOD_GIL_USED
+        assert set(slots) == {PY_MOD_EXEC, PY_MOD_MULTIPLE_INTERPRETERS, PY_MOD_GIL}
+        assert slots[PY_MOD_GIL] == 0  # Py_MOD_GIL_USED
         assert sys._is_gil_enabled()
     else:
-        assert PY_MOD_GIL not in slots
+        assert set(slots) == {PY_MOD_EXEC, PY_MOD_MULTIPLE_INTERPRETERS}
 
 
 def test_control_methods_refused_inside_callback():
