@@ -91,6 +91,10 @@ frame_peek_matches(void)
     }
     ok = ok && f == NULL;
     Py_XDECREF(frame);
+    if (PyErr_Occurred()) { /* a frame object could not be made */
+        PyErr_Clear();
+        ok = 0;
+    }
     return ok;
 }
 #endif
