@@ -21,9 +21,9 @@ import bench_workloads as workloads  # noqa: E402
 
 
 def test_direct_code_extra_layout_verified():
-    # On 3.12-3.14 the hot path reads co_extra in place; the import-time
+    # On 3.12-3.15 the hot path reads co_extra in place; the import-time
     # probe must have confirmed CPython's layout, or we silently lost it.
-    if sys.version_info < (3, 15):
+    if sys.version_info < (3, 16):
         assert monitrace._core.DIRECT_CODE_EXTRA == 1
 
 

@@ -173,3 +173,61 @@ def test_inside_active_cprofile_both_correct():
     assert cp == expected
     assert monitrace_counts(s, filename=FILE) == expected
     assert sys.monitoring.get_tool(sys.monitoring.PROFILER_ID) is None
+
+
+ANNOTATED = """\
+def annotated(x: int, y: "list[str]") -> dict:
+    return {}
+
+
+class Record:
+    name: str
+    size: int = 0
+
+
+def read_them():
+    return annotated.__annotations__, Record.__annotations__, annotated.__annotations__
+"""
+
+
+def test_annotate_functions_are_counted_calls(tmp_path):
+    # 3.14 defers annotations (PEP 649): the first read of __annotations__
+    # calls a compiler-made __annotate__ function, a real Python call that
+    # cProfile counts too. Fresh objects for each tool: the result is cached.
+    path = tmp_path / "annotated.py"
+    path.write_text(ANNOTATED)
+    filename = str(path)
+
+    def fresh():
+        namespace = {"__name__": "annotated"}
+        exec(compile(ANNOTATED, filename, "exec"), namespace)
+        return namespace
+
+    expected = cprofile_counts(fresh()["read_them"], filename=filename)
+    read_them = fresh()["read_them"]
+    with monitrace.trace() as s:
+        read_them()
+    got = monitrace_counts(s, filename=filename)
+    assert got == expected
+    annotate_calls = {key: calls for key, calls in got.items() if key[1] == "__annotate__"}
+    if sys.version_info >= (3, 14):
+        # once for the function (line 1), once for the class (line 5)
+        assert annotate_calls == {(1, "__annotate__"): (1, 1), (5, "__annotate__"): (1, 1)}
+        # named as the interpreter names them (3.15 qualifies the
+        # function's: annotated.__annotate__)
+        namespace = fresh()
+        func_annotate = namespace["annotated"].__annotate__.__code__.co_qualname
+        class_annotate = namespace["Record"].__annotate__.__code__.co_qualname
+        assert class_annotate == "Record.__annotate__"
+        qualnames = {x.qualname for x in s.stats() if x.name == "__annotate__"}
+        assert qualnames == {func_annotate, class_annotate}
+        with monitrace.trace(record=True) as r:
+            namespace["read_them"]()
+        assert r.tree().splitlines()[1:5] == [
+            f"    Called {func_annotate}:1 from line 11",
+            f"    Returning {func_annotate}",
+            f"    Called {class_annotate}:5 from line 11",
+            f"    Returning {class_annotate}",
+        ]
+    else:
+        assert annotate_calls == {}

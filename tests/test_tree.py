@@ -16,8 +16,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
 import cases  # noqa: E402
 import example  # noqa: E402  (its module-level foo() runs untraced)
 
-PY313 = sys.version_info >= (3, 13)
-
 
 def traced(fn, *args, **options):
     """Run fn(*args) in a recording session; the session."""
@@ -103,15 +101,39 @@ def test_nested_functions():
     )
 
 
+def _close_throws_into_simple():
+    """Whether this interpreter throws GeneratorExit into `simple` when
+    drive_generator closes it, as a bare sys.monitoring tool listening to
+    the same exit events sees it. A generator suspended outside any try
+    block: 3.12 throws (PY_THROW, PY_UNWIND), 3.13 closes it without running
+    it, 3.14 does that only while no tool listens to PY_UNWIND."""
+    mon = sys.monitoring
+    tool = next(t for t in range(6) if mon.get_tool(t) is None)
+    throws = []
+
+    def on_throw(code, offset, exc):
+        if code is cases.simple.__code__:
+            throws.append(type(exc))
+
+    mon.use_tool_id(tool, "reference")
+    try:
+        mon.register_callback(tool, mon.events.PY_THROW, on_throw)
+        mon.set_events(tool, mon.events.PY_THROW | mon.events.PY_UNWIND)
+        cases.drive_generator()
+    finally:
+        mon.set_events(tool, 0)
+        mon.register_callback(tool, mon.events.PY_THROW, None)
+        mon.free_tool_id(tool)
+    assert throws in ([], [GeneratorExit])
+    return bool(throws)
+
+
 def test_generators_send_throw_close():
-    # close() of a generator suspended outside any try block: 3.12 throws
-    # GeneratorExit into it (PY_THROW, PY_UNWIND); 3.13 closes it without
-    # running it, so no event.
     simple_close = (
-        ""
-        if PY313
-        else "    Throwing GeneratorExit into simple:31 from line 44\n"
+        "    Throwing GeneratorExit into simple:31 from line 44\n"
         "    Raised GeneratorExit() from simple\n"
+        if _close_throws_into_simple()
+        else ""
     )
     assert tree(cases.drive_generator, retval=True) == golden(
         """
@@ -424,6 +446,38 @@ def test_lines_in_the_tree():
         Returning foo-> 10
         """
     )
+
+
+@pytest.mark.skipif(sys.version_info < (3, 15), reason="lazy imports (PEP 810) are 3.15+")
+def test_lazy_import_body_shows_where_it_first_runs(tmp_path, monkeypatch):
+    # `lazy import` defers the module body to the first use of the name:
+    # the tree shows it there, inside the function that touched it.
+    (tmp_path / "lazy_heavy.py").write_text("def setup():\n    return 42\n\n\nVALUE = setup()\n")
+    (tmp_path / "lazy_user.py").write_text(
+        "lazy import lazy_heavy\n\n\ndef use():\n    return lazy_heavy.VALUE\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("lazy_heavy", "lazy_user"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with monitrace.trace(record=True, include=["lazy_heavy", "lazy_user"]) as s:
+        import lazy_user
+
+        loaded_at_import = "lazy_heavy" in sys.modules
+        assert lazy_user.use() == 42
+    assert not loaded_at_import
+    got = [(e.kind, os.path.basename(e.function.filename), e.function.qualname, e.depth) for e in s.events()]
+    assert got == [
+        ("call", "lazy_user.py", "<module>", 0),
+        ("return", "lazy_user.py", "<module>", 0),
+        ("call", "lazy_user.py", "use", 0),
+        ("call", "lazy_heavy.py", "<module>", 1),
+        ("call", "lazy_heavy.py", "setup", 2),
+        ("return", "lazy_heavy.py", "setup", 2),
+        ("return", "lazy_heavy.py", "<module>", 1),
+        ("return", "lazy_user.py", "use", 0),
+    ]
+    assert "    Called <module>:1 from line " in s.tree()
+    assert "        Called setup:1 from line 5\n" in s.tree()
 
 
 def test_stop_clears_local_line_events():

@@ -4,6 +4,7 @@ from typing import Any
 HIST_BUCKETS: int
 LOG_EVENT_BYTES: int
 DIRECT_CODE_EXTRA: int
+FRAME_PEEK: int
 
 def tsc_usable() -> bool: ...
 

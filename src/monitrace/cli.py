@@ -176,11 +176,34 @@ class _CannotRun(Exception):
         self.status = status
 
 
+def _import_sets_cached() -> bool:
+    """Whether this interpreter gives modules ``__cached__``: up to 3.14 it
+    does (``None`` for a script run as ``__main__``); 3.15 dropped it, from
+    ``__main__`` too. This module was imported from source, so it tells."""
+    return "__cached__" in globals()
+
+
+def _module_code_stores_annotations() -> bool:
+    """Whether module code keeps its annotations in ``__annotations__``.
+    For as long as it did (up to 3.13), CPython's start-up seeded
+    ``__main__`` with an empty one; with deferred annotations (PEP 649,
+    3.14) module code defines ``__annotate__`` instead and the seed is gone."""
+    namespace: dict[str, Any] = {}
+    exec(compile("x: int", "<probe>", "exec", dont_inherit=True), namespace)
+    return "__annotations__" in namespace
+
+
 def _new_main(**attrs: Any) -> types.ModuleType:
+    """A fresh ``__main__`` with what plain ``python`` of this version puts
+    in it: `attrs` (``__cached__`` among them only where the interpreter
+    sets it) and the start-up names."""
+    if not _import_sets_cached():
+        attrs.pop("__cached__", None)
     module = types.ModuleType("__main__")
     module.__dict__.update(attrs)
     module.__dict__["__builtins__"] = __import__("builtins")
-    module.__dict__.setdefault("__annotations__", {})
+    if _module_code_stores_annotations():
+        module.__dict__.setdefault("__annotations__", {})
     return module
 
 

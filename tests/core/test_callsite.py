@@ -3,8 +3,11 @@ without args) must equal those found through frame objects (the path
 args=True takes)."""
 
 import asyncio
+import sys
+import sysconfig
 
 import monitrace
+import monitrace._core
 import workloads
 
 
@@ -23,6 +26,14 @@ def _sites(**options):
         for e in s.events()
         if e.kind in ("call", "resume", "throw") and e.function.filename == workloads.__file__
     ]
+
+
+def test_frame_peek_layout_verified_at_import():
+    # compat.h mirrors the interpreter frame of 3.12-3.15 (3.14 moved to
+    # tagged stack refs); the import-time check must have confirmed it on
+    # this interpreter, or record mode silently fell back to frame objects.
+    if sys.version_info < (3, 16) and not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        assert monitrace._core.FRAME_PEEK == 1
 
 
 def test_fast_call_sites_equal_frame_object_call_sites():

@@ -102,6 +102,121 @@ def test_tool_id_released_and_callbacks_unregistered():
         sys.monitoring.free_tool_id(tool)
 
 
+def _mask(*names):
+    bits = 0
+    for name in names:
+        bits |= getattr(sys.monitoring.events, name)
+    return bits
+
+
+PY_EVENTS = ("PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND")
+
+
+@pytest.mark.parametrize("c_calls", [False, True])
+def test_enabled_events_are_the_named_ones(c_calls):
+    # 3.14 inserted BRANCH_LEFT/BRANCH_RIGHT and renumbered what follows:
+    # the mask must come from sys.monitoring.events, never from numbers.
+    tr = _core.Tracer(c_calls=c_calls)
+    tr.start()
+    try:
+        got = sys.monitoring.get_events(tr.tool_id)
+    finally:
+        tr.stop()
+    # C_RETURN and C_RAISE come with CALL; they cannot be set on their own
+    assert got == _mask(*PY_EVENTS, *(("CALL",) if c_calls else ()))
+
+
+def test_line_events_are_the_named_one():
+    import monitrace
+
+    with monitrace.trace(lines=True) as s:
+        fib(2)
+        local = sys.monitoring.get_local_events(s.tool_id, fib.__code__)
+    assert local == sys.monitoring.events.LINE
+
+
+@pytest.mark.skipif(
+    not hasattr(sys.monitoring, "clear_tool_id"), reason="sys.monitoring.clear_tool_id is 3.14+"
+)
+def test_stop_releases_the_tool_id_through_clear_tool_id(monkeypatch):
+    cleared = []
+    real = sys.monitoring.clear_tool_id
+
+    def clear_tool_id(tool):
+        cleared.append((tool, sys.monitoring.get_events(tool)))
+        return real(tool)
+
+    monkeypatch.setattr(sys.monitoring, "clear_tool_id", clear_tool_id)
+    tr = _core.Tracer(c_calls=True)
+    tr.start()
+    tool = tr.tool_id
+    assert tr.stop() == []
+    assert cleared == [(tool, 0)]
+    assert sys.monitoring.get_tool(tool) is None
+    sys.monitoring.use_tool_id(tool, "probe")
+    try:
+        for name in (*PY_EVENTS, "CALL", "C_RETURN", "C_RAISE"):
+            ev = getattr(sys.monitoring.events, name)
+            assert sys.monitoring.register_callback(tool, ev, None) is None, name
+    finally:
+        sys.monitoring.free_tool_id(tool)
+
+
+def _module_slots(module):
+    """{slot id: value} of an extension module's PyModuleDef, read through
+    the C API with ctypes."""
+    import ctypes
+
+    class Slot(ctypes.Structure):
+        _fields_ = [("slot", ctypes.c_int), ("value", ctypes.c_void_p)]
+
+    class ModuleDef(ctypes.Structure):
+        _fields_ = [
+            ("ob_refcnt", ctypes.c_ssize_t),  # PyModuleDef_Base: PyObject_HEAD,
+            ("ob_type", ctypes.c_void_p),
+            ("m_init", ctypes.c_void_p),  # m_init, m_index, m_copy
+            ("m_index", ctypes.c_ssize_t),
+            ("m_copy", ctypes.c_void_p),
+            ("m_name", ctypes.c_char_p),
+            ("m_doc", ctypes.c_char_p),
+            ("m_size", ctypes.c_ssize_t),
+            ("m_methods", ctypes.c_void_p),
+            ("m_slots", ctypes.POINTER(Slot)),
+        ]
+
+    get_def = ctypes.pythonapi.PyModule_GetDef
+    get_def.restype = ctypes.POINTER(ModuleDef)
+    get_def.argtypes = [ctypes.py_object]
+    mdef = get_def(module).contents
+    assert mdef.m_name == module.__name__.encode()
+    slots = {}
+    i = 0
+    while mdef.m_slots[i].slot != 0:
+        slots[mdef.m_slots[i].slot] = mdef.m_slots[i].value or 0
+        i += 1
+    return slots
+
+
+# Slot ids (Include/moduleobject.h); 3.15 renumbered them (slots_generated.h)
+if sys.version_info >= (3, 15):
+    PY_MOD_EXEC, PY_MOD_MULTIPLE_INTERPRETERS, PY_MOD_GIL = 85, 86, 87
+else:
+    PY_MOD_EXEC, PY_MOD_MULTIPLE_INTERPRETERS, PY_MOD_GIL = 2, 3, 4
+
+
+def test_module_declares_it_needs_the_gil():
+    # On a free-threaded build this makes CPython re-enable the GIL (with a
+    # warning) instead of running our unlocked tables from many threads.
+    # 3.12 knows no such slot (and would refuse the module).
+    slots = _module_slots(_core)
+    if sys.version_info >= (3, 13):
+        assert set(slots) == {PY_MOD_EXEC, PY_MOD_MULTIPLE_INTERPRETERS, PY_MOD_GIL}
+        assert slots[PY_MOD_GIL] == 0  # Py_MOD_GIL_USED
+        assert sys._is_gil_enabled()
+    else:
+        assert set(slots) == {PY_MOD_EXEC, PY_MOD_MULTIPLE_INTERPRETERS}
+
+
 def test_control_methods_refused_inside_callback():
     tr = None
     refused = []

@@ -41,7 +41,7 @@ def drive_generator():
     g.close()  # GeneratorExit runs into gen: PY_THROW, PY_UNWIND
     s = simple()
     next(s)
-    s.close()  # 3.12: PY_THROW, PY_UNWIND; 3.13: no event (fast path)
+    s.close()  # 3.12, 3.14+: PY_THROW, PY_UNWIND; 3.13: no event (fast path)
 
 
 def fact(n):

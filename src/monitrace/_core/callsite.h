@@ -41,6 +41,15 @@ mt_callsite_reset(MtCallSiteCache *cache)
 void mt_callsite_find(PyObject *code, PyFrameObject **callee, int32_t *line,
                       PyObject **file);
 
+/* 1 when mt_callsite_peek may be used: compat.h mirrors this version's
+ * frame layout and the check at import (mt_callsite_init) confirmed it on
+ * the running interpreter. */
+extern MT_INTERNAL int mt_callsite_peek_ok;
+
+/* Decide mt_callsite_peek_ok. Called once, at import, from Python code
+ * (the import machinery), whose frames the check walks. */
+int mt_callsite_init(void);
+
 #if MT_HAVE_FRAME_PEEK
 /* The line of instruction `offset` of `code`, computed on a cache miss and
  * stored in `slot`. */
@@ -51,23 +60,24 @@ int32_t mt_callsite_fill(MtCallSiteCache *cache, size_t slot,
  * *callee): walk the interpreter frames, skipping the shims C pushes when
  * it calls Python, read the caller's instruction offset and map it to a
  * line through the cache. 0 when there is no caller, *line and *file then
- * left alone. Inline: the plain record path runs it on every enter. */
+ * left alone. Only where mt_callsite_peek_ok. Inline: the plain record
+ * path runs it on every enter. */
 static inline int
 mt_callsite_peek(MtCallSiteCache *cache, PyObject *code, int32_t *line,
                  PyObject **file)
 {
     struct _PyInterpreterFrame *f = mt_compat_current_frame();
-    if (f != NULL && ((MtFramePeek *)f)->code == code) {
-        f = ((MtFramePeek *)f)->previous;
+    if (f != NULL && mt_compat_frame_code(f) == code) {
+        f = mt_compat_frame_back(f);
     }
     int offset = -1;
     while (f != NULL && (offset = mt_compat_frame_offset(f)) < 0) {
-        f = ((MtFramePeek *)f)->previous;
+        f = mt_compat_frame_back(f);
     }
     if (f == NULL) {
         return 0;
     }
-    PyCodeObject *ccode = (PyCodeObject *)((MtFramePeek *)f)->code;
+    PyCodeObject *ccode = (PyCodeObject *)mt_compat_frame_code(f);
     uintptr_t h = ((uintptr_t)ccode >> 4) ^ (uintptr_t)offset * 0x9E37u;
     size_t slot = (size_t)(h & (MT_CALLSITE_CACHE - 1));
     if (cache->slots[slot].code == ccode && cache->slots[slot].offset == offset

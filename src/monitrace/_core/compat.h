@@ -24,32 +24,72 @@ mt_compat_frame_globals_new(void)
 
 /* Peeking at the interpreter's frame chain, to find a call site without
  * materializing frame objects (PyEval_GetFrame + PyFrame_GetBack cost ~100
- * ns per call). 3.12 and 3.13 expose the current _PyInterpreterFrame
- * through the public PyThreadState struct and read code and offset
- * through PyUnstable_InterpreterFrame_*; only the `previous` link and the
- * `owner` tag need the layout below, which mirrors the leading fields of
- * CPython's _PyInterpreterFrame (Include/internal/pycore_frame.h), the same
- * in both versions. Other versions take the frame-object path. */
-#if PY_VERSION_HEX < 0x030E0000
+ * ns per call). The current _PyInterpreterFrame is public (PyThreadState's
+ * current_frame); code and offset come through
+ * PyUnstable_InterpreterFrame_GetLasti, but the `previous` link, the code
+ * pointer and the `owner` tag need the layout below, which mirrors the
+ * leading fields of CPython's _PyInterpreterFrame (3.12/3.13:
+ * Include/internal/pycore_frame.h; 3.14/3.15:
+ * pycore_interpframe_structs.h). callsite.c checks it against the running
+ * interpreter's frame objects at import and uses frame objects instead
+ * when they disagree. Free-threaded builds add fields, and versions not
+ * listed here are unknown: both take the frame-object path. */
+#if PY_VERSION_HEX < 0x03100000 && !defined(Py_GIL_DISABLED)
 #define MT_HAVE_FRAME_PEEK 1
 
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14+: the code and function are _PyStackRef, a pointer whose low two
+ * bits tag how the reference is counted. */
+typedef uintptr_t MtFrameRef;
+#define MT_FRAME_REF_OBJECT(ref) ((PyObject *)((ref) & ~(uintptr_t)3))
+#else
+typedef PyObject *MtFrameRef;
+#define MT_FRAME_REF_OBJECT(ref) (ref)
+#endif
+
 typedef struct {
-    PyObject *code; /* f_code (3.12) / f_executable (3.13): borrowed */
+    MtFrameRef executable; /* f_code (3.12) / f_executable: borrowed */
     struct _PyInterpreterFrame *previous;
-    PyObject *funcobj;
+    MtFrameRef funcobj;
     PyObject *globals;
     PyObject *builtins;
     PyObject *locals;
     PyFrameObject *frame_obj;
     void *instr;
+#if PY_VERSION_HEX >= 0x030E0000
+    void *stackpointer;
+#else
     int stacktop;
+#endif
     uint16_t return_offset;
     char owner;
 } MtFramePeek;
 
 #define MT_FRAME_OWNED_BY_GENERATOR 1
-/* FRAME_OWNED_BY_CSTACK: a shim frame pushed when C calls Python. */
-#define MT_FRAME_OWNED_BY_CSTACK 3
+/* From here on, frames the interpreter pushes for itself: the shim when C
+ * calls Python (FRAME_OWNED_BY_CSTACK, 3 in 3.12/3.13), and 3.14's
+ * FRAME_OWNED_BY_INTERPRETER (3) and FRAME_OWNED_BY_CSTACK (4). */
+#define MT_FRAME_FIRST_SHIM_OWNER 3
+
+/* The frame's code object (borrowed), or whatever it holds instead. */
+static inline PyObject *
+mt_compat_frame_code(struct _PyInterpreterFrame *f)
+{
+    return MT_FRAME_REF_OBJECT(((const MtFramePeek *)f)->executable);
+}
+
+static inline struct _PyInterpreterFrame *
+mt_compat_frame_back(struct _PyInterpreterFrame *f)
+{
+    return ((const MtFramePeek *)f)->previous;
+}
+
+/* The frame object of `f` if one was made (borrowed), else NULL. */
+static inline PyFrameObject *
+mt_compat_frame_object(struct _PyInterpreterFrame *f)
+{
+    return ((const MtFramePeek *)f)->frame_obj;
+}
 
 /* The instruction offset (bytes) of frame `f`, or -1 if CPython's
  * _PyFrame_IsIncomplete holds for it: shims, and frames that have not
@@ -59,12 +99,13 @@ static inline int
 mt_compat_frame_offset(struct _PyInterpreterFrame *f)
 {
     const MtFramePeek *p = (const MtFramePeek *)f;
-    if (p->owner == MT_FRAME_OWNED_BY_CSTACK || !PyCode_Check(p->code)) {
+    PyObject *code = mt_compat_frame_code(f);
+    if (p->owner >= MT_FRAME_FIRST_SHIM_OWNER || !PyCode_Check(code)) {
         return -1;
     }
     int offset = PyUnstable_InterpreterFrame_GetLasti(f);
     if (p->owner != MT_FRAME_OWNED_BY_GENERATOR
-        && offset / 2 < ((PyCodeObject *)p->code)->_co_firsttraceable) {
+        && offset / 2 < ((PyCodeObject *)code)->_co_firsttraceable) {
         return -1; /* bytes vs 16-bit code units */
     }
     return offset < 0 ? 0 : offset;
@@ -99,20 +140,20 @@ mt_compat_finalizing(void)
 
 /* True while the calling thread runs a sys.monitoring (or settrace)
  * callback, including any Python code that callback calls. The field is
- * public in the cpython/ headers of 3.12 and 3.13. */
+ * public in the cpython/ headers of 3.12 to 3.15. */
 static inline int
 mt_compat_thread_in_callback(void)
 {
     return PyThreadState_GET()->tracing > 0;
 }
 
-/* co_extra read in place. On 3.12-3.14 the block behind a code object's
+/* co_extra read in place. On 3.12-3.15 the block behind a code object's
  * co_extra is CPython's internal _PyCodeObjectExtra: a slot count followed
  * by the slots. Reading it directly saves PyUnstable_Code_GetExtra's call
  * and checks on every event; records.c verifies the layout against the API
  * once at import and uses the API when they disagree. Other versions always
  * use the API. */
-#if PY_VERSION_HEX < 0x030F0000
+#if PY_VERSION_HEX < 0x03100000
 #define MT_COMPAT_DIRECT_EXTRA 1
 typedef struct {
     Py_ssize_t size;
@@ -128,6 +169,16 @@ mt_compat_code_extra(PyObject *code, Py_ssize_t index)
 }
 #else
 #define MT_COMPAT_DIRECT_EXTRA 0
+#endif
+
+/* Free-threaded builds (3.13+) ask every extension module whether it
+ * needs the GIL. Ours does: tables shared between threads are not locked,
+ * so on such a build CPython re-enables the GIL at import and says so.
+ * Older versions know no such slot and refuse a module that names it. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define MT_COMPAT_HAVE_MOD_GIL 1
+#else
+#define MT_COMPAT_HAVE_MOD_GIL 0
 #endif
 
 #endif /* MT_COMPAT_H */

@@ -195,8 +195,8 @@ wanted(MtTracer *tr)
 static inline int
 plain(const MtEventLog *log)
 {
-    return MT_HAVE_FRAME_PEEK && log->live == NULL && !log->args
-           && !log->retval;
+    return MT_HAVE_FRAME_PEEK && mt_callsite_peek_ok && log->live == NULL
+           && !log->args && !log->retval;
 }
 
 static inline uint32_t
@@ -270,7 +270,7 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
             log->caller_files ? &notes[MT_NOTE_CALLER_FILE] : NULL;
 #if MT_HAVE_FRAME_PEEK
         /* Argument capture needs the callee's frame object anyway. */
-        if (!(e.kind == MT_LOG_CALL && log->args)) {
+        if (mt_callsite_peek_ok && !(e.kind == MT_LOG_CALL && log->args)) {
             mt_callsite_peek(&log->sites, args[0], &e.line, file);
         }
         else {
@@ -503,9 +503,9 @@ mt_eventlog_start(MtTracer *tr)
     /* The configuration is fixed while running: decide once whether plain
      * Python events can skip straight to the store (no notes, no Python
      * code, no frame objects). */
-    log->lean = MT_HAVE_FRAME_PEEK && log->enabled && log->record
-                && log->live == NULL && !log->args && !log->retval
-                && !log->caller_files;
+    log->lean = MT_HAVE_FRAME_PEEK && mt_callsite_peek_ok && log->enabled
+                && log->record && log->live == NULL && !log->args
+                && !log->retval && !log->caller_files;
     if (!log->enabled) {
         return;
     }

@@ -2,6 +2,7 @@
  * itself. */
 #include "common.h"
 #include "callbacks.h"
+#include "callsite.h"
 #include "clock.h"
 #include "eventlog.h"
 #include "records.h"
@@ -79,7 +80,7 @@ static int
 module_exec(PyObject *module)
 {
     MtModuleState *state = get_state(module);
-    if (mt_records_init() < 0) {
+    if (mt_records_init() < 0 || mt_callsite_init() < 0) {
         return -1;
     }
     if (mt_callback_type_init(module, state) < 0) {
@@ -112,6 +113,12 @@ module_exec(PyObject *module)
      * (sigdefer.h); tests check it is so on every supported version. */
     if (PyModule_AddIntConstant(module, "SIGNALS_DEFERRED",
                                 mt_sigdefer_active())
+        < 0) {
+        return -1;
+    }
+    /* 1 when record mode finds call sites by walking interpreter frames,
+     * without frame objects (benchmarks/, tests). */
+    if (PyModule_AddIntConstant(module, "FRAME_PEEK", mt_callsite_peek_ok)
         < 0) {
         return -1;
     }
@@ -149,6 +156,9 @@ static PyModuleDef_Slot module_slots[] = {
     /* State such as the co_extra index and thread-local pointers is
      * process-wide; one interpreter only, as _lsprof declares. */
     {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#if MT_COMPAT_HAVE_MOD_GIL
+    {Py_mod_gil, Py_MOD_GIL_USED},
+#endif
     {0, NULL},
 };
 

@@ -129,6 +129,37 @@ unregister_all(MtTracer *tr, PyObject *mon, PyObject *events, int tool)
     return rc;
 }
 
+/* Drop every callback and event of `tool`, then our callback objects.
+ * Where sys.monitoring has clear_tool_id (3.14+), it does that in one call,
+ * local events included; elsewhere free_tool_id would leave callbacks
+ * registered, so unregister each one ourselves. Keeps the first error. */
+static int
+release_callbacks(MtTracer *tr, PyObject *mon, PyObject *events, int tool)
+{
+    PyObject *clear = PyObject_GetAttrString(mon, "clear_tool_id");
+    if (clear == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return unregister_all(tr, mon, events, tool);
+    }
+    PyObject *res = PyObject_CallFunction(clear, "i", tool);
+    Py_DECREF(clear);
+    if (res == NULL) {
+        PyObject *saved = PyErr_GetRaisedException();
+        unregister_all(tr, mon, events, tool);
+        PyErr_Clear();
+        PyErr_SetRaisedException(saved);
+        return -1;
+    }
+    Py_DECREF(res);
+    for (int ev = 0; ev < MT_EV_COUNT; ev++) {
+        Py_CLEAR(tr->callbacks[ev]);
+    }
+    return 0;
+}
+
 int
 mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
 {
@@ -204,7 +235,7 @@ error:
         Py_XDECREF(res);
         PyErr_Clear();
         if (events != NULL) {
-            unregister_all(tr, mon, events, tool);
+            release_callbacks(tr, mon, events, tool);
         }
         PyErr_Clear();
         res = PyObject_CallMethod(mon, "free_tool_id", "i", tool);
@@ -281,9 +312,7 @@ mt_monitor_stop(MtTracer *tr)
         saved = PyErr_GetRaisedException();
     }
     Py_XDECREF(res);
-    /* 3.12 and 3.13: free_tool_id leaves callbacks registered, so
-     * unregister each one ourselves before freeing the id. */
-    if (unregister_all(tr, mon, events, tool) < 0 && saved == NULL) {
+    if (release_callbacks(tr, mon, events, tool) < 0 && saved == NULL) {
         saved = PyErr_GetRaisedException();
     }
     PyErr_Clear();
