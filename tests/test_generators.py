@@ -12,9 +12,10 @@ import sys
 
 import monitrace
 
-# 3.13+ closes a generator suspended outside any try block without
-# running it: no event marks its end.
-SILENT_CLOSE = sys.version_info >= (3, 13)
+# 3.13 closes a generator suspended outside any try block without
+# running it: no event marks its end (3.12 and 3.14+ throw GeneratorExit
+# in, which unwinds it).
+SILENT_CLOSE = sys.version_info[:2] == (3, 13)
 
 
 def _row(s, name):

@@ -296,7 +296,7 @@ suspended_slot(MtTracer *tr, MtThreadState *ts, const void *frame)
 }
 
 /* A suspended activation ended without an event of its own: closed or
- * collected where CPython runs none of its code (3.13+ closes a
+ * collected where CPython runs none of its code (3.13 closes a
  * generator suspended outside any try block that way), or still
  * suspended when the thread or the session ends. What the tracer saw of
  * it ran from its start to its last yield. */
