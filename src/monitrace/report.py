@@ -21,7 +21,16 @@ class FunctionStats:
     already active on the same thread's stack (recursion). ``total_time`` is
     inclusive (outermost activation only), ``self_time`` exclusive.
     ``min_time``, ``max_time`` and the percentiles describe single
-    activations: for generators each resume-to-yield segment is one sample.
+    activations, ``samples`` of them (the activations that finished). A
+    generator's, coroutine's or async generator's activation runs from its
+    start to its finish (return, exception, close), wall time, suspensions
+    included; one that ended without running again (closed or collected
+    while suspended, or still suspended at stop) counts up to its last
+    yield. ``total_time`` and ``self_time`` count time on the stack only.
+    Such a function is on the stack in segments (start or resume to yield
+    or finish): ``segments`` counts them and the ``segment_*`` fields
+    describe them as the plain fields describe activations; both stay
+    0 for functions that never suspend.
     ``thread_id``/``thread_name`` are set for per-thread records only.
     """
 
@@ -43,6 +52,14 @@ class FunctionStats:
     thread_id: int | None = None
     thread_name: str | None = None
     histogram: tuple[Bucket, ...] = ()
+    samples: int = 0
+    segments: int = 0
+    segment_min: float = 0.0
+    segment_max: float = 0.0
+    segment_p50: float = 0.0
+    segment_p90: float = 0.0
+    segment_p99: float = 0.0
+    segment_histogram: tuple[Bucket, ...] = ()
 
     @property
     def full_name(self) -> str:
@@ -159,26 +176,45 @@ def _identity(kind: str, key: Any, module: str | None) -> dict[str, Any]:
 # ---- building records ----------------------------------------------------
 
 @dataclasses.dataclass(slots=True)
+class _Latency:
+    samples: int = 0
+    min: float = math.inf
+    max: float = 0
+    hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
+
+    def add(self, samples: int, mn: int, mx: int, hist: Iterable[Bucket]) -> None:
+        if samples:
+            self.samples += samples
+            self.min = min(self.min, mn)
+            self.max = max(self.max, mx)
+        for low, high, count in hist:
+            self.hist[(low, high)] = self.hist.get((low, high), 0) + count
+
+    def fields(self, ns_per_tick: float) -> dict[str, Any]:
+        return latency_fields(self.hist, self.min * ns_per_tick, self.max * ns_per_tick)
+
+
+@dataclasses.dataclass(slots=True)
 class _Acc:
     calls: int = 0
     primitive: int = 0
     total: int = 0
     self_: int = 0
-    min: float = math.inf
-    max: float = 0
-    hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
+    latency: _Latency = dataclasses.field(default_factory=_Latency)
+    segments: _Latency = dataclasses.field(default_factory=_Latency)
 
     def add(self, row: Sequence[Any]) -> None:
-        _, calls, prim, total, self_, mn, mx, samples, hist = row
+        # The snapshot's rows: (index, calls, primitive calls, total,
+        # self, min, max, samples, histogram, segments), segments being
+        # None or (samples, min, max, histogram) for generator rows.
+        _, calls, prim, total, self_, mn, mx, samples, hist, segments = row
         self.calls += calls
         self.primitive += prim
         self.total += total
         self.self_ += self_
-        if samples:
-            self.min = min(self.min, mn)
-            self.max = max(self.max, mx)
-        for low, high, count in hist:
-            self.hist[(low, high)] = self.hist.get((low, high), 0) + count
+        self.latency.add(samples, mn, mx, hist)
+        if segments is not None:
+            self.segments.add(*segments)
 
     def record(self, ident: dict[str, Any], ns_per_tick: float, **extra: Any) -> FunctionStats:
         # Rows hold ticks: converted once, after summing.
@@ -188,7 +224,13 @@ class _Acc:
             primitive_calls=self.primitive,
             total_time=self.total * ns_per_tick / 1e9,
             self_time=self.self_ * ns_per_tick / 1e9,
-            **latency_fields(self.hist, self.min * ns_per_tick, self.max * ns_per_tick),
+            **self.latency.fields(ns_per_tick),
+            samples=self.latency.samples,
+            segments=self.segments.samples,
+            **{
+                "segment_" + name.removesuffix("_time"): value
+                for name, value in self.segments.fields(ns_per_tick).items()
+            },
             **extra,
         )
 

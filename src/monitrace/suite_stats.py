@@ -26,14 +26,16 @@ def stats_to_data(s: FunctionStats) -> dict[str, Any]:
     """A FunctionStats as JSON-ready data (histogram as lists)."""
     data = dataclasses.asdict(s)
     data["histogram"] = [list(b) for b in s.histogram]
+    data["segment_histogram"] = [list(b) for b in s.segment_histogram]
     return data
 
 
 def stats_from_data(data: dict[str, Any]) -> FunctionStats:
     fields = dict(data)
-    fields["histogram"] = tuple(
-        (float(lo), float(hi), int(c)) for lo, hi, c in fields.get("histogram", ())
-    )
+    for name in ("histogram", "segment_histogram"):
+        fields[name] = tuple(
+            (float(lo), float(hi), int(c)) for lo, hi, c in fields.get(name, ())
+        )
     return FunctionStats(**fields)
 
 
@@ -49,6 +51,11 @@ class _Totals:
     min_time: float = math.inf
     max_time: float = 0.0
     hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
+    samples: int = 0
+    segments: int = 0
+    segment_min: float = math.inf
+    segment_max: float = 0.0
+    segment_hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
 
     def add(self, s: FunctionStats) -> None:
         self.calls += s.calls
@@ -60,6 +67,13 @@ class _Totals:
             self.max_time = max(self.max_time, s.max_time)
         for low, high, count in s.histogram:
             self.hist[(low, high)] = self.hist.get((low, high), 0) + count
+        self.samples += s.samples
+        if s.segments:
+            self.segments += s.segments
+            self.segment_min = min(self.segment_min, s.segment_min)
+            self.segment_max = max(self.segment_max, s.segment_max)
+        for low, high, count in s.segment_histogram:
+            self.segment_hist[(low, high)] = self.segment_hist.get((low, high), 0) + count
 
     def stats(self) -> FunctionStats:
         return dataclasses.replace(
@@ -71,6 +85,14 @@ class _Totals:
             thread_id=None,
             thread_name=None,
             **latency_fields(self.hist, self.min_time * 1e9, self.max_time * 1e9),
+            samples=self.samples,
+            segments=self.segments,
+            **{
+                "segment_" + name.removesuffix("_time"): value
+                for name, value in latency_fields(
+                    self.segment_hist, self.segment_min * 1e9, self.segment_max * 1e9
+                ).items()
+            },
         )
 
 

@@ -33,7 +33,7 @@ def test_snapshot_shape():
     (main,) = snap["threads"]
     assert main["name"] == "MainThread"
     (row,) = [r for r in main["rows"] if r[0] == index[0]]
-    _, calls, prim, total, self_, mn, mx, samples, hist = row
+    _, calls, prim, total, self_, mn, mx, samples, hist, _segments = row
     assert (calls, prim, samples) == (25, 1, 25)
     assert sum(c for _, _, c in hist) == 25
     assert 0 < mn <= mx <= total

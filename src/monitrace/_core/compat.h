@@ -126,6 +126,22 @@ mt_compat_current_frame(void)
 #define MT_HAVE_FRAME_PEEK 0
 #endif
 
+/* The address of the interpreter frame that delivered the current event,
+ * as an identity only (never read). A generator's or coroutine's frame
+ * lives inside its object, so the address stays the same across its
+ * suspensions. PyThreadState's current frame is public in the cpython/
+ * headers: through cframe in 3.12, directly from 3.13. */
+static inline const void *
+mt_compat_frame_key(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GET()->current_frame;
+#else
+    PyThreadState *ts = PyThreadState_GET();
+    return ts->cframe != NULL ? ts->cframe->current_frame : NULL;
+#endif
+}
+
 /* True once the interpreter is finalizing: deallocations that run then
  * touch nothing they do not have to. */
 static inline int

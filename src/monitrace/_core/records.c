@@ -129,7 +129,30 @@ mt_hist_bounds(unsigned b, uint64_t *lo, uint64_t *hi)
     }
 }
 
+MtStats *
+mt_stats_new(int generator)
+{
+    MtStats *st = PyMem_Calloc(1, sizeof(*st));
+    if (st != NULL && generator) {
+        st->segments = PyMem_Calloc(1, sizeof(*st));
+        if (st->segments == NULL) {
+            PyMem_Free(st);
+            return NULL;
+        }
+    }
+    return st;
+}
+
 void
+mt_stats_free(MtStats *st)
+{
+    if (st != NULL) {
+        PyMem_Free(st->segments);
+        PyMem_Free(st);
+    }
+}
+
+int
 mt_stats_merge(MtStats *into, const MtStats *from)
 {
     into->calls += from->calls;
@@ -148,6 +171,16 @@ mt_stats_merge(MtStats *into, const MtStats *from)
     for (unsigned b = 0; b < MT_HIST_BUCKETS; b++) {
         into->hist[b] += from->hist[b];
     }
+    if (from->segments == NULL) {
+        return 0;
+    }
+    if (into->segments == NULL) {
+        into->segments = mt_stats_new(0);
+        if (into->segments == NULL) {
+            return -1;
+        }
+    }
+    return mt_stats_merge(into->segments, from->segments);
 }
 
 /* The totals row for `name` in the retired table, made on first use;
@@ -178,7 +211,7 @@ retired_row(MtRecordSet *set, PyObject *name)
         return NULL;
     }
     set->retired = rows;
-    MtStats *st = PyMem_Calloc(1, sizeof(*st));
+    MtStats *st = mt_stats_new(0);
     if (st == NULL) {
         PyErr_NoMemory();
         return NULL;
@@ -187,7 +220,7 @@ retired_row(MtRecordSet *set, PyObject *name)
     if (index == NULL || PyDict_SetItem(set->retired_names, name, index) < 0
         || PyList_Append(set->retired_keys, name) < 0) {
         Py_XDECREF(index);
-        PyMem_Free(st);
+        mt_stats_free(st);
         PyDict_DelItem(set->retired_names, name);
         return NULL;
     }
@@ -421,6 +454,10 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
         return NULL;
     }
     rec->module = module;
+    rec->generator =
+        (((PyCodeObject *)code)->co_flags
+         & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
+        != 0;
     set_verdict(rec, verdict);
     extra->slot[tr->tool] = rec;
     rec->next_of_code = extra->records;
@@ -725,7 +762,7 @@ mt_records_release(MtRecordSet *old)
     for (Py_ssize_t i = 0; old->retired_keys != NULL
                            && i < PyList_GET_SIZE(old->retired_keys);
          i++) {
-        PyMem_Free(old->retired[i]);
+        mt_stats_free(old->retired[i]);
     }
     PyMem_Free(old->retired);
     Py_CLEAR(old->retired_names);

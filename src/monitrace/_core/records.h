@@ -54,6 +54,8 @@ struct MtRecord {
     uint8_t retired;      /* Python: the code object died; key is the
                              tuple (name, qualname, filename, firstlineno,
                              module) */
+    uint8_t generator;    /* Python: a generator, coroutine or async
+                             generator (co_flags): it suspends */
 };
 
 /* True while a Python record's code object lives (always for C). */
@@ -70,6 +72,11 @@ mt_records_alive(const MtRecord *rec)
 #define MT_HIST_MAX_MSB 47
 #define MT_HIST_BUCKETS (MT_HIST_LINEAR + (MT_HIST_MAX_MSB - 3) * 8)
 
+/* An activation runs from its call to its end. A generator's (or a
+ * coroutine's) spans its suspensions: PY_START to the PY_RETURN or
+ * PY_UNWIND that finishes it, wall time; it is on the stack in segments
+ * (start or resume to yield or finish), which a generator row counts on
+ * the side. `total` and `self` add up time on the stack only. */
 struct MtStats {
     uint64_t calls;           /* PY_START (or CALL of a C function) */
     uint64_t primitive_calls; /* calls not already active on the stack */
@@ -80,6 +87,9 @@ struct MtStats {
     uint64_t samples;         /* activations measured (min/max/hist) */
     uint32_t active;          /* activations now on this thread's stack */
     uint32_t hist[MT_HIST_BUCKETS];
+    /* Owned, generator rows only, or NULL: one sample (samples, min,
+     * max, hist) per segment; its other fields stay 0. */
+    struct MtStats *segments;
 };
 
 static inline unsigned
@@ -112,8 +122,14 @@ mt_stats_sample(MtStats *st, uint64_t ticks)
     st->hist[mt_hist_bucket(ticks)]++;
 }
 
-/* Add `from`'s numbers to `into` (the activation counter aside). */
-void mt_stats_merge(MtStats *into, const MtStats *from);
+/* Add `from`'s numbers to `into` (the activation counter aside); -1 when
+ * `into` needed segment numbers and memory ran out (those are dropped). */
+int mt_stats_merge(MtStats *into, const MtStats *from);
+/* A zeroed row, with segment numbers when `generator`; NULL when memory
+ * ran out (no exception set). */
+MtStats *mt_stats_new(int generator);
+/* Free a row made by mt_stats_new (NULL is fine). */
+void mt_stats_free(MtStats *st);
 
 /* The tracer's collection of records (embedded in MtTracer). */
 typedef struct {

@@ -43,25 +43,46 @@ histogram(const MtStats *st, double scale)
     return out;
 }
 
+/* A generator row's segments: (samples, min, max, histogram), times in
+ * ticks; None for other rows. */
+static PyObject *
+segments(const MtStats *st, double scale)
+{
+    const MtStats *seg = st->segments;
+    if (seg == NULL) {
+        Py_RETURN_NONE;
+    }
+    PyObject *hist = histogram(seg, scale);
+    if (hist == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(KKKN)", (unsigned long long)seg->samples,
+                         (unsigned long long)seg->min,
+                         (unsigned long long)seg->max, hist);
+}
+
 /* (first, calls, primitive calls, total, self, min, max, samples,
- * histogram), times in ticks; `first` (stolen) is the record index or, for
- * dead code, its name tuple. Without `counts` the four counts are 0 (the
- * finished threads' latency: their counts are per thread). */
+ * histogram, segments), times in ticks; `first` (stolen) is the record
+ * index or, for dead code, its name tuple. Without `counts` the four
+ * counts are 0 (the finished threads' latency: their counts are per
+ * thread). */
 static PyObject *
 row_of(PyObject *first, const MtStats *st, double scale, int counts)
 {
     PyObject *hist = first != NULL ? histogram(st, scale) : NULL;
-    if (hist == NULL) {
+    PyObject *seg = hist != NULL ? segments(st, scale) : NULL;
+    if (seg == NULL) {
         Py_XDECREF(first);
+        Py_XDECREF(hist);
         return NULL;
     }
     return Py_BuildValue(
-        "(NKKKKKKKN)", first, (unsigned long long)(counts ? st->calls : 0),
+        "(NKKKKKKKNN)", first, (unsigned long long)(counts ? st->calls : 0),
         (unsigned long long)(counts ? st->primitive_calls : 0),
         (unsigned long long)(counts ? st->total : 0),
         (unsigned long long)(counts ? st->self : 0),
         (unsigned long long)st->min, (unsigned long long)st->max,
-        (unsigned long long)st->samples, hist);
+        (unsigned long long)st->samples, hist, seg);
 }
 
 static PyObject *
@@ -74,11 +95,11 @@ row(Py_ssize_t index, const MtStats *st, double scale)
 static PyObject *
 total_row(const MtThreadTotal *t)
 {
-    return Py_BuildValue("(nKKKKiiK[])", t->index,
+    return Py_BuildValue("(nKKKKiiK[]O)", t->index,
                          (unsigned long long)t->calls,
                          (unsigned long long)t->primitive_calls,
                          (unsigned long long)t->total,
-                         (unsigned long long)t->self, 0, 0, 0ULL);
+                         (unsigned long long)t->self, 0, 0, 0ULL, Py_None);
 }
 
 static int

@@ -183,7 +183,7 @@ mt_thread_row_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
         ts->rows = rows;
         ts->nrows = n;
     }
-    MtStats *st = PyMem_Calloc(1, sizeof(*st));
+    MtStats *st = mt_stats_new(rec->generator);
     if (st == NULL) {
         mt_tracer_fail(tr, MT_ERR_NOMEM, "stats row");
         return NULL;
@@ -209,8 +209,185 @@ mt_thread_grow(MtTracer *tr, MtThreadState *ts)
     return 0;
 }
 
+/* ---- generator activations across suspensions ----------------------- */
+
+/* Linear probing on the frame address, with backward-shift deletion (no
+ * tombstones), so lookups stay short however many generators come and
+ * go. */
+static size_t
+suspended_home(const void *frame, size_t mask)
+{
+    uint64_t h = (uint64_t)(uintptr_t)frame * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & mask;
+}
+
+static MtSuspended *
+suspended_find(MtThreadState *ts, const void *frame)
+{
+    if (ts->suspended == NULL) {
+        return NULL;
+    }
+    size_t mask = ts->suspended_mask;
+    for (size_t i = suspended_home(frame, mask);; i = (i + 1) & mask) {
+        MtSuspended *e = &ts->suspended[i];
+        if (e->frame == frame) {
+            return e;
+        }
+        if (e->frame == NULL) {
+            return NULL;
+        }
+    }
+}
+
+static void
+suspended_remove(MtThreadState *ts, MtSuspended *e)
+{
+    MtSuspended *t = ts->suspended;
+    size_t mask = ts->suspended_mask;
+    size_t i = (size_t)(e - t);
+    for (size_t j = (i + 1) & mask; t[j].frame != NULL; j = (j + 1) & mask) {
+        size_t k = suspended_home(t[j].frame, mask);
+        /* t[j] may fill the hole unless its home lies in (i, j]. */
+        int stays = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+        if (!stays) {
+            t[i] = t[j];
+            i = j;
+        }
+    }
+    t[i].frame = NULL;
+    ts->suspended_used--;
+}
+
+/* A slot for `frame` (an empty one, or its own), growing the table when
+ * it is three quarters full; NULL when memory ran out. */
+static MtSuspended *
+suspended_slot(MtTracer *tr, MtThreadState *ts, const void *frame)
+{
+    if (ts->suspended == NULL
+        || (ts->suspended_used + 1) * 4 > (ts->suspended_mask + 1) * 3) {
+        size_t cap = ts->suspended ? (ts->suspended_mask + 1) * 2 : 64;
+        MtSuspended *t = PyMem_Calloc(cap, sizeof(*t));
+        if (t == NULL) {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "suspended generators");
+            return NULL;
+        }
+        MtSuspended *old = ts->suspended;
+        size_t old_cap = old ? ts->suspended_mask + 1 : 0;
+        for (size_t i = 0; i < old_cap; i++) {
+            if (old[i].frame == NULL) {
+                continue;
+            }
+            size_t j = suspended_home(old[i].frame, cap - 1);
+            while (t[j].frame != NULL) {
+                j = (j + 1) & (cap - 1);
+            }
+            t[j] = old[i];
+        }
+        PyMem_Free(old);
+        ts->suspended = t;
+        ts->suspended_mask = cap - 1;
+    }
+    size_t mask = ts->suspended_mask;
+    size_t i = suspended_home(frame, mask);
+    while (ts->suspended[i].frame != NULL && ts->suspended[i].frame != frame) {
+        i = (i + 1) & mask;
+    }
+    return &ts->suspended[i];
+}
+
+/* A suspended activation ended without an event of its own: closed or
+ * collected where CPython runs none of its code (3.13 closes a
+ * generator suspended outside any try block that way), or still
+ * suspended when the thread or the session ends. What the tracer saw of
+ * it ran from its start to its last yield. */
+static void
+end_one(MtThreadState *ts, const MtSuspended *e)
+{
+    MtStats *st = e->index < ts->nrows ? ts->rows[e->index] : NULL;
+    if (st != NULL) {
+        mt_stats_sample(st, e->last > e->born ? e->last - e->born : 0);
+    }
+}
+
+/* End the suspended activations of record `index` (all when -1). */
+static void
+end_suspended(MtThreadState *ts, Py_ssize_t index)
+{
+    size_t cap = ts->suspended ? ts->suspended_mask + 1 : 0;
+    for (size_t i = 0; i < cap;) {
+        MtSuspended *e = &ts->suspended[i];
+        if (e->frame == NULL || (index >= 0 && e->index != index)) {
+            i++;
+            continue;
+        }
+        end_one(ts, e);
+        if (index < 0) {
+            e->frame = NULL;
+            i++;
+        }
+        else {
+            suspended_remove(ts, e); /* may shift another entry into i */
+        }
+    }
+    if (index < 0) {
+        ts->suspended_used = 0;
+    }
+}
+
 void
-mt_thread_exit_repair(MtThreadState *ts, const void *id, uint64_t now)
+mt_thread_gen_enter(MtTracer *tr, MtThreadState *ts, MtFrame *f, int is_call)
+{
+    (void)tr;
+    const void *frame = mt_compat_frame_key();
+    MtSuspended *e = frame != NULL ? suspended_find(ts, frame) : NULL;
+    if (e != NULL && (is_call || e->index != f->index)) {
+        /* The frame's memory belongs to a new generator: the one
+         * suspended there died without an event. */
+        end_one(ts, e);
+        suspended_remove(ts, e);
+        e = NULL;
+    }
+    if (is_call) {
+        f->born = f->start;
+        f->suspends = MT_SUSPENDS_BORN;
+    }
+    else if (e != NULL) {
+        f->born = e->born;
+        f->suspends = MT_SUSPENDS_BORN;
+        suspended_remove(ts, e);
+    }
+    else {
+        f->suspends = MT_SUSPENDS_UNBORN;
+    }
+}
+
+void
+mt_thread_gen_leave(MtTracer *tr, MtThreadState *ts, MtFrame *f,
+                    uint64_t now, uint64_t elapsed, int suspend)
+{
+    MtStats *st = f->stats;
+    if (st->segments != NULL) {
+        mt_stats_sample(st->segments, elapsed);
+    }
+    if (f->suspends != MT_SUSPENDS_BORN) {
+        return; /* its start was missed: no activation to measure */
+    }
+    const void *frame = suspend ? mt_compat_frame_key() : NULL;
+    MtSuspended *e = frame != NULL ? suspended_slot(tr, ts, frame) : NULL;
+    if (e == NULL) {
+        /* Finished (or, out of memory, as good as finished now). */
+        mt_stats_sample(st, now > f->born ? now - f->born : 0);
+        return;
+    }
+    if (e->frame == NULL) {
+        ts->suspended_used++;
+    }
+    *e = (MtSuspended){frame, f->born, now, f->index};
+}
+
+void
+mt_thread_exit_repair(MtTracer *tr, MtThreadState *ts, const void *id,
+                      uint64_t now, int suspend)
 {
     size_t i = ts->depth;
     while (i > 0 && ts->stack[i - 1].id != id) {
@@ -221,9 +398,10 @@ mt_thread_exit_repair(MtThreadState *ts, const void *id, uint64_t now)
     }
     /* Frames above the match ended without an event (a lost exit): end
      * them now, then the match itself. */
-    while (ts->depth >= i) {
-        mt_thread_pop(ts, now);
+    while (ts->depth > i) {
+        mt_thread_pop(tr, ts, now, 0);
     }
+    mt_thread_pop(tr, ts, now, suspend);
 }
 
 /* The finished threads' row for record `index`, made on demand; NULL
@@ -246,7 +424,7 @@ done_row(MtTracer *tr, Py_ssize_t index)
         tr->ndone_rows = n;
     }
     if (tr->done_rows[index] == NULL) {
-        tr->done_rows[index] = PyMem_Calloc(1, sizeof(MtStats));
+        tr->done_rows[index] = mt_stats_new(0);
     }
     return tr->done_rows[index];
 }
@@ -255,7 +433,7 @@ static void
 free_rows(MtThreadState *ts)
 {
     for (Py_ssize_t i = 0; i < ts->nrows; i++) {
-        PyMem_Free(ts->rows[i]);
+        mt_stats_free(ts->rows[i]);
     }
     PyMem_Free(ts->rows);
     ts->rows = NULL;
@@ -271,8 +449,9 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
     /* Activations left on the stack lost their exits with the thread. */
     uint64_t now = mt_clock_now(tr->clock);
     while (ts->depth > 0) {
-        mt_thread_pop(ts, now);
+        mt_thread_pop(tr, ts, now, 0);
     }
+    end_suspended(ts, -1);
     Py_ssize_t n = 0;
     for (Py_ssize_t i = 0; i < ts->nrows; i++) {
         n += ts->rows[i] != NULL;
@@ -295,7 +474,9 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
             mt_tracer_fail(tr, MT_ERR_NOMEM, "finished threads' latency");
             continue;
         }
-        mt_stats_merge(into, st);
+        if (mt_stats_merge(into, st) < 0) {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "finished threads' segments");
+        }
     }
     for (size_t i = 0; ts->edges.slots != NULL && i <= ts->edges.mask; i++) {
         const MtEdge *e = ts->edges.slots[i];
@@ -312,6 +493,9 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
         }
     }
     free_rows(ts);
+    PyMem_Free(ts->suspended);
+    ts->suspended = NULL;
+    ts->suspended_mask = 0;
     mt_edges_clear(&ts->edges);
     PyMem_Free(ts->stack);
     ts->stack = NULL;
@@ -348,6 +532,9 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
                 ts->scope->hidden[d] = sink;
             }
         }
+        /* Its suspended generators died with it (each held the code
+         * object): they end at their last yield. */
+        end_suspended(ts, index);
         MtStats *st = index < ts->nrows ? ts->rows[index] : NULL;
         if (st == NULL) {
             continue;
@@ -358,10 +545,10 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
                 ts->stack[d].id = sink;
             }
         }
-        if (into != NULL) {
-            mt_stats_merge(into, st);
+        if (into != NULL && mt_stats_merge(into, st) < 0) {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "totals of a dead code object");
         }
-        PyMem_Free(st);
+        mt_stats_free(st);
         ts->rows[index] = NULL;
     }
     MtStats *done = index < tr->ndone_rows ? tr->done_rows[index] : NULL;
@@ -371,9 +558,12 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
             MtStats latency = *done;
             latency.calls = latency.primitive_calls = 0;
             latency.total = latency.self = 0;
-            mt_stats_merge(into, &latency);
+            if (mt_stats_merge(into, &latency) < 0) {
+                mt_tracer_fail(tr, MT_ERR_NOMEM,
+                               "totals of a dead code object");
+            }
         }
-        PyMem_Free(done);
+        mt_stats_free(done);
         tr->done_rows[index] = NULL;
     }
 }
@@ -383,8 +573,9 @@ mt_thread_flush_all(MtTracer *tr, uint64_t now)
 {
     for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
         while (ts->depth > 0) {
-            mt_thread_pop(ts, now);
+            mt_thread_pop(tr, ts, now, 0);
         }
+        end_suspended(ts, -1);
         mt_scope_thread_flush(ts->scope);
     }
 }
@@ -398,6 +589,7 @@ mt_thread_clear_all(MtTracer *tr)
         MtThreadState *next = ts->next;
         unwatch_thread(ts);
         free_rows(ts);
+        PyMem_Free(ts->suspended);
         PyMem_Free(ts->totals);
         mt_edges_clear(&ts->edges);
         PyMem_Free(ts->stack);
@@ -407,7 +599,7 @@ mt_thread_clear_all(MtTracer *tr)
         ts = next;
     }
     for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
-        PyMem_Free(tr->done_rows[i]);
+        mt_stats_free(tr->done_rows[i]);
     }
     PyMem_Free(tr->done_rows);
     tr->done_rows = NULL;

@@ -29,7 +29,23 @@ typedef struct {
     uint64_t children; /* ticks spent in traced callees */
     Py_ssize_t index;  /* the record's index */
     MtEdge *edge;      /* Borrowed from ts->edges, or NULL: caller -> me */
+    uint64_t born;     /* generators: clock at the activation's PY_START */
+    uint8_t suspends;  /* MT_SUSPENDS_*: a generator frame? */
 } MtFrame;
+
+/* MtFrame.suspends: a plain frame; a generator frame whose activation
+ * started under tracing (born is set); one whose start was missed (it
+ * was resumed on another thread, or started before tracing did). */
+enum { MT_SUSPENDS_NO = 0, MT_SUSPENDS_BORN = 1, MT_SUSPENDS_UNBORN = 2 };
+
+/* A generator activation off the stack between a yield and its resume,
+ * found again by its interpreter frame's address. */
+typedef struct {
+    const void *frame; /* identity only; NULL marks a free slot */
+    uint64_t born;     /* clock at its PY_START */
+    uint64_t last;     /* clock at its last yield */
+    Py_ssize_t index;  /* its record's index */
+} MtSuspended;
 
 /* A finished thread's numbers for one function (no latency: that went to
  * the tracer's totals of finished threads). */
@@ -54,6 +70,9 @@ struct MtThreadState {
     Py_ssize_t nrows;
     struct MtScopeThread *scope; /* Owned (scope.c), or NULL */
     MtEdgeTable edges;           /* caller -> callee edges (edges.h) */
+    MtSuspended *suspended;      /* Owned open-addressing table, or NULL */
+    size_t suspended_mask;       /* capacity - 1 (a power of two) */
+    size_t suspended_used;
     PyObject *watcher;      /* Borrowed: the thread's dict owns it; NULL
                                once it is gone or detached */
     int finished;           /* the thread ended: only totals are left */
@@ -72,6 +91,10 @@ extern __thread MtTls mt_tls[MT_TOOL_SLOTS]
 MtThreadState *mt_thread_slow(MtTracer *tr);
 MtStats *mt_thread_row_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec);
 int mt_thread_grow(MtTracer *tr, MtThreadState *ts);
+void mt_thread_gen_enter(MtTracer *tr, MtThreadState *ts, MtFrame *f,
+                         int is_call);
+void mt_thread_gen_leave(MtTracer *tr, MtThreadState *ts, MtFrame *f,
+                         uint64_t now, uint64_t elapsed, int suspend);
 
 /* The calling thread's state for `tr`, or NULL on failure. */
 static inline MtThreadState *
@@ -110,6 +133,10 @@ mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, uint64_t now,
     f->stats = st;
     f->start = now;
     f->children = 0;
+    f->suspends = MT_SUSPENDS_NO;
+    if (MT_UNLIKELY(rec->generator)) {
+        mt_thread_gen_enter(tr, ts, f, is_call);
+    }
     if (is_call) {
         st->calls++;
         st->primitive_calls += (st->active == 0);
@@ -117,9 +144,11 @@ mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, uint64_t now,
     st->active++;
 }
 
-/* Pop the top frame, accounting it as ended at `now`. */
+/* Pop the top frame, accounting it as ended at `now`: the activation
+ * finished, or (`suspend`, a generator's PY_YIELD) it left the stack to
+ * come back later. */
 static inline void
-mt_thread_pop(MtThreadState *ts, uint64_t now)
+mt_thread_pop(MtTracer *tr, MtThreadState *ts, uint64_t now, int suspend)
 {
     MtFrame *f = &ts->stack[--ts->depth];
     uint64_t elapsed = now > f->start ? now - f->start : 0;
@@ -128,7 +157,12 @@ mt_thread_pop(MtThreadState *ts, uint64_t now)
     if (--st->active == 0) {
         st->total += elapsed;
     }
-    mt_stats_sample(st, elapsed);
+    if (MT_LIKELY(f->suspends == MT_SUSPENDS_NO)) {
+        mt_stats_sample(st, elapsed);
+    }
+    else {
+        mt_thread_gen_leave(tr, ts, f, now, elapsed, suspend);
+    }
     mt_edges_leave(f->edge, elapsed, f->children);
     if (ts->depth > 0) {
         ts->stack[ts->depth - 1].children += elapsed;
@@ -138,17 +172,20 @@ mt_thread_pop(MtThreadState *ts, uint64_t now)
 /* The thread's name (borrowed), looked up once known, or NULL. */
 PyObject *mt_thread_name(MtTracer *tr, MtThreadState *ts);
 
-void mt_thread_exit_repair(MtThreadState *ts, const void *id, uint64_t now);
+void mt_thread_exit_repair(MtTracer *tr, MtThreadState *ts, const void *id,
+                           uint64_t now, int suspend);
 
-/* An activation of `id` ended at `now`. */
+/* An activation of `id` left the stack at `now`: it ended, or it was
+ * suspended (`suspend`: PY_YIELD). */
 static inline void
-mt_thread_exit(MtThreadState *ts, const void *id, uint64_t now)
+mt_thread_exit(MtTracer *tr, MtThreadState *ts, const void *id, uint64_t now,
+               int suspend)
 {
     if (MT_LIKELY(ts->depth > 0 && ts->stack[ts->depth - 1].id == id)) {
-        mt_thread_pop(ts, now);
+        mt_thread_pop(tr, ts, now, suspend);
         return;
     }
-    mt_thread_exit_repair(ts, id, now);
+    mt_thread_exit_repair(tr, ts, id, now, suspend);
 }
 
 /* End every activation still on the stacks (at stop). */

@@ -43,9 +43,14 @@ def _ns(ticks: int, ns_per_tick: float) -> int:
     return round(ticks * ns_per_tick)
 
 
+def _buckets(hist: Iterable[Any]) -> list[list[Any]]:
+    # [low, high) in ns, count; the last bucket is open (high null).
+    return [[round(lo), round(hi) if math.isfinite(hi) else None, n] for lo, hi, n in hist]
+
+
 def _row(row: Any, ns_per_tick: float) -> dict[str, Any]:
-    index, calls, prim, total, self_, mn, mx, samples, hist = row
-    return {
+    index, calls, prim, total, self_, mn, mx, samples, hist, segments = row
+    item = {
         "function": index,
         "calls": calls,
         "primitive_calls": prim,
@@ -54,11 +59,17 @@ def _row(row: Any, ns_per_tick: float) -> dict[str, Any]:
         "min_ns": _ns(mn, ns_per_tick),
         "max_ns": _ns(mx, ns_per_tick),
         "samples": samples,
-        # [low, high) in ns, count; the last bucket is open (high null).
-        "histogram": [
-            [round(lo), round(hi) if math.isfinite(hi) else None, n] for lo, hi, n in hist
-        ],
+        "histogram": _buckets(hist),
     }
+    if segments is not None:
+        seg_samples, seg_min, seg_max, seg_hist = segments
+        item["segments"] = {
+            "samples": seg_samples,
+            "min_ns": _ns(seg_min, ns_per_tick),
+            "max_ns": _ns(seg_max, ns_per_tick),
+            "histogram": _buckets(seg_hist),
+        }
+    return item
 
 
 def _retired(row: Any, ns_per_tick: float) -> dict[str, Any]:
