@@ -15,7 +15,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-pytest_args=(-q -p no:cacheprovider)
+# pytest-xdist spreads each run over the machine's cores.
+jobs=${MONITRACE_TEST_JOBS:-auto}
+pytest_args=(-q -p no:cacheprovider -n "$jobs")
 pythons=$(scripts/find-pythons.sh)
 first=
 have=()
@@ -46,7 +48,7 @@ if [ -z "${PYTHON:-}" ]; then
                 echo "=== tests on python$v (Debian sid chroot)"
                 MONITRACE_WERROR=1 scripts/sid-chroot.sh run bash -c \
                     'py=$(scripts/venv.sh "/usr/bin/python$1" test) &&
-                     "$py" -m pytest -q -p no:cacheprovider' _ "$v"
+                     "$py" -m pytest -q -p no:cacheprovider -n "$2"' _ "$v" "$jobs"
             done
         else
             echo "=== !!! Python ${missing[*]} NOT TESTED: no sid chroot (${why//$'\n'/; })"
@@ -61,4 +63,4 @@ else
     echo "=== !!! memcheck SKIPPED: valgrind is not installed"
 fi
 echo "=== ASan+UBSan on $(scripts/find-pythons.sh | head -n 1)"
-scripts/asan.sh "$(scripts/find-pythons.sh | head -n 1)"
+scripts/asan.sh "$(scripts/find-pythons.sh | head -n 1)" -n "$jobs"
