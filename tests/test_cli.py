@@ -317,6 +317,57 @@ def test_spec_flags_are_checked_and_unmatched_specs_said_once():
                                         "line 2\n    Returning bar\nReturning foo\n")
 
 
+DEPTHS = """\
+import threading
+def c():
+    return 1
+def b():
+    return c() + c()
+def a():
+    return b()
+def work():
+    a()
+    t = threading.Thread(target=a)
+    t.start()
+    t.join()
+if __name__ == "__main__":
+    work()
+"""
+
+
+@pytest.mark.parametrize("flags, options, calls", [
+    # a: the thread's top level
+    (["--max-depth", "1"], dict(max_depth=1), {"work": 1, "a": 1}),
+    (["--max-depth", "2"], dict(max_depth=2), {"work": 1, "a": 2, "b": 1}),
+    (["--within", "function:a", "--max-depth", "1"], dict(within="function:a", max_depth=1),
+     {"a": 2}),
+    (["--within", "function:b", "--max-depth", "2"], dict(within="function:b", max_depth=2),
+     {"b": 2, "c": 4}),
+    (["--include", "function:a", "--include", "function:b", "--max-depth", "1"],
+     dict(include=("function:a", "function:b"), max_depth=1), {"a": 2}),
+], ids=["depth1", "depth2", "within-a-1", "within-b-2", "include-1"])
+def test_max_depth_records_the_same_calls_as_the_api(tmp_path, flags, options, calls):
+    """--max-depth N counts levels as trace(max_depth=N) does: from the
+    calls the program's code makes, from a within= target, from the first
+    included call, and from the top of every thread."""
+    import pstats
+    import runpy
+
+    import monitrace
+
+    script = write(tmp_path / "depths.py", DEPTHS)
+    out = tmp_path / "run.pstats"
+    r = run(*flags, "--no-stdlib", "-o", str(out), script)
+    assert (r.returncode, r.stderr) == (0, f"monitrace: wrote pstats to {out}\n")
+    by_cli = {func[2]: stat[1] for func, stat in pstats.Stats(str(out)).stats.items()}
+    by_cli.pop("<module>", None)  # the program's code: recorded, not a level
+    work = runpy.run_path(script)["work"]
+    with monitrace.trace(stdlib=False, **options) as s:
+        work()
+    by_api = {row.name: row.calls for row in s.stats()}
+    assert by_cli == by_api == calls
+
+
 def test_output_extension_chooses_an_export(tmp_path):
     import json
     import pstats

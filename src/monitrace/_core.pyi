@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 HIST_BUCKETS: int
@@ -40,6 +41,7 @@ class Tracer:
         within: bool = False,
         exclude_within: bool = False,
         thread_filter: Callable[[int, str | None], bool | None] | None = None,
+        root: CodeType | None = None,
     ) -> None: ...
     @property
     def scope(self) -> dict[str, Any] | None: ...

@@ -141,10 +141,6 @@ def trace_options(
         if export.format in ("chrome", "collapsed"):
             opts.update(record=True, args=ns.args, retval=ns.retval)
     opts.update(filter_options_from_args(ns))
-    if opts.get("max_depth"):
-        # The program's module code is the first level traced; depth counts
-        # from the calls it makes, as the tree shows them.
-        opts["max_depth"] += 1
     if not ns.report and export is None:
         opts.update(
             live=True,
@@ -277,7 +273,9 @@ def run(session: Session, program: _Program, args: list[str]) -> None:
     else:
         sys.path.append(program.path0)
     sys.modules["__main__"] = program.module
-    session._hidden.add(program.code)
+    # The program's module code is the root: depth counts from the calls
+    # it makes, as the tree shows them, on every thread.
+    session._hide_root(program.code)
     session.start()
     # Tracing ends with the program's main code, as with cProfile: threads
     # still running then are not traced further.
