@@ -368,6 +368,54 @@ def test_max_depth_records_the_same_calls_as_the_api(tmp_path, flags, options, c
     assert by_cli == by_api == calls
 
 
+OUTLIVER = """\
+import sys, threading
+def f(i):
+    return i
+def worker():
+    threading.main_thread().join()  # returns once the main code has ended
+    for i in range(25):
+        f(i)
+    print("worker done", flush=True)
+threading.Thread(target=worker).start()
+print("main done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("ending, status", [
+    ("", 0),
+    ("sys.exit('bye')\n", 1),
+    ("sys.exit(3)\n", 3),
+    ("raise ValueError('boom')\n", 1),
+], ids=["end", "exit-message", "exit-3", "exception"])
+def test_threads_that_outlive_the_main_code_are_traced_until_joined(tmp_path, ending, status):
+    """A non-daemon thread that works after the main code has ended is
+    traced until the interpreter would join it: --report counts all of
+    its calls and the tree shows them; the program's output, exit status
+    and traceback are python's."""
+    script = write(tmp_path / "outlive.py", OUTLIVER + ending)
+    expected = plain(script)
+    assert expected.returncode == status
+    assert expected.stdout == "main done\nworker done\n"
+    r = run("--report", "--no-stdlib", script)
+    assert (r.returncode, r.stdout) == (status, expected.stdout)
+    assert r.stderr.startswith(expected.stderr)  # the report comes last
+    rows = {line.rsplit("(", 1)[1]: line.split()[0]
+            for line in r.stderr[len(expected.stderr):].splitlines() if "outlive.py:" in line}
+    assert rows == {"<module>)": "1", "worker)": "1", "f)": "25"}
+    r = run("--no-stdlib", script)
+    assert (r.returncode, r.stdout) == (status, expected.stdout)
+    # The worker's first line is written while the main code runs (where,
+    # depends on the tree's buffer); python's message or traceback comes
+    # whole when the main code ends, then the rest of the worker.
+    lines = r.stderr.splitlines(True)
+    called = [line for line in lines if line.startswith("Called worker:4 from line ")]
+    assert len(called) == 1
+    lines.remove(called[0])
+    assert "".join(lines) == expected.stderr + "    Called f:2 from line 7\n    Returning f\n" * 25 \
+        + "Returning worker\n"
+
+
 def test_output_extension_chooses_an_export(tmp_path):
     import json
     import pstats

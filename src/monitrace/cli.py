@@ -277,12 +277,61 @@ def run(session: Session, program: _Program, args: list[str]) -> None:
     # it makes, as the tree shows them, on every thread.
     session._hide_root(program.code)
     session.start()
-    # Tracing ends with the program's main code, as with cProfile: threads
-    # still running then are not traced further.
+    exec(program.code, program.module.__dict__)
+
+
+def _exit_message(exc: SystemExit) -> SystemExit:
+    """What python does with a SystemExit that ends the main code before
+    it joins the threads: a code that is neither None nor an int is
+    printed on stderr and the status is 1. The exception to raise on."""
+    code = exc.code
+    if code is None or isinstance(code, int):
+        return exc
     try:
-        exec(program.code, program.module.__dict__)
+        print(code, file=sys.stderr, flush=True)
+    except Exception:
+        pass
+    return SystemExit(1)
+
+
+def _join_threads(session: Session) -> None:
+    """Once the main code has ended, keep tracing while the program's
+    non-daemon threads run, then stop: the interpreter would join them
+    now (threading._shutdown, which first runs threading's own exit hooks,
+    such as the one that lets executor workers end), so we do it here
+    for it. Programs without such a thread are left alone (nothing of
+    threading's shutdown shows in their trace); the interpreter joins
+    nothing twice."""
+    failed: BaseException | None = None
+    try:
+        if _outliving_threads():
+            sys.modules["threading"]._shutdown()
+    except BaseException as exc:  # said as python says it, and ignored
+        failed = exc
     finally:
         session.stop()
+    if failed is not None:
+        try:
+            print(f"Exception ignored on threading shutdown: {failed!r}", file=sys.stderr)
+        except Exception:
+            pass
+
+
+def _outliving_threads() -> bool:
+    """Whether a non-daemon thread other than the main one is running.
+    Read from threading's tables without calling its Python code, which
+    the session would trace; a table that is not there means join."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return False
+    active = getattr(threading, "_active", None)
+    main = getattr(threading, "_main_thread", None)
+    if not isinstance(active, dict):
+        return True
+    return any(
+        thread is not main and not getattr(thread, "_daemonic", False)
+        for thread in list(active.values())
+    )
 
 
 class _LiveFile:
@@ -396,22 +445,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             exc = exc.with_traceback(None)
             sys.excepthook(type(exc), exc, None)
             return 1
-        status = 0
+        # The order of plain python: the main code ends (its traceback or
+        # exit message printed), the threads are joined, then we write.
         try:
             run(session, program, args)
-        except SystemExit:
+        except SystemExit as exc:
+            ending = _exit_message(exc)
+            _join_threads(session)
             finish()
-            raise
+            raise ending from None
         except BaseException as exc:
-            finish()
+            if not _outliving_threads():
+                # Printing the traceback runs Python code, not the program's.
+                session.stop()
             exc = exc.with_traceback(_user_traceback(exc.__traceback__, program.code))
             sys.excepthook(type(exc), exc, exc.__traceback__)
+            _join_threads(session)
+            finish()
             if isinstance(exc, KeyboardInterrupt):
                 finish.close()
                 return _die_by_sigint()
             return 1
+        _join_threads(session)
         finish()
-        return status
+        return 0
     finally:
         finish.close()
 
