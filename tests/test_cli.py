@@ -403,6 +403,15 @@ def test_threads_that_outlive_the_main_code_are_traced_until_joined(tmp_path, en
     rows = {line.rsplit("(", 1)[1]: line.split()[0]
             for line in r.stderr[len(expected.stderr):].splitlines() if "outlive.py:" in line}
     assert rows == {"<module>)": "1", "worker)": "1", "f)": "25"}
+    # With the standard library traced: what the main thread does once its
+    # code has ended (printing, joining) is not the program's, and is left out.
+    r = run("--report", script)
+    assert (r.returncode, r.stdout) == (status, expected.stdout)
+    assert r.stderr.startswith(expected.stderr)
+    report = r.stderr[len(expected.stderr):]
+    (f_row,) = [line for line in report.splitlines() if line.endswith("outlive.py:2(f)")]
+    assert f_row.split()[0] == "25"
+    assert "_shutdown" not in report and "traceback.py" not in report
     r = run("--no-stdlib", script)
     assert (r.returncode, r.stdout) == (status, expected.stdout)
     # The worker's first line is written while the main code runs (where,

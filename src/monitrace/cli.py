@@ -294,17 +294,30 @@ def _exit_message(exc: SystemExit) -> SystemExit:
     return SystemExit(1)
 
 
-def _join_threads(session: Session) -> None:
-    """Once the main code has ended, keep tracing while the program's
-    non-daemon threads run, then stop: the interpreter would join them
-    now (threading._shutdown, which first runs threading's own exit hooks,
-    such as the one that lets executor workers end), so we do it here
-    for it. Programs without such a thread are left alone (nothing of
-    threading's shutdown shows in their trace); the interpreter joins
-    nothing twice."""
+def _main_code_ended(session: Session) -> bool:
+    """The program's main code has ended: stop tracing, or, when some of
+    its non-daemon threads still run, stop tracing only this (the main)
+    thread, whose work from now on (a traceback, joining the threads) is
+    not the program's. Whether threads still run."""
+    if not _outliving_threads():
+        session.stop()
+        return False
+    try:
+        session._tracer.ignore_thread()
+    except RuntimeError:  # not running (the program stopped it)
+        pass
+    return True
+
+
+def _join_threads(session: Session, threads: bool) -> None:
+    """Keep tracing the program's non-daemon threads that outlived its
+    main code until they end, then stop. The interpreter would join them
+    now (threading._shutdown, which first runs threading's own exit
+    hooks, such as the one that lets executor workers end), so we do it
+    here for it, and it joins nothing twice."""
     failed: BaseException | None = None
     try:
-        if _outliving_threads():
+        if threads:
             sys.modules["threading"]._shutdown()
     except BaseException as exc:  # said as python says it, and ignored
         failed = exc
@@ -450,23 +463,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             run(session, program, args)
         except SystemExit as exc:
+            threads = _main_code_ended(session)
             ending = _exit_message(exc)
-            _join_threads(session)
+            _join_threads(session, threads)
             finish()
             raise ending from None
         except BaseException as exc:
-            if not _outliving_threads():
-                # Printing the traceback runs Python code, not the program's.
-                session.stop()
+            threads = _main_code_ended(session)
             exc = exc.with_traceback(_user_traceback(exc.__traceback__, program.code))
             sys.excepthook(type(exc), exc, exc.__traceback__)
-            _join_threads(session)
+            _join_threads(session, threads)
             finish()
             if isinstance(exc, KeyboardInterrupt):
                 finish.close()
                 return _die_by_sigint()
             return 1
-        _join_threads(session)
+        _join_threads(session, _main_code_ended(session))
         finish()
         return 0
     finally:
