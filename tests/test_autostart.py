@@ -115,6 +115,114 @@ def test_env_activation_traces_the_program_and_its_children(tmp_path):
     assert calls(pids["spawn"]) == {"child_main": 1, "work": 2}
 
 
+RECORDED = textwrap.dedent("""
+    import subprocess
+    import sys
+
+
+    def leaf(x):
+        for _ in range(1000):  # a few microseconds: a stack in the .folded
+            pass
+        return x * 2
+
+
+    def work(n):
+        return [leaf(i) for i in range(n)]
+
+
+    if sys.argv[1:]:
+        work(int(sys.argv[1]))
+    else:
+        work(3)
+        child = subprocess.Popen([sys.executable, __file__, "5"])
+        assert child.wait() == 0
+        print({"parent": __import__("os").getpid(), "child": child.pid})
+""")
+
+
+def chrome_slices(path):
+    """[(pid, name, begin args, end args)] of a Chrome trace's B/E pairs."""
+    with open(path) as f:
+        doc = json.load(f)
+    open_, slices = {}, []
+    for ev in doc["traceEvents"]:
+        key = (ev.get("pid"), ev.get("tid"))
+        if ev["ph"] == "B":
+            open_.setdefault(key, []).append(ev)
+        elif ev["ph"] == "E":
+            begin = open_[key].pop()
+            slices.append((ev["pid"], begin["name"], begin["args"], ev["args"]))
+    assert not any(open_.values())
+    return slices
+
+
+def test_record_writes_chrome_traces_with_args_for_each_process(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(RECORDED)
+    value = f"include=__main__;record;args;retval;output={tmp_path}/trace-{{pid}}.json"
+    res = python(value, tmp_path, str(script))
+    assert (res.returncode, res.stderr) == (0, "")
+    pids = eval(res.stdout)
+    for who, n in (("parent", 3), ("child", 5)):
+        pid = pids[who]
+        slices = chrome_slices(tmp_path / f"trace-{pid}.json")
+        assert {s[0] for s in slices} == {pid}
+        names = [s[1] for s in slices]
+        assert {name: names.count(name) for name in names} == {
+            "__main__.<module>": 1, "__main__.work": 1, "__main__.leaf": n}
+        leaves = [(b["args"], e) for _, name, b, e in slices if name == "__main__.leaf"]
+        assert leaves == [({"x": str(i)}, {"exit": "return", "return": str(2 * i)})
+                          for i in range(n)]
+        (work,) = [(b["args"], e["return"]) for _, name, b, e in slices if name == "__main__.work"]
+        assert work == ({"n": str(n)}, str([2 * i for i in range(n)]))
+
+
+def test_record_writes_collapsed_stacks_for_each_process(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(RECORDED)
+    res = python(f"include=__main__;record;output={tmp_path}/stacks-{{pid}}.folded",
+                 tmp_path, str(script))
+    assert (res.returncode, res.stderr) == (0, "")
+    pids = eval(res.stdout)
+    for pid in pids.values():
+        lines = (tmp_path / f"stacks-{pid}.folded").read_text().splitlines()
+        stacks = {line.rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1]) for line in lines}
+        assert set(stacks) == {"__main__.<module>", "__main__.<module>;__main__.work",
+                               "__main__.<module>;__main__.work;__main__.leaf"}
+        assert all(us > 0 for us in stacks.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["prog.py"] + [f"stacks-{pid}.folded" for pid in pids.values()])
+
+
+def test_json_output_has_the_documented_keys(tmp_path):
+    """MONITRACE's .json is the schema of docs/json-schema.md: the same
+    top-level and thread keys, no more, no fewer."""
+    import re
+
+    doc_path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "json-schema.md")
+    with open(doc_path) as f:
+        schema = f.read()
+
+    def table(title):
+        section = schema.split(title, 1)[1].split("\n#", 1)[0]
+        return {k for row in re.findall(r"^\| `([^|]+)` \|", section, re.M)
+                for k in re.findall(r"[a-z_]+", row)}
+
+    res = python(f"include=__main__;output={tmp_path}/s.json", tmp_path, "-c",
+                 "import threading\ndef f():\n    return 1\n"
+                 "t = threading.Thread(target=f)\nt.start()\nt.join()\nf()\n")
+    assert (res.returncode, res.stderr) == (0, "")
+    with open(tmp_path / "s.json") as f:
+        doc = json.load(f)
+    assert set(doc) == table("## Top level") - {"events"}
+    assert doc["schema"] == "monitrace/1"
+    assert set(doc["finished_threads"]) == {"stats", "edges"}
+    for thread in doc["threads"]:
+        assert set(thread) == table("## thread")
+    assert [t["finished"] for t in doc["threads"]] == [False, True]
+    assert json_calls(tmp_path / "s.json") == {"f": 2}
+
+
 def test_report_to_stderr_by_default(tmp_path):
     code = "def f():\n    return 1\nf(); f()\nprint('ran')"
     res = python("include=__main__;sort=calls", tmp_path, "-c", code)
@@ -155,6 +263,11 @@ def test_text_report_to_a_file(tmp_path):
         ("output=x.bin", "output=x.bin: cannot tell the format of "),
         ("output=x.folded", "output=x.folded: the collapsed format (.folded) needs record mode"),
         ("output=x.collapsed.gz", "output=x.collapsed.gz: the collapsed format (.collapsed) needs record mode"),
+        ("args;output=x.json", "args is kept in recorded events: add record"),
+        ("retval=1", "retval is kept in recorded events: add record"),
+        ("record=lots", "record= takes 1 or 0 (true/false), or the most events to keep, not 'lots'"),
+        ("record=-3", "record must be True, False or a positive int"),
+        ("recrod", "'recrod' is not key=value nor a known flag (report, record, args, retval)"),
         ("output=/proc/x.txt", "output=/proc/x.txt: cannot write the trace: cannot create a file in '/proc'"),
         ("output=/proc/x-{pid}.json", "output=/proc/x-{pid}.json: cannot write the trace: cannot create a file in '/proc'"),
         ("output=/proc/version", "output=/proc/version: cannot write the trace: cannot create a file in '/proc'"),
@@ -196,6 +309,10 @@ def test_parse_syntax():
     # A regex keeps its commas.
     assert autostart.parse("include=re:^a{1,2}$").options["include"] == ("re:^a{1,2}$",)
     assert autostart.parse("1") == autostart.Config(options={}, report=True)
+    assert autostart.parse("record;args;retval=1").options == {
+        "record": True, "args": True, "retval": True}
+    assert autostart.parse("record=5000;args=0").options == {"record": 5000, "args": False}
+    assert autostart.parse("record=off").options == {"record": False}
     assert autostart.output_path("x-{pid}-{pid}.json", 42) == "x-42-42.json"
 
 

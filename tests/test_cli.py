@@ -317,6 +317,114 @@ def test_spec_flags_are_checked_and_unmatched_specs_said_once():
                                         "line 2\n    Returning bar\nReturning foo\n")
 
 
+DEPTHS = """\
+import threading
+def c():
+    return 1
+def b():
+    return c() + c()
+def a():
+    return b()
+def work():
+    a()
+    t = threading.Thread(target=a)
+    t.start()
+    t.join()
+if __name__ == "__main__":
+    work()
+"""
+
+
+@pytest.mark.parametrize("flags, options, calls", [
+    # a: the thread's top level
+    (["--max-depth", "1"], dict(max_depth=1), {"work": 1, "a": 1}),
+    (["--max-depth", "2"], dict(max_depth=2), {"work": 1, "a": 2, "b": 1}),
+    (["--within", "function:a", "--max-depth", "1"], dict(within="function:a", max_depth=1),
+     {"a": 2}),
+    (["--within", "function:b", "--max-depth", "2"], dict(within="function:b", max_depth=2),
+     {"b": 2, "c": 4}),
+    (["--include", "function:a", "--include", "function:b", "--max-depth", "1"],
+     dict(include=("function:a", "function:b"), max_depth=1), {"a": 2}),
+], ids=["depth1", "depth2", "within-a-1", "within-b-2", "include-1"])
+def test_max_depth_records_the_same_calls_as_the_api(tmp_path, flags, options, calls):
+    """--max-depth N counts levels as trace(max_depth=N) does: from the
+    calls the program's code makes, from a within= target, from the first
+    included call, and from the top of every thread."""
+    import pstats
+    import runpy
+
+    import monitrace
+
+    script = write(tmp_path / "depths.py", DEPTHS)
+    out = tmp_path / "run.pstats"
+    r = run(*flags, "--no-stdlib", "-o", str(out), script)
+    assert (r.returncode, r.stderr) == (0, f"monitrace: wrote pstats to {out}\n")
+    by_cli = {func[2]: stat[1] for func, stat in pstats.Stats(str(out)).stats.items()}
+    by_cli.pop("<module>", None)  # the program's code: recorded, not a level
+    work = runpy.run_path(script)["work"]
+    with monitrace.trace(stdlib=False, **options) as s:
+        work()
+    by_api = {row.name: row.calls for row in s.stats()}
+    assert by_cli == by_api == calls
+
+
+OUTLIVER = """\
+import sys, threading
+def f(i):
+    return i
+def worker():
+    threading.main_thread().join()  # returns once the main code has ended
+    for i in range(25):
+        f(i)
+    print("worker done", flush=True)
+threading.Thread(target=worker).start()
+print("main done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("ending, status", [
+    ("", 0),
+    ("sys.exit('bye')\n", 1),
+    ("sys.exit(3)\n", 3),
+    ("raise ValueError('boom')\n", 1),
+], ids=["end", "exit-message", "exit-3", "exception"])
+def test_threads_that_outlive_the_main_code_are_traced_until_joined(tmp_path, ending, status):
+    """A non-daemon thread that works after the main code has ended is
+    traced until the interpreter would join it: --report counts all of
+    its calls and the tree shows them; the program's output, exit status
+    and traceback are python's."""
+    script = write(tmp_path / "outlive.py", OUTLIVER + ending)
+    expected = plain(script)
+    assert expected.returncode == status
+    assert expected.stdout == "main done\nworker done\n"
+    r = run("--report", "--no-stdlib", script)
+    assert (r.returncode, r.stdout) == (status, expected.stdout)
+    assert r.stderr.startswith(expected.stderr)  # the report comes last
+    rows = {line.rsplit("(", 1)[1]: line.split()[0]
+            for line in r.stderr[len(expected.stderr):].splitlines() if "outlive.py:" in line}
+    assert rows == {"<module>)": "1", "worker)": "1", "f)": "25"}
+    # With the standard library traced: what the main thread does once its
+    # code has ended (printing, joining) is not the program's, and is left out.
+    r = run("--report", script)
+    assert (r.returncode, r.stdout) == (status, expected.stdout)
+    assert r.stderr.startswith(expected.stderr)
+    report = r.stderr[len(expected.stderr):]
+    (f_row,) = [line for line in report.splitlines() if line.endswith("outlive.py:2(f)")]
+    assert f_row.split()[0] == "25"
+    assert "(_shutdown)" not in report and "traceback.py" not in report
+    r = run("--no-stdlib", script)
+    assert (r.returncode, r.stdout) == (status, expected.stdout)
+    # The worker's first line is written while the main code runs (where,
+    # depends on the tree's buffer); python's message or traceback comes
+    # whole when the main code ends, then the rest of the worker.
+    lines = r.stderr.splitlines(True)
+    called = [line for line in lines if line.startswith("Called worker:4 from line ")]
+    assert len(called) == 1
+    lines.remove(called[0])
+    assert "".join(lines) == expected.stderr + "    Called f:2 from line 7\n    Returning f\n" * 25 \
+        + "Returning worker\n"
+
+
 def test_output_extension_chooses_an_export(tmp_path):
     import json
     import pstats

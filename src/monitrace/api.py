@@ -117,6 +117,13 @@ class Session:
         """Internal errors reported at the stops so far."""
         return list(self._errors)
 
+    def _hide_root(self, code: Any) -> None:
+        """Treat `code` (the module code of a program the command runs, on
+        a stopped session) as the root: recorded, but not printed in the
+        tree nor counted as a level by max_depth."""
+        self._hidden.add(code)
+        filters.apply_scope(self._tracer, self._options, root=code)
+
     def start(self) -> Session:
         global _last, _atexit_registered, _fork_hook_registered
         tool = -1 if self._options.tool_id is None else self._options.tool_id

@@ -29,7 +29,9 @@ from typing import Any
 ENV = "MONITRACE"
 
 _LIST_KEYS = ("include", "exclude", "within", "exclude_within", "threads")
-_BOOL_KEYS = ("stdlib", "site_packages", "c_calls")
+_BOOL_KEYS = ("stdlib", "site_packages", "c_calls", "args", "retval")
+# Keys that may also be given bare, meaning on.
+_FLAGS = ("report", "record", "args", "retval")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -45,6 +47,10 @@ KEYS = {
     "min_duration": "drop shorter calls from trees and logs (e.g. 50us)",
     "c_calls": "also time C functions (1/0)",
     "clock": "auto, tsc or monotonic",
+    "record": "record events, for the .json (Chrome), .folded and .collapsed "
+    "outputs (bare or 1/0; a number from 2 on: keep at most that many events)",
+    "args": "record argument values in the events (needs record)",
+    "retval": "record return values and exceptions in the events (needs record)",
     "output": "write here at exit; {pid} is the process id (default: stderr)",
     "report": "write the text report (the default when no output is given)",
     "sort": "report order (cumtime, tottime, calls, ...)",
@@ -78,11 +84,16 @@ def parse(value: str) -> Config:
         key = key.strip().replace("-", "_")
         val = val.strip()
         if not sep:
-            if key == "report" or key.lower() in _TRUE:
+            if key.lower() in _TRUE:
+                key = "report"
+            if key == "report":
                 extra["report"] = True
                 continue
+            if key in _FLAGS:
+                options[key] = True
+                continue
             raise ValueError(
-                f"{item!r} is not key=value nor a known flag (report); "
+                f"{item!r} is not key=value nor a known flag ({', '.join(_FLAGS)}); "
                 f"keys: {', '.join(KEYS)}"
             )
         if key not in KEYS:
@@ -101,6 +112,17 @@ def parse(value: str) -> Config:
             options[key] = val.lower() in _TRUE
         elif key == "max_depth":
             options[key] = _int(key, val)
+        elif key == "record":
+            if val.lower() in _TRUE + _FALSE:
+                options[key] = val.lower() in _TRUE
+            else:
+                try:
+                    options[key] = int(val)
+                except ValueError:
+                    raise ValueError(
+                        f"record= takes 1 or 0 (true/false), or the most events to "
+                        f"keep, not {val!r}"
+                    ) from None
         elif key == "min_duration":
             options[key] = parse_duration(val)
         elif key == "clock":
@@ -124,6 +146,9 @@ def parse(value: str) -> Config:
         else:  # output: checked with the session's options, in plan_output()
             extra[key] = val
     options.update({k: tuple(v) for k, v in lists.items()})
+    for key in ("args", "retval"):
+        if options.get(key) and not options.get("record"):
+            raise ValueError(f"{key} is kept in recorded events: add record")
     return Config(options=options, **extra)
 
 

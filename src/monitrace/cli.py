@@ -141,10 +141,6 @@ def trace_options(
         if export.format in ("chrome", "collapsed"):
             opts.update(record=True, args=ns.args, retval=ns.retval)
     opts.update(filter_options_from_args(ns))
-    if opts.get("max_depth"):
-        # The program's module code is the first level traced; depth counts
-        # from the calls it makes, as the tree shows them.
-        opts["max_depth"] += 1
     if not ns.report and export is None:
         opts.update(
             live=True,
@@ -277,14 +273,78 @@ def run(session: Session, program: _Program, args: list[str]) -> None:
     else:
         sys.path.append(program.path0)
     sys.modules["__main__"] = program.module
-    session._hidden.add(program.code)
+    # The program's module code is the root: depth counts from the calls
+    # it makes, as the tree shows them, on every thread.
+    session._hide_root(program.code)
     session.start()
-    # Tracing ends with the program's main code, as with cProfile: threads
-    # still running then are not traced further.
+    exec(program.code, program.module.__dict__)
+
+
+def _exit_message(exc: SystemExit) -> SystemExit:
+    """What python does with a SystemExit that ends the main code before
+    it joins the threads: a code that is neither None nor an int is
+    printed on stderr and the status is 1. The exception to raise on."""
+    code = exc.code
+    if code is None or isinstance(code, int):
+        return exc
     try:
-        exec(program.code, program.module.__dict__)
+        print(code, file=sys.stderr, flush=True)
+    except Exception:
+        pass
+    return SystemExit(1)
+
+
+def _main_code_ended(session: Session) -> bool:
+    """The program's main code has ended: stop tracing, or, when some of
+    its non-daemon threads still run, stop tracing only this (the main)
+    thread, whose work from now on (a traceback, joining the threads) is
+    not the program's. Whether threads still run."""
+    if not _outliving_threads():
+        session.stop()
+        return False
+    try:
+        session._tracer.ignore_thread()
+    except RuntimeError:  # not running (the program stopped it)
+        pass
+    return True
+
+
+def _join_threads(session: Session, threads: bool) -> None:
+    """Keep tracing the program's non-daemon threads that outlived its
+    main code until they end, then stop. The interpreter would join them
+    now (threading._shutdown, which first runs threading's own exit
+    hooks, such as the one that lets executor workers end), so we do it
+    here for it, and it joins nothing twice."""
+    failed: BaseException | None = None
+    try:
+        if threads:
+            sys.modules["threading"]._shutdown()
+    except BaseException as exc:  # said as python says it, and ignored
+        failed = exc
     finally:
         session.stop()
+    if failed is not None:
+        try:
+            print(f"Exception ignored on threading shutdown: {failed!r}", file=sys.stderr)
+        except Exception:
+            pass
+
+
+def _outliving_threads() -> bool:
+    """Whether a non-daemon thread other than the main one is running.
+    Read from threading's tables without calling its Python code, which
+    the session would trace; a table that is not there means join."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return False
+    active = getattr(threading, "_active", None)
+    main = getattr(threading, "_main_thread", None)
+    if not isinstance(active, dict):
+        return True
+    return any(
+        thread is not main and not getattr(thread, "_daemonic", False)
+        for thread in list(active.values())
+    )
 
 
 class _LiveFile:
@@ -398,22 +458,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             exc = exc.with_traceback(None)
             sys.excepthook(type(exc), exc, None)
             return 1
-        status = 0
+        # The order of plain python: the main code ends (its traceback or
+        # exit message printed), the threads are joined, then we write.
         try:
             run(session, program, args)
-        except SystemExit:
+        except SystemExit as exc:
+            threads = _main_code_ended(session)
+            ending = _exit_message(exc)
+            _join_threads(session, threads)
             finish()
-            raise
+            raise ending from None
         except BaseException as exc:
-            finish()
+            threads = _main_code_ended(session)
             exc = exc.with_traceback(_user_traceback(exc.__traceback__, program.code))
             sys.excepthook(type(exc), exc, exc.__traceback__)
+            _join_threads(session, threads)
+            finish()
             if isinstance(exc, KeyboardInterrupt):
                 finish.close()
                 return _die_by_sigint()
             return 1
+        _join_threads(session, _main_code_ended(session))
         finish()
-        return status
+        return 0
     finally:
         finish.close()
 

@@ -575,8 +575,10 @@ def compile_filter(options: Any, is_own: Callable[[Any], bool]) -> CompiledFilte
     )
 
 
-def apply_scope(tracer: Any, options: Any) -> None:
-    """Hand the dynamic filters of `options` to a stopped _core.Tracer."""
+def apply_scope(tracer: Any, options: Any, root: Any = None) -> None:
+    """Hand the dynamic filters of `options` to a stopped _core.Tracer.
+    `root`: a code object that is not a level when it runs at the bottom
+    of a thread's stack (the program the command runs), or None."""
     if not options.dynamic_filters:
         return
     tracer.set_scope(
@@ -584,4 +586,5 @@ def apply_scope(tracer: Any, options: Any) -> None:
         within=bool(options.within),
         exclude_within=bool(options.exclude_within),
         thread_filter=thread_filter(options.threads) if options.threads is not None else None,
+        root=root,
     )

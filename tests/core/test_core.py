@@ -362,3 +362,42 @@ def test_tracer_dropped_while_running_is_stopped_by_gc_or_exit():
     else:  # pragma: no cover
         pytest.fail("callback does not reference its tracer")
     assert sys.monitoring.get_tool(tool) is None
+
+
+def test_ignore_thread_leaves_out_the_calling_thread_until_stop():
+    """ignore_thread(): the calling thread records nothing more while the
+    other threads are traced on; after stop() and start() it records
+    again, into the same thread state."""
+    import threading
+
+    def calls_by_thread(tr):
+        snap = tr.snapshot()
+        (index,) = [i for i, rec in enumerate(snap["records"]) if rec[1] is fib.__code__]
+        return {th["name"]: sum(r[1] for r in th["rows"] if r[0] == index)
+                for th in snap["threads"]}
+
+    go = threading.Event()
+
+    def worker():
+        go.wait()
+        fib(4)  # 9 calls, after the main thread ignores itself
+
+    tr = _core.Tracer(filter=lambda code: code is fib.__code__)
+    with pytest.raises(RuntimeError, match="needs a running tracer"):
+        tr.ignore_thread()
+    tr.start()
+    t = threading.Thread(target=worker, name="worker")
+    t.start()
+    fib(3)  # 5 calls
+    tr.ignore_thread()
+    fib(5)  # not recorded
+    go.set()
+    t.join()
+    fib(2)  # not recorded
+    assert tr.stop() == []
+    assert calls_by_thread(tr) == {"MainThread": 5, "worker": 9}
+    tr.start()
+    fib(1)
+    tr.stop()
+    assert calls_by_thread(tr) == {"MainThread": 6, "worker": 9}
+    assert [th["name"] for th in tr.snapshot()["threads"]].count("MainThread") == 1

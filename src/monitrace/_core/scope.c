@@ -15,6 +15,7 @@ config_decref(MtScopeConfig *cfg)
 {
     if (cfg != NULL && --cfg->refs == 0) {
         Py_CLEAR(cfg->thread_filter);
+        Py_CLEAR(cfg->root);
         PyMem_Free(cfg);
     }
 }
@@ -145,10 +146,15 @@ mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
     }
     /* Depth counts recorded activations on this thread: the first level
      * below where tracing started (or below the code outside a within=
-     * target) is 1. */
+     * target, or below the root) is 1. */
+    size_t depth = ts->depth;
+    if (cfg->root != NULL && depth > 0
+        && ts->stack[0].id == (const void *)cfg->root) {
+        depth--;
+    }
     if (sc->nhidden > 0
         || (cfg->exclude_within && (rec->scope & MT_VERDICT_EXCLUDE_WITHIN))
-        || (cfg->max_depth != 0 && ts->depth >= cfg->max_depth)) {
+        || (cfg->max_depth != 0 && depth >= cfg->max_depth)) {
         hide(tr, sc, rec->id);
         return 0;
     }
@@ -224,13 +230,14 @@ mt_scope_traverse(MtTracer *tr, visitproc visit, void *arg)
 {
     if (tr->scope != NULL) {
         Py_VISIT(tr->scope->thread_filter);
+        Py_VISIT(tr->scope->root);
     }
     return 0;
 }
 
 const char mt_scope_set_doc[] =
     "set_scope($self, /, *, max_depth=0, within=False, exclude_within=False,\n"
-    "          thread_filter=None)\n"
+    "          thread_filter=None, root=None)\n"
     "--\n\n"
     "Set the dynamic filters (the tracer must be stopped). Activations of\n"
     "traced code are recorded only on threads for which\n"
@@ -238,20 +245,22 @@ const char mt_scope_set_doc[] =
     "name is known'); only down to max_depth levels of recorded calls\n"
     "(0: no limit); with within=True only inside activations of records\n"
     "whose filter verdict has the within bit (2); with exclude_within=True\n"
-    "never inside activations of records with the exclude_within bit (4).";
+    "never inside activations of records with the exclude_within bit (4).\n"
+    "An activation of the code object root at the bottom of a thread's\n"
+    "stack is recorded but is not a level: max_depth counts below it.";
 
 PyObject *
 mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
     static char *kwlist[] = {"max_depth", "within", "exclude_within",
-                             "thread_filter", NULL};
+                             "thread_filter", "root", NULL};
     Py_ssize_t max_depth = 0;
     int within = 0, exclude_within = 0;
-    PyObject *thread_filter = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppO:set_scope", kwlist,
-                                     &max_depth, &within, &exclude_within,
-                                     &thread_filter)) {
+    PyObject *thread_filter = Py_None, *root = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppOO:set_scope",
+                                     kwlist, &max_depth, &within,
+                                     &exclude_within, &thread_filter, &root)) {
         return NULL;
     }
     if (mt_tracer_refuse(tr, "set_scope", 1) < 0) {
@@ -267,6 +276,12 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_Format(PyExc_TypeError,
                      "thread_filter must be a callable or None, not %.100s",
                      Py_TYPE(thread_filter)->tp_name);
+        return NULL;
+    }
+    if (root != Py_None && !PyCode_Check(root)) {
+        PyErr_Format(PyExc_TypeError,
+                     "root must be a code object or None, not %.100s",
+                     Py_TYPE(root)->tp_name);
         return NULL;
     }
     /* Threads' states start afresh from the new generation on their next
@@ -287,6 +302,7 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
     cfg->exclude_within = exclude_within;
     cfg->thread_filter =
         thread_filter == Py_None ? NULL : Py_NewRef(thread_filter);
+    cfg->root = root == Py_None ? NULL : Py_NewRef(root);
     tr->scope = cfg;
     Py_RETURN_NONE;
 }
@@ -299,8 +315,9 @@ mt_scope_get(PyObject *self, void *Py_UNUSED(closure))
         Py_RETURN_NONE;
     }
     return Py_BuildValue(
-        "{s:n,s:O,s:O,s:O}", "max_depth", (Py_ssize_t)cfg->max_depth, "within",
-        cfg->within ? Py_True : Py_False, "exclude_within",
+        "{s:n,s:O,s:O,s:O,s:O}", "max_depth", (Py_ssize_t)cfg->max_depth,
+        "within", cfg->within ? Py_True : Py_False, "exclude_within",
         cfg->exclude_within ? Py_True : Py_False, "thread_filter",
-        cfg->thread_filter != NULL ? cfg->thread_filter : Py_None);
+        cfg->thread_filter != NULL ? cfg->thread_filter : Py_None, "root",
+        cfg->root != NULL ? cfg->root : Py_None);
 }

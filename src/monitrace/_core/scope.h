@@ -37,6 +37,10 @@ struct MtScopeConfig {
     int within;              /* record only inside within= targets */
     int exclude_within;      /* leave exclude_within= subtrees out */
     PyObject *thread_filter; /* Owned or NULL: callable(ident, name) */
+    /* Owned or NULL: a code object whose activation at the bottom of a
+     * thread's shadow stack is not a level (the program the command runs:
+     * depth counts the calls its module code makes). */
+    PyObject *root;
 };
 
 /* Per thread state (MtThreadState.scope), made on the first event and

@@ -146,9 +146,27 @@ unwatch_thread(MtThreadState *ts)
     }
 }
 
+void
+mt_thread_ignore_current(MtTracer *tr)
+{
+    mt_tls[tr->tool].serial = tr->serial;
+    mt_tls[tr->tool].ts = NULL;
+    tr->ignoring = 1;
+}
+
 MtThreadState *
 mt_thread_slow(MtTracer *tr)
 {
+    if (tr->rebind) {
+        unsigned long ident = PyThread_get_thread_ident();
+        for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+            if (!ts->finished && ts->ident == ident) {
+                mt_tls[tr->tool].serial = tr->serial;
+                mt_tls[tr->tool].ts = ts;
+                return ts;
+            }
+        }
+    }
     MtThreadState *ts = PyMem_Calloc(1, sizeof(*ts));
     if (ts == NULL) {
         mt_tracer_fail(tr, MT_ERR_NOMEM, "thread state");

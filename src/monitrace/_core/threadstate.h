@@ -89,6 +89,11 @@ extern __thread MtTls mt_tls[MT_TOOL_SLOTS]
     __attribute__((tls_model("initial-exec")));
 
 MtThreadState *mt_thread_slow(MtTracer *tr);
+/* From now until the tracer stops, the calling thread's events are not
+ * recorded: its thread-local pointer says "no state" under the current
+ * serial, and stop() moves the serial on (the thread, like all others,
+ * then finds its state again by ident). The tracer must be running. */
+void mt_thread_ignore_current(MtTracer *tr);
 MtStats *mt_thread_row_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec);
 int mt_thread_grow(MtTracer *tr, MtThreadState *ts);
 void mt_thread_gen_enter(MtTracer *tr, MtThreadState *ts, MtFrame *f,

@@ -205,6 +205,12 @@ tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
     }
     tr->running = 0;
     tr->paused = 0;
+    if (tr->ignoring) {
+        /* Undo ignore_thread(): every thread-local pointer goes stale. */
+        tr->ignoring = 0;
+        tr->serial = next_serial++;
+        tr->rebind = 1;
+    }
     mt_eventlog_stop(tr);
     int rc = mt_monitor_stop(tr);
     Py_CLEAR(tr->thread_table);
@@ -234,6 +240,22 @@ tracer_pause(PyObject *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
+tracer_ignore_thread(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (mt_tracer_refuse(tr, "ignore_thread", 0) < 0) {
+        return NULL;
+    }
+    if (!tr->running) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "ignore_thread() needs a running tracer");
+        return NULL;
+    }
+    mt_thread_ignore_current(tr);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 tracer_resume(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
@@ -255,6 +277,7 @@ clear_data(MtTracer *tr)
     tr->total_ticks = 0;
     /* Thread-local pointers tagged with the old serial are now stale. */
     tr->serial = next_serial++;
+    tr->rebind = 0;
     /* Last: releasing the records' objects may run Python code that calls
      * back into this tracer, which is empty and consistent by now. */
     mt_records_release(&old);
@@ -407,6 +430,10 @@ static PyMethodDef tracer_methods[] = {
     {"stop", tracer_stop, METH_NOARGS, stop_doc},
     {"pause", tracer_pause, METH_NOARGS,
      "pause($self, /)\n--\n\nIgnore events until resume() (a C flag)."},
+    {"ignore_thread", tracer_ignore_thread, METH_NOARGS,
+     "ignore_thread($self, /)\n--\n\nRecord nothing more of the calling "
+     "thread until stop(); the\nother threads are traced on (the tracer "
+     "must be running)."},
     {"resume", tracer_resume, METH_NOARGS,
      "resume($self, /)\n--\n\nTake events again after pause()."},
     {"clear", tracer_clear_method, METH_NOARGS, clear_doc},

@@ -43,6 +43,9 @@ struct MtTracer {
     uint64_t total_ticks;        /* time spent running, all starts */
     int filter_module;           /* call filter(key, module) */
     struct MtScopeConfig *scope; /* Owned (scope.c), or NULL */
+    int ignoring; /* a thread ignores its events until stop (ignore_thread) */
+    int rebind;   /* the serial moved on at a stop: a thread that meets the
+                     tracer again finds its state in the list by ident */
     /* Finished threads, folded (threadstate.c): their latency by record
      * index (the counts stay with each thread) and their edges. */
     MtStats **done_rows; /* Owned array of owned rows, or NULL */
