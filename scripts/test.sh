@@ -1,66 +1,110 @@
 #!/usr/bin/env bash
 # scripts/test.sh: what `make test` (and so CI) runs.
 #
-# 1. pytest on every Python >= 3.12 the host has (scripts/find-pythons.sh),
-#    built with -Wall -Wextra -Werror; the quick benchmark (information
-#    only) on the first;
-# 2. pytest on CPython 3.14 and 3.15 from Debian sid, in the chroot that
-#    scripts/sid-chroot.sh builds and caches, for the versions the host
-#    lacks. Where the chroot can't be had (not root, no debootstrap, no
-#    mirror) one loud line says so and the rest still runs;
-# 3. the core and hostile tests under valgrind memcheck, and the whole
-#    suite under an ASan+UBSan build, on the first host interpreter.
+# Jobs, each with a log of its own, run two at a time (pytest itself runs
+# one test at a time: its output, and tests that watch every thread of the
+# process, stay exact):
+#   - pytest on every Python >= 3.12 the host has (scripts/find-pythons.sh),
+#     built with -Wall -Wextra -Werror; on the first, also the quick
+#     benchmark (information only) and the core and hostile tests under
+#     valgrind memcheck;
+#   - pytest on CPython 3.14 and 3.15 from Debian sid, in the chroot that
+#     scripts/sid-chroot.sh builds and caches, for the versions the host
+#     lacks. Where the chroot can't be had (not root, no debootstrap, no
+#     mirror) one loud line says so and the rest still runs;
+#   - the whole suite under an ASan+UBSan build (scripts/asan.sh), on the
+#     first host interpreter.
+# A job's log is printed when it ends; any failed job fails the run.
 #
 # PYTHON=/path/to/python tests that interpreter alone (no chroot).
+# MONITRACE_TEST_JOBS sets how many jobs run at once (default 2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-# pytest-xdist spreads each run over the machine's cores.
-jobs=${MONITRACE_TEST_JOBS:-auto}
-pytest_args=(-q -p no:cacheprovider -n "$jobs")
+slots=${MONITRACE_TEST_JOBS:-2}
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 pythons=$(scripts/find-pythons.sh)
-first=
-have=()
-for p in $pythons; do
-    echo "=== tests on $p"
-    py=$(MONITRACE_WERROR=1 scripts/venv.sh "$p" test)
-    have+=("$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')")
-    if [ -z "$first" ]; then
-        first=$py
-        echo "=== quick benchmark on $p (information only)"
+first=$(head -n 1 <<<"$pythons")
+
+host_job() { # host_job PYTHON [first]
+    local py
+    py=$(MONITRACE_WERROR=1 scripts/venv.sh "$1" test)
+    if [ -n "${2:-}" ]; then
+        echo "--- quick benchmark (information only)"
         "$py" benchmarks/bench.py --quick --no-peers
     fi
-    "$py" -m pytest "${pytest_args[@]}"
-done
-
-if [ -z "${PYTHON:-}" ]; then
-    missing=()
-    for v in 3.14 3.15; do
-        [[ " ${have[*]} " == *" $v "* ]] || missing+=("$v")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        if why=$(scripts/sid-chroot.sh ensure 2>&1 >/dev/null); then
-            for v in "${missing[@]}"; do
-                if ! scripts/sid-chroot.sh versions | grep -qx "$v"; then
-                    echo "=== !!! Python $v NOT TESTED: the sid chroot has no python$v"
-                    continue
-                fi
-                echo "=== tests on python$v (Debian sid chroot)"
-                MONITRACE_WERROR=1 scripts/sid-chroot.sh run bash -c \
-                    'py=$(scripts/venv.sh "/usr/bin/python$1" test) &&
-                     "$py" -m pytest -q -p no:cacheprovider -n "$2"' _ "$v" "$jobs"
-            done
+    "$py" -m pytest -q -p no:cacheprovider
+    if [ -n "${2:-}" ]; then
+        if command -v valgrind >/dev/null; then
+            echo "--- memcheck"
+            scripts/memcheck.sh "$py"
         else
-            echo "=== !!! Python ${missing[*]} NOT TESTED: no sid chroot (${why//$'\n'/; })"
+            echo "=== !!! memcheck SKIPPED: valgrind is not installed"
         fi
     fi
-fi
+}
 
-if command -v valgrind >/dev/null; then
-    echo "=== memcheck on $first"
-    scripts/memcheck.sh "$first"
-else
-    echo "=== !!! memcheck SKIPPED: valgrind is not installed"
+chroot_job() { # chroot_job X.Y
+    # One build of the chroot even when two jobs want it at once.
+    if ! why=$(flock "$logs/.chroot-lock" scripts/sid-chroot.sh ensure 2>&1 >/dev/null); then
+        echo "=== !!! Python $1 NOT TESTED: no sid chroot (${why//$'\n'/; })"
+        return 0
+    fi
+    if ! scripts/sid-chroot.sh versions | grep -qx "$1"; then
+        echo "=== !!! Python $1 NOT TESTED: the sid chroot has no python$1"
+        return 0
+    fi
+    MONITRACE_WERROR=1 scripts/sid-chroot.sh run bash -c \
+        'py=$(scripts/venv.sh "/usr/bin/python$1" test) &&
+         "$py" -m pytest -q -p no:cacheprovider' _ "$1"
+}
+
+names=()
+commands=()
+add() { names+=("$1"); shift; commands+=("$*"); }
+
+have=()
+for p in $pythons; do
+    v=$("$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    have+=("$v")
+    if [ "$p" = "$first" ]; then
+        add "tests on $p, quick benchmark, memcheck" host_job "$p" first
+    else
+        add "tests on $p" host_job "$p"
+    fi
+done
+if [ -z "${PYTHON:-}" ]; then
+    for v in 3.14 3.15; do
+        [[ " ${have[*]} " == *" $v "* ]] || add "tests on python$v (Debian sid chroot)" chroot_job "$v"
+    done
 fi
-echo "=== ASan+UBSan on $(scripts/find-pythons.sh | head -n 1)"
-scripts/asan.sh "$(scripts/find-pythons.sh | head -n 1)" -n "$jobs"
+add "ASan+UBSan on $first" scripts/asan.sh "$first"
+
+failed=()
+declare -A running=()
+report() { # report PID STATUS
+    local i=${running[$1]}
+    unset "running[$1]"
+    echo "=== ${names[$i]}: $([ "$2" -eq 0 ] && echo passed || echo "FAILED (status $2)")"
+    cat "$logs/$i.log"
+    [ "$2" -eq 0 ] || failed+=("${names[$i]}")
+}
+reap() { # wait for any one job, then report it
+    local pid status=0
+    wait -n -p pid "${!running[@]}" || status=$?
+    report "$pid" "$status"
+}
+for i in "${!names[@]}"; do
+    while [ "${#running[@]}" -ge "$slots" ]; do reap; done
+    echo "=== started: ${names[$i]}"
+    (set -euo pipefail; ${commands[$i]}) >"$logs/$i.log" 2>&1 &
+    running[$!]=$i
+done
+while [ "${#running[@]}" -gt 0 ]; do reap; done
+
+if [ ${#failed[@]} -gt 0 ]; then
+    printf '=== FAILED: %s\n' "${failed[@]}"
+    exit 1
+fi
+echo "=== all jobs passed"
