@@ -64,7 +64,7 @@ for log in "$logdir"/vg.*.log; do
         function judge(rec,   n, i, lines, mine) {
             if (rec !~ /definitely lost/) return
             # tracemalloc bookkeeping (a traceback it keeps for a block)
-            # is CPython's, whoever made the block it describes.
+            # belongs to CPython, whoever made the block it describes.
             if (rec ~ /at 0x[0-9A-F]+: malloc [^\n]*\n[^\n]* raw_malloc \(tracemalloc\.c/) return
             if (rec ~ /calloc[^\n]*\n[^\n]* mt_records_code_slow/) return
             if (rec ~ /(mt_[a-z]+_type_init|module_exec) \(/) return
