@@ -36,7 +36,7 @@ done
 
 # 3.14 and 3.15 from the Debian sid chroot, for the versions the host lacks
 # (as scripts/test.sh does); not when PYTHON picks one interpreter.
-if [ -z "${PYTHON:-}" ] && [ -z "${MT_SID_NS:-}" ]; then
+if [ -z "${PYTHON:-}" ]; then
     host=$("$here/scripts/find-pythons.sh" | while read -r p; do
         "$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; done)
     if "$here/scripts/sid-chroot.sh" ensure >/dev/null 2>&1; then

@@ -41,10 +41,6 @@ def _is_own(key: Any) -> bool:
     return isinstance(key, tuple) and key[1] is _core.Tracer
 
 
-def _default_filter(key: Any) -> bool:
-    return not _is_own(key)
-
-
 def _reset_after_fork() -> None:
     """In a child of os.fork(): each running session forgets the parent's
     data, then keeps tracing the child or stops, as its ``fork`` option
