@@ -76,7 +76,7 @@ def test_collapsed_stacks_of_a_recording(tmp_path, session):
     # Every pair of neighbours in a stack is a caller -> callee edge that
     # the core counted on its own.
     src = Source(snapshot=session.snapshot())
-    name = lambda i: src.function(i)["full_name"]  # noqa: E731
+    name = lambda i: src.function(i).full_name  # noqa: E731
     # (threads that ended had their edges merged into "finished")
     edges = {
         (name(c), name(e))

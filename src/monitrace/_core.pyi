@@ -6,6 +6,7 @@ HIST_BUCKETS: int
 LOG_EVENT_BYTES: int
 DIRECT_CODE_EXTRA: int
 FRAME_PEEK: int
+EVENT_KINDS: tuple[str, ...]
 
 def tsc_usable() -> bool: ...
 

@@ -15,9 +15,12 @@ from typing import Any, TextIO, TypeVar
 from . import _core, filters, recording
 from .assertions import CallCount, called_message, check_known, not_called_message
 from .events import Event, RecordInfo, RecordLimitWarning
+from .model import check_core
 from .names import resolve
 from .options import Options, options_from
 from .report import FunctionStats, build_stats, render_table
+
+check_core(_core)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

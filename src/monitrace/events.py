@@ -8,25 +8,15 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-from .report import _identity
+from .model import ENTERS, EXITS, KIND_NAMES
+from .model import identity as _identity
 
-#: Event kinds, by the number the C log stores.
-KINDS: Final = (
-    "call",      # a Python function started (PY_START)
-    "return",    # it returned (PY_RETURN)
-    "raise",     # an exception left it (PY_UNWIND)
-    "yield",     # a generator or coroutine suspended (PY_YIELD)
-    "resume",    # it resumed (PY_RESUME: next(), send(), await)
-    "throw",     # it resumed by throw() (PY_THROW)
-    "c_call",    # a C function was called (c_calls=True)
-    "c_return",  # it returned
-    "c_raise",   # it raised
-    "line",      # a line is about to run (lines=True)
-)
+#: Event kinds, by the number the C log stores (see model.Kind).
+KINDS: Final = KIND_NAMES
 #: Kinds that start an activation (push it on the thread's stack).
-ENTER_KINDS: Final = frozenset({"call", "resume", "throw", "c_call"})
+ENTER_KINDS: Final = frozenset(KIND_NAMES[k] for k in ENTERS)
 #: Kinds that end one (pop it).
-EXIT_KINDS: Final = frozenset({"return", "raise", "yield", "c_return", "c_raise"})
+EXIT_KINDS: Final = frozenset(KIND_NAMES[k] for k in EXITS)
 
 _BATCH = 4096
 

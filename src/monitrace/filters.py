@@ -514,7 +514,7 @@ class CompiledFilter:
                 stdlib=stdlib,
                 site_packages=site_packages,
             )
-        from .report import _c_identity
+        from .model import c_identity as _c_identity
 
         _label, qualname, mod = _c_identity(key)
         stdlib, site_packages = self._places.of_module(mod) if mod else (False, False)

@@ -26,7 +26,8 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from .report import FunctionStats, _c_identity
+from .model import c_identity as _c_identity
+from .report import FunctionStats
 
 _C_FUNCTION_TYPES = (
     types.BuiltinFunctionType,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
+
+from .model import identity
 
 Bucket = tuple[float, float, int]  # [low ns, high ns), count
 
@@ -97,80 +97,6 @@ def percentile(hist: Sequence[Bucket], q: float, lo_ns: float, hi_ns: float) -> 
             mid = math.sqrt(low * high) if low > 0 and math.isfinite(high) else low
             return min(max(mid, lo_ns), hi_ns)
     return hi_ns
-
-
-# ---- naming -------------------------------------------------------------
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def _type_lookup(cls: Any, name: str) -> Any:
-    """What ``cls.name`` resolves to through the MRO dicts, unbound
-    (CPython's _PyType_Lookup); KeyError if nothing defines it."""
-    for base in getattr(cls, "__mro__", ()):
-        namespace = vars(base)
-        if name in namespace:
-            return namespace[name]
-    raise KeyError(name)
-
-
-def _c_identity(key: tuple[str, Any, str | None, str]) -> tuple[str, str, str]:
-    """(cProfile label, qualname, module) of a C function, from the record
-    key the core makes for it: ``(name, owner, module, binding)`` (see
-    records.c). The label is the one cProfile gives the function, with any
-    ``at 0x...`` address left out; qualname and module name it readably
-    (``dict.fromkeys``, ``builtins``)."""
-    name, owner, module, binding = key
-    label = None
-    if binding == "unbound":
-        label = f"<{module}.{name}>" if module and module != "builtins" else f"<{name}>"
-    elif binding in ("class", "method") and owner is not None:
-        # cProfile shows repr(type(self).name) when that exists: for a
-        # method, its descriptor; for a class-bound function, whatever the
-        # metaclass has under that name (type.__new__ for `__new__`).
-        try:
-            found = _type_lookup(type(owner) if binding == "class" else owner, name)
-            label = _ADDRESS.sub("", repr(found))
-        except Exception:
-            label = None
-    if label is None:
-        label = f"<built-in method {module}.{name}>" if module else f"<built-in method {name}>"
-    if owner is not None:
-        return label, f"{owner.__qualname__}.{name}", getattr(owner, "__module__", "") or ""
-    return label, name, module or ""
-
-
-_MODULE_BY_FILE: dict[str, str] = {}
-
-
-def _module_for_file(filename: str) -> str:
-    if not _MODULE_BY_FILE or filename not in _MODULE_BY_FILE:
-        for modname, mod in list(sys.modules.items()):
-            f = getattr(mod, "__file__", None)
-            if f:
-                _MODULE_BY_FILE.setdefault(f, modname)
-    return _MODULE_BY_FILE.get(filename, "")
-
-
-def _identity(kind: str, key: Any, module: str | None) -> dict[str, Any]:
-    if kind == "py" and not hasattr(key, "co_name"):
-        # A code object that died: the tracer kept (name, qualname,
-        # filename, firstlineno, module), or None late at exit.
-        name, qualname, filename, firstlineno, mod = key or ("<dead code>",) * 3 + (0, "")
-        return dict(name=name, qualname=qualname, module=mod or "", filename=filename,
-                    firstlineno=firstlineno, kind="python")
-    if kind == "py":
-        return dict(
-            name=key.co_name,
-            qualname=key.co_qualname,
-            module=module if module is not None else _module_for_file(key.co_filename),
-            filename=key.co_filename,
-            firstlineno=key.co_firstlineno,
-            kind="python",
-        )
-    label, qualname, cmod = _c_identity(key)
-    return dict(name=label, qualname=qualname, module=cmod, filename="~",
-                firstlineno=0, kind="c")
 
 
 # ---- building records ----------------------------------------------------
@@ -271,9 +197,9 @@ def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[Funct
         if group not in idents:
             if isinstance(group, int):
                 kind, key, module, _traced = records[group]
-                idents[group] = _identity(kind, key, module)
+                idents[group] = identity(kind, key, module)
             else:
-                idents[group] = _identity("py", group[1], None)
+                idents[group] = identity("py", group[1], None)
         return idents[group]
 
     if by_thread:

@@ -35,6 +35,13 @@ typedef enum {
     MT_LOG_C_RAISE = 8,  /* C_RAISE */
     MT_LOG_LINE = 9,     /* LINE */
 } MtLogKind;
+#define MT_LOG_KINDS 10
+
+/* Their names, in MtLogKind's order: the module exposes them as
+ * EVENT_KINDS and model.py checks its numbering against them at import. */
+#define MT_LOG_KIND_NAMES                                                   \
+    {"call", "return", "raise", "yield", "resume", "throw", "c_call",      \
+     "c_return", "c_raise", "line"}
 
 #define MT_LOG_DEPTH_MAX 0xFFFFFFu
 

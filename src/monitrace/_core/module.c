@@ -103,6 +103,26 @@ module_exec(PyObject *module)
         < 0) {
         return -1;
     }
+    {
+        static const char *const names[MT_LOG_KINDS] = MT_LOG_KIND_NAMES;
+        PyObject *kinds = PyTuple_New(MT_LOG_KINDS);
+        if (kinds == NULL) {
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < MT_LOG_KINDS; i++) {
+            PyObject *name = PyUnicode_FromString(names[i]);
+            if (name == NULL) {
+                Py_DECREF(kinds);
+                return -1;
+            }
+            PyTuple_SET_ITEM(kinds, i, name);
+        }
+        int rc = PyModule_AddObjectRef(module, "EVENT_KINDS", kinds);
+        Py_DECREF(kinds);
+        if (rc < 0) {
+            return -1;
+        }
+    }
     /* 1 when co_extra is read in place on the hot path (benchmarks/). */
     if (PyModule_AddIntConstant(module, "DIRECT_CODE_EXTRA",
                                 mt_records_direct_extra)

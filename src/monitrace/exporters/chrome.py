@@ -119,9 +119,9 @@ def _begin_head(source: Source, function: int, pid: int, tid: int) -> tuple[str,
     object has members yet."""
     ident = source.function(function)
     args: dict[str, Any] = {}
-    if ident["kind"] == "python":
-        args = {"file": ident["filename"], "line": ident["firstlineno"]}
-    head = {"ph": "B", "pid": pid, "tid": tid, "name": ident["full_name"],
-            "cat": ident["kind"]}
+    if ident.kind == "python":
+        args = {"file": ident.filename, "line": ident.firstlineno}
+    head = {"ph": "B", "pid": pid, "tid": tid, "name": ident.full_name,
+            "cat": ident.kind}
     text = ",\n" + _dump(head)[:-1] + ',"args":' + _dump(args)[:-1]
     return text, bool(args)

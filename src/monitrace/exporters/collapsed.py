@@ -52,6 +52,6 @@ def write(source: Source, out: IO[str]) -> None:
             continue
         for f in path:
             if f not in names:
-                names[f] = _frame(source.function(f)["full_name"])
+                names[f] = _frame(source.function(f).full_name)
         out.write(";".join(names[f] for f in path))
         out.write(f" {us}\n")

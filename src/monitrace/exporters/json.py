@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from .. import __version__
-from ..report import _identity
+from ..model import identity as _identity
 from .source import Kind, LogEvent, Source
 
 SCHEMA = "monitrace/1"

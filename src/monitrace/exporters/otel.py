@@ -47,13 +47,13 @@ def send_spans(source: Source, tracer_provider: Any = None, context: Any = None)
             ident = source.function(act.function)
             thread = source.thread(step.thread)
             attrs: dict[str, Any] = {
-                "code.function": ident["qualname"],
-                "code.namespace": ident["module"],
+                "code.function": ident.qualname,
+                "code.namespace": ident.module,
                 "thread.id": thread.ident,
             }
-            if ident["kind"] == "python":
-                attrs["code.filepath"] = ident["filename"]
-                attrs["code.lineno"] = ident["firstlineno"]
+            if ident.kind == "python":
+                attrs["code.filepath"] = ident.filename
+                attrs["code.lineno"] = ident.firstlineno
             if thread.name:
                 attrs["thread.name"] = thread.name
             if not act.is_call:
@@ -63,7 +63,7 @@ def send_spans(source: Source, tracer_provider: Any = None, context: Any = None)
             parent = open_spans.get(id(step.stack[-1])) if step.stack else None
             ctx = otel_trace.set_span_in_context(parent) if parent is not None else context
             open_spans[id(act)] = tracer.start_span(
-                ident["full_name"], context=ctx, attributes=attrs,
+                ident.full_name, context=ctx, attributes=attrs,
                 start_time=act.start_ns + wall,
             )
             continue

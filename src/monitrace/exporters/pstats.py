@@ -30,7 +30,7 @@ from __future__ import annotations
 import marshal
 from typing import IO, Any
 
-from ..report import _identity
+from ..model import identity as _identity
 from .source import Source
 
 Key = tuple[str, int, str]

@@ -10,29 +10,12 @@ log_batch``): ``thread`` and ``function`` are indexes into
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
+from ..model import CALLS, ENTERS, EXITS, FunctionName, Kind, NameTable
 
-class Kind(enum.IntEnum):
-    """What a recorded event says (the C log's numbering)."""
-
-    CALL = 0  # a Python function started
-    RETURN = 1
-    RAISE = 2  # an exception left the function
-    YIELD = 3
-    RESUME = 4  # a generator or coroutine went on
-    THROW = 5  # ... by a throw()
-    C_CALL = 6
-    C_RETURN = 7
-    C_RAISE = 8
-    LINE = 9
-
-
-ENTERS = frozenset({Kind.CALL, Kind.RESUME, Kind.THROW, Kind.C_CALL})
-CALLS = frozenset({Kind.CALL, Kind.C_CALL})
-EXITS = frozenset({Kind.RETURN, Kind.RAISE, Kind.YIELD, Kind.C_RETURN, Kind.C_RAISE})
+__all__ = ["CALLS", "ENTERS", "EXITS", "Kind", "LogEvent", "Source", "ThreadInfo"]
 
 
 class LogEvent(NamedTuple):
@@ -70,9 +53,10 @@ class Source:
     events: Callable[[], Iterable[LogEvent]] | None = None
     threads: Sequence[ThreadInfo] = ()
     wall_offset_ns: int = 0
-    _idents: dict[int, dict[str, Any]] = dataclasses.field(
-        default_factory=dict, repr=False, compare=False
-    )
+    _names: NameTable = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_names", NameTable(self.snapshot["records"]))
 
     @classmethod
     def of(cls, session: Any) -> Source:
@@ -101,22 +85,10 @@ class Source:
             )
         return self.events
 
-    def function(self, index: int) -> dict[str, Any]:
-        """Identity of record `index`: name, qualname, module, filename,
-        firstlineno, kind ('python' or 'c') and full_name."""
-        ident = self._idents.get(index)
-        if ident is None:
-            from ..report import _identity
-
-            kind, key, module, *_ = self.snapshot["records"][index]
-            ident = _identity(kind, key, module)
-            ident["full_name"] = (
-                ident["name"] if ident["kind"] == "c"
-                else f"{ident['module']}.{ident['qualname']}" if ident["module"]
-                else ident["qualname"]
-            )
-            self._idents[index] = ident
-        return ident
+    def function(self, index: int) -> FunctionName:
+        """The names of record `index` (model.NameTable: what every reader
+        calls the function)."""
+        return self._names[index]
 
     def thread(self, index: int) -> ThreadInfo:
         if 0 <= index < len(self.threads) and self.threads[index] is not None:
