@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--c-calls", action="store_true", help="trace C functions too")
     show.add_argument("--lines", action="store_true", help="show every line as it runs")
     show.add_argument("--path", action="store_true", help="show file paths")
+    show.add_argument("--full-paths", action="store_true",
+                      help="print file paths in full (default: relative to the working "
+                           "directory, site-packages/ or <stdlib>/)")
     show.add_argument("--elapsed", action="store_true", help="show the time each call took")
     show.add_argument("--repr-limit", type=int, default=80, metavar="N",
                       help="cut argument and return value reprs to N characters (default 80)")
@@ -148,6 +151,7 @@ def trace_options(
             args=ns.args,
             retval=ns.retval,
             path=ns.path,
+            full_paths=ns.full_paths,
             elapsed=ns.elapsed,
             depth=ns.depth,
         )

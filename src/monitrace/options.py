@@ -48,6 +48,8 @@ class Options:
     retval: bool = False
     lines: bool = False
     path: bool = False
+    # Full file paths in trees and report tables, not model.short_path's.
+    full_paths: bool = False
     elapsed: bool = False
     depth: int | None = None
     repr_limit: int = 80
@@ -102,7 +104,7 @@ def _recording_checks(o: Options) -> None:
             f"record must be True, False or a positive int up to {MAX_COUNT} "
             f"(the most events kept), not {o.record!r}"
         )
-    for name in ("live", "args", "retval", "lines", "path", "elapsed"):
+    for name in ("live", "args", "retval", "lines", "path", "full_paths", "elapsed"):
         _check_bool(name, getattr(o, name))
     if o.color is not None:
         _check_bool("color", o.color)
