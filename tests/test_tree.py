@@ -556,11 +556,20 @@ def test_tree_example_script_output():
 
 # ---- min_duration= (filters) on trees and events ------------------------------
 
-def _ev(kind, t, depth, name="f", thread=1):
-    from monitrace.events import FunctionInfo
+_NAMES = ["f", "outer", "short", "long", "tiny", "tail", "a", "b", "c", "x"]
 
-    fn = FunctionInfo(name, name, "m", "m.py", 1, "python")
-    return monitrace.Event(kind, t, thread, 0, "T", depth, fn, 0)
+
+def _ev(kind, t, depth, name="f", thread=1):
+    """A log event (MinDuration reads C's events; functions by index)."""
+    from monitrace.model import KIND_NAMES, LogEvent
+
+    return LogEvent(KIND_NAMES.index(kind), t, thread, _NAMES.index(name), depth)
+
+
+def _named(events):
+    from monitrace.model import KIND_NAMES
+
+    return [(KIND_NAMES[e.kind], _NAMES[e.function]) for e in events]
 
 
 def test_min_duration_drops_short_activations_and_their_insides():
@@ -579,7 +588,7 @@ def test_min_duration_drops_short_activations_and_their_insides():
         _ev("call", 310, 1, "tail"),         # still open at the end: kept
     ]
     out = [e for ev in stream for e in keep.feed(ev)] + keep.flush()
-    assert [(e.kind, e.function.name) for e in out] == [
+    assert _named(out) == [
         ("call", "outer"),
         ("call", "long"),
         ("return", "long"),
@@ -594,11 +603,11 @@ def test_min_duration_holds_events_back_only_until_decided():
     assert keep.feed(_ev("call", 0, 0, "a")) == []         # undecided yet
     assert keep.feed(_ev("call", 5, 1, "b")) == []
     out = keep.feed(_ev("call", 150, 2, "c"))              # a and b lasted 100
-    assert [(e.kind, e.function.name) for e in out] == [("call", "a"), ("call", "b")]
+    assert _named(out) == [("call", "a"), ("call", "b")]
     assert keep.feed(_ev("return", 160, 2, "c")) == []     # c was short
     other = keep.feed(_ev("call", 160, 0, "x", thread=2))  # threads are separate
     assert other == []
-    assert [e.function.name for e in keep.flush()] == ["x"]
+    assert [name for _k, name in _named(keep.flush())] == ["x"]
 
 
 def test_min_duration_in_trees():

@@ -14,7 +14,7 @@ from typing import Any, TextIO, TypeVar
 
 from . import _core, filters, recording
 from .assertions import CallCount, called_message, check_known, not_called_message
-from .events import Event, RecordInfo, RecordLimitWarning
+from .events import Event, LogReader, RecordInfo, RecordLimitWarning
 from .model import check_core
 from .names import resolve
 from .options import Options, options_from
@@ -337,6 +337,11 @@ class Session:
         """The recorded events in order, streamed a batch at a time (needs
         ``record=``). See :class:`monitrace.Event`."""
         return recording.events(self._tracer, self._options)
+
+    def _log(self) -> LogReader:
+        """The C event log, read with C's indexes (for exporters)."""
+        recording.require_record(self._options, "reading the event log")
+        return LogReader(self._tracer)
 
     def record_info(self) -> RecordInfo:
         """Events recorded and dropped (after the record limit)."""

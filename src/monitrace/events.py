@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-from .model import ENTERS, EXITS, KIND_NAMES
+from .model import ENTERS, EXITS, KIND_NAMES, LogEvent, NameTable, ThreadInfo
 from .model import identity as _identity
 
 #: Event kinds, by the number the C log stores (see model.Kind).
@@ -112,9 +112,92 @@ def exception_name(exc_type: Any) -> str | None:
     return qualname if module == "builtins" else f"{module}.{qualname}"
 
 
+class LogReader:
+    """A tracer's C log, read a batch at a time as :class:`LogEvent` tuples
+    that keep C's indexes. ``threads`` (by C thread index) and ``records``
+    (the snapshot's record numbering) grow as events name new ones.
+
+    The log's generation changes when it is cleared (clear(), a fork):
+    after that its positions and indexes name other events and functions,
+    so each read checks it and fails rather than mix them."""
+
+    def __init__(self, tracer: Any) -> None:
+        self._tracer = tracer
+        info = tracer.log_info()
+        self.generation: int = info["generation"]
+        self.wall_offset_ns: int = int(info["wall_offset_ns"])
+        self.records: Sequence[Any] = info["records"]
+        self.threads: list[ThreadInfo] = [ThreadInfo(*t) for t in info["threads"]]
+
+    def _refresh(self) -> None:
+        info = self._tracer.log_info()
+        if info["generation"] != self.generation:
+            self._tracer.log_batch(0, 0, self.generation)  # raises
+        self.records = info["records"]
+        self.threads[len(self.threads):] = [ThreadInfo(*t) for t in info["threads"][len(self.threads):]]
+
+    def all_records(self) -> Sequence[Any]:
+        self._refresh()
+        return self.records
+
+    def events(self) -> Iterator[LogEvent]:
+        """All recorded events in order, from the first (events recorded
+        while iterating are included)."""
+        tracer, generation, make = self._tracer, self.generation, LogEvent._make
+        pos = 0
+        while True:
+            batch = tracer.log_batch(pos, _BATCH, generation)
+            if not batch:
+                return
+            pos += len(batch)
+            for raw in batch:
+                if raw[3] >= len(self.records) or raw[2] >= len(self.threads):
+                    self._refresh()
+                yield make(raw)
+
+
+class _Events:
+    """LogEvents to the public :class:`Event`, one :class:`FunctionInfo`
+    per record, made from the name table."""
+
+    def __init__(self, reader: LogReader) -> None:
+        self._reader = reader
+        self._names = NameTable(reader.records)
+        self._functions: dict[int, FunctionInfo] = {}
+
+    def function(self, index: int) -> FunctionInfo:
+        info = self._functions.get(index)
+        if info is None:
+            if index >= len(self._names):
+                self._names.reset(self._reader.records)
+            n = self._names[index]
+            info = self._functions[index] = FunctionInfo(
+                name=n.name, qualname=n.qualname, module=n.module, filename=n.filename,
+                firstlineno=n.firstlineno, kind=n.kind, code=self._names.key(index))
+        return info
+
+    def event(self, ev: LogEvent) -> Event:
+        th = self._reader.threads[ev.thread]
+        return Event(
+            kind=KIND_NAMES[ev.kind],
+            time_ns=ev.time_ns,
+            thread_id=th.ident,
+            thread_native_id=th.native_id,
+            thread_name=th.name or f"Thread-{th.ident}",
+            depth=ev.depth,
+            function=self.function(ev.function),
+            line=ev.line,
+            args=ev.args,
+            retval=ev.retval,
+            exception=exception_name(ev.exc_type),
+            exception_repr=ev.exc_repr,
+            caller_filename=ev.caller_filename,
+        )
+
+
 class Decoder:
-    """Turns the C log's tuples into :class:`Event` objects, caching one
-    :class:`FunctionInfo` per function."""
+    """Turns the live log's tuples into :class:`Event` objects, caching one
+    :class:`FunctionInfo` per function (the live tree's path)."""
 
     def __init__(self) -> None:
         self._functions: dict[int, FunctionInfo] = {}
@@ -178,19 +261,19 @@ class MinDuration:
         self.min_ns = min_ns
         # per thread: open activations [start_ns, decided, index in pending]
         self._open: dict[int, list[list[Any]]] = {}
-        self._pending: dict[int, list[Event]] = {}
+        self._pending: dict[int, list[LogEvent]] = {}
 
-    def feed(self, ev: Event) -> list[Event]:
+    def feed(self, ev: LogEvent) -> list[LogEvent]:
         """The events that can be passed on now."""
-        stack = self._open.setdefault(ev.thread_id, [])
-        pending = self._pending.setdefault(ev.thread_id, [])
-        out: list[Event] = []
+        stack = self._open.setdefault(ev.thread, [])
+        pending = self._pending.setdefault(ev.thread, [])
+        out: list[LogEvent] = []
         self._decide(stack, pending, ev.time_ns, out)
-        if ev.is_enter:
+        if ev.kind in ENTERS:
             del stack[ev.depth:]
             stack.append([ev.time_ns, False, len(pending)])
             pending.append(ev)
-        elif ev.is_exit and len(stack) > ev.depth:
+        elif ev.kind in EXITS and len(stack) > ev.depth:
             del stack[ev.depth + 1:]
             start, decided, index = stack.pop()
             if decided or ev.time_ns - start >= self.min_ns:
@@ -204,7 +287,9 @@ class MinDuration:
             pending.clear()
         return out
 
-    def _decide(self, stack: list[list[Any]], pending: list[Event], now: int, out: list[Event]) -> None:
+    def _decide(
+        self, stack: list[list[Any]], pending: list[LogEvent], now: int, out: list[LogEvent]
+    ) -> None:
         """Mark activations that have lasted long enough; pass on the events
         before the first one still undecided."""
         first = None
@@ -221,7 +306,7 @@ class MinDuration:
             for frame in stack:
                 frame[2] = max(0, frame[2] - cut)
 
-    def flush(self) -> list[Event]:
+    def flush(self) -> list[LogEvent]:
         """Everything held back (at the end: unfinished activations stay)."""
         out = [ev for pending in self._pending.values() for ev in pending]
         out.sort(key=lambda ev: ev.time_ns)
@@ -230,42 +315,25 @@ class MinDuration:
         return out
 
 
-def iter_events(tracer: Any, min_duration_ns: int = 0) -> Iterator[Event]:
-    """Stream the recorded events of a ``_core.Tracer`` in order, a batch
-    at a time (events recorded while iterating are included), leaving out
-    activations shorter than ``min_duration_ns``."""
-    if min_duration_ns > 0:
-        keep = MinDuration(min_duration_ns)
-        for ev in _iter_raw(tracer):
-            yield from keep.feed(ev)
-        yield from keep.flush()
+def log_events(reader: LogReader, min_duration_ns: int = 0) -> Iterator[LogEvent]:
+    """The log's events in order, leaving out activations shorter than
+    ``min_duration_ns``."""
+    if min_duration_ns <= 0:
+        yield from reader.events()
         return
-    yield from _iter_raw(tracer)
+    keep = MinDuration(min_duration_ns)
+    for ev in reader.events():
+        yield from keep.feed(ev)
+    yield from keep.flush()
 
 
-def _iter_raw(tracer: Any) -> Iterator[Event]:
-    # The log's generation changes when it is cleared (clear(), a fork):
-    # after that its positions and record indexes name other events and
-    # functions, so each read checks it and fails rather than mix them.
-    decoder = Decoder()
-    info = tracer.log_info()
-    generation = info["generation"]
-    decoder.reset(info["records"], info["threads"])
-    pos = 0
-    while True:
-        batch = tracer.log_batch(pos, _BATCH, generation)
-        if not batch:
-            return
-        pos += len(batch)
-        for raw in batch:
-            record, thread = raw[3], raw[2]
-            if not decoder.knows(record, thread):
-                info = tracer.log_info()
-                if info["generation"] != generation:
-                    tracer.log_batch(0, 0, generation)  # raises
-                decoder.reset(info["records"], info["threads"])
-            ident, native_id, name = decoder.thread(thread)
-            yield decoder.event(raw, decoder.function(record), ident, native_id, name)
+def iter_events(tracer: Any, min_duration_ns: int = 0) -> Iterator[Event]:
+    """Stream the recorded events of a ``_core.Tracer`` as :class:`Event`
+    objects, a batch at a time (see :func:`log_events`)."""
+    reader = LogReader(tracer)
+    make = _Events(reader).event
+    for ev in log_events(reader, min_duration_ns):
+        yield make(ev)
 
 
 def record_info(tracer: Any) -> RecordInfo:

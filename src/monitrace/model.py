@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 
 class Kind(enum.IntEnum):
@@ -57,6 +57,35 @@ def check_core(core: Any) -> None:
             f"monitrace._core numbers event kinds {theirs!r}, the Python side "
             f"{KIND_NAMES!r}: rebuild the extension from this source tree"
         )
+
+
+class LogEvent(NamedTuple):
+    """One recorded event as the C log holds it (``Tracer.log_batch``'s
+    tuples have these fields, in this order). ``thread`` and ``function``
+    are C's indexes: into the log's thread table and the snapshot's
+    ``records`` (the same record numbering). Times are ns on the session's
+    monotonic scale; the captures are None unless the session asked for
+    them (``exc_type`` is the exception's type)."""
+
+    kind: int
+    time_ns: int
+    thread: int
+    function: int
+    depth: int = 0
+    line: int = 0
+    args: tuple[tuple[str, str], ...] | None = None
+    retval: str | None = None
+    exc_type: Any = None
+    exc_repr: str | None = None
+    caller_filename: str | None = None
+
+
+class ThreadInfo(NamedTuple):
+    """A thread of the log, by C's thread index."""
+
+    ident: int
+    native_id: int
+    name: str | None
 
 
 # ---- function names ----------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
 from .events import Decoder, Event, MinDuration, RecordInfo
+from .model import LogEvent
 from .report import format_duration
 
 INDENT = "    "
@@ -231,6 +232,7 @@ class LivePrinter:
         self._style = style
         self._file = file
         self._decoder = Decoder()
+        self._threads: dict[int, tuple[int, int, str]] = {}
         self._fmt = TreeFormatter(style, hidden=hidden)
         self._min_ns = min_duration_ns
         self._keep = MinDuration(min_duration_ns) if min_duration_ns > 0 else None
@@ -247,15 +249,25 @@ class LivePrinter:
         if self.error is not None:
             return
         function = self._decoder.function(raw[3], key, module)
-        ev = self._decoder.event(raw, function, ident, 0, name or f"Thread-{ident}")
-        events = [ev] if self._keep is None else self._keep.feed(ev)
-        self._write(events)
+        thread = (ident, 0, name or f"Thread-{ident}")
+        self._threads[raw[2]] = thread
+        if self._keep is None:
+            self._write([self._decoder.event(raw, function, *thread)])
+            return
+        self._write([
+            self._decoder.event(ev, self._decoder.function(ev.function), *self._threads[ev.thread])
+            for ev in self._keep.feed(LogEvent._make(raw))
+        ])
 
     def flush(self) -> None:
         """Print what min_duration= held back (at stop); never raises."""
         if self._keep is not None and self.error is None:
             try:
-                self._write(self._keep.flush())
+                self._write([
+                    self._decoder.event(ev, self._decoder.function(ev.function),
+                                        *self._threads[ev.thread])
+                    for ev in self._keep.flush()
+                ])
             except Exception:
                 pass
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from .. import __version__
+from ..events import exception_name
 from ..model import identity as _identity
 from .source import Kind, LogEvent, Source
 
@@ -127,7 +128,8 @@ def event_record(source: Source, ev: LogEvent) -> dict[str, Any]:
     if ev.retval is not None:
         item["return"] = ev.retval
     if ev.exc_type is not None:
-        item["exception_type"] = getattr(ev.exc_type, "__qualname__", str(ev.exc_type))
+        item["exception_type"] = (
+            ev.exc_type if isinstance(ev.exc_type, str) else exception_name(ev.exc_type))
     if ev.exc_repr is not None:
         item["exception"] = ev.exc_repr
     return item
