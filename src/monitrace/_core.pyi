@@ -10,6 +10,33 @@ EVENT_KINDS: tuple[str, ...]
 
 def tsc_usable() -> bool: ...
 
+class Row(tuple[Any, ...]):
+    """One function's statistics on one thread (times in clock ticks)."""
+    function: Any
+    calls: int
+    primitive_calls: int
+    total: int
+    self: int
+    min: int
+    max: int
+    samples: int
+    histogram: list[tuple[float, float, int]]
+    segments: Segments | None
+
+class Segments(tuple[Any, ...]):
+    samples: int
+    min: int
+    max: int
+    histogram: list[tuple[float, float, int]]
+
+class Edge(tuple[Any, ...]):
+    caller: int
+    callee: int
+    calls: int
+    primitive_calls: int
+    total: int
+    self: int
+
 class Tracer:
     def __init__(
         self,

@@ -7,6 +7,7 @@
 #include "eventlog.h"
 #include "records.h"
 #include "selfcheck.h"
+#include "snapshot.h"
 #include "threadstate.h"
 #include "sigdefer.h"
 #include "sigroute.h"
@@ -93,6 +94,9 @@ module_exec(PyObject *module)
         return -1;
     }
     if (mt_sigdefer_init(module) < 0) {
+        return -1;
+    }
+    if (mt_snapshot_types_init(module) < 0) {
         return -1;
     }
     if (PyModule_AddIntConstant(module, "HIST_BUCKETS", MT_HIST_BUCKETS) < 0) {

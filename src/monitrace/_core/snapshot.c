@@ -10,6 +10,125 @@
 
 #include <math.h>
 
+/* ---- typed rows ----------------------------------------------------------
+ * Rows, segments and edges are struct sequences: tuples (readers may
+ * unpack them) whose fields also have names (readers may not need to know
+ * the order). One interpreter per process (module.c), so the types are
+ * made once and kept here. */
+
+static PyTypeObject *row_type, *segments_type, *edge_type;
+
+static PyStructSequence_Field row_fields[] = {
+    {"function", "record index, or a dead code object's name tuple"},
+    {"calls", "calls (generators: once, when they start)"},
+    {"primitive_calls", "calls not already active on the thread's stack"},
+    {"total", "inclusive ticks, outermost activations only"},
+    {"self", "exclusive ticks"},
+    {"min", "shortest activation, ticks"},
+    {"max", "longest activation, ticks"},
+    {"samples", "activations measured"},
+    {"histogram", "[(low ns, high ns, count)] of activation times"},
+    {"segments", "a generator's Segments, else None"},
+    {NULL, NULL}};
+
+static PyStructSequence_Field segments_fields[] = {
+    {"samples", "segments measured (start or resume to yield or finish)"},
+    {"min", "shortest segment, ticks"},
+    {"max", "longest segment, ticks"},
+    {"histogram", "[(low ns, high ns, count)] of segment times"},
+    {NULL, NULL}};
+
+static PyStructSequence_Field edge_fields[] = {
+    {"caller", "record index of the caller"},
+    {"callee", "record index of the callee"},
+    {"calls", "calls along this edge"},
+    {"primitive_calls", "of which not recursive"},
+    {"total", "inclusive ticks of the callee under this caller"},
+    {"self", "exclusive ticks"},
+    {NULL, NULL}};
+
+static PyTypeObject *
+new_type(PyObject *module, const char *name, const char *doc,
+         PyStructSequence_Field *fields, int n)
+{
+    PyStructSequence_Desc desc = {name, doc, fields, n};
+    PyTypeObject *type = PyStructSequence_NewType(&desc);
+    if (type != NULL
+        && PyModule_AddObjectRef(module, strrchr(name, '.') + 1,
+                                 (PyObject *)type)
+               < 0) {
+        Py_CLEAR(type);
+    }
+    return type;
+}
+
+int
+mt_snapshot_types_init(PyObject *module)
+{
+    if (row_type != NULL) {
+        return PyModule_AddObjectRef(module, "Row", (PyObject *)row_type) < 0
+                       || PyModule_AddObjectRef(module, "Segments",
+                                                (PyObject *)segments_type)
+                              < 0
+                       || PyModule_AddObjectRef(module, "Edge",
+                                                (PyObject *)edge_type)
+                              < 0
+                   ? -1
+                   : 0;
+    }
+    row_type = new_type(module, "monitrace._core.Row",
+                        "One function's statistics on one thread.",
+                        row_fields, 10);
+    segments_type = row_type == NULL
+                        ? NULL
+                        : new_type(module, "monitrace._core.Segments",
+                                   "A generator's segments.", segments_fields,
+                                   4);
+    edge_type = segments_type == NULL
+                    ? NULL
+                    : new_type(module, "monitrace._core.Edge",
+                               "A caller -> callee edge of one thread.",
+                               edge_fields, 6);
+    if (edge_type == NULL) {
+        Py_CLEAR(row_type);
+        Py_CLEAR(segments_type);
+        return -1;
+    }
+    return 0;
+}
+
+/* A struct sequence of `type` from `n` new references (stolen; NULL when
+ * making one failed: the others are released and NULL returned). */
+static PyObject *
+typed(PyTypeObject *type, PyObject **items, Py_ssize_t n)
+{
+    PyObject *out = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (items[i] == NULL) {
+            goto done;
+        }
+    }
+    out = PyStructSequence_New(type);
+    if (out == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyStructSequence_SetItem(out, i, items[i]);
+        items[i] = NULL;
+    }
+done:
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_XDECREF(items[i]);
+    }
+    return out;
+}
+
+static PyObject *
+u64(uint64_t v)
+{
+    return PyLong_FromUnsignedLongLong((unsigned long long)v);
+}
+
 static PyObject *
 ns(uint64_t ticks, double scale)
 {
@@ -56,9 +175,9 @@ segments(const MtStats *st, double scale)
     if (hist == NULL) {
         return NULL;
     }
-    return Py_BuildValue("(KKKN)", (unsigned long long)seg->samples,
-                         (unsigned long long)seg->min,
-                         (unsigned long long)seg->max, hist);
+    PyObject *items[4] = {u64(seg->samples), u64(seg->min), u64(seg->max),
+                          hist};
+    return typed(segments_type, items, 4);
 }
 
 /* (first, calls, primitive calls, total, self, min, max, samples,
@@ -76,13 +195,17 @@ row_of(PyObject *first, const MtStats *st, double scale, int counts)
         Py_XDECREF(hist);
         return NULL;
     }
-    return Py_BuildValue(
-        "(NKKKKKKKNN)", first, (unsigned long long)(counts ? st->calls : 0),
-        (unsigned long long)(counts ? st->primitive_calls : 0),
-        (unsigned long long)(counts ? st->total : 0),
-        (unsigned long long)(counts ? st->self : 0),
-        (unsigned long long)st->min, (unsigned long long)st->max,
-        (unsigned long long)st->samples, hist, seg);
+    PyObject *items[10] = {first,
+                           u64(counts ? st->calls : 0),
+                           u64(counts ? st->primitive_calls : 0),
+                           u64(counts ? st->total : 0),
+                           u64(counts ? st->self : 0),
+                           u64(st->min),
+                           u64(st->max),
+                           u64(st->samples),
+                           hist,
+                           seg};
+    return typed(row_type, items, 10);
 }
 
 static PyObject *
@@ -95,11 +218,17 @@ row(Py_ssize_t index, const MtStats *st, double scale)
 static PyObject *
 total_row(const MtThreadTotal *t)
 {
-    return Py_BuildValue("(nKKKKiiK[]O)", t->index,
-                         (unsigned long long)t->calls,
-                         (unsigned long long)t->primitive_calls,
-                         (unsigned long long)t->total,
-                         (unsigned long long)t->self, 0, 0, 0ULL, Py_None);
+    PyObject *items[10] = {PyLong_FromSsize_t(t->index),
+                           u64(t->calls),
+                           u64(t->primitive_calls),
+                           u64(t->total),
+                           u64(t->self),
+                           u64(0),
+                           u64(0),
+                           u64(0),
+                           PyList_New(0),
+                           Py_NewRef(Py_None)};
+    return typed(row_type, items, 10);
 }
 
 static int
@@ -127,10 +256,13 @@ edges(const MtEdgeTable *t)
         if (e == NULL) {
             continue;
         }
-        PyObject *item = Py_BuildValue(
-            "(nnKKKK)", e->caller, e->callee, (unsigned long long)e->calls,
-            (unsigned long long)e->primitive_calls,
-            (unsigned long long)e->total, (unsigned long long)e->self);
+        PyObject *fields[6] = {PyLong_FromSsize_t(e->caller),
+                               PyLong_FromSsize_t(e->callee),
+                               u64(e->calls),
+                               u64(e->primitive_calls),
+                               u64(e->total),
+                               u64(e->self)};
+        PyObject *item = typed(edge_type, fields, 6);
         if (item == NULL || PyList_Append(out, item) < 0) {
             Py_XDECREF(item);
             Py_DECREF(out);

@@ -7,6 +7,10 @@
 #include "common.h"
 #include "records.h"
 
+/* Make the Row, Segments and Edge struct sequence types and add them to
+ * the module (module.c, once per import). */
+int mt_snapshot_types_init(PyObject *module);
+
 /* A dict describing everything recorded so far (see Tracer.snapshot). */
 PyObject *mt_snapshot(MtTracer *tr);
 
