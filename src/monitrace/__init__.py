@@ -9,6 +9,7 @@ rewritten, instead of a PytestAssertRewriteWarning (an error under
 
 from typing import TYPE_CHECKING, Any
 
+from .diff import DiffRow, diff
 from .filters import Q, UnmatchedSpecWarning
 from .events import Event, FunctionInfo, RecordInfo, RecordLimitWarning
 from .options import Options
@@ -22,12 +23,14 @@ if TYPE_CHECKING:
 # plugin, through its entry point) loads no C code.
 _API_NAMES = ("Session", "TracerError", "last_session", "report", "trace")
 # `from .report import ...` above bound the submodule as `report`; the
-# public `monitrace.report` is the function from .api.
+# public `monitrace.report` is the function from .api. Likewise
+# `monitrace.diff` is the function (the module: sys.modules).
 del globals()["report"]
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DiffRow",
     "Event",
     "FunctionInfo",
     "RecordInfo",
@@ -39,6 +42,7 @@ __all__ = [
     "TracerError",
     "UnmatchedSpecWarning",
     "__version__",
+    "diff",
     "last_session",
     "report",
     "trace",

@@ -14,6 +14,7 @@ from typing import Any, TextIO, TypeVar
 
 from . import _core, filters, recording
 from .assertions import CallCount, called_message, check_known, not_called_message
+from .diff import DiffRow, diff
 from .events import Event, LogReader, RecordInfo, RecordLimitWarning
 from .model import check_core
 from .names import resolve
@@ -337,6 +338,12 @@ class Session:
         """The recorded events in order, streamed a batch at a time (needs
         ``record=``). See :class:`monitrace.Event`."""
         return recording.events(self._tracer, self._options)
+
+    def diff(self, new: Any, **options: Any) -> list[DiffRow]:
+        """This session's functions against `new` (a Session, a saved
+        file, or FunctionStats), as :func:`monitrace.diff` compares them
+        with this session as the base."""
+        return diff(self, new, **options)
 
     def _log(self) -> LogReader:
         """The C event log, read with C's indexes (for exporters)."""
