@@ -208,6 +208,25 @@ def fib_in_threads(threads: int, n: int, per_thread: int) -> None:
         t.join()
 
 
+class Node:
+    """A tree whose size is summed through generator expressions: one
+    generator start, yield per child, resume and return per node."""
+
+    def __init__(self, depth: int) -> None:
+        self.children = [Node(depth - 1) for _ in range(3)] if depth else []
+
+    def total(self) -> int:
+        return 1 + sum(child.total() for child in self.children)
+
+
+def gentree(rounds: int) -> int:
+    tree = Node(5)
+    out = 0
+    for _ in range(rounds):
+        out += tree.total() + fib(12)
+    return out
+
+
 # ---- the catalogue ---------------------------------------------------------
 
 # name -> (description, full-size workload, quick workload)
@@ -221,6 +240,9 @@ CATALOGUE: dict[str, tuple[str, Workload, Workload]] = {
     "async": ("asyncio queues, async and plain generator pipelines",
               lambda: async_generators(8, 1500),
               lambda: async_generators(4, 800)),
+    "gentree": ("recursion plus a method tree summed through generator "
+                "expressions (record mode's worst case)",
+                lambda: gentree(60), lambda: gentree(20)),
     "threads4": ("4 threads, each fib(20) x 4 (quick: fib(18) x 2)",
                  lambda: fib_in_threads(4, 20, 4),
                  lambda: fib_in_threads(4, 18, 2)),

@@ -8,6 +8,7 @@
 #include "callbacks.h"
 #include "clock.h"
 #include "eventlog.h"
+#include "eventlog_lean.h"
 #include "records.h"
 #include "scope.h"
 #include "threadstate.h"
@@ -61,7 +62,11 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
     if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
         size_t depth0 = ts->depth;
         mt_thread_enter(tr, ts, rec, now, is_call);
-        if (MT_UNLIKELY(tr->log.enabled)) {
+        if (MT_UNLIKELY(tr->log.enabled)
+            && !((ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME)
+                 && mt_eventlog_enter_lean(&tr->log, ts, rec,
+                                           ev == MT_EV_PY_RESUME, args[0],
+                                           now, depth0))) {
             mt_eventlog_enter(tr, ts, rec, ev, args, now, depth0);
         }
     }
@@ -93,7 +98,11 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, rec->id)) {
         size_t depth0 = ts->depth;
         mt_thread_exit(tr, ts, rec->id, now, ev == MT_EV_PY_YIELD);
-        if (MT_UNLIKELY(tr->log.enabled)) {
+        if (MT_UNLIKELY(tr->log.enabled)
+            && !((ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD)
+                 && mt_eventlog_leave_lean(&tr->log, ts, rec,
+                                           ev == MT_EV_PY_YIELD, now,
+                                           depth0))) {
             mt_eventlog_leave(tr, ts, rec, ev, args, now, depth0);
         }
     }
