@@ -22,6 +22,7 @@ from .filters import UnmatchedSpecWarning
 from .exporters import pstats as pstats_format
 from .exporters import write_atomic
 from .report import FunctionStats, MergedRows, render_rows, render_table
+from .model import short_path
 from .pytest_plugin import base_options, merged_out
 from .suite_stats import SuiteStats
 
@@ -358,8 +359,10 @@ class SuiteTracer:
             tr.write_line(f"monitrace: one profile of the run in {self.merged_path}")
 
     def _short(self, s: FunctionStats) -> FunctionStats:
-        """`s` with its file name relative to the rootdir when inside it."""
-        root = str(self.config.rootpath) + os.sep
-        if s.filename.startswith(root):
-            return dataclasses.replace(s, filename=s.filename[len(root):])
-        return s
+        """`s` with its file as people read it (model.short_path): relative
+        to the rootdir when inside it, ``site-packages/...``,
+        ``<stdlib>/...``."""
+        if s.kind != "python":
+            return s
+        short = short_path(s.filename, cwd=str(self.config.rootpath))
+        return s if short == s.filename else dataclasses.replace(s, filename=short)

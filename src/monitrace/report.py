@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
-from .model import identity
+from .model import identity, short_path
 
 Bucket = tuple[float, float, int]  # [low ns, high ns), count
 
@@ -77,6 +77,15 @@ class FunctionStats:
                 return "{built-in method " + owner + self.qualname + "}"
             return "{" + self.name[1:-1] + "}" if self.name.startswith("<") else self.name
         return f"{self.filename}:{self.firstlineno}({self.name})"
+
+    @property
+    def short_location(self) -> str:
+        """:attr:`location` with the file as people read it
+        (model.short_path: relative to the working directory,
+        ``site-packages/...``, ``<stdlib>/...``)."""
+        if self.kind == "c":
+            return self.location
+        return f"{short_path(self.filename)}:{self.firstlineno}({self.name})"
 
     def percentile(self, q: float) -> float:
         """The q-th percentile (0 < q <= 100) of activation times, seconds."""
@@ -338,11 +347,22 @@ _SORT_TITLES = {
 }
 
 
-def sort_stats(stats: Iterable[FunctionStats], sort: str) -> list[FunctionStats]:
+def check_sort(sort: object, option: str = "sort") -> None:
+    """ValueError naming `option` unless `sort` is a key of SORT_KEYS."""
     if not isinstance(sort, str) or sort not in SORT_KEYS:
         raise ValueError(
-            f"sort must be one of {', '.join(sorted(SORT_KEYS))}, not {sort!r}"
+            f"{option} must be one of {', '.join(sorted(SORT_KEYS))}, not {sort!r}"
         )
+
+
+def check_limit(limit: object, option: str = "limit") -> None:
+    """ValueError naming `option` unless `limit` is None or an int >= 0."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise ValueError(f"{option} must be a non-negative int or None, not {limit!r}")
+
+
+def sort_stats(stats: Iterable[FunctionStats], sort: str) -> list[FunctionStats]:
+    check_sort(sort)
     key, descending = SORT_KEYS[sort]
     # Ties broken by location, so output is stable across runs.
     rows = sorted(stats, key=lambda s: (s.filename, s.firstlineno, s.name))
@@ -374,12 +394,17 @@ def render_table(
     limit: int | None = None,
     total_seconds: float | None = None,
     file: TextIO | None = None,
+    full_paths: bool = False,
+    hint: str | None = None,
 ) -> str:
     """cProfile's table (ncalls tottime percall cumtime percall
     filename:lineno(function)) plus p50, p99 and max. Returns the text and
-    writes it to ``file`` when given."""
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise ValueError(f"limit must be a non-negative int or None, not {limit!r}")
+    writes it to ``file`` when given. Files show as
+    :attr:`FunctionStats.short_location` unless ``full_paths``; ``hint``
+    is a line printed under "List reduced ..." when `limit` left rows out
+    (how to see them all)."""
+    check_limit(limit)
+    check_sort(sort)
     rows = [s for s in sort_stats(stats, sort) if s.calls or s.total_time]
     calls = sum(s.calls for s in rows)
     prim = sum(s.primitive_calls for s in rows)
@@ -394,6 +419,8 @@ def render_table(
     lines.append(f"   Ordered by: {_SORT_TITLES[sort]}")
     if limit is not None and limit < len(rows):
         lines.append(f"   List reduced from {len(rows)} to {limit} due to restriction <{limit}>")
+        if hint:
+            lines.append(f"   {hint}")
         rows = rows[:limit]
     lines.append("")
     lines.append(
@@ -406,7 +433,8 @@ def render_table(
         lines.append(
             f"{_ncalls(s):>9} {s.self_time:9.6f} {tot_pc:9.6f} {s.total_time:9.6f} "
             f"{cum_pc:9.6f} {format_duration(s.p50):>8} {format_duration(s.p99):>8} "
-            f"{format_duration(s.max_time):>8}  {s.location}"
+            f"{format_duration(s.max_time):>8}  "
+            f"{s.location if full_paths else s.short_location}"
         )
     text = "\n".join(lines) + "\n"
     if file is not None:
@@ -415,10 +443,14 @@ def render_table(
 
 
 def render_rows(
-    stats: Sequence[FunctionStats], *, sort: str = "cumtime", limit: int | None = None
+    stats: Sequence[FunctionStats],
+    *,
+    sort: str = "cumtime",
+    limit: int | None = None,
+    full_paths: bool = False,
 ) -> list[str]:
     """The table's column header and rows, without the summary lines above
     them: for embedding in other messages."""
-    lines = render_table(stats, sort=sort, limit=limit).splitlines()
+    lines = render_table(stats, sort=sort, limit=limit, full_paths=full_paths).splitlines()
     start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
     return lines[start:]
