@@ -275,7 +275,7 @@ def test_suite_totals_in_ticks_match_summed_stats(tmp_path):
     fast = SuiteStats(slowest=2, hottest=3)
     slow = SuiteStats(slowest=2, hottest=3)
     for i, snap in enumerate(snaps):
-        fast.add_rows(f"t::{i}", [0.3, 0.1, 0.4, 0.2][i], MergedRows(snap))
+        fast.add_snapshot(f"t::{i}", [0.3, 0.1, 0.4, 0.2][i], snap)
         slow.add_test(f"t::{i}", [0.3, 0.1, 0.4, 0.2][i], build_stats(snap))
     assert fast.tests_traced == slow.tests_traced == 4
     mine, theirs = fast.functions(), slow.functions()
@@ -306,7 +306,7 @@ def test_suite_makes_stats_only_for_kept_tests(tmp_path, monkeypatch):
     snaps = _snapshots(tmp_path)
     suite = SuiteStats(slowest=2, hottest=3)
     for i, snap in enumerate(snaps):
-        suite.add_rows(f"t::{i}", 1.0 - i / 10, MergedRows(snap))
+        suite.add_snapshot(f"t::{i}", 1.0 - i / 10, snap)
     assert len(made) == 2 * 3
     assert [t.nodeid for t in suite.slowest_tests()] == ["t::0", "t::1"]
     del made[:]
@@ -323,3 +323,36 @@ def test_percentiles_read_in_one_walk():
     assert [percentile(hist, q, 9.0, 500.0) for q in (1, 50, 90, 99, 100)] == expected
     assert percentiles(hist, (1, 50), 10.6, 15.0) == [10.6, 15.0]
     assert percentiles((), (50, 99), 0.0, 0.0) == [0.0, 0.0]
+
+
+def test_per_test_benchmark_harness_runs(tmp_path):
+    # benchmarks/bench_pytest_per_test.py: the suite it writes has the
+    # tests it says, and every configuration it times runs green (no time
+    # is looked at).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+    try:
+        import bench_pytest_per_test as bench
+    finally:
+        sys.path.pop(0)
+    assert bench.write_suite(str(tmp_path), 40) == 40
+    for args in bench.configs(str(tmp_path / "out")).values():
+        bench.run_once(sys.executable, str(tmp_path), args)
+    assert len([n for n in os.listdir(tmp_path / "out") if n.endswith(".pstats")]) == 40
+
+
+def test_pytest_summary_short_paths(pytester):
+    pytester.makepyfile(
+        helpers="def helper(n):\n    return sum(range(n))\n",
+        test_paths="import json\nfrom helpers import helper\n\n"
+                   "def test_it():\n    helper(3)\n    json.dumps([1])\n",
+    )
+    result = pytester.runpytest_subprocess("--monitrace", "--monitrace-include", "helpers",
+                                           "--monitrace-include", "json", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    locs = [m["loc"] for m in map(ROW.match, result.stdout.lines) if m]
+    line = json.dumps.__code__.co_firstlineno
+    # the suite table, then the slowest test's rows: rootdir-relative and <stdlib>/
+    assert "helpers.py:1(helper)" in locs
+    assert f"<stdlib>/json/__init__.py:{line}(dumps)" in locs
+    assert locs.count("helpers.py:1(helper)") == 2
+    assert not any(loc.startswith(os.sep) for loc in locs)

@@ -21,7 +21,7 @@ from .api import Session, trace
 from .filters import UnmatchedSpecWarning
 from .exporters import pstats as pstats_format
 from .exporters import write_atomic
-from .report import FunctionStats, MergedRows, render_rows, render_table
+from .report import FunctionStats, render_rows, render_table
 from .model import short_path
 from .pytest_plugin import base_options, merged_out
 from .suite_stats import SuiteStats
@@ -235,7 +235,7 @@ class SuiteTracer:
             warnings.simplefilter("ignore", UnmatchedSpecWarning)
             run.session.stop()
         snapshot = run.session.snapshot()
-        self.suite.add_rows(run.nodeid, run.seconds, MergedRows(snapshot))
+        self.suite.add_snapshot(run.nodeid, run.seconds, snapshot)
         if self.out_dir is not None:
             self._write_test(run, item)
         if self.merged_path is not None:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .model import identity
 from .report import FunctionStats, MergedRows, _Acc, latency_fields
 
 FORMAT_VERSION = 1
@@ -116,7 +117,7 @@ class SuiteStats:
     """Totals over the traced tests of a suite; keeps the `slowest` slowest
     tests with up to `hottest` functions each.
 
-    Tests traced here (:meth:`add_rows`) are summed in clock ticks, one
+    Tests traced here (:meth:`add_snapshot`) are summed in clock ticks, one
     table per clock, and become FunctionStats once, at the end; records
     from elsewhere (xdist workers, :meth:`add_test`) are summed as they
     come."""
@@ -133,12 +134,14 @@ class SuiteStats:
         self._tests: list[tuple[float, str, int, TestRecord]] = []
         self._arrivals = 0
 
-    def add_rows(self, nodeid: str, duration: float, rows: MergedRows) -> None:
-        """Add one test traced here: its snapshot's rows, summed per
-        function. Only a test that is among the slowest so far gets
-        FunctionStats made, for its hottest functions."""
+    def add_snapshot(self, nodeid: str, duration: float, snapshot: dict[str, Any]) -> None:
+        """Add one test traced here, from its session's snapshot: its rows
+        are summed per function into the suite's totals, in ticks. Only a
+        test that is among the slowest so far gets FunctionStats made, for
+        its hottest functions (see MergedRows)."""
         self.tests_traced += 1
         if self._would_keep(duration, nodeid):
+            rows = MergedRows(snapshot)
             ranked = sorted(
                 rows.groups,
                 key=lambda g: (-rows.self_ticks(g), rows.ident(g)["filename"],
@@ -146,17 +149,34 @@ class SuiteStats:
             )
             hottest = tuple(rows.stats(g) for g in ranked[: self.hottest])
             self._keep(TestRecord(nodeid, duration, hottest))
-        table = self._ticks.get(rows.scale)
+        scale = snapshot["ns_per_tick"]
+        table = self._ticks.get(scale)
         if table is None:
-            table = self._ticks[rows.scale] = {}
-        for group, group_rows in rows.groups.items():
-            ident = rows.ident(group)
+            table = self._ticks[scale] = {}
+        records = snapshot["records"]
+        # Rows by record index, in index order (the order of build_stats,
+        # in which functions first appear in the totals). Totals are keyed
+        # by name, so dead code meets live code of its name there.
+        by_index: dict[int, list[Sequence[Any]]] = {}
+        for rows_of in (
+            *(th["rows"] for th in snapshot["threads"]),
+            snapshot.get("finished", {}).get("rows", ()),
+        ):
+            for row in rows_of:
+                found_rows = by_index.get(row[0])
+                if found_rows is None:
+                    by_index[row[0]] = [row]
+                else:
+                    found_rows.append(row)
+        pending = [(identity(*records[i][:3]), by_index[i]) for i in sorted(by_index)]
+        pending.extend((identity("py", row[0], None), [row]) for row in snapshot.get("retired", ()))
+        for ident, rows in pending:
             key = _ident_key(ident)
             found = table.get(key)
             if found is None:
                 found = table[key] = (ident, _Acc())
             acc = found[1]
-            for row in group_rows:
+            for row in rows:
                 acc.add(row)
 
     def add_test(
