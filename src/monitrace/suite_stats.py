@@ -170,13 +170,13 @@ class SuiteStats:
                     found_rows.append(row)
         pending = [(identity(*records[i][:3]), by_index[i]) for i in sorted(by_index)]
         pending.extend((identity("py", row[0], None), [row]) for row in snapshot.get("retired", ()))
-        for ident, rows in pending:
+        for ident, group_rows in pending:
             key = _ident_key(ident)
             found = table.get(key)
             if found is None:
                 found = table[key] = (ident, _Acc())
             acc = found[1]
-            for row in rows:
+            for row in group_rows:
                 acc.add(row)
 
     def add_test(
