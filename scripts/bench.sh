@@ -32,6 +32,11 @@ for p in $("$here/scripts/find-pythons.sh"); do
     [ $quick = 1 ] && mem=(--quick)
     [ $quick = 0 ] && mem=(--markdown "$here/benchmarks/results/$ver-memory.md")
     "$py" "$here/benchmarks/memory.py" "${mem[@]}"
+    # ms that pytest --monitrace adds per test, against cProfile per test
+    plug=(--tests 2000 --repeat 5)
+    [ $quick = 1 ] && plug=(--tests 200 --repeat 1)
+    [ $quick = 0 ] && plug+=(--markdown "$here/benchmarks/results/$ver-pytest.md")
+    "$py" "$here/benchmarks/bench_pytest_per_test.py" "${plug[@]}"
 done
 
 # 3.14 and 3.15 from the Debian sid chroot, for the versions the host lacks

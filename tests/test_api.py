@@ -3,6 +3,7 @@
 import asyncio
 import inspect
 import io
+import os
 import re
 import sys
 import warnings
@@ -422,7 +423,9 @@ REPORT_LINE = re.compile(
 )
 
 
-def test_report_table_columns_and_rows():
+def test_report_table_columns_and_rows(monkeypatch):
+    # Files show relative to the working directory (full_paths=True: in full).
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(workloads.__file__))))
     with monitrace.trace(c_calls=True) as s:
         workloads.fib(9)
         workloads.from_c()
@@ -440,8 +443,12 @@ def test_report_table_columns_and_rows():
     assert all(rows), lines[6:]
     assert len(rows) == 3
     assert rows[0]["ncalls"] == "109/1"
-    assert rows[0]["loc"] == f"{workloads.__file__}:{workloads.fib.__code__.co_firstlineno}(fib)"
+    line = workloads.fib.__code__.co_firstlineno
+    assert rows[0]["loc"] == f"tests/workloads.py:{line}(fib)"
     assert rows[1]["ncalls"] == "29"
+    full = s.report(sort="calls", limit=3, file=io.StringIO(), full_paths=True).splitlines()
+    assert REPORT_LINE.match(full[6])["loc"] == f"{workloads.fib.__code__.co_filename}:{line}(fib)"
+    assert full[:6] == lines[:6] and len(full) == len(lines)
     assert rows[1]["loc"].endswith("(keyfn)")
 
 

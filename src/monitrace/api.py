@@ -300,16 +300,27 @@ class Session:
         sort: str = "cumtime",
         limit: int | None = None,
         file: TextIO | None = None,
+        *,
+        full_paths: bool | None = None,
+        hint: str | None = None,
     ) -> str:
         """Print a cProfile-style table (to `file`, default stdout) and
         return its text. `sort` takes pstats names (calls, tottime, cumtime,
-        name, ...) plus p50, p90, p99 and max."""
+        name, ...) plus p50, p90, p99 and max; `limit` the most rows.
+        Files show relative to the working directory, ``site-packages/``
+        or ``<stdlib>/`` unless ``full_paths`` (default: the session's
+        option). ``hint``: a line under "List reduced ..." when `limit`
+        left rows out."""
+        if full_paths is None:
+            full_paths = self._options.full_paths
         snap = self._tracer.snapshot()
         text = render_table(
             build_stats(snap),
             sort=sort,
             limit=limit,
             total_seconds=snap["total_ns"] / 1e9,
+            full_paths=full_paths,
+            hint=hint,
         )
         (file if file is not None else sys.stdout).write(text)
         return text
@@ -524,10 +535,14 @@ def last_session() -> Session | None:
 
 
 def report(
-    sort: str = "cumtime", limit: int | None = None, file: TextIO | None = None
+    sort: str = "cumtime",
+    limit: int | None = None,
+    file: TextIO | None = None,
+    *,
+    full_paths: bool | None = None,
 ) -> str:
-    """Report of the most recently started session."""
+    """Report of the most recently started session (see Session.report)."""
     session = last_session()
     if session is None:
         raise RuntimeError("monitrace.report(): no session has been started")
-    return session.report(sort=sort, limit=limit, file=file)
+    return session.report(sort=sort, limit=limit, file=file, full_paths=full_paths)

@@ -54,7 +54,7 @@ KEYS = {
     "output": "write here at exit; {pid} is the process id (default: stderr)",
     "report": "write the text report (the default when no output is given)",
     "sort": "report order (cumtime, tottime, calls, ...)",
-    "limit": "report at most this many rows",
+    "limit": "report at most this many rows (0: all, the default)",
 }
 
 
@@ -255,7 +255,7 @@ class _Run:
         cfg = self.config
         if self.output is None:
             sys.stderr.write(f"monitrace: pid {os.getpid()} {' '.join(sys.argv)}\n")
-            self.session.report(sort=cfg.sort, limit=cfg.limit, file=sys.stderr)
+            self.session.report(sort=cfg.sort, limit=cfg.limit or None, file=sys.stderr)
             return
         from .exporters import write_atomic
 
@@ -264,7 +264,7 @@ class _Run:
         if format == REPORT:
             write_atomic(
                 path,
-                lambda f: self.session.report(sort=cfg.sort, limit=cfg.limit, file=f),
+                lambda f: self.session.report(sort=cfg.sort, limit=cfg.limit or None, file=f),
                 binary=False,
             )
         else:

@@ -24,8 +24,11 @@ from .api import Session, trace
 from .exporters import FORMATS, SUFFIXES, check_writable, write_atomic
 from .exporters.output import OutputPlan, plan_output
 from .filter_args import add_filter_arguments, filter_options_from_args
+from .report import SORT_KEYS
 
 USAGE = "%(prog)s [options] (script.py | -m module | -c code) [args ...]"
+#: Rows of the --report table unless --limit says otherwise.
+REPORT_LIMIT = 40
 # How the flags name the spec options in messages.
 _SPEC_FLAGS = {"include": "--include", "within": "--within"}
 
@@ -51,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("-c", dest="command", metavar="CODE", help="run a string of code")
     show = parser.add_argument_group("what to show")
     show.add_argument("--report", action="store_true", help="print a profile table at the end instead of the tree")
+    show.add_argument("--sort", choices=sorted(SORT_KEYS), metavar="KEY",
+                      help="order of the --report table: a pstats sort key (cumtime, tottime, "
+                      "calls, name, ...) or p50, p90, p99, max (default cumtime)")
+    show.add_argument("--limit", type=int, metavar="N",
+                      help=f"rows of the --report table (default {REPORT_LIMIT}; 0: all)")
     show.add_argument("--depth", type=int, metavar="N", help="print calls up to N levels deep")
     show.add_argument("--args", action="store_true", help="show argument values")
     show.add_argument("--retval", action="store_true", help="show return values and exceptions")
@@ -112,6 +120,16 @@ def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[li
     parser.parse_args(ours)  # --help, --version and bad options first
     parser.error("give a script to run, -m MODULE or -c CODE")
     raise AssertionError("unreachable")
+
+
+def check_report_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> None:
+    """--sort and --limit shape the --report table: a usage error without
+    it, or for a negative limit."""
+    for flag, value in (("--sort", ns.sort), ("--limit", ns.limit)):
+        if value is not None and not ns.report:
+            parser.error(f"argument {flag}: only with --report")
+    if ns.limit is not None and ns.limit < 0:
+        parser.error(f"argument --limit: must be 0 (all rows) or more, not {ns.limit}")
 
 
 def export_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> OutputPlan | None:
@@ -443,6 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ours, mode, target, args = split_argv(parser, sys.argv[1:] if argv is None else argv)
     ns = parser.parse_args(ours)
+    check_report_args(parser, ns)
     export = export_plan(parser, ns)
     text_path = _text_output(parser, ns) if export is None else None
     live = _open_live(parser, ns, text_path) if text_path is not None and not ns.report else None
@@ -514,12 +533,20 @@ class _Finish:
         for line in session.unmatched_specs(_SPEC_FLAGS):
             print(line, file=sys.stderr)
         if self.ns.report:
-            if self.text_path is None:
-                session.report(file=sys.stderr)
-            else:
-                def write_report(f: Any) -> None:
-                    session.report(file=f)
+            ns = self.ns
 
+            def write_report(f: Any) -> None:
+                session.report(
+                    sort=ns.sort or "cumtime",
+                    limit=REPORT_LIMIT if ns.limit is None else ns.limit or None,
+                    file=f,
+                    full_paths=ns.full_paths,
+                    hint="(--limit 0 prints them all)",
+                )
+
+            if self.text_path is None:
+                write_report(sys.stderr)
+            else:
                 try:
                     write_atomic(self.text_path, write_report, binary=False)
                 except OSError as exc:

@@ -22,6 +22,7 @@ from .filters import UnmatchedSpecWarning
 from .exporters import pstats as pstats_format
 from .exporters import write_atomic
 from .report import FunctionStats, render_rows, render_table
+from .model import short_path
 from .pytest_plugin import base_options, merged_out
 from .suite_stats import SuiteStats
 
@@ -233,12 +234,12 @@ class SuiteTracer:
             # next: the run's summary says which matched in none.
             warnings.simplefilter("ignore", UnmatchedSpecWarning)
             run.session.stop()
-        stats = run.session.stats()
-        self.suite.add_test(run.nodeid, run.seconds, stats)
+        snapshot = run.session.snapshot()
+        self.suite.add_snapshot(run.nodeid, run.seconds, snapshot)
         if self.out_dir is not None:
             self._write_test(run, item)
         if self.merged_path is not None:
-            pstats_format.merge(self.merged, pstats_format.build(run.session.snapshot()))
+            pstats_format.merge(self.merged, pstats_format.build(snapshot))
         run.session.clear()
 
     # ---- rows and files ---------------------------------------------------
@@ -296,8 +297,11 @@ class SuiteTracer:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._finish(None)
-        data = self.suite.to_data()
+        # The suite's data is made only for a worker's controller or the
+        # summary file; the terminal summary makes its own rows.
+        data: dict[str, Any] | None = None
         if self.worker_id is not None:
+            data = self.suite.to_data()
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output["monitrace"] = json.dumps(data)
             if self.merged_path is not None:
@@ -311,7 +315,7 @@ class SuiteTracer:
             f"monitrace-worker-{self.worker_id}.json" if self.worker_id
             else "monitrace-summary.json"
         )
-        self._write_json(os.path.join(self.out_dir, name), data)
+        self._write_json(os.path.join(self.out_dir, name), data or self.suite.to_data())
 
     def _unmatched_specs(self) -> list[str]:
         """The lines of the specs that matched no function in any test
@@ -355,8 +359,10 @@ class SuiteTracer:
             tr.write_line(f"monitrace: one profile of the run in {self.merged_path}")
 
     def _short(self, s: FunctionStats) -> FunctionStats:
-        """`s` with its file name relative to the rootdir when inside it."""
-        root = str(self.config.rootpath) + os.sep
-        if s.filename.startswith(root):
-            return dataclasses.replace(s, filename=s.filename[len(root):])
-        return s
+        """`s` with its file as people read it (model.short_path): relative
+        to the rootdir when inside it, ``site-packages/...``,
+        ``<stdlib>/...``."""
+        if s.kind != "python":
+            return s
+        short = short_path(s.filename, cwd=str(self.config.rootpath))
+        return s if short == s.filename else dataclasses.replace(s, filename=short)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
-from .model import identity
+from .model import identity, short_path
 
 Bucket = tuple[float, float, int]  # [low ns, high ns), count
 
@@ -78,6 +78,15 @@ class FunctionStats:
             return "{" + self.name[1:-1] + "}" if self.name.startswith("<") else self.name
         return f"{self.filename}:{self.firstlineno}({self.name})"
 
+    @property
+    def short_location(self) -> str:
+        """:attr:`location` with the file as people read it
+        (model.short_path: relative to the working directory,
+        ``site-packages/...``, ``<stdlib>/...``)."""
+        if self.kind == "c":
+            return self.location
+        return f"{short_path(self.filename)}:{self.firstlineno}({self.name})"
+
     def percentile(self, q: float) -> float:
         """The q-th percentile (0 < q <= 100) of activation times, seconds."""
         return percentile(self.histogram, q, self.min_time * 1e9, self.max_time * 1e9) / 1e9
@@ -86,17 +95,30 @@ class FunctionStats:
 def percentile(hist: Sequence[Bucket], q: float, lo_ns: float, hi_ns: float) -> float:
     """Read a percentile (ns) off a log histogram: the geometric middle of
     the bucket holding the rank, clamped to the observed min and max."""
-    n = sum(c for _, _, c in hist)
+    return percentiles(hist, (q,), lo_ns, hi_ns)[0]
+
+
+def percentiles(
+    hist: Sequence[Bucket], qs: Sequence[float], lo_ns: float, hi_ns: float
+) -> list[float]:
+    """Several percentiles (ns; `qs` ascending) as :func:`percentile`
+    reads them, in one walk over the buckets."""
+    n = 0
+    for _, _, count in hist:
+        n += count
     if n == 0:
-        return 0.0
-    rank = max(1, math.ceil(q / 100.0 * n))
+        return [0.0] * len(qs)
+    ranks = [max(1, math.ceil(q / 100.0 * n)) for q in qs]
+    out: list[float] = []
     seen = 0
     for low, high, count in hist:
         seen += count
-        if seen >= rank:
+        while len(out) < len(ranks) and seen >= ranks[len(out)]:
             mid = math.sqrt(low * high) if low > 0 and math.isfinite(high) else low
-            return min(max(mid, lo_ns), hi_ns)
-    return hi_ns
+            out.append(min(max(mid, lo_ns), hi_ns))
+        if len(out) == len(ranks):
+            return out
+    return out + [hi_ns] * (len(ranks) - len(out))
 
 
 # ---- building records ----------------------------------------------------
@@ -109,12 +131,19 @@ class _Latency:
     hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
 
     def add(self, samples: int, mn: int, mx: int, hist: Iterable[Bucket]) -> None:
+        # Run for every row of every test the pytest plugin traces: plain
+        # comparisons, no calls.
         if samples:
             self.samples += samples
-            self.min = min(self.min, mn)
-            self.max = max(self.max, mx)
-        for low, high, count in hist:
-            self.hist[(low, high)] = self.hist.get((low, high), 0) + count
+            if mn < self.min:
+                self.min = mn
+            if mx > self.max:
+                self.max = mx
+        if hist:
+            mine = self.hist
+            for low, high, count in hist:
+                bounds = (low, high)
+                mine[bounds] = mine.get(bounds, 0) + count
 
     def fields(self, ns_per_tick: float) -> dict[str, Any]:
         return latency_fields(self.hist, self.min * ns_per_tick, self.max * ns_per_tick)
@@ -170,80 +199,131 @@ def latency_fields(
     buckets = tuple((lo, hi, c) for (lo, hi), c in sorted(hist.items()))
     mn = 0.0 if min_ns == math.inf else float(min_ns)
     mx = float(max_ns)
+    p50, p90, p99 = percentiles(buckets, (50, 90, 99), mn, mx)
     return dict(
         min_time=mn / 1e9,
         max_time=mx / 1e9,
-        p50=percentile(buckets, 50, mn, mx) / 1e9,
-        p90=percentile(buckets, 90, mn, mx) / 1e9,
-        p99=percentile(buckets, 99, mn, mx) / 1e9,
+        p50=p50 / 1e9,
+        p90=p90 / 1e9,
+        p99=p99 / 1e9,
         histogram=buckets,
     )
 
 
-def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[FunctionStats]:
-    """FunctionStats from a Tracer snapshot: one per function (threads
-    merged), or one per (thread, function) with ``by_thread``.
+class MergedRows:
+    """A snapshot's rows grouped per function: one group per function
+    (threads merged), or per (thread, function) with ``by_thread``. Sums
+    (in ticks) and FunctionStats (with their percentiles) are made only
+    for the groups asked for, so a reader that needs a few of them (the
+    pytest plugin's slowest tests) or only the tick sums (its suite
+    totals) pays for no more.
 
     Threads that ended keep their counts and times per function; their
     latency (min, max, percentiles) is kept for all of them together, so
-    it shows in the merged records only. Code objects that died are
-    merged by name (module, qualname, file, line) into one record, the
+    it shows in the merged groups only. Code objects that died are
+    merged by name (module, qualname, file, line) into one group, the
     live function of that name included; they have no per-thread view."""
-    records = snapshot["records"]
-    scale = snapshot["ns_per_tick"]
-    idents: dict[Any, dict[str, Any]] = {}
 
-    def ident(group: Any) -> dict[str, Any]:
-        if group not in idents:
-            if isinstance(group, int):
-                kind, key, module, _traced = records[group]
-                idents[group] = identity(kind, key, module)
+    __slots__ = ("scale", "groups", "_records", "_idents")
+
+    def __init__(self, snapshot: dict[str, Any], by_thread: bool = False) -> None:
+        self.scale: float = snapshot["ns_per_tick"]
+        self._records = snapshot["records"]
+        self._idents: dict[Any, dict[str, Any]] = {}
+        #: group -> its snapshot rows (see _Acc.add); groups are record
+        #: indexes (live code, C functions), ("dead", name tuple), or with
+        #: ``by_thread`` (thread ident, thread name, record index); in the
+        #: order of build_stats.
+        self.groups: dict[Any, list[Sequence[Any]]] = (
+            _per_thread(snapshot) if by_thread else _merged(snapshot, self._records)
+        )
+
+    def ident(self, group: Any) -> dict[str, Any]:
+        """The identity fields (model.identity) of a group's function."""
+        index = group[2] if isinstance(group, tuple) and group[0] != "dead" else group
+        found = self._idents.get(index)
+        if found is None:
+            if isinstance(index, int):
+                kind, key, module = self._records[index][:3]
+                found = identity(kind, key, module)
             else:
-                idents[group] = identity("py", group[1], None)
-        return idents[group]
+                found = identity("py", index[1], None)
+            self._idents[index] = found
+        return found
 
-    if by_thread:
-        # A thread can have several C states (one per tool id the session
-        # ran on); rows of the same thread and function are merged.
-        per_thread: dict[tuple[int, str, int], _Acc] = {}
-        for th in snapshot["threads"]:
-            name = th["name"] or f"Thread-{th['ident']}"
-            for row in th["rows"]:
-                per_thread.setdefault((th["ident"], name, row[0]), _Acc()).add(row)
-        return [
-            acc.record(ident(index), scale, thread_id=tid, thread_name=name)
-            for (tid, name, index), acc in per_thread.items()
-        ]
+    def self_ticks(self, group: Any) -> int:
+        return sum(row[4] for row in self.groups[group])
+
+    def stats(self, group: Any) -> FunctionStats:
+        """The FunctionStats of one group."""
+        acc = _Acc()
+        for row in self.groups[group]:
+            acc.add(row)
+        if isinstance(group, tuple) and group[0] != "dead":
+            return acc.record(self.ident(group), self.scale,
+                              thread_id=group[0], thread_name=group[1])
+        return acc.record(self.ident(group), self.scale)
+
+    def all_stats(self) -> list[FunctionStats]:
+        return [self.stats(g) for g in self.groups]
+
+
+def _per_thread(snapshot: dict[str, Any]) -> dict[Any, list[Sequence[Any]]]:
+    # A thread can have several C states (one per tool id the session
+    # ran on); rows of the same thread and function are merged.
+    per_thread: dict[Any, list[Sequence[Any]]] = {}
+    for th in snapshot["threads"]:
+        name = th["name"] or f"Thread-{th['ident']}"
+        for row in th["rows"]:
+            per_thread.setdefault((th["ident"], name, row[0]), []).append(row)
+    return per_thread
+
+
+def _merged(snapshot: dict[str, Any], records: Sequence[Any]) -> dict[Any, list[Sequence[Any]]]:
+    merged: dict[Any, list[Sequence[Any]]] = {}
+    for th in snapshot["threads"]:
+        for row in th["rows"]:
+            found = merged.get(row[0])
+            if found is None:
+                merged[row[0]] = [row]
+            else:
+                found.append(row)
+    for row in snapshot.get("finished", {}).get("rows", ()):
+        merged.setdefault(row[0], []).append(row)
+    retired = snapshot.get("retired", ())
+    dead = {
+        index: key
+        for index, (kind, key, _module, _traced) in enumerate(records)
+        if kind == "py" and not hasattr(key, "co_name")
+    }
+    if not (dead or retired):
+        return {index: merged[index] for index in sorted(merged)}
     # Dead code is grouped by its name, with the live record of the same
     # name when there is one.
     live_by_name: dict[tuple[Any, ...], int] = {}
-    dead: dict[int, Any] = {}
     for index, (kind, key, module, _traced) in enumerate(records):
-        if kind != "py":
-            continue
-        if hasattr(key, "co_name"):
+        if kind == "py" and index not in dead:
             name = (key.co_name, key.co_qualname, key.co_filename, key.co_firstlineno, module)
             live_by_name.setdefault(name, index)
-        else:
-            dead[index] = key
-
-    def group(index: int) -> Any:
-        if index not in dead:
-            return index
-        return live_by_name.get(dead[index], ("dead", dead[index]))
-
-    merged: dict[Any, _Acc] = {}
-    for th in snapshot["threads"]:
-        for row in th["rows"]:
-            merged.setdefault(group(row[0]), _Acc()).add(row)
-    for row in snapshot.get("finished", {}).get("rows", ()):
-        merged.setdefault(group(row[0]), _Acc()).add(row)
-    for row in snapshot.get("retired", ()):
+    grouped: dict[Any, list[Sequence[Any]]] = {}
+    for index, rows in merged.items():
+        group = index
+        if index in dead:
+            group = live_by_name.get(dead[index], ("dead", dead[index]))
+        grouped.setdefault(group, []).extend(rows)
+    for row in retired:
         name = row[0]
-        merged.setdefault(live_by_name.get(name, ("dead", name)), _Acc()).add(row)
-    live = sorted(g for g in merged if isinstance(g, int))
-    gone = [g for g in merged if not isinstance(g, int)]
-    return [merged[g].record(ident(g), scale) for g in live + gone]
+        grouped.setdefault(live_by_name.get(name, ("dead", name)), []).append(row)
+    live = sorted(g for g in grouped if isinstance(g, int))
+    gone = [g for g in grouped if not isinstance(g, int)]
+    return {g: grouped[g] for g in live + gone}
+
+
+def build_stats(snapshot: dict[str, Any], by_thread: bool = False) -> list[FunctionStats]:
+    """FunctionStats from a Tracer snapshot: one per function (threads
+    merged), or one per (thread, function) with ``by_thread``; see
+    MergedRows."""
+    return MergedRows(snapshot, by_thread).all_stats()
 
 
 # ---- sorting and the table -----------------------------------------------
@@ -274,11 +354,22 @@ _SORT_TITLES = {
 }
 
 
-def sort_stats(stats: Iterable[FunctionStats], sort: str) -> list[FunctionStats]:
+def check_sort(sort: object, option: str = "sort") -> None:
+    """ValueError naming `option` unless `sort` is a key of SORT_KEYS."""
     if not isinstance(sort, str) or sort not in SORT_KEYS:
         raise ValueError(
-            f"sort must be one of {', '.join(sorted(SORT_KEYS))}, not {sort!r}"
+            f"{option} must be one of {', '.join(sorted(SORT_KEYS))}, not {sort!r}"
         )
+
+
+def check_limit(limit: object, option: str = "limit") -> None:
+    """ValueError naming `option` unless `limit` is None or an int >= 0."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise ValueError(f"{option} must be a non-negative int or None, not {limit!r}")
+
+
+def sort_stats(stats: Iterable[FunctionStats], sort: str) -> list[FunctionStats]:
+    check_sort(sort)
     key, descending = SORT_KEYS[sort]
     # Ties broken by location, so output is stable across runs.
     rows = sorted(stats, key=lambda s: (s.filename, s.firstlineno, s.name))
@@ -310,12 +401,17 @@ def render_table(
     limit: int | None = None,
     total_seconds: float | None = None,
     file: TextIO | None = None,
+    full_paths: bool = False,
+    hint: str | None = None,
 ) -> str:
     """cProfile's table (ncalls tottime percall cumtime percall
     filename:lineno(function)) plus p50, p99 and max. Returns the text and
-    writes it to ``file`` when given."""
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise ValueError(f"limit must be a non-negative int or None, not {limit!r}")
+    writes it to ``file`` when given. Files show as
+    :attr:`FunctionStats.short_location` unless ``full_paths``; ``hint``
+    is a line printed under "List reduced ..." when `limit` left rows out
+    (how to see them all)."""
+    check_limit(limit)
+    check_sort(sort)
     rows = [s for s in sort_stats(stats, sort) if s.calls or s.total_time]
     calls = sum(s.calls for s in rows)
     prim = sum(s.primitive_calls for s in rows)
@@ -330,6 +426,8 @@ def render_table(
     lines.append(f"   Ordered by: {_SORT_TITLES[sort]}")
     if limit is not None and limit < len(rows):
         lines.append(f"   List reduced from {len(rows)} to {limit} due to restriction <{limit}>")
+        if hint:
+            lines.append(f"   {hint}")
         rows = rows[:limit]
     lines.append("")
     lines.append(
@@ -342,7 +440,8 @@ def render_table(
         lines.append(
             f"{_ncalls(s):>9} {s.self_time:9.6f} {tot_pc:9.6f} {s.total_time:9.6f} "
             f"{cum_pc:9.6f} {format_duration(s.p50):>8} {format_duration(s.p99):>8} "
-            f"{format_duration(s.max_time):>8}  {s.location}"
+            f"{format_duration(s.max_time):>8}  "
+            f"{s.location if full_paths else s.short_location}"
         )
     text = "\n".join(lines) + "\n"
     if file is not None:
@@ -351,10 +450,14 @@ def render_table(
 
 
 def render_rows(
-    stats: Sequence[FunctionStats], *, sort: str = "cumtime", limit: int | None = None
+    stats: Sequence[FunctionStats],
+    *,
+    sort: str = "cumtime",
+    limit: int | None = None,
+    full_paths: bool = False,
 ) -> list[str]:
     """The table's column header and rows, without the summary lines above
     them: for embedding in other messages."""
-    lines = render_table(stats, sort=sort, limit=limit).splitlines()
+    lines = render_table(stats, sort=sort, limit=limit, full_paths=full_paths).splitlines()
     start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
     return lines[start:]

@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .report import FunctionStats, latency_fields
+from .model import identity
+from .report import FunctionStats, MergedRows, _Acc, latency_fields
 
 FORMAT_VERSION = 1
 
@@ -20,6 +21,12 @@ _Key = tuple[str, str, str, str, str, int]
 
 def _key(s: FunctionStats) -> _Key:
     return (s.kind, s.module, s.qualname, s.name, s.filename, s.firstlineno)
+
+
+def _ident_key(ident: dict[str, Any]) -> _Key:
+    """_key of the function model.identity() describes."""
+    return (ident["kind"], ident["module"], ident["qualname"], ident["name"],
+            ident["filename"], ident["firstlineno"])
 
 
 def stats_to_data(s: FunctionStats) -> dict[str, Any]:
@@ -108,21 +115,78 @@ class TestRecord:
 
 class SuiteStats:
     """Totals over the traced tests of a suite; keeps the `slowest` slowest
-    tests with up to `hottest` functions each."""
+    tests with up to `hottest` functions each.
+
+    Tests traced here (:meth:`add_snapshot`) are summed in clock ticks, one
+    table per clock, and become FunctionStats once, at the end; records
+    from elsewhere (xdist workers, :meth:`add_test`) are summed as they
+    come."""
 
     def __init__(self, *, slowest: int, hottest: int) -> None:
         self.slowest = slowest
         self.hottest = hottest
         self.tests_traced = 0
+        # ns per tick -> function key -> (its identity, its sums in ticks)
+        self._ticks: dict[float, dict[_Key, tuple[dict[str, Any], _Acc]]] = {}
         self._functions: dict[_Key, _Totals] = {}
-        # A min-heap on duration: the root is the fastest kept test.
-        self._tests: list[tuple[float, str, TestRecord]] = []
+        # A min-heap on (duration, node id, arrival): the root is the
+        # fastest kept test; arrival keeps a rerun's equal entries apart.
+        self._tests: list[tuple[float, str, int, TestRecord]] = []
+        self._arrivals = 0
+
+    def add_snapshot(self, nodeid: str, duration: float, snapshot: dict[str, Any]) -> None:
+        """Add one test traced here, from its session's snapshot: its rows
+        are summed per function into the suite's totals, in ticks. Only a
+        test that is among the slowest so far gets FunctionStats made, for
+        its hottest functions (see MergedRows)."""
+        self.tests_traced += 1
+        if self._would_keep(duration, nodeid):
+            rows = MergedRows(snapshot)
+            ranked = sorted(
+                rows.groups,
+                key=lambda g: (-rows.self_ticks(g), rows.ident(g)["filename"],
+                               rows.ident(g)["firstlineno"]),
+            )
+            hottest = tuple(rows.stats(g) for g in ranked[: self.hottest])
+            self._keep(TestRecord(nodeid, duration, hottest))
+        scale = snapshot["ns_per_tick"]
+        table = self._ticks.get(scale)
+        if table is None:
+            table = self._ticks[scale] = {}
+        records = snapshot["records"]
+        # Rows by record index, in index order (the order of build_stats,
+        # in which functions first appear in the totals). Totals are keyed
+        # by name, so dead code meets live code of its name there.
+        by_index: dict[int, list[Sequence[Any]]] = {}
+        for rows_of in (
+            *(th["rows"] for th in snapshot["threads"]),
+            snapshot.get("finished", {}).get("rows", ()),
+        ):
+            for row in rows_of:
+                found_rows = by_index.get(row[0])
+                if found_rows is None:
+                    by_index[row[0]] = [row]
+                else:
+                    found_rows.append(row)
+        pending = [(identity(*records[i][:3]), by_index[i]) for i in sorted(by_index)]
+        pending.extend((identity("py", row[0], None), [row]) for row in snapshot.get("retired", ()))
+        for ident, group_rows in pending:
+            key = _ident_key(ident)
+            found = table.get(key)
+            if found is None:
+                found = table[key] = (ident, _Acc())
+            acc = found[1]
+            for row in group_rows:
+                acc.add(row)
 
     def add_test(
         self, nodeid: str, duration: float, stats: Sequence[FunctionStats]
     ) -> None:
+        """Add one test from its FunctionStats."""
         self.tests_traced += 1
         self._add_functions(stats)
+        if not self._would_keep(duration, nodeid):
+            return
         hottest = sorted(stats, key=lambda s: (-s.self_time, s.filename, s.firstlineno))
         self._keep(TestRecord(nodeid, duration, tuple(hottest[: self.hottest])))
 
@@ -134,22 +198,44 @@ class SuiteStats:
                 totals = self._functions[key] = _Totals(first=s)
             totals.add(s)
 
-    def _keep(self, test: TestRecord) -> None:
+    def _would_keep(self, duration: float, nodeid: str) -> bool:
         if self.slowest <= 0:
+            return False
+        return len(self._tests) < self.slowest or (duration, nodeid) > self._tests[0][:2]
+
+    def _keep(self, test: TestRecord) -> None:
+        if not self._would_keep(test.duration, test.nodeid):
             return
-        item = (test.duration, test.nodeid, test)
+        self._arrivals += 1
+        item = (test.duration, test.nodeid, self._arrivals, test)
         if len(self._tests) < self.slowest:
             heapq.heappush(self._tests, item)
-        elif item[:2] > self._tests[0][:2]:
+        else:
             heapq.heapreplace(self._tests, item)
 
     def functions(self) -> list[FunctionStats]:
         """Per-function records summed over all traced tests."""
-        return [t.stats() for t in self._functions.values()]
+        stats = [
+            acc.record(ident, scale)
+            for scale, table in self._ticks.items()
+            for ident, acc in table.values()
+        ]
+        received = [t.stats() for t in self._functions.values()]
+        if len(self._ticks) + bool(received) <= 1:
+            return stats or received
+        # Sums of several clocks, or traced here and received: added as
+        # seconds.
+        totals: dict[_Key, _Totals] = {}
+        for s in stats + received:
+            key = _key(s)
+            if key not in totals:
+                totals[key] = _Totals(first=s)
+            totals[key].add(s)
+        return [t.stats() for t in totals.values()]
 
     def slowest_tests(self) -> list[TestRecord]:
         """The slowest traced tests, slowest first."""
-        return [t for _, _, t in sorted(self._tests, key=lambda i: (-i[0], i[1]))]
+        return [t for *_, t in sorted(self._tests, key=lambda i: (-i[0], i[1], i[2]))]
 
     # ---- plain data (JSON, xdist) ----------------------------------------
 
