@@ -115,6 +115,9 @@ class SuiteTracer:
         self._run: _TestRun | None = None
         self._stems: set[str] = set()
         self._sessions: dict[Any, Session] = {}
+        self._running: Session | None = None  # the one started, paused between tests
+        # id(session) -> its snapshot records so far (see _finish)
+        self._records: dict[int, list[Any]] = {}
 
     # ---- which tests, with which options --------------------------------
 
@@ -134,13 +137,32 @@ class SuiteTracer:
         if options is None:
             return
         session = self._session_for(options)
-        try:
-            session.start()
-        except ValueError as exc:  # no free tool id: run the test untraced
-            item.warn(pytest.PytestWarning(f"monitrace cannot trace this test: {exc}"))
-            return
-        session.pause()
+        if not session.running:
+            # One session runs (paused between tests) from the first test
+            # that needs it until a test needs other options or the run
+            # ends: restarting per test would make every function decide
+            # and instrument again, the largest cost of a short test.
+            self._stop_running()
+            try:
+                session.start()
+            except ValueError as exc:  # no free tool id: run the test untraced
+                item.warn(pytest.PytestWarning(f"monitrace cannot trace this test: {exc}"))
+                return
+            session.pause()
+            self._running = session
         self._run = _TestRun(item.nodeid, session)
+
+    def _stop_running(self) -> None:
+        session, self._running = self._running, None
+        if session is None or not session.running:
+            return
+        with warnings.catch_warnings():
+            # A spec that matched nothing in one test may match in the
+            # next: the run's summary says which matched in none.
+            warnings.simplefilter("ignore", UnmatchedSpecWarning)
+            session.stop()
+        session.clear()
+        self._records.pop(id(session), None)
 
     def _session_for(self, options: dict[str, Any]) -> Session:
         """A stopped, empty session with these options. Sessions are reused
@@ -229,18 +251,23 @@ class SuiteTracer:
         run, self._run = self._run, None
         if run is None:
             return
-        with warnings.catch_warnings():
-            # A spec that matched nothing in one test may match in the
-            # next: the run's summary says which matched in none.
-            warnings.simplefilter("ignore", UnmatchedSpecWarning)
-            run.session.stop()
-        snapshot = run.session.snapshot()
+        run.session.pause()  # it is, unless a window was left open
+        # Records (every function the session met) only grow until the
+        # session is cleared: the new ones are fetched, not all again.
+        known = self._records.setdefault(id(run.session), [])
+        snapshot = run.session.snapshot(records_from=len(known))
+        known.extend(snapshot["records"])
+        snapshot["records"] = known
         self.suite.add_snapshot(run.nodeid, run.seconds, snapshot)
         if self.out_dir is not None:
             self._write_test(run, item)
         if self.merged_path is not None:
             pstats_format.merge(self.merged, pstats_format.build(snapshot))
-        run.session.clear()
+        if run.session.running:
+            run.session.reset()
+        else:  # stopped by the test (a fork, a stop() of its own)
+            run.session.clear()
+            self._records.pop(id(run.session), None)
 
     # ---- rows and files ---------------------------------------------------
 
@@ -297,6 +324,7 @@ class SuiteTracer:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self._finish(None)
+        self._stop_running()
         # The suite's data is made only for a worker's controller or the
         # summary file; the terminal summary makes its own rows.
         data: dict[str, Any] | None = None

@@ -37,6 +37,26 @@ code_record(MtTracer *tr, PyObject *code)
 
 #define RETURN_DISABLE(tr) return Py_NewRef((tr)->disable)
 
+/* An event while the tracer is not active. Paused, code the filter
+ * already excluded answers DISABLE as it would while active (the decision
+ * is for good), so a session paused between measurements (the pytest
+ * plugin between tests) does not keep paying for the code that runs
+ * between them. Nothing else is decided or recorded while paused. */
+static MT_NOINLINE PyObject *
+idle(MtTracer *tr, PyObject *const *args, size_t nargsf, Py_ssize_t want,
+     int may_disable)
+{
+    if (tr->paused && may_disable && PyVectorcall_NARGS(nargsf) == want
+        && PyCode_Check(args[0])) {
+        MtCodeExtra *extra = mt_records_code_extra(args[0]);
+        MtRecord *rec = extra != NULL ? extra->slot[tr->tool] : NULL;
+        if (rec != NULL && rec->tracer == tr && !rec->traced) {
+            RETURN_DISABLE(tr);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static inline PyObject *
 enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
       MtEvent ev, int is_call)
@@ -44,7 +64,7 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
     MtTracer *tr = TRACER(self);
     if (MT_UNLIKELY(PyVectorcall_NARGS(nargsf) != want || !tr->active
                     || !PyCode_Check(args[0]))) {
-        Py_RETURN_NONE;
+        return idle(tr, args, nargsf, want, ev != MT_EV_PY_THROW);
     }
     tr->event_counts[ev]++;
     uint64_t now = mt_clock_now(tr->clock);
@@ -80,7 +100,7 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
     MtTracer *tr = TRACER(self);
     if (MT_UNLIKELY(PyVectorcall_NARGS(nargsf) != 3 || !tr->active
                     || !PyCode_Check(args[0]))) {
-        Py_RETURN_NONE;
+        return idle(tr, args, nargsf, 3, may_disable);
     }
     tr->event_counts[ev]++;
     uint64_t now = mt_clock_now(tr->clock);

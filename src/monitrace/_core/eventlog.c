@@ -558,6 +558,40 @@ mt_eventlog_stop(MtTracer *tr)
 
 /* ---- lifetime --------------------------------------------------------- */
 
+/* Drop the events and notes: what both clear and reset forget. */
+static void
+drop_events(MtEventLog *log)
+{
+    for (size_t i = 0; i < log->nchunks; i++) {
+        PyMem_Free(log->chunks[i]);
+    }
+    PyMem_Free(log->chunks);
+    log->chunks = NULL;
+    log->nchunks = log->chunks_cap = 0;
+    for (size_t i = 0; i < log->nnotes; i++) {
+        Py_CLEAR(log->notes[i].obj);
+    }
+    PyMem_Free(log->notes);
+    log->notes = NULL;
+    log->nnotes = log->notes_cap = 0;
+    log->count = log->dropped = 0;
+    log->based = 0;
+}
+
+void
+mt_eventlog_reset(MtEventLog *log)
+{
+    /* The per-record extras stay: they say where LINE events are on
+     * (stop turns them off) and name parameters; only hits go. */
+    drop_events(log);
+    for (Py_ssize_t i = 0; i < log->nrecs; i++) {
+        if (log->recs[i].hits != NULL) {
+            memset(log->recs[i].hits, 0,
+                   log->recs[i].nlines * sizeof(*log->recs[i].hits));
+        }
+    }
+}
+
 void
 mt_eventlog_clear(MtEventLog *log)
 {

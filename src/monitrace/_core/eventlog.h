@@ -149,6 +149,9 @@ MtLogRecInfo *mt_eventlog_rec_info(MtTracer *tr, const MtRecord *rec);
 void mt_eventlog_code_seen(MtTracer *tr, MtRecord *rec);
 /* After the callbacks are registered: enable LINE on known code. */
 void mt_eventlog_start(MtTracer *tr);
+/* Forget the events and line hits, keeping what is known per record
+ * (Tracer.reset(): the records stay). */
+void mt_eventlog_reset(MtEventLog *log);
 /* Before the tool id is given back: clear every local event we set. */
 void mt_eventlog_stop(MtTracer *tr);
 /* Forget the recorded data (configuration stays). */

@@ -258,7 +258,7 @@ mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     const MtEventLog *log = &tr->log;
-    PyObject *records = mt_snapshot_records(&tr->records, 0);
+    PyObject *records = mt_snapshot_records(&tr->records, 0, 0);
     if (records == NULL) {
         return NULL;
     }

@@ -746,6 +746,21 @@ mt_records_detach(MtRecordSet *set)
 }
 
 void
+mt_records_forget_retired(MtRecordSet *set)
+{
+    /* Name tuples (str and int items) run no Python code when freed. */
+    for (Py_ssize_t i = 0; set->retired_keys != NULL
+                           && i < PyList_GET_SIZE(set->retired_keys);
+         i++) {
+        mt_stats_free(set->retired[i]);
+    }
+    PyMem_Free(set->retired);
+    set->retired = NULL;
+    Py_CLEAR(set->retired_names);
+    Py_CLEAR(set->retired_keys);
+}
+
+void
 mt_records_release(MtRecordSet *old)
 {
     /* Dropping a reference can run Python code (a weakref callback, a

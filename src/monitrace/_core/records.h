@@ -232,4 +232,7 @@ mt_records_code_extra(PyObject *code)
     return extra;
 }
 
+/* Forget the totals of dead code (Tracer.reset()): the records stay. */
+void mt_records_forget_retired(MtRecordSet *set);
+
 #endif /* MT_RECORDS_H */

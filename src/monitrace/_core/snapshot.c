@@ -352,17 +352,17 @@ retired(const MtRecordSet *set, double scale)
 }
 
 PyObject *
-mt_snapshot_records(const MtRecordSet *set, int with_traced)
+mt_snapshot_records(const MtRecordSet *set, int with_traced, Py_ssize_t from)
 {
     /* Building items can run a finalizer that lets another thread add
      * records: fill exactly the slots the list was made with. */
-    Py_ssize_t n = set->count;
+    Py_ssize_t n = set->count > from ? set->count - from : 0;
     PyObject *out = PyList_New(n);
     if (out == NULL) {
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        const MtRecord *rec = set->items[i];
+        const MtRecord *rec = set->items[from + i];
         const char *kind = rec->kind == MT_KIND_PY ? "py" : "c";
         PyObject *module = rec->module ? rec->module : Py_None;
         PyObject *item = with_traced
@@ -379,7 +379,7 @@ mt_snapshot_records(const MtRecordSet *set, int with_traced)
 }
 
 PyObject *
-mt_snapshot(MtTracer *tr)
+mt_snapshot(MtTracer *tr, Py_ssize_t from)
 {
     double scale = mt_clock_ns_per_tick(tr->clock);
     PyObject *threads = NULL, *recs = NULL, *counts = NULL;
@@ -400,7 +400,7 @@ mt_snapshot(MtTracer *tr)
     if (PyList_Reverse(threads) < 0) {
         goto error;
     }
-    recs = mt_snapshot_records(&tr->records, 1);
+    recs = mt_snapshot_records(&tr->records, 1, from);
     if (recs == NULL) {
         goto error;
     }

@@ -11,12 +11,14 @@
  * the module (module.c, once per import). */
 int mt_snapshot_types_init(PyObject *module);
 
-/* A dict describing everything recorded so far (see Tracer.snapshot). */
-PyObject *mt_snapshot(MtTracer *tr);
+/* A dict describing everything recorded so far (see Tracer.snapshot);
+ * its records from index `from` on. */
+PyObject *mt_snapshot(MtTracer *tr, Py_ssize_t from);
 
 /* (kind, key, module) for every record, by record index, and with
  * `with_traced` a fourth item, whether the record is traced: the records
  * of snapshot() and of Tracer.log_info(). */
-PyObject *mt_snapshot_records(const MtRecordSet *set, int with_traced);
+PyObject *mt_snapshot_records(const MtRecordSet *set, int with_traced,
+                              Py_ssize_t from);
 
 #endif /* MT_SNAPSHOT_H */

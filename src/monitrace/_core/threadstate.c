@@ -625,6 +625,35 @@ mt_thread_clear_all(MtTracer *tr)
     mt_edges_clear(&tr->done_edges);
 }
 
+void
+mt_thread_reset_all(MtTracer *tr)
+{
+    /* Every state stays where it is (thread-local pointers, watchers and
+     * event-log thread indexes keep naming it); only numbers go. The
+     * tracer is paused or stopped: no callback uses a stack now. */
+    for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+        free_rows(ts);
+        PyMem_Free(ts->suspended);
+        ts->suspended = NULL;
+        ts->suspended_mask = 0;
+        ts->suspended_used = 0;
+        mt_edges_clear(&ts->edges);
+        ts->depth = 0;
+        mt_scope_thread_free(ts->scope);
+        ts->scope = NULL;
+        PyMem_Free(ts->totals);
+        ts->totals = NULL;
+        ts->ntotals = 0;
+    }
+    for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
+        mt_stats_free(tr->done_rows[i]);
+    }
+    PyMem_Free(tr->done_rows);
+    tr->done_rows = NULL;
+    tr->ndone_rows = 0;
+    mt_edges_clear(&tr->done_edges);
+}
+
 int
 mt_thread_traverse(MtTracer *tr, visitproc visit, void *arg)
 {

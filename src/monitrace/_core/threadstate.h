@@ -214,4 +214,8 @@ void mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
 /* The type of the thread-end watcher (module state). */
 int mt_thread_watcher_type_init(PyObject *module, MtModuleState *state);
 
+/* Zero every thread's numbers in place, empty its stacks and forget
+ * finished threads' totals (Tracer.reset(), paused or stopped). */
+void mt_thread_reset_all(MtTracer *tr);
+
 #endif /* MT_THREADSTATE_H */

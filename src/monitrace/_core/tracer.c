@@ -283,6 +283,37 @@ clear_data(MtTracer *tr)
     mt_records_release(&old);
 }
 
+PyDoc_STRVAR(
+    reset_doc,
+    "reset($self, /)\n--\n\n"
+    "Forget the numbers and events recorded so far, keeping the records:\n"
+    "what the filter decided about each function, and (while running) the\n"
+    "instrumentation that goes with it. The tracer must be stopped or\n"
+    "paused. Between measurements this costs far less than stop(), clear()\n"
+    "and start(), which make every function decide and instrument again.\n"
+    "Activations open at the reset are forgotten: their ends, if they come,\n"
+    "count as ends never seen starting.");
+
+static PyObject *
+tracer_reset_method(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (mt_tracer_refuse(tr, "reset", 0) < 0) {
+        return NULL;
+    }
+    if (tr->active) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "monitrace: pause or stop the tracer before reset()");
+        return NULL;
+    }
+    mt_thread_reset_all(tr);
+    mt_records_forget_retired(&tr->records);
+    mt_eventlog_reset(&tr->log);
+    memset(tr->event_counts, 0, sizeof(tr->event_counts));
+    tr->total_ticks = 0;
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(clear_doc,
              "clear($self, /)\n--\n\n"
              "Forget everything recorded (the tracer must be stopped).");
@@ -355,9 +386,11 @@ tracer_after_fork_child(PyObject *self, PyObject *args, PyObject *kwargs)
 
 PyDoc_STRVAR(
     snapshot_doc,
-    "snapshot($self, /)\n--\n\n"
+    "snapshot($self, /, *, records_from=0)\n--\n\n"
     "A dict of everything recorded so far: 'clock', 'ns_per_tick',\n"
-    "'records' (kind, code object or C function key, module, traced; the\n"
+    "'records' (kind, code object or C function key, module, traced, from\n"
+    "index records_from on: a reader that keeps the earlier ones, which\n"
+    "never change until clear(), need not have them again; the\n"
     "key of a dead code object is its (name, qualname, filename,\n"
     "firstlineno, module)), 'threads' (ident, native_id, name, finished,\n"
     "rows of (record index, calls, primitive calls, total, self, min, max,\n"
@@ -370,13 +403,23 @@ PyDoc_STRVAR(
     "are in ns. Activations still running are not included.");
 
 static PyObject *
-tracer_snapshot(PyObject *self, PyObject *Py_UNUSED(ignored))
+tracer_snapshot(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
+    static char *kwlist[] = {"records_from", NULL};
+    Py_ssize_t from = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$n:snapshot", kwlist,
+                                     &from)) {
+        return NULL;
+    }
+    if (from < 0) {
+        PyErr_SetString(PyExc_ValueError, "records_from must be >= 0");
+        return NULL;
+    }
     if (mt_tracer_refuse(tr, "snapshot", 0) < 0) {
         return NULL;
     }
-    return mt_snapshot(tr);
+    return mt_snapshot(tr, from);
 }
 
 static PyObject *
@@ -437,7 +480,9 @@ static PyMethodDef tracer_methods[] = {
     {"resume", tracer_resume, METH_NOARGS,
      "resume($self, /)\n--\n\nTake events again after pause()."},
     {"clear", tracer_clear_method, METH_NOARGS, clear_doc},
-    {"snapshot", tracer_snapshot, METH_NOARGS, snapshot_doc},
+    {"reset", tracer_reset_method, METH_NOARGS, reset_doc},
+    {"snapshot", (PyCFunction)(void (*)(void))tracer_snapshot,
+     METH_VARARGS | METH_KEYWORDS, snapshot_doc},
     {"set_scope", (PyCFunction)(void (*)(void))mt_scope_set,
      METH_VARARGS | METH_KEYWORDS, mt_scope_set_doc},
     {"log_configure", (PyCFunction)(void (*)(void))mt_logview_configure_method,
