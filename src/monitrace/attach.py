@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "-o", "--output", metavar="FILE",
         help="write FILE instead: the report for .txt, else the format its extension "
-        f"names ({', '.join(SUFFIXES)}, optionally .gz)",
+        f"names ({', '.join(SUFFIXES)}, optionally .gz; .json: a Chrome/Perfetto trace)",
     )
     out.add_argument("--format", choices=sorted(set(SUFFIXES.values())),
                      help="the format of -o FILE, whatever its extension")
@@ -151,7 +151,9 @@ def make_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Plan:
                              f"{(exc.strerror or str(exc)).removeprefix('cannot write the trace: ')}")
         else:
             chosen = ns.format or SUFFIXES.get(ext)
-            if chosen in ("chrome", "collapsed") or (ns.format is None and chosen == "json" and record):
+            # As for the monitrace command: .json is a Chrome trace, unless
+            # --format json asks for the statistics.
+            if chosen in ("chrome", "collapsed") or (ns.format is None and chosen == "json"):
                 record = True
             try:
                 plan = plan_output(ns.output, ns.format, recording=record)
@@ -305,6 +307,8 @@ class Channel:
         self.dir = tempfile.mkdtemp(prefix=f"monitrace-attach-{target.pid}-")
         self.keep_bootstrap = False
         self.ack_fd = self.ctl_fd = -1
+        self.interrupted = False
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             self.request = os.path.join(self.dir, remote.REQUEST)
             self.ctl = os.path.join(self.dir, remote.CTL)
@@ -370,15 +374,41 @@ class Channel:
         ``__main__`` (PyRun_SimpleString runs there)."""
         return f"exec({ascii(self.bootstrap())}, {{}})"
 
+    def catch_interrupts(self) -> Any:
+        """Ctrl-C from now on only sets `interrupted` and wakes receive():
+        the attach then ends in order, whatever it was doing. Returns what
+        restores the previous handling."""
+        def on_sigint(signum: int, frame: Any) -> None:
+            self.interrupted = True
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        previous_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+
+        def restore() -> None:
+            signal.set_wakeup_fd(previous_fd)
+            signal.signal(signal.SIGINT, previous)
+
+        return restore
+
     def receive(self, timeout: float | None) -> dict[str, Any] | None:
         """The target's next message; None at the timeout; {"event": "eof"}
-        when its end closed (it exited)."""
+        when its end closed (it exited); {"event": "interrupt"} at a Ctrl-C
+        (once each)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while b"\n" not in self._buffer:
+            if self.interrupted:
+                self.interrupted = False
+                return {"event": "interrupt"}
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([self.ack_fd], [], [], left)
+            ready, _, _ = select.select([self.ack_fd, self._wake_r], [], [], left)
             if not ready:
                 return None
+            if self._wake_r in ready:
+                try:
+                    os.read(self._wake_r, 512)
+                except BlockingIOError:
+                    pass
+                continue
             chunk = os.read(self.ack_fd, 65536)
             if not chunk:
                 return {"event": "eof"}
@@ -394,6 +424,11 @@ class Channel:
             pass
 
     def close(self) -> None:
+        for name in ("_wake_r", "_wake_w"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
         for name in ("ack_fd", "ctl_fd"):
             fd = getattr(self, name)
             if fd >= 0:
@@ -511,13 +546,7 @@ def inject_gdb(target: Target, channel: Channel) -> bool:
     # holds the target stopped in the middle of a call.
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, text=True)
-    interrupted = False
-    while True:
-        try:
-            out, _ = proc.communicate()
-            break
-        except KeyboardInterrupt:
-            interrupted = True
+    out, _ = proc.communicate()
     results = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines()
                if line.startswith("MONITRACE-GDB ")]
     if not results:
@@ -530,8 +559,6 @@ def inject_gdb(target: Target, channel: Channel) -> bool:
         last = [ln for ln in out.splitlines() if ln.strip()][-1:] or ["no output"]
         raise AttachError(f"gdb could not attach to process {target.pid}: {last[0]}")
     result = results[-1]
-    if interrupted:
-        raise KeyboardInterrupt
     kind = result["result"]
     if kind == "nopython":
         raise AttachError(f"process {target.pid} ({target.name}) is not a Python process "
@@ -623,20 +650,19 @@ def main(argv: Sequence[str]) -> int:
 
 def _attach(target: Target, plan: Plan) -> int:
     channel = Channel(target, plan)
+    restore = channel.catch_interrupts()
     try:
         started = _start(target, plan, channel)
-        if started is None:
-            return 1
         return _trace(target, plan, channel, started)
     finally:
+        restore()
         if plan.use_signal is not None:
             _remove(channel.request)
         channel.close()
 
 
-def _start(target: Target, plan: Plan, channel: Channel) -> dict[str, Any] | None:
-    """Inject, then wait for the target's answer. The started message, or
-    None when the target refused (said already)."""
+def _start(target: Target, plan: Plan, channel: Channel) -> dict[str, Any]:
+    """Inject, then wait for the target's answer: the started message."""
     pid = target.pid
     waiting = "its main thread"
     if plan.use_signal is not None:
@@ -650,10 +676,9 @@ def _start(target: Target, plan: Plan, channel: Channel) -> dict[str, Any] | Non
     deadline = time.monotonic() + START_TIMEOUT
     message: dict[str, Any] | None = None
     while message is None:
-        try:
-            message = channel.receive(0.5)
-        except KeyboardInterrupt:
-            raise AttachError(f"interrupted before process {pid} started tracing") from None
+        message = channel.receive(0.5)
+        if message is not None and message["event"] == "interrupt":
+            raise AttachError(f"interrupted before process {pid} started tracing")
         if message is None:
             if not target.alive:
                 raise AttachError(f"process {pid} exited while monitrace attached")
@@ -687,22 +712,17 @@ def _trace(target: Target, plan: Plan, channel: Channel, started: dict[str, Any]
     how = f"for {plan.duration:g} s" if plan.duration is not None else "until Ctrl-C"
     _say(f"tracing process {pid} (Python {started.get('python')}, tool id "
          f"{started.get('tool_id')}) {how}")
-    message = None
-    try:
-        message = channel.receive(plan.duration)
-    except KeyboardInterrupt:
-        pass
+    message = channel.receive(plan.duration)
     if message is not None and message.get("event") == "eof":
         _say(f"process {pid} exited while it was traced; nothing was collected")
         return 1
     channel.stop()
     while True:
-        try:
-            message = channel.receive(None)
+        message = channel.receive(None)
+        assert message is not None
+        if message["event"] != "interrupt":
             break
-        except KeyboardInterrupt:
-            _say(f"still waiting for process {pid} to write its results")
-    assert message is not None
+        _say(f"still waiting for process {pid} to write its results")
     if message.get("event") == "eof":
         _say(f"process {pid} exited before it wrote its results")
         return 1

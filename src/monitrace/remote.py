@@ -46,8 +46,8 @@ def run(request_path: str) -> None:
     that is gone (taken already, or given up by its attacher) is a no-op."""
     try:
         _run(request_path)
-    except BaseException:  # noqa: BLE001  never into the target's code
-        pass
+    except Exception:  # ours: never into the target's code (its own
+        pass           # KeyboardInterrupt, say, goes on)
 
 
 def _run(request_path: str) -> None:
@@ -136,7 +136,7 @@ def _serve(request: dict[str, Any], ack: int) -> None:
         if told:
             done["written"], done["failed"] = _write_outputs(session, request)
         _send(ack, done)
-    except BaseException as exc:  # noqa: BLE001  said to the attacher
+    except Exception as exc:  # said to the attacher
         _send(ack, {"event": "error", "kind": "internal", "error": f"{exc!r}"})
     finally:
         os.close(ack)
@@ -246,6 +246,9 @@ class _SignalToggle:
         self.session: Any = None
 
     def __call__(self, signum: int, frame: Any) -> None:
+        from . import _core
+
+        _core.signal_taken(signum)  # the core stops re-sending it
         path = signal_request_path(os.getpid())
         if os.path.exists(path):
             # The attacher checked the directory; check it again here.
@@ -265,13 +268,23 @@ class _SignalToggle:
                 self.session = trace(**self.options)
                 self.session.start()
                 return
+            try:
+                self.session.stop()
+            except RuntimeError:
+                # Inside monitrace's own code run from a tracer callback,
+                # where a session cannot stop: again once it has returned.
+                from . import _core
+
+                _core.signal_later(self.signum)
+                return
             session, self.session = self.session, None
-            session.stop()
             _write_toggle_output(session, self.output)
-        except Exception as exc:  # never into the program
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            # Ours, said, and not the program's business. Anything else
+            # (the program's own exception from a nested handler) goes on.
             try:
                 sys.stderr.write(f"monitrace: signal {self.signum}: {exc}\n")
-            except Exception:
+            except OSError:
                 pass
 
     def finish(self) -> None:
@@ -329,6 +342,15 @@ def install(signal: int | str = _signal.SIGUSR1, *, output: str | None = None,
     previous = _signal.getsignal(signum)
     toggle = _SignalToggle(signum, dict(options), output, previous)
     _signal.signal(signum, toggle)
+    # Python runs the handler in the main thread only; one blocked in a
+    # system call would not notice a signal the kernel gave another
+    # thread. The core passes it on until the handler has run.
+    from . import _core
+
+    try:
+        _core.route_signal(signum)
+    except OSError:
+        pass
     if _installed is None:
         atexit.register(_finish_installed)
     _installed = toggle
