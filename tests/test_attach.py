@@ -292,6 +292,12 @@ def test_attach_writes_files_where_asked(target, tmp_path):
     out, err, rc = _run_attach(t, "-o", tmp_path / "report.txt", feed=5)
     assert rc == 0, err
     assert report_calls((tmp_path / "report.txt").read_text(), "tick") == 5
+    out, err, rc = _run_attach(t, "-o", tmp_path / "report.txt.gz", feed=1)
+    assert rc == 0, err
+    import gzip
+
+    assert report_calls(gzip.decompress((tmp_path / "report.txt.gz").read_bytes()).decode(),
+                        "tick") == 1
     stdout, stderr, code = t.finish()
     assert (stdout, stderr, code) == (t.expected_stdout(), "", 7)
     # Nothing of ours is left in the temporary directory.
@@ -475,3 +481,63 @@ def test_bad_command_lines(args, message):
     out, err, rc = _attach_cmd(*args)
     assert rc == 2 and out == ""
     assert message in err.splitlines()[-1]
+
+
+@needs_attach
+def test_signal_attach_to_a_process_without_the_handler(target):
+    """SIGUSR1's default action ends a process: never sent to one that
+    does not catch it."""
+    t = target()
+    out, err, rc = _attach_cmd(t.pid, "--signal")
+    assert (out, err, rc) == ("", (
+        f"monitrace: process {t.pid} does not handle SIGUSR1, which would end it: "
+        "start it with MONITRACE='signal=USR1' or have it call "
+        "monitrace.remote.install(signal=signal.SIGUSR1)\n"), 1)
+    stdout, stderr, code = t.finish()
+    assert (stdout, stderr, code) == (t.expected_stdout(), "", 7)
+
+
+def test_ptrace_restricted_by_yama(monkeypatch, capsys):
+    """Not root, kernel.yama.ptrace_scope=1: refused with the cause and
+    the fixes, before gdb or remote_exec touch the target."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    try:
+        me = os.geteuid()
+        monkeypatch.setattr(attach_mod.os, "geteuid", lambda: me if me else 1000)
+        monkeypatch.setattr(attach_mod, "_yama_scope", lambda: 1)
+        t = attach_mod.Target(proc.pid)
+        t.uid = attach_mod.os.geteuid()
+        plan = attach_mod.Plan(proc.pid, {}, None, "report", None, None)
+        with pytest.raises(attach_mod.AttachError) as info:
+            attach_mod.check_target(t, plan)
+        assert str(info.value) == (
+            f"cannot attach to process {proc.pid}: kernel.yama.ptrace_scope is 1, "
+            "which lets only a parent trace it: run monitrace as the target's user or "
+            "as root, allow it with `sysctl kernel.yama.ptrace_scope=0`, or in a "
+            "container add `--cap-add SYS_PTRACE`; or use --signal with a target that "
+            "called monitrace.remote.install()")
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@needs_attach
+def test_attacher_killed_frees_the_target(target):
+    """The attacher dies (kill -9) mid-trace: the target stops its session
+    on its own (end of file on the control FIFO) and frees the tool id."""
+    t = target()
+    a = Attacher(t.pid)
+    a.started()
+    assert t.tool() == "monitrace"
+    a.proc.kill()
+    a.proc.communicate()
+    for _ in range(100_000):
+        if t.tool() == "None":
+            break
+    assert t.out[-1] == "tool None\n"
+    out, err, rc = _run_attach(t, feed=2)  # and it can be attached again
+    assert rc == 0, err
+    assert report_calls(out, "tick") == 2
+    stdout, stderr, code = t.finish()
+    assert (stdout, stderr, code) == (t.expected_stdout(), "", 7)

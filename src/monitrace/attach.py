@@ -201,6 +201,7 @@ class Target:
         fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
         self.name = fields.get("Name", "?").strip()
         self.uid = int(fields.get("Uid", "0").split()[1])  # effective
+        self.caught = int(fields.get("SigCgt", "0").strip() or "0", 16)
         if fields.get("State", "").startswith("Z"):
             raise AttachError(f"process {pid} ({self.name}) has exited (a zombie)")
         self.version = self._python_version()
@@ -256,6 +257,13 @@ def check_target(target: Target, plan: Plan) -> None:
             f"{target.version[0]}.{target.version[1]}; monitrace needs 3.12 or newer"
         )
     if plan.use_signal is not None:
+        if not target.caught & (1 << (plan.use_signal - 1)):
+            name = signal.Signals(plan.use_signal).name
+            raise AttachError(
+                f"process {pid} does not handle {name}, which would end it: start it "
+                f"with MONITRACE='signal={name[3:]}' or have it call "
+                f"monitrace.remote.install(signal=signal.{name})"
+            )
         return
     _check_ptrace(target)
     if target.version < (3, 14) and shutil.which("gdb") is None:
@@ -273,11 +281,18 @@ def _ptrace_fix() -> str:
             "monitrace.remote.install()")
 
 
-def _check_ptrace(target: Target) -> None:
+def _yama_scope() -> int | None:
+    """kernel.yama.ptrace_scope, None without Yama."""
     try:
         with open("/proc/sys/kernel/yama/ptrace_scope", encoding="ascii") as f:
-            scope = int(f.read().strip() or "0")
+            return int(f.read().strip() or "0")
     except (OSError, ValueError):
+        return None
+
+
+def _check_ptrace(target: Target) -> None:
+    scope = _yama_scope()
+    if scope is None:
         return  # no Yama: the usual same-user rules apply
     if scope == 3:
         raise AttachError(
@@ -715,6 +730,9 @@ def _trace(target: Target, plan: Plan, channel: Channel, started: dict[str, Any]
     message = channel.receive(plan.duration)
     if message is not None and message.get("event") == "eof":
         _say(f"process {pid} exited while it was traced; nothing was collected")
+        return 1
+    if message is not None and message.get("event") == "error":
+        _say(f"process {pid} failed: {message.get('error')}")
         return 1
     channel.stop()
     while True:

@@ -196,7 +196,8 @@ def _write_outputs(session: Any, request: dict[str, Any]) -> tuple[list[str], li
         path = out["path"]
         try:
             if out["format"] == "report":
-                write_atomic(path, lambda f: session.report(file=f), binary=False)
+                write_atomic(path, lambda f: session.report(file=f), binary=False,
+                             gz=path.lower().endswith(".gz"))
             else:
                 session.save(path, out["format"])
         except (OSError, ValueError) as exc:
@@ -305,7 +306,8 @@ def _write_toggle_output(session: Any, output: str | None) -> None:
     path = output.replace("{pid}", str(os.getpid()))
     base = path[:-3] if path.lower().endswith(".gz") else path
     if os.path.splitext(base)[1].lower() in (".txt", ".log", ""):
-        write_atomic(path, lambda f: session.report(file=f), binary=False)
+        write_atomic(path, lambda f: session.report(file=f), binary=False,
+                     gz=base != path)
     else:
         session.save(path)
     sys.stderr.write(f"monitrace: pid {os.getpid()}: wrote {path}\n")
