@@ -116,11 +116,17 @@ def _send(fd: int, message: dict[str, Any]) -> None:
 
 def _serve(request: dict[str, Any], ack: int) -> None:
     """The control thread: trace until the attacher says stop or leaves."""
+    ctl = -1
     try:
+        # Opened before anything starts, without blocking: the attacher
+        # holds its end open, and if it is gone already the first read
+        # says so (end of file) instead of an open that waits forever.
+        ctl = os.open(request["ctl"], os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(ctl, True)
         session = _start(request, ack)
         if session is None:
             return
-        told = _wait_for_stop(request["ctl"])
+        told = _wait_for_stop(ctl)
         tool = session.tool_id
         session.stop()
         done: dict[str, Any] = {
@@ -139,6 +145,8 @@ def _serve(request: dict[str, Any], ack: int) -> None:
     except Exception as exc:  # said to the attacher
         _send(ack, {"event": "error", "kind": "internal", "error": f"{exc!r}"})
     finally:
+        if ctl >= 0:
+            os.close(ctl)
         os.close(ack)
         _release()
 
@@ -169,20 +177,16 @@ def _start(request: dict[str, Any], ack: int) -> Any:
     return session
 
 
-def _wait_for_stop(ctl: str) -> bool:
+def _wait_for_stop(fd: int) -> bool:
     """Block on the ctl FIFO: True for ``stop``, False for end of file."""
-    fd = os.open(ctl, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = b""
-        while True:
-            chunk = os.read(fd, 64)
-            if not chunk:
-                return False
-            data += chunk
-            if b"stop\n" in data:
-                return True
-    finally:
-        os.close(fd)
+    data = b""
+    while True:
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return False
+        data += chunk
+        if b"stop\n" in data:
+            return True
 
 
 def _write_outputs(session: Any, request: dict[str, Any]) -> tuple[list[str], list[str]]:
