@@ -383,9 +383,11 @@ def _attach_cmd(*args, env=None):
     return res.stdout, res.stderr, res.returncode
 
 
-def _state(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
+def _untouched(pid):
+    """Running or sleeping, not stopped, and no tracer attached."""
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":\t", 1) for line in f if ":\t" in line)
+    return fields["State"][0] in "RSD" and fields["TracerPid"].strip() == "0"
 
 
 def test_attach_to_a_pid_that_does_not_exist():
@@ -401,7 +403,7 @@ def test_attach_to_a_process_that_is_not_python(tmp_path):
         out, err, rc = _attach_cmd(proc.pid)
         assert (out, err, rc) == (
             "", f"monitrace: process {proc.pid} (sleep) is not a Python process\n", 1)
-        assert _state(proc.pid) == "S" and proc.poll() is None
+        assert _untouched(proc.pid) and proc.poll() is None
     finally:
         proc.kill()
         proc.wait()
@@ -419,7 +421,7 @@ def test_attach_to_an_older_python():
         out, err, rc = _attach_cmd(proc.pid)
         assert (out, err, rc) == ("", f"monitrace: process {proc.pid} (python3.11) runs "
                                   "Python 3.11; monitrace needs 3.12 or newer\n", 1)
-        assert _state(proc.pid) == "S" and proc.poll() is None
+        assert _untouched(proc.pid) and proc.poll() is None
     finally:
         proc.kill()
         proc.communicate()
@@ -440,7 +442,7 @@ def test_attach_to_another_users_process(monkeypatch, capsys):
         assert (out, err, rc) == (
             "", f"monitrace: process {proc.pid} belongs to root (uid 0), not to you: "
             "run monitrace as that user (or as root)\n", 1)
-        assert _state(proc.pid) == "S"
+        assert _untouched(proc.pid)
     finally:
         proc.kill()
         proc.wait()
