@@ -55,6 +55,9 @@ KEYS = {
     "report": "write the text report (the default when no output is given)",
     "sort": "report order (cumtime, tottime, calls, ...)",
     "limit": "report at most this many rows (0: all, the default)",
+    "signal": "do not trace from the start: this signal (e.g. USR1) starts a "
+    "session and the next one stops it and writes the output; "
+    "`monitrace attach --signal PID` uses it too",
 }
 
 
@@ -67,6 +70,7 @@ class Config:
     report: bool = False
     sort: str = "cumtime"
     limit: int | None = None
+    signal: int | None = None
 
 
 def parse(value: str) -> Config:
@@ -127,6 +131,10 @@ def parse(value: str) -> Config:
             options[key] = parse_duration(val)
         elif key == "clock":
             options[key] = val
+        elif key == "signal":
+            from .remote import parse_signal
+
+            extra[key] = parse_signal(val)
         elif key == "limit":
             extra[key] = _int(key, val)
             if extra[key] < 0:
@@ -316,6 +324,11 @@ def activate(value: str | None = None) -> bool:
         return False
     try:
         config = parse(value)
+        if config.signal is not None:
+            from .remote import install
+
+            install(config.signal, output=config.output, **config.options)
+            return True
         from .api import trace
 
         session = trace(**config.options)

@@ -17,7 +17,7 @@ import runpy
 import signal
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .api import Session, trace
@@ -26,7 +26,10 @@ from .exporters.output import OutputPlan, plan_output
 from .filter_args import add_filter_arguments, filter_options_from_args
 from .report import SORT_KEYS
 
-USAGE = "%(prog)s [options] (script.py | -m module | -c code) [args ...]"
+USAGE = (
+    "%(prog)s [options] (script.py | -m module | -c code) [args ...]\n"
+    "       %(prog)s (attach | diff) [options] ..."
+)
 #: Rows of the --report table unless --limit says otherwise.
 REPORT_LIMIT = 40
 # How the flags name the spec options in messages.
@@ -46,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Trace output goes to stderr unless -o is given; colours only on a "
-            "terminal (NO_COLOR and FORCE_COLOR are honoured)."
+            "terminal (NO_COLOR and FORCE_COLOR are honoured). Subcommands, "
+            "named first: attach PID (trace a running process; see "
+            "'monitrace attach --help'), diff BASE NEW (compare saved runs). To run a script named like one, "
+            "write ./NAME or -- NAME."
         ),
     )
     target = parser.add_argument_group("what to run (the rest of the line goes to the program)")
@@ -457,9 +463,29 @@ def _die_by_sigint() -> int:
     return 130
 
 
+def _attach(argv: list[str]) -> int:
+    from .attach import main as attach_main
+
+    return attach_main(argv)
+
+
+def _diff(argv: list[str]) -> int:
+    from .diff import main as diff_main
+
+    return diff_main(argv)
+
+
+#: Subcommands, by the first argument; anything else is run as a program
+#: (``./attach`` or ``-- attach`` runs a script of that name).
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {"attach": _attach, "diff": _diff}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     parser = build_parser()
-    ours, mode, target, args = split_argv(parser, sys.argv[1:] if argv is None else argv)
+    ours, mode, target, args = split_argv(parser, argv)
     ns = parser.parse_args(ours)
     check_report_args(parser, ns)
     export = export_plan(parser, ns)
