@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Trace output goes to stderr unless -o is given; colours only on a "
             "terminal (NO_COLOR and FORCE_COLOR are honoured). Subcommands, "
             "named first: attach PID (trace a running process; see "
-            "'monitrace attach --help'), diff BASE NEW (compare saved runs). To run a script named like one, "
-            "write ./NAME or -- NAME."
+            "'monitrace attach --help'), diff BASE NEW (compare saved runs). "
+            "To run a script named like one, write ./NAME or -- NAME."
         ),
     )
     target = parser.add_argument_group("what to run (the rest of the line goes to the program)")
