@@ -125,7 +125,8 @@ def export_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Outp
     if ns.format is None and ext not in SUFFIXES:
         return None
     chosen = ns.format or SUFFIXES[ext]
-    recording = chosen in ("chrome", "collapsed") or (ns.format is None and chosen == "json")
+    recording = chosen in ("chrome", "collapsed", "html") or (
+        ns.format is None and chosen == "json")
     try:
         return plan_output(ns.output, ns.format, recording=recording)
     except OSError as exc:
@@ -143,6 +144,8 @@ def trace_options(
     if export is not None:
         if export.format in ("chrome", "collapsed"):
             opts.update(record=True, args=ns.args, retval=ns.retval)
+        elif export.format == "html":  # its flame graph and timeline need the calls
+            opts.update(record=True)
     opts.update(filter_options_from_args(ns))
     if not ns.report and export is None:
         opts.update(
