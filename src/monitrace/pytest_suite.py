@@ -12,7 +12,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -114,6 +114,9 @@ class SuiteTracer:
         self._run: _TestRun | None = None
         self._stems: set[str] = set()
         self._sessions: dict[Any, Session] = {}
+        # Called with (nodeid, seconds, session, item) once a traced test's
+        # session has stopped, before it is cleared (pytest_html's pages).
+        self.test_hooks: list[Callable[[str, float, Session, pytest.Item | None], None]] = []
 
     # ---- which tests, with which options --------------------------------
 
@@ -239,6 +242,8 @@ class SuiteTracer:
             self._write_test(run, item)
         if self.merged_path is not None:
             pstats_format.merge(self.merged, pstats_format.build(run.session.snapshot()))
+        for hook in self.test_hooks:
+            hook(run.nodeid, run.seconds, run.session, item)
         run.session.clear()
 
     # ---- rows and files ---------------------------------------------------

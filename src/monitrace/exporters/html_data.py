@@ -239,9 +239,9 @@ class Aggregator:
     timelines out (and statistics when `with_stats`, for sources that
     carry none of their own: a Chrome trace)."""
 
-    def __init__(self, page: Page, cap: int = TIMELINE_CAP, with_stats: bool = False) -> None:
+    def __init__(self, page: Page, with_stats: bool = False) -> None:
         self.page = page
-        self.cap = cap
+        self.cap = page.timeline_cap
         self.with_stats = with_stats
         self.views: dict[Any, ThreadView] = {}
         self.stacks: dict[Any, list[_Open]] = {}
@@ -471,6 +471,12 @@ def from_file(path: str | os.PathLike[str]) -> Page:
     try:
         data = json.loads(raw)
     except ValueError:
+        # A pstats file is a marshalled dict: '{', or 0xfb with the
+        # reference flag marshal sets since Python 3.4.
+        if raw[:1] not in (b"{", b"\xfb"):
+            raise ValueError(
+                "neither JSON (monitrace, pytest summary, Chrome trace) nor a pstats file"
+            ) from None
         return _from_pstats(path, title)
     except RecursionError:
         raise ValueError(f"{path}: JSON nested too deeply") from None
