@@ -516,3 +516,58 @@ def test_from_file_rejects_other_json(tmp_path):
     other.write_text('{"hello": 1}')
     with pytest.raises(ValueError, match="other.json"):
         from_file(other)
+
+
+# ---- the one-pass aggregation pairs events as walk() does ------------------------------
+
+def _gen(n):
+    for i in range(n):
+        yield leaf()
+
+
+def _raises():
+    leaf()
+    raise KeyError("x")
+
+
+def tricky():
+    total = sum(_gen(3))
+    g = _gen(5)
+    next(g)
+    g.close()
+    for _ in range(2):
+        try:
+            _raises()
+        except KeyError:
+            pass
+    return total + program()
+
+
+def test_aggregation_matches_walk():
+    from monitrace.exporters import Source
+    from monitrace.exporters.timeline import walk
+
+    with monitrace.trace(record=True) as s:
+        tricky()
+    src = Source.of(s)
+    page = html_data.Page("t", "session")
+    views = html_data.aggregate_events(
+        page, src.events(), lambda rec: rec, lambda th: (th, str(th)))
+    got = {}
+    for v in views:
+        nodes = tree_nodes({"tree": html_data._tree_data(v.tree)})
+        got.update({(v.ident,) + n[1][1:]: (n[2], n[3], n[4]) for n in nodes[1:]})
+    want = {}
+    paths = {}
+    for step in walk(src.events()):
+        act = step.activation
+        if step.begin:
+            below = paths[id(step.stack[-1])] if step.stack else (step.thread,)
+            paths[id(act)] = below + (act.function,)
+            continue
+        path = paths.pop(id(act))
+        calls, total, self_ = want.get(path, (0, 0, 0))
+        want[path] = (calls + act.is_call, total + act.elapsed_ns, self_ + act.self_ns)
+    assert got == want
+    gen_rec = next(i for i in range(200) if src.function(i).name == "_gen")
+    assert sum(v[0] for k, v in got.items() if k[-1] == gen_rec) == 2

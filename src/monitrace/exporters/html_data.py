@@ -21,13 +21,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..model import FunctionName, function_name, short_path
+from ..model import CALLS, ENTERS, EXITS, FunctionName, LogEvent, function_name, short_path
 from ..report import FunctionStats, build_stats
 from .source import Source
-from .timeline import walk
 
 #: Calls per thread drawn on the timeline (the first ones, in time order).
 TIMELINE_CAP = 20_000
@@ -45,7 +44,7 @@ def _key_of_name(n: FunctionName) -> _FnKey:
     return (n.kind, n.module, n.qualname, n.filename, n.firstlineno)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Node:
     """One path of the call tree: calls, inclusive and self ns."""
 
@@ -376,11 +375,14 @@ def from_source(source: Source, title: str = "monitrace report") -> Page:
     views: dict[int, ThreadView] = {}
     if source.events is not None:
         page.tree_kind = "exact"
-        agg = Aggregator(page)
-        name_of: dict[int, int] = {}
-        for view_key, view in _walk_source(source, agg, name_of):
-            views[view_key] = view
-        for view in agg.finish():
+        events = source.need_events("the HTML report's call tree")
+
+        def thread(index: int) -> tuple[int, str]:
+            info = source.thread(index)
+            return info.ident, info.name or f"Thread-{info.ident}"
+
+        for view in aggregate_events(page, events(),
+                                     lambda rec: page.of_name(source.function(rec)), thread):
             assert view.ident is not None
             views.setdefault(view.ident, view)
     scale = snap["ns_per_tick"]
@@ -415,28 +417,76 @@ def from_source(source: Source, title: str = "monitrace report") -> Page:
     return page
 
 
-def _walk_source(source: Source, agg: Aggregator,
-                 fn_of: dict[int, int]) -> Iterator[tuple[int, ThreadView]]:
-    events = source.need_events("the HTML report's call tree")
-    keys: dict[int, int] = {}
-    page = agg.page
-    enter = agg.enter
-    leave = agg.leave
-    for step in walk(events()):
-        thread = step.thread
-        key = keys.get(thread)
-        if key is None:
-            info = source.thread(thread)
-            key = keys[thread] = info.ident
-            yield key, agg.thread(key, info.name or f"Thread-{info.ident}", info.ident)
-        act = step.activation
-        if step.begin:
-            fn = fn_of.get(act.function)
+def aggregate_events(page: Page, events: Iterable[LogEvent],
+                     function: Callable[[int], int],
+                     thread: Callable[[int], tuple[int, str]]) -> list[ThreadView]:
+    """Per-thread trees and capped timelines from recorded events, in one
+    pass. `function` maps a record index to the page's function index,
+    `thread` a log thread index to (ident, name).
+
+    The pairing of entries and exits is :func:`.timeline.walk`'s, written
+    out here without its per-event objects (this loop runs once per event
+    of runs of millions): an exit ends the activations above the one it
+    matches on its thread; an exit that matches nothing is dropped;
+    activations still open end at the last time seen on their thread.
+    tests/test_html.py checks the result against walk()."""
+    enters, exits, calls = ENTERS, EXITS, CALLS
+    cap = page.timeline_cap
+    fns: dict[int, int] = {}
+    # per log thread: [view, stack, time origin, last time]; a stack
+    # frame is [record index, node, start, time in children, bar index].
+    states: dict[int, list[Any]] = {}
+    for ev in events:
+        kind, now, th, rec = ev[0], ev[1], ev[2], ev[3]
+        state = states.get(th)
+        if state is None:
+            ident, name = thread(th)
+            view = ThreadView(name, ident, tree=_Node(), bars=[])
+            state = states[th] = [view, [], now, now]
+        view, stack = state[0], state[1]
+        state[3] = now
+        if kind in enters:
+            fn = fns.get(rec)
             if fn is None:
-                fn = fn_of[act.function] = page.of_name(source.function(act.function))
-            enter(key, fn, act.start_ns, act.is_call)
-        else:
-            leave(key, act.end_ns)
+                fn = fns[rec] = function(rec)
+            parent = stack[-1][1] if stack else view.tree
+            node = parent.children.get(fn)
+            if node is None:
+                node = parent.children[fn] = _Node()
+            if kind in calls:
+                node.calls += 1
+            bar = -1
+            if view.calls_seen < cap:
+                bars = view.bars
+                bar = len(bars)
+                bars.extend((fn, now - state[2], -1, len(stack)))
+            view.calls_seen += 1
+            stack.append([rec, node, now, 0, bar])
+        elif kind in exits and stack:
+            i = len(stack) - 1
+            if stack[i][0] != rec:
+                while i >= 0 and stack[i][0] != rec:
+                    i -= 1
+                if i < 0:
+                    continue  # began before recording did
+                while len(stack) > i + 1:
+                    _pop(stack, now, view)
+            _pop(stack, now, view)
+    for view, stack, _origin, last in states.values():
+        while stack:
+            _pop(stack, last, view)
+    return [state[0] for state in states.values()]
+
+
+def _pop(stack: list[list[Any]], now: int, view: ThreadView) -> None:
+    _rec, node, start, child, bar = stack.pop()
+    elapsed = now - start if now > start else 0
+    node.total += elapsed
+    node.self_ += elapsed - child if elapsed > child else 0
+    if stack:
+        stack[-1][3] += elapsed
+    if bar >= 0:
+        view.bars[bar + 2] = elapsed  # type: ignore[index]
 
 
 def _edge(page: Page, source: Source, e: Sequence[Any], scale: float) -> list[int]:
@@ -551,35 +601,31 @@ def _from_monitrace_json(data: dict[str, Any], path: str, title: str) -> Page:
     events = data.get("events")
     if events:
         page.tree_kind = "exact"
-        from ..model import KIND_NAMES, LogEvent
+        from ..model import KIND_NAMES
 
         kinds = {name: n for n, name in enumerate(KIND_NAMES)}
         thread_ix: dict[int, int] = {}
         log = (LogEvent(kinds[e["kind"]], e["time_ns"],
                         thread_ix.setdefault(e["thread"], len(thread_ix)), e["function"])
                for e in events if e["function"] in fn_of)
-        agg = Aggregator(page)
-        by_index: dict[int, Any] = {}
         named = {v.ident: v.name for v in views}
-        for step in walk(log):
-            if step.thread not in by_index:
-                ident = next(i for i, n in thread_ix.items() if n == step.thread)
-                by_index[step.thread] = ident
-                agg.thread(ident, named.get(ident) or f"Thread-{ident}", ident)
-            key = by_index[step.thread]
-            act = step.activation
-            if step.begin:
-                agg.enter(key, fn_of[act.function], act.start_ns, act.is_call)
-            else:
-                agg.leave(key, act.end_ns)
-        traced = {v.ident: v for v in agg.finish()}
+
+        def thread(index: int) -> tuple[int, str]:
+            ident = next(i for i, n in thread_ix.items() if n == index)
+            return ident, named.get(ident) or f"Thread-{ident}"
+
+        traced = {v.ident: v for v in aggregate_events(page, log, fn_of.__getitem__, thread)}
         for view in views:
             got = traced.pop(view.ident, None)
             if got is not None:
                 view.tree, view.bars, view.calls_seen = got.tree, got.bars, got.calls_seen
+                assert view.tree is not None
                 _finish_tree(view.tree)
                 view.edges = None
-        views.extend(traced.values())
+        for view in traced.values():
+            assert view.tree is not None
+            _finish_tree(view.tree)
+            views.append(view)
         page.threads = views
         page.all.tree = _finish_tree(_merged_tree(views))
     else:

@@ -554,6 +554,8 @@
     build();
     status.setAttribute("data-functions", String(F.length));
     status.setAttribute("data-ready", "1");
+    // Time from navigation to a drawn page, for the size and speed checks.
+    status.setAttribute("data-render-ms", String(Math.round(performance.now())));
     document.body.setAttribute("data-mt-ready", "1");
   } catch (e) {
     fail("error: " + (e && e.stack ? e.stack : e));
