@@ -317,10 +317,12 @@ class Aggregator:
 def _stats_row(fn: int, t: _FnTotals) -> list[int]:
     d = sorted(t.durations)
 
-    def pct(q: float) -> int:
+    def pct(q: int) -> int:
+        """The q-th percentile: the value of rank ceil(q% of n)."""
         if not d:
             return -1
-        return d[min(len(d) - 1, max(0, -(-len(d) * q // 100) - 1))]
+        rank = max(1, -(-len(d) * q // 100))
+        return d[min(len(d), rank) - 1]
 
     return [fn, t.calls, t.calls, t.self_, t.total,
             d[0] if d else -1, pct(50), pct(90), pct(99), d[-1] if d else -1]
@@ -388,14 +390,14 @@ def from_source(source: Source, title: str = "monitrace report") -> Page:
     scale = snap["ns_per_tick"]
     for th in snap["threads"]:
         ident = th["ident"]
-        view = views.get(ident)
-        if view is None:
-            view = views[ident] = ThreadView(names.get(ident) or th["name"] or
-                                             f"Thread-{ident}", ident)
+        found = views.get(ident)
+        if found is None:
+            found = views[ident] = ThreadView(names.get(ident) or th["name"] or
+                                              f"Thread-{ident}", ident)
         if page.tree_kind != "exact":
-            edges = view.edges if view.edges is not None else []
+            edges = found.edges if found.edges is not None else []
             edges.extend(_edge(page, source, e, scale) for e in th["edges"])
-            view.edges = edges
+            found.edges = edges
     for ident, view in views.items():
         view.stats = page.stats_rows(by_thread.get(ident, ()))
         if view.name.startswith("Thread-") and ident in names:
