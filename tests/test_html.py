@@ -6,6 +6,7 @@ blank, and names that stay text."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -242,6 +243,7 @@ def test_recorded_page_counts_match_cprofile(recorded):
         nodes = [n for n in tree_nodes(every) if n[0] == fn]
         assert sum(n[2] for n in nodes) == row[1]
     assert data["tree_kind"] == "exact"
+    assert data["notes"] == []  # nothing capped, nothing left out
     # Paths are exact: leaf under branch (7 calls) and leaf under program (1).
     leaf_fn, branch_fn, prog_fn = (fn_index(data, s) for s in (".leaf", ".branch", ".program"))
     by_path = {n[1][1:]: n[2] for n in tree_nodes(every)}
@@ -285,6 +287,22 @@ def test_timeline_is_capped_and_says_so(tmp_path, monkeypatch):
     assert any("first 50 calls" in note for note in data["notes"])
     # Capped bars still end: every drawn call has its duration.
     assert all(view["bars"][i + 2] >= 0 for i in range(0, len(view["bars"]), 4))
+
+
+def test_record_limit_is_stated(tmp_path):
+    from monitrace.events import RecordLimitWarning
+
+    with pytest.warns(RecordLimitWarning):
+        with monitrace.trace(record=100) as s:
+            program()
+    out = tmp_path / "limited.html"
+    s.save(out)
+    data = page_data(out)
+    leaf_fn = fn_index(data, ".leaf")
+    assert stats_row(data["views"][0], leaf_fn)[1] == 8  # the table counts all
+    in_tree = sum(n[2] for n in tree_nodes(data["views"][0]))
+    assert in_tree < CALLS
+    assert any(f"hold {in_tree:,} of the {CALLS:,} calls" in n for n in data["notes"])
 
 
 def test_tree_cap_folds_small_paths_keeping_totals(tmp_path, monkeypatch):
@@ -337,7 +355,11 @@ def test_stats_session_has_table_and_labelled_approximate_tree(tmp_path):
     assert_clean(r)
     assert r.status()["flame-nodes"] == "0"
     assert "No flame graph" in r.dom and "Approximate" in r.dom
-    assert int(r.status()["tree-rows"]) > 3
+    # program -> branch -> leaf: branch has one caller, so its callees'
+    # pairs are whole and shown exact (no "~" estimate).
+    assert int(r.status()["tree-rows"]) >= 5
+    assert '<div class="num">7</div>' in r.dom
+    assert '<div class="num">~' not in r.dom
 
 
 # ---- hostile names ------------------------------------------------------------------------
@@ -517,6 +539,30 @@ def test_pytest_monitrace_html(pytester, tmp_path):
     data = page_data(page)
     assert data["origin"] == "pytest summary"
     assert stats_row(data["views"][0], fn_index(data, "fib"))[1] == 177 + 67
+
+
+@pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist")
+def test_pytest_monitrace_html_with_xdist(pytester, tmp_path):
+    pytester.makepyfile(test_par="""
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+        def test_a():
+            assert fib(6) == 8
+
+        def test_b():
+            assert fib(7) == 13
+    """)
+    out = tmp_path / "pages"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
+                                           f"--monitrace-html={out}")
+    result.assert_outcomes(passed=2)
+    assert sorted(os.listdir(out)) == [
+        "index.html", "test_par.py--test_a.html", "test_par.py--test_b.html"]
+    index = page_data(out / "index.html")
+    assert stats_row(index["views"][0], fn_index(index, "fib"))[1] == 25 + 41
+    assert sorted(link[1] for link in index["links"]) == [
+        "test_par.py--test_a.html", "test_par.py--test_b.html"]
 
 
 def test_pytest_monitrace_html_bad_dir(pytester, tmp_path):

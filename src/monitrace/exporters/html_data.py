@@ -497,7 +497,28 @@ def _edge(page: Page, source: Source, e: Sequence[Any], scale: float) -> list[in
             calls, round(total * scale), round(self_ * scale)]
 
 
+def _coverage_note(page: Page) -> None:
+    """Say so when the recorded events hold fewer calls than the
+    statistics count (the record limit was reached, or min_duration left
+    short calls out): the tree, flame graph and timeline show only those."""
+    if page.all.tree is None or not page.all.stats:
+        return
+    in_tree = 0
+    work = [page.all.tree]
+    while work:
+        node = work.pop()
+        in_tree += node.calls
+        work.extend(node.children.values())
+    counted = sum(row[1] for row in page.all.stats)
+    if in_tree < counted:
+        page.notes.append(
+            f"The recorded events hold {in_tree:,} of the {counted:,} calls the statistics "
+            "count (the record limit was reached, or min_duration left short calls out): "
+            "the flame graph, call tree and timeline show those; the table counts all.")
+
+
 def _cap_notes(page: Page) -> None:
+    _coverage_note(page)
     over = [v.name for v in page.threads if v.bars is not None and v.calls_seen > page.timeline_cap]
     if over:
         page.notes.append(

@@ -79,20 +79,23 @@
       hasCaller[e[1]] = true;
     });
     stats.forEach(function (r) { inclusive[r[0]] = r[4]; });
-    function make(fn, calls, total, self, parent, share, onPath) {
+    // A node's callees: its function's pairs, scaled by the part of the
+    // function's inclusive time this path holds (1 for a root function:
+    // its callees are exact; below them, estimates).
+    function make(fn, calls, total, self, parent, onPath, approx) {
       var n = { fn: fn, calls: calls, total: total, self: self, parent: parent,
-                depth: parent ? parent.depth + 1 : 0, approx: !!(parent && parent.parent) };
+                depth: parent ? parent.depth + 1 : 0, approx: approx };
       Object.defineProperty(n, "kids", { get: function () {
         if (n._kids) { return n._kids; }
         var kids = [];
         if (fn >= 0 && n.depth < 200) {
           var whole = inclusive[fn] || 0;
-          var f = share * (whole > 0 ? Math.min(1, total / whole) : 0);
-          if (n.depth === 0) { f = 1; }
+          var f = whole > 0 ? Math.min(1, total / whole) : 0;
+          var estimate = approx || f < 1;
           (out[fn] || []).forEach(function (e) {
             if (onPath[e[1]]) { return; }
             var path = Object.create(onPath); path[e[1]] = true;
-            kids.push(make(e[1], e[2] * f, e[3] * f, e[4] * f, n, f, path));
+            kids.push(make(e[1], e[2] * f, e[3] * f, e[4] * f, n, path, estimate));
           });
         }
         kids.sort(function (a, b) { return b.total - a.total; });
@@ -103,13 +106,16 @@
     }
     var root = { fn: -1, calls: 0, total: 0, self: 0, parent: null, depth: 0 };
     var kids = [];
-    stats.forEach(function (r) {
-      if (hasCaller[r[0]]) { return; }
+    function addRoot(r) {
       var on = {}; on[r[0]] = true;
-      var k = make(r[0], r[1], r[4], r[3], root, 1, on);
-      k.depth = 1;
-      kids.push(k);
-    });
+      kids.push(make(r[0], r[1], r[4], r[3], root, on, false));
+    }
+    stats.forEach(function (r) { if (!hasCaller[r[0]]) { addRoot(r); } });
+    if (!kids.length) {
+      // Every function has a caller (a cycle at the top): start from the
+      // functions with the most inclusive time instead.
+      stats.slice().sort(function (a, b) { return b[4] - a[4]; }).slice(0, 20).forEach(addRoot);
+    }
     kids.sort(function (a, b) { return b.total - a.total; });
     root.kids = kids;
     root.total = kids.reduce(function (s, k) { return s + k.total; }, 0);
@@ -143,7 +149,7 @@
     var t = el("table"), rows = [];
     var total = current.tree ? current.tree.total : 0;
     if (node) {
-      rows.push([node.approx ? "calls (this path, approx.)" : "calls (this path)",
+      rows.push([node.approx ? "calls (this path, estimated)" : "calls (this path)",
                  fmtInt(node.calls)]);
       rows.push(["inclusive (this path)", fmtNs(node.total) + "  " + pct(node.total, total)]);
       rows.push(["self (this path)", fmtNs(node.self)]);
@@ -189,7 +195,7 @@
       status.setAttribute("data-flame-nodes", "0");
       return;
     }
-    flameHint.textContent = "Inclusive time, callers above callees. Click a frame to zoom into it, click an ancestor or (all) to zoom out; the search box highlights frames.";
+    flameHint.textContent = "Inclusive time, callers above callees. Click a frame to zoom into it; click an ancestor, (all) or press Escape to zoom out; the search box highlights frames.";
     var focus = zoomed && zoomed.view === current ? zoomed.node : root;
     var width = flameBox.clientWidth || 1000;
     var chain = [], n = focus;
@@ -542,6 +548,9 @@
     [flameBox, treeBox, tableBox].forEach(function (box) {
       box.addEventListener("mousemove", hover);
       box.addEventListener("mouseleave", hideTip);
+    });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && zoomed) { zoomed = null; drawFlame(); }
     });
     var resizeTimer = null;
     window.addEventListener("resize", function () {
