@@ -244,7 +244,7 @@ class Aggregator:
         self.with_stats = with_stats
         self.views: dict[Any, ThreadView] = {}
         self.stacks: dict[Any, list[_Open]] = {}
-        self.origin: dict[Any, int] = {}
+        self.origin: int | None = None
         self.totals: dict[Any, dict[int, _FnTotals]] = {}
 
     def thread(self, key: Any, name: str, ident: int | None) -> ThreadView:
@@ -264,13 +264,13 @@ class Aggregator:
         if is_call:
             node.calls += 1
         act = _Open(fn, node, start, is_call)
+        if self.origin is None:
+            self.origin = start  # the first call of all threads
         if view.calls_seen < self.cap:
             bars = view.bars
             assert bars is not None
-            if not bars:
-                self.origin[key] = start
             act.bar = len(bars)
-            bars.extend((fn, start - self.origin[key], -1, len(stack)))
+            bars.extend((fn, start - self.origin, -1, len(stack)))
         view.calls_seen += 1
         if self.with_stats:
             t = self.totals[key].get(fn)
@@ -362,8 +362,14 @@ def _finish_tree(node: _Node) -> _Node:
 
 # ---- a session ------------------------------------------------------------------
 
-def from_source(source: Source, title: str = "monitrace report") -> Page:
-    """The page of a session's data (`Source.of(session)`)."""
+def from_source(source: Source, title: str | None = None) -> Page:
+    """The page of a session's data (`Source.of(session)`); the title
+    defaults to the program's name."""
+    if title is None:
+        import sys
+
+        script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+        title = script if script and script != "-c" else "monitrace report"
     page = Page(title, "session")
     snap = source.snapshot
     page.total_ns = int(snap.get("total_ns") or 0) or None
@@ -435,16 +441,20 @@ def aggregate_events(page: Page, events: Iterable[LogEvent],
     enters, exits, calls = ENTERS, EXITS, CALLS
     cap = page.timeline_cap
     fns: dict[int, int] = {}
-    # per log thread: [view, stack, time origin, last time]; a stack
-    # frame is [record index, node, start, time in children, bar index].
+    # per log thread: [view, stack, unused, last time]; a stack frame is
+    # [record index, node, start, time in children, bar index]. Bars start
+    # from the first event of the log, so the threads' timelines line up.
     states: dict[int, list[Any]] = {}
+    origin: int | None = None
     for ev in events:
         kind, now, th, rec = ev[0], ev[1], ev[2], ev[3]
         state = states.get(th)
         if state is None:
+            if origin is None:
+                origin = now
             ident, name = thread(th)
             view = ThreadView(name, ident, tree=_Node(), bars=[])
-            state = states[th] = [view, [], now, now]
+            state = states[th] = [view, [], origin, now]
         view, stack = state[0], state[1]
         state[3] = now
         if kind in enters:

@@ -354,16 +354,20 @@
     t.appendChild(tbody);
     tableBox.appendChild(t);
     tableHint.textContent = "Times in seconds as cProfile prints them (tottime: self, cumtime: inclusive); " +
-      "p50/p90/p99/max: single calls. Click a heading to sort. " +
+      "p50/p90/p99/max: single calls. Click a heading to sort, a row to find the function in the flame graph. " +
       (rows.length > shown ? "Showing " + shown + " of " + rows.length + " functions; search to narrow." :
         rows.length + " of " + current.stats.length + " functions.");
     status.setAttribute("data-table-rows", String(shown));
   }
 
   // ---- timeline ----------------------------------------------------------------
-  var timeBox, timeHint, BAR = 14;
+  // One time window for every track (the bars count from the first call
+  // of all threads), so the threads line up; wheel zooms it, drag pans it.
+  var timeBox, timeHint, BAR = 14, RULER = 16;
+  var win = { t0: 0, t1: 1, end: 1, tracks: [] };
   function drawTimeline() {
     timeBox.textContent = "";
+    win.tracks = [];
     var list = current.index === 0 ? views.slice(1) : [current];
     list = list.filter(function (v) { return v.bars && v.bars.length; });
     if (!list.length) {
@@ -371,8 +375,13 @@
       status.setAttribute("data-timeline-bars", "0");
       return;
     }
-    var bars = 0;
-    timeHint.textContent = "The first " + fmtInt(D.timeline_cap) + " calls of each thread, as nested bars (time from the thread's first recorded call). Wheel to zoom, drag to pan, double-click to reset.";
+    var bars = 0, end = 1;
+    list.forEach(function (v) {
+      var b = v.bars;
+      for (var i = 0; i < b.length; i += 4) { end = Math.max(end, b[i + 1] + Math.max(0, b[i + 2])); }
+    });
+    win.t0 = 0; win.t1 = end; win.end = end;
+    timeHint.textContent = "The first " + fmtInt(D.timeline_cap) + " calls of each thread, as nested bars, on one time axis from the first recorded call. Wheel to zoom, drag to pan, double-click to reset.";
     list.forEach(function (v) {
       var track = el("div", "track");
       var n = v.bars.length / 4;
@@ -382,29 +391,37 @@
       var canvas = el("canvas");
       track.appendChild(canvas);
       timeBox.appendChild(track);
-      timelineTrack(v, canvas);
+      win.tracks.push(timelineTrack(v, canvas));
     });
     status.setAttribute("data-timeline-bars", String(bars));
   }
+  function redrawTracks() { win.tracks.forEach(function (draw) { draw(); }); }
   function timelineTrack(v, canvas) {
-    var b = v.bars, n = b.length / 4, maxDepth = 0, end = 0;
+    var b = v.bars, n = b.length / 4, maxDepth = 0;
     for (var i = 0; i < n; i++) {
       if (b[4 * i + 3] > maxDepth) { maxDepth = b[4 * i + 3]; }
-      var e = b[4 * i + 1] + Math.max(0, b[4 * i + 2]);
-      if (e > end) { end = e; }
     }
     var rows = Math.min(maxDepth + 1, 60);
     var ratio = window.devicePixelRatio || 1;
-    var cssW = canvas.parentNode.clientWidth || 1000, cssH = rows * BAR + 2;
+    var cssW = canvas.parentNode.clientWidth || 1000, cssH = RULER + rows * BAR + 2;
     canvas.width = cssW * ratio; canvas.height = cssH * ratio;
     canvas.style.height = cssH + "px";
     var ctx = canvas.getContext("2d");
-    var t0 = 0, t1 = Math.max(end, 1);
     function draw() {
+      var t0 = win.t0, t1 = win.t1;
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
       ctx.clearRect(0, 0, cssW, cssH);
       ctx.font = "10px system-ui, sans-serif";
       var sc = cssW / (t1 - t0);
+      // ruler: about six ticks at round times
+      var step = Math.pow(10, Math.floor(Math.log(Math.max(1, (t1 - t0) / 6)) / Math.LN10));
+      if ((t1 - t0) / step > 12) { step *= 5; } else if ((t1 - t0) / step > 6) { step *= 2; }
+      ctx.fillStyle = "#6b6f76"; ctx.strokeStyle = "#dcdcd8";
+      for (var t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
+        var tx = (t - t0) * sc;
+        ctx.beginPath(); ctx.moveTo(tx + 0.5, 0); ctx.lineTo(tx + 0.5, cssH); ctx.stroke();
+        ctx.fillText("+" + fmtNs(t), tx + 3, 11);
+      }
       for (var i = 0; i < n; i++) {
         var d = b[4 * i + 3];
         if (d >= rows) { continue; }
@@ -412,20 +429,25 @@
         if (s > t1 || s + w < t0) { continue; }
         var x = (s - t0) * sc, pw = w * sc;
         if (pw < 0.3) { continue; }
+        var y = RULER + d * BAR;
         ctx.fillStyle = color(b[4 * i]);
-        ctx.fillRect(x, d * BAR, Math.max(pw - 0.5, 0.5), BAR - 1);
+        ctx.fillRect(x, y, Math.max(pw - 0.5, 0.5), BAR - 1);
         if (pw > 40) {
           ctx.fillStyle = "#1d1f21";
-          ctx.save(); ctx.beginPath(); ctx.rect(x, d * BAR, pw - 2, BAR); ctx.clip();
-          ctx.fillText(fname(b[4 * i]), Math.max(x, 0) + 2, d * BAR + 10);
+          ctx.save(); ctx.beginPath(); ctx.rect(x, y, pw - 2, BAR); ctx.clip();
+          ctx.fillText(fname(b[4 * i]), Math.max(x, 0) + 2, y + 10);
           ctx.restore();
         }
       }
     }
-    function at(ev) {
+    function timeAt(ev) {
       var r = canvas.getBoundingClientRect();
-      var t = t0 + (ev.clientX - r.left) / r.width * (t1 - t0);
-      var d = Math.floor((ev.clientY - r.top) / BAR);
+      return win.t0 + (ev.clientX - r.left) / r.width * (win.t1 - win.t0);
+    }
+    function barAt(ev) {
+      var r = canvas.getBoundingClientRect();
+      var t = timeAt(ev);
+      var d = Math.floor((ev.clientY - r.top - RULER) / BAR);
       for (var i = n - 1; i >= 0; i--) {
         if (b[4 * i + 3] === d && b[4 * i + 1] <= t && t <= b[4 * i + 1] + Math.max(0, b[4 * i + 2])) { return i; }
       }
@@ -435,27 +457,27 @@
     canvas.addEventListener("mousemove", function (ev) {
       if (drag) {
         var dt = (ev.clientX - drag.x) / canvas.getBoundingClientRect().width * (drag.t1 - drag.t0);
-        t0 = drag.t0 - dt; t1 = drag.t1 - dt; draw(); return;
+        win.t0 = drag.t0 - dt; win.t1 = drag.t1 - dt; redrawTracks(); return;
       }
-      var i = at(ev);
+      var i = barAt(ev);
       if (i < 0) { hideTip(); return; }
       showTip(ev, b[4 * i], null);
-      var extra = el("div", null, "this call: " + fmtNs(b[4 * i + 2]) + " at +" + fmtNs(b[4 * i + 1]));
+      var extra = el("div", null, "this call: " + fmtNs(b[4 * i + 2]) + ", from +" + fmtNs(b[4 * i + 1]));
       tip.insertBefore(extra, tip.children[2] || null);
     });
     canvas.addEventListener("mouseleave", function () { drag = null; hideTip(); });
-    canvas.addEventListener("mousedown", function (ev) { drag = { x: ev.clientX, t0: t0, t1: t1 }; });
+    canvas.addEventListener("mousedown", function (ev) { drag = { x: ev.clientX, t0: win.t0, t1: win.t1 }; });
     window.addEventListener("mouseup", function () { drag = null; });
     canvas.addEventListener("wheel", function (ev) {
       ev.preventDefault();
-      var r = canvas.getBoundingClientRect();
-      var at = t0 + (ev.clientX - r.left) / r.width * (t1 - t0);
-      var f = ev.deltaY > 0 ? 1.25 : 0.8;
-      var span = Math.max((t1 - t0) * f, 100);
-      t0 = at - (at - t0) * span / (t1 - t0); t1 = t0 + span; draw();
+      var at = timeAt(ev);
+      var span = Math.max((win.t1 - win.t0) * (ev.deltaY > 0 ? 1.25 : 0.8), 100);
+      win.t0 = at - (at - win.t0) * span / (win.t1 - win.t0); win.t1 = win.t0 + span;
+      redrawTracks();
     }, { passive: false });
-    canvas.addEventListener("dblclick", function () { t0 = 0; t1 = Math.max(end, 1); draw(); });
+    canvas.addEventListener("dblclick", function () { win.t0 = 0; win.t1 = win.end; redrawTracks(); });
     draw();
+    return draw;
   }
 
   // ---- page -----------------------------------------------------------------------
@@ -545,6 +567,16 @@
       if (!t || t === document.body) { hideTip(); return; }
       showTip(ev, +t.getAttribute("data-fn"), t._node || null);
     }
+    tableBox.addEventListener("click", function (ev) {
+      var t = ev.target;
+      while (t && t !== tableBox && t.tagName !== "TR") { t = t.parentNode; }
+      if (!t || t === tableBox || !t.hasAttribute("data-fn")) { return; }
+      // A row picks its function out in the flame graph and the tree.
+      search.value = fname(+t.getAttribute("data-fn"));
+      query = search.value;
+      drawFlame(); drawTree(); drawTable();
+      document.getElementById("mt-flame").scrollIntoView();
+    });
     [flameBox, treeBox, tableBox].forEach(function (box) {
       box.addEventListener("mousemove", hover);
       box.addEventListener("mouseleave", hideTip);
