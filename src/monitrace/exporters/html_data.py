@@ -441,9 +441,10 @@ def aggregate_events(page: Page, events: Iterable[LogEvent],
     enters, exits, calls = ENTERS, EXITS, CALLS
     cap = page.timeline_cap
     fns: dict[int, int] = {}
-    # per log thread: [view, stack, unused, last time]; a stack frame is
-    # [record index, node, start, time in children, bar index]. Bars start
-    # from the first event of the log, so the threads' timelines line up.
+    # per log thread: [view, stack, time origin, last time, tree root,
+    # bars, calls seen]; a stack frame is [record index, node, start, time
+    # in children, bar index]. Bars start from the first event of the log,
+    # so the threads' timelines line up.
     states: dict[int, list[Any]] = {}
     origin: int | None = None
     for ev in events:
@@ -454,43 +455,59 @@ def aggregate_events(page: Page, events: Iterable[LogEvent],
                 origin = now
             ident, name = thread(th)
             view = ThreadView(name, ident, tree=_Node(), bars=[])
-            state = states[th] = [view, [], origin, now]
-        view, stack = state[0], state[1]
+            state = states[th] = [view, [], origin, now, view.tree, view.bars, 0]
+        stack = state[1]
         state[3] = now
         if kind in enters:
             fn = fns.get(rec)
             if fn is None:
                 fn = fns[rec] = function(rec)
-            parent = stack[-1][1] if stack else view.tree
-            node = parent.children.get(fn)
+            children = (stack[-1][1] if stack else state[4]).children
+            node = children.get(fn)
             if node is None:
-                node = parent.children[fn] = _Node()
+                node = children[fn] = _Node()
             if kind in calls:
                 node.calls += 1
-            bar = -1
-            if view.calls_seen < cap:
-                bars = view.bars
+            seen = state[6]
+            state[6] = seen + 1
+            if seen < cap:
+                bars = state[5]
                 bar = len(bars)
                 bars.extend((fn, now - state[2], -1, len(stack)))
-            view.calls_seen += 1
+            else:
+                bar = -1
             stack.append([rec, node, now, 0, bar])
         elif kind in exits and stack:
-            i = len(stack) - 1
-            if stack[i][0] != rec:
+            top = stack[-1]
+            if top[0] != rec:
+                i = len(stack) - 2
                 while i >= 0 and stack[i][0] != rec:
                     i -= 1
                 if i < 0:
                     continue  # began before recording did
                 while len(stack) > i + 1:
-                    _pop(stack, now, view)
-            _pop(stack, now, view)
-    for view, stack, _origin, last in states.values():
+                    _pop(stack, now, state[5])
+                _pop(stack, now, state[5])
+                continue
+            # _pop(), inline for the common case: the exit matches the top.
+            stack.pop()
+            _rec, node, start, child, bar = top
+            elapsed = now - start if now > start else 0
+            node.total += elapsed
+            node.self_ += elapsed - child if elapsed > child else 0
+            if stack:
+                stack[-1][3] += elapsed
+            if bar >= 0:
+                state[5][bar + 2] = elapsed
+    for state in states.values():
+        stack, last = state[1], state[3]
         while stack:
-            _pop(stack, last, view)
+            _pop(stack, last, state[5])
+        state[0].calls_seen = state[6]
     return [state[0] for state in states.values()]
 
 
-def _pop(stack: list[list[Any]], now: int, view: ThreadView) -> None:
+def _pop(stack: list[list[Any]], now: int, bars: list[int]) -> None:
     _rec, node, start, child, bar = stack.pop()
     elapsed = now - start if now > start else 0
     node.total += elapsed
@@ -498,7 +515,7 @@ def _pop(stack: list[list[Any]], now: int, view: ThreadView) -> None:
     if stack:
         stack[-1][3] += elapsed
     if bar >= 0:
-        view.bars[bar + 2] = elapsed  # type: ignore[index]
+        bars[bar + 2] = elapsed
 
 
 def _edge(page: Page, source: Source, e: Sequence[Any], scale: float) -> list[int]:
