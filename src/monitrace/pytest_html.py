@@ -98,8 +98,17 @@ def _warn(message: str, item: Any) -> None:
         warnings.warn(warning, stacklevel=2)
 
 
-def install(config: pytest.Config, suite: Any, directory: str) -> None:
-    """Hook the reports into `suite` (the SuiteTracer) for this run."""
+def install(config: pytest.Config, option: str, suite: Any) -> None:
+    """Check --monitrace-html's directory (created if missing; a usage
+    error names it when it cannot be) and hook the reports into `suite`
+    (the SuiteTracer) for this run."""
+    directory = os.path.join(str(config.invocation_params.dir), option)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(f"--monitrace-html: cannot create {option!r}: {exc}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"--monitrace-html: {option!r} is not writable")
     reports = HtmlReports(config, directory, suite)
     suite.test_hooks.append(reports.test_done)
     config.pluginmanager.register(reports, "monitrace-html")

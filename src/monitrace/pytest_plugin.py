@@ -83,14 +83,12 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_out_dir(config, out)
     _check_filters(config)
     html = config.getoption("monitrace_html")
-    if html is not None:
-        _check_out_dir(config, html, "--monitrace-html")
-    if config.getoption("monitrace") or html is not None:
-        _suite(config, trace_all=True)
-    if html is not None:
+    if html is not None:  # a page per test: implies --monitrace
         from .pytest_html import install
 
-        install(config, _suite(config), os.path.join(str(config.invocation_params.dir), html))
+        install(config, html, _suite(config, trace_all=True))
+    if config.getoption("monitrace"):
+        _suite(config, trace_all=True)
 
 
 #: --monitrace-out paths with these endings name one merged pstats file.
@@ -102,18 +100,18 @@ def merged_out(out: str) -> bool:
     return out.lower().endswith(MERGED_SUFFIXES)
 
 
-def _check_out_dir(config: pytest.Config, out: str, option: str = "--monitrace-out") -> None:
+def _check_out_dir(config: pytest.Config, out: str) -> None:
     path = os.path.join(str(config.invocation_params.dir), out)
-    if option == "--monitrace-out" and merged_out(out):
+    if merged_out(out):
         if os.path.isdir(path):
-            raise pytest.UsageError(f"{option}: {out!r} is a directory")
+            raise pytest.UsageError(f"--monitrace-out: {out!r} is a directory")
         path = os.path.dirname(path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        raise pytest.UsageError(f"{option}: cannot create {out!r}: {exc}") from None
+        raise pytest.UsageError(f"--monitrace-out: cannot create {out!r}: {exc}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise pytest.UsageError(f"{option}: {out!r} is not writable")
+        raise pytest.UsageError(f"--monitrace-out: {out!r} is not writable")
 
 
 def base_options(include: Sequence[str], exclude: Sequence[str]) -> dict[str, Any]:
