@@ -60,6 +60,28 @@ chroot_job() { # chroot_job X.Y
          "$py" -m pytest -q -p no:cacheprovider' _ "$1"
 }
 
+# The HTML report tests render pages in headless Chromium (Debian's
+# `chromium` package). Install it where apt can (as root); elsewhere say
+# loudly that those tests will skip.
+ensure_chromium() {
+    local b
+    for b in chromium chromium-browser google-chrome; do
+        command -v "$b" >/dev/null && return 0
+    done
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "=== installing chromium with apt-get for the HTML report tests"
+        if DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >"$logs/chromium.log" 2>&1 ||
+           { DEBIAN_FRONTEND=noninteractive apt-get update >>"$logs/chromium.log" 2>&1 &&
+             DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >>"$logs/chromium.log" 2>&1; }
+        then
+            return 0
+        fi
+        tail -n 5 "$logs/chromium.log"
+    fi
+    echo "=== !!! no chromium (needs root and apt-get): the HTML report tests will SKIP"
+}
+ensure_chromium
+
 names=()
 commands=()
 add() { names+=("$1"); shift; commands+=("$*"); }

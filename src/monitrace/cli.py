@@ -28,7 +28,7 @@ from .report import SORT_KEYS
 
 USAGE = (
     "%(prog)s [options] (script.py | -m module | -c code) [args ...]\n"
-    "       %(prog)s (attach | diff) [options] ..."
+    "       %(prog)s (attach | diff | view) [options] ..."
 )
 #: Rows of the --report table unless --limit says otherwise.
 REPORT_LIMIT = 40
@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Trace output goes to stderr unless -o is given; colours only on a "
             "terminal (NO_COLOR and FORCE_COLOR are honoured). Subcommands, "
             "named first: attach PID (trace a running process; see "
-            "'monitrace attach --help'), diff BASE NEW (compare saved runs). "
+            "'monitrace attach --help'), diff BASE NEW (compare saved runs), view FILE -o "
+            "report.html (a page from a saved run). "
             "To run a script named like one, write ./NAME or -- NAME."
         ),
     )
@@ -149,7 +150,8 @@ def export_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Outp
     if ns.format is None and ext not in SUFFIXES:
         return None
     chosen = ns.format or SUFFIXES[ext]
-    recording = chosen in ("chrome", "collapsed") or (ns.format is None and chosen == "json")
+    recording = chosen in ("chrome", "collapsed", "html") or (
+        ns.format is None and chosen == "json")
     try:
         return plan_output(ns.output, ns.format, recording=recording)
     except OSError as exc:
@@ -167,6 +169,8 @@ def trace_options(
     if export is not None:
         if export.format in ("chrome", "collapsed"):
             opts.update(record=True, args=ns.args, retval=ns.retval)
+        elif export.format == "html":  # its flame graph and timeline need the calls
+            opts.update(record=True)
     opts.update(filter_options_from_args(ns))
     if not ns.report and export is None:
         opts.update(
@@ -475,9 +479,17 @@ def _diff(argv: list[str]) -> int:
     return diff_main(argv)
 
 
+def _view(argv: list[str]) -> int:
+    from .view import main as view_main
+
+    return view_main(argv)
+
+
 #: Subcommands, by the first argument; anything else is run as a program
 #: (``./attach`` or ``-- attach`` runs a script of that name).
-SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {"attach": _attach, "diff": _diff}
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "attach": _attach, "diff": _diff, "view": _view,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

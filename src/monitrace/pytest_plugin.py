@@ -58,6 +58,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "in .pstats or .prof, one pstats file merging every traced test.",
     )
     group.addoption(
+        "--monitrace-html", default=None, metavar="DIR",
+        help="trace every test (as --monitrace) and write one self-contained "
+        "HTML report per test into DIR, plus DIR/index.html for the suite.",
+    )
+    group.addoption(
         "--monitrace-report", type=int, default=10, metavar="N",
         help="rows of each table of the end-of-session summary (default "
         "10; 0 prints none).",
@@ -77,6 +82,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if out is not None:
         _check_out_dir(config, out)
     _check_filters(config)
+    html = config.getoption("monitrace_html")
+    if html is not None:  # a page per test: implies --monitrace
+        from .pytest_html import install
+
+        install(config, html, _suite(config, trace_all=True))
     if config.getoption("monitrace"):
         _suite(config, trace_all=True)
 

@@ -12,7 +12,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -118,6 +118,9 @@ class SuiteTracer:
         self._running: Session | None = None  # the one started, paused between tests
         # id(session) -> its snapshot records so far (see _finish)
         self._records: dict[int, list[Any]] = {}
+        # Called with (nodeid, seconds, session, item) once a traced test's
+        # session has paused, before it is cleared (pytest_html's pages).
+        self.test_hooks: list[Callable[[str, float, Session, pytest.Item | None], None]] = []
 
     # ---- which tests, with which options --------------------------------
 
@@ -263,6 +266,8 @@ class SuiteTracer:
             self._write_test(run, item)
         if self.merged_path is not None:
             pstats_format.merge(self.merged, pstats_format.build(snapshot))
+        for hook in self.test_hooks:
+            hook(run.nodeid, run.seconds, run.session, item)
         if run.session.running:
             run.session.reset()
         else:  # stopped by the test (a fork, a stop() of its own)

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from . import chrome as chrome_format
 from . import collapsed as collapsed_format
+from . import html as html_format
 from . import json as json_format
 from . import pstats as pstats_format
 from .source import Source
@@ -47,6 +48,7 @@ _FORMATS: dict[str, _Format] = {
     "json": _Format(json_format.write, binary=False),
     "chrome": _Format(chrome_format.write, binary=False, needs_events=True),
     "collapsed": _Format(collapsed_format.write, binary=False, needs_events=True),
+    "html": _Format(html_format.write, binary=False),
 }
 
 FORMATS: tuple[str, ...] = tuple(_FORMATS)
@@ -57,6 +59,8 @@ SUFFIXES: dict[str, str] = {
     ".json": "json",  # "chrome" when the session recorded events
     ".folded": "collapsed",
     ".collapsed": "collapsed",
+    ".html": "html",
+    ".htm": "html",
 }
 
 
