@@ -192,3 +192,15 @@ def test_markdown_and_text(tmp_path, capsys):
     assert "1 changed, 0 added, 0 removed" in out and "__main__.leaf" in out
     assert main([str(a), str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_the_command_runs_diff_and_a_script_named_diff(tmp_path):
+    a = _run(tmp_path, 2, tmp_path / "a.json")
+    b = _run(tmp_path, 3, tmp_path / "b.json")
+    cmd = [sys.executable, "-m", "monitrace"]
+    r = subprocess.run([*cmd, "diff", str(a), str(b), "--calls-only", "--fail-on", "calls>0"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "2 -> 3" in r.stdout and "calls>0 broken" in r.stderr
+    (tmp_path / "diff").write_text("print('the script ran')\n")
+    r = subprocess.run([*cmd, "./diff"], capture_output=True, text=True, cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "the script ran\n")
