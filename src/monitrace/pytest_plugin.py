@@ -63,6 +63,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "HTML report per test into DIR, plus DIR/index.html for the suite.",
     )
     group.addoption(
+        "--monitrace-save-baseline", default=None, metavar="FILE",
+        help="trace every test (as --monitrace) and write each test's exact call "
+        "counts (for the functions the filters keep) to FILE, updating the "
+        "entries of the tests that ran.",
+    )
+    group.addoption(
+        "--monitrace-baseline", default=None, metavar="FILE",
+        help="trace every test and fail the tests whose call counts rose "
+        "above FILE's (made by --monitrace-save-baseline).",
+    )
+    group.addoption(
+        "--monitrace-baseline-fail-on", action="append", default=[], metavar="EXPR",
+        help="what fails a test against the baseline, as monitrace diff's "
+        "--fail-on: calls>0 (the default), tottime>+50%%, cumtime>0.5, ...; "
+        "repeatable. Times are checked only when a rule names them.",
+    )
+    group.addoption(
         "--monitrace-report", type=int, default=10, metavar="N",
         help="rows of each table of the end-of-session summary (default "
         "10; 0 prints none).",
@@ -87,6 +104,11 @@ def pytest_configure(config: pytest.Config) -> None:
         from .pytest_html import install
 
         install(config, html, _suite(config, trace_all=True))
+    if config.getoption("monitrace_baseline") or config.getoption("monitrace_save_baseline"):
+        from .pytest_baseline import Baseline
+
+        config.pluginmanager.register(
+            Baseline(config, _suite(config, trace_all=True)), "monitrace-baseline")
     if config.getoption("monitrace"):
         _suite(config, trace_all=True)
 
@@ -170,6 +192,9 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     data = output.get("monitrace")
     if data:
         _suite(node.config).merge_worker(data, output.get("monitrace-pstats"))
+    baseline = node.config.pluginmanager.get_plugin("monitrace-baseline")
+    if baseline is not None and output.get("monitrace-baseline"):
+        baseline.merge_worker(output["monitrace-baseline"])
 
 
 def pytest_assertrepr_compare(

@@ -22,7 +22,7 @@ from .filters import UnmatchedSpecWarning
 from .exporters import pstats as pstats_format
 from .exporters import write_atomic
 from .report import FunctionStats, render_rows, render_table
-from .model import short_path
+from .model import identity, short_path
 from .pytest_plugin import base_options, merged_out
 from .suite_stats import SuiteStats
 
@@ -154,6 +154,32 @@ class SuiteTracer:
             session.pause()
             self._running = session
         self._run = _TestRun(item.nodeid, session)
+
+    def current_counts(self) -> dict[str, tuple[int, float, float]] | None:
+        """The running test's functions so far: {module.qualname: (calls,
+        self seconds, inclusive seconds)}, threads and dead code merged;
+        None when no test is being traced. Call it between windows (the
+        session is paused then), e.g. after the call phase."""
+        run = self._run
+        if run is None or run.depth:
+            return None
+        snapshot = run.session.snapshot()
+        scale = snapshot["ns_per_tick"] / 1e9
+        records = snapshot["records"]
+        sums: dict[str, list[Any]] = {}  # name -> [calls, self ticks, total ticks]
+        rows = [row for th in snapshot["threads"] for row in th["rows"]]
+        for row in rows + list(snapshot.get("retired", ())):
+            key = row[0]
+            ident = (identity(*records[key][:3]) if isinstance(key, int)
+                     else identity("py", key, None))
+            name = (f"{ident['module']}.{ident['qualname']}" if ident["module"]
+                    else ident["qualname"])
+            acc = sums.setdefault(name, [0, 0, 0])
+            acc[0] += row[1]
+            acc[1] += row[4]
+            acc[2] += row[3]
+        return {name: (calls, self_ * scale, total * scale)
+                for name, (calls, self_, total) in sums.items() if calls}
 
     def _stop_running(self) -> None:
         session, self._running = self._running, None
