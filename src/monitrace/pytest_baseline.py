@@ -123,7 +123,7 @@ class Baseline:
 
     def merge_worker(self, data: str) -> None:
         self.seen.update({
-            nodeid: {name: tuple(v) for name, v in funcs.items()}  # type: ignore[misc]
+            nodeid: {name: (int(v[0]), float(v[1]), float(v[2])) for name, v in funcs.items()}
             for nodeid, funcs in json.loads(data)["tests"].items()
         })
 
