@@ -2,8 +2,10 @@
  * snapshot) around the state that callbacks.c fills in. */
 #include "tracer.h"
 #include "guard.h"
+#include "chrome.h"
 #include "clock.h"
 #include "eventlog.h"
+#include "folded.h"
 #include "logview.h"
 #include "monitor.h"
 #include "records.h"
@@ -453,6 +455,10 @@ static PyMethodDef tracer_methods[] = {
     {"log_write_tree",
      (PyCFunction)(void (*)(void))mt_logview_write_tree_method,
      METH_VARARGS | METH_KEYWORDS, mt_logview_write_tree_doc},
+    {"log_write_chrome", mt_chrome_write_method, METH_VARARGS,
+     mt_chrome_write_doc},
+    {"log_write_collapsed", mt_folded_write_method, METH_VARARGS,
+     mt_folded_write_doc},
     {"line_counts", mt_logview_lines_method, METH_NOARGS,
      mt_logview_lines_doc},
     {"_after_fork_child", (PyCFunction)(void (*)(void))tracer_after_fork_child,

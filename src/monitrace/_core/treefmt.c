@@ -599,7 +599,9 @@ child(MtTreeFmt *f, MtTreeThread *t, const MtTreeName *nm, int64_t now)
     fr.indent = parent ? parent->indent + parent->shown : 0;
     fr.suppressed = (parent && parent->suppressed)
                     || (f->depth_limit > 0 && fr.indent >= f->depth_limit);
-    fr.library = nm->library;
+    /* A hidden frame (the program's module code) counts as the user's:
+     * the library code it calls shows its first frame. */
+    fr.library = nm->library && !nm->hidden;
     fr.libhidden = f->library_first && nm->library && parent != NULL
                    && parent->library;
     fr.shown = !nm->hidden && !fr.suppressed && !fr.libhidden;

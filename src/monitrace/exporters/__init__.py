@@ -40,13 +40,17 @@ class _Format:
     write: Callable[[Source, IO[Any]], None]
     binary: bool
     needs_events: bool = False
+    # Streams the recorded events from the C event log (a _core.Tracer).
+    write_log: Callable[[Source, IO[Any], Any], None] | None = None
 
 
 _FORMATS: dict[str, _Format] = {
     "pstats": _Format(pstats_format.write, binary=True),
     "json": _Format(json_format.write, binary=False),
-    "chrome": _Format(chrome_format.write, binary=False, needs_events=True),
-    "collapsed": _Format(collapsed_format.write, binary=False, needs_events=True),
+    "chrome": _Format(chrome_format.write, binary=False, needs_events=True,
+                      write_log=chrome_format.write_log),
+    "collapsed": _Format(collapsed_format.write, binary=False, needs_events=True,
+                         write_log=collapsed_format.write_log),
 }
 
 FORMATS: tuple[str, ...] = tuple(_FORMATS)
@@ -250,11 +254,22 @@ def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes] | gzip.GzipFile, b
         text.detach()
 
 
-def save(source: Source, path: str | os.PathLike[str], format: str | None = None) -> str:
+def save(
+    source: Source, path: str | os.PathLike[str], format: str | None = None, *, log: Any = None
+) -> str:
     """Write `source` to `path` in `format` (default: from the extension).
-    Returns the format used."""
+    `log`, the session's C tracer when its recorded events are all there
+    is to write, lets the event formats stream them in C. Returns the
+    format used."""
     chosen = resolve_format(path, format, events=source.events is not None)
     spec = _FORMATS[chosen]
     _base, gz = _split_gz(_fspath(path))
-    write_atomic(path, lambda out: spec.write(source, out), binary=spec.binary, gz=gz)
+    write_log = spec.write_log
+    if log is not None and write_log is not None:
+        def writer(out: IO[Any]) -> None:
+            write_log(source, out, log)
+    else:
+        def writer(out: IO[Any]) -> None:
+            spec.write(source, out)
+    write_atomic(path, writer, binary=spec.binary, gz=gz)
     return chosen
