@@ -107,12 +107,15 @@ mt_logview_tree(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
      * which may reconfigure the log from another thread. */
     PyObject *capsule = Py_NewRef(log->tree);
     MtTreeFmt *f = mt_treefmt_from_capsule(capsule);
-    mt_sigdefer_enter();
-    int rc = mt_treefmt_prepare(f, e, rec->key, rec->module, notes, ts->name,
+    int rc = 0;
+    if (!mt_treefmt_ready(f, e, notes, ts->name)) {
+        mt_sigdefer_enter();
+        rc = mt_treefmt_prepare(f, e, rec->key, rec->module, notes, ts->name,
                                 ts->ident);
-    PyObject *exc = rc < 0 ? PyErr_GetRaisedException() : NULL;
-    mt_sigdefer_leave();
-    PyErr_SetRaisedException(exc);
+        PyObject *exc = rc < 0 ? PyErr_GetRaisedException() : NULL;
+        mt_sigdefer_leave();
+        PyErr_SetRaisedException(exc);
+    }
     if (rc < 0) {
         if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
             mt_capture_discard_error(); /* re-armed for the program */

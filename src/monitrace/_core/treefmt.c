@@ -527,6 +527,24 @@ know_thread(MtTreeFmt *f, uint32_t index, PyObject *name,
 }
 
 int
+mt_treefmt_ready(MtTreeFmt *f, const MtLogEvent *e,
+                 PyObject *const *notes, PyObject *thread_name)
+{
+    if (e->thread >= f->nthreads || (Py_ssize_t)e->record >= f->nrecs
+        || !f->recs[e->record].known || e->kind == MT_LOG_LINE
+        || notes[MT_NOTE_EXC_TYPE] != NULL
+        || (f->path && notes[MT_NOTE_CALLER_FILE] != NULL)) {
+        return 0;
+    }
+    const MtTreeThread *t = &f->threads[e->thread];
+    if (!t->named && (t->name == NULL || thread_name != NULL)) {
+        return 0;
+    }
+    f->cur_exc = f->cur_source = f->cur_caller = NULL;
+    return 1;
+}
+
+int
 mt_treefmt_prepare(MtTreeFmt *f, const MtLogEvent *e, PyObject *key,
                    PyObject *module, PyObject *const *notes,
                    PyObject *thread_name, unsigned long ident)

@@ -50,6 +50,12 @@ int mt_treefmt_prepare(MtTreeFmt *f, const MtLogEvent *e, PyObject *key,
                        PyObject *module, PyObject *const *notes,
                        PyObject *thread_name, unsigned long ident);
 
+/* True when mt_treefmt_prepare() would run no Python code for `e`
+ * (everything it needs is known): then `e` counts as prepared, and the
+ * caller skips bracketing Python code it does not run. */
+int mt_treefmt_ready(MtTreeFmt *f, const MtLogEvent *e,
+                     PyObject *const *notes, PyObject *thread_name);
+
 /* Format `e` (prepared) at `time_ns`; `notes` borrowed. Plain C. */
 void mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t time_ns,
                       PyObject *const *notes);
