@@ -58,8 +58,11 @@ def _reset_after_fork() -> None:
 def _flush_before_fork() -> None:
     """Write out live trees before os.fork(): the child forgets its copy
     of the buffer, so what the parent formatted appears once, in order."""
-    for session in list(_running):
-        if session._live is not None:
+    # Through the WeakSet's own set of references: iterating the WeakSet
+    # runs its Python code, which the sessions would trace.
+    for ref in list(_running.data):
+        session = ref()
+        if session is not None and session._live is not None:
             session._live.flush()
 
 
