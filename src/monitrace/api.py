@@ -60,7 +60,7 @@ def _flush_before_fork() -> None:
     of the buffer, so what the parent formatted appears once, in order."""
     # Through the WeakSet's own set of references: iterating the WeakSet
     # runs its Python code, which the sessions would trace.
-    for ref in list(_running.data):
+    for ref in list(_running.data):  # type: ignore[attr-defined]
         session = ref()
         if session is not None and session._live is not None:
             session._live.flush()
