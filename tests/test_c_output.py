@@ -218,7 +218,7 @@ def test_tree_library_first_shows_the_first_library_frame_and_counts_the_rest():
     assert called[0].startswith("Called dumps_three_times:")
     assert [c.split(":")[0] for c in called[1:]] == ["Called dumps"] * 3
     hidden = _json_calls(s) - 3
-    assert hidden > 10
+    assert hidden >= 3
     assert lines[-1] == f"monitrace: {hidden:,} calls in library code not shown; --all shows them"
     # tree() applies the same policy, and "all" shows everything
     assert s.tree().splitlines()[-1] == lines[-1]
