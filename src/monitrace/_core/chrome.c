@@ -149,8 +149,19 @@ put_us(MtOutBuf *b, int64_t ns)
     mt_outbuf_write(b, d, 4);
 }
 
+/* What every begin event of one function says the same way: its name,
+ * category and where it is defined, escaped once. */
+typedef struct {
+    char *text; /* Owned: "name":...,"cat":...,"args":{ members */
+    size_t len;
+    uint8_t members; /* the args object has members already */
+    uint8_t made;
+} Head;
+
 typedef struct {
     MtWalker walk;
+    Head *heads; /* Owned array, by record index */
+    size_t nheads;
     MtOutBuf *out;
     const MtEventLog *log;
     PyObject *names;   /* Borrowed list: (full_name, cat, file, line) */
@@ -238,6 +249,61 @@ thread_meta(ChromeCtx *c, uint32_t thread, long long *tid)
     mt_outbuf_puts(b, "}}");
 }
 
+/* The head of record `record`'s begin events, made the first time. */
+static const Head *
+head_of(ChromeCtx *c, uint32_t record)
+{
+    if (record >= c->nheads) {
+        size_t n = c->nheads ? c->nheads : 64;
+        while (n <= record) {
+            n *= 2;
+        }
+        Head *heads = PyMem_RawRealloc(c->heads, n * sizeof(*heads));
+        if (heads == NULL) {
+            c->failed = 1;
+            return NULL;
+        }
+        memset(heads + c->nheads, 0, (n - c->nheads) * sizeof(*heads));
+        c->heads = heads;
+        c->nheads = n;
+    }
+    Head *h = &c->heads[record];
+    if (h->made) {
+        return h;
+    }
+    PyObject *nm = (Py_ssize_t)record < PyList_GET_SIZE(c->names)
+                       ? PyList_GET_ITEM(c->names, record)
+                       : NULL;
+    int ok = nm != NULL && PyTuple_Check(nm) && PyTuple_GET_SIZE(nm) == 4;
+    MtOutBuf b;
+    mt_outbuf_init(&b);
+    mt_outbuf_puts(&b, ",\"name\":");
+    mt_chrome_json_str(&b, ok ? PyTuple_GET_ITEM(nm, 0) : NULL);
+    mt_outbuf_puts(&b, ",\"cat\":");
+    mt_chrome_json_str(&b, ok ? PyTuple_GET_ITEM(nm, 1) : NULL);
+    mt_outbuf_puts(&b, ",\"args\":{");
+    if (ok && PyTuple_GET_ITEM(nm, 2) != Py_None) {
+        mt_outbuf_puts(&b, "\"file\":");
+        mt_chrome_json_str(&b, PyTuple_GET_ITEM(nm, 2));
+        mt_outbuf_puts(&b, ",\"line\":");
+        long line = PyLong_AsLong(PyTuple_GET_ITEM(nm, 3));
+        if (line == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+        }
+        mt_outbuf_i64(&b, line);
+        h->members = 1;
+    }
+    if (b.failed) {
+        mt_outbuf_free(&b);
+        c->failed = 1;
+        return NULL;
+    }
+    h->text = b.data; /* taken over from the scratch buffer */
+    h->len = b.len;
+    h->made = 1;
+    return h;
+}
+
 static void
 on_begin(MtWalker *w, uint32_t thread, MtWalkAct *act,
          const MtWalkAct *Py_UNUSED(parent), const MtLogEvent *e)
@@ -246,31 +312,16 @@ on_begin(MtWalker *w, uint32_t thread, MtWalkAct *act,
     MtOutBuf *b = c->out;
     long long tid;
     thread_meta(c, thread, &tid);
-    PyObject *nm = (Py_ssize_t)e->record < PyList_GET_SIZE(c->names)
-                       ? PyList_GET_ITEM(c->names, e->record)
-                       : NULL;
-    int ok = nm != NULL && PyTuple_Check(nm) && PyTuple_GET_SIZE(nm) == 4;
+    const Head *h = head_of(c, e->record);
+    if (h == NULL) {
+        return;
+    }
     mt_outbuf_puts(b, ",\n{\"ph\":\"B\",\"pid\":");
     mt_outbuf_i64(b, c->pid);
     mt_outbuf_puts(b, ",\"tid\":");
     mt_outbuf_i64(b, tid);
-    mt_outbuf_puts(b, ",\"name\":");
-    mt_chrome_json_str(b, ok ? PyTuple_GET_ITEM(nm, 0) : NULL);
-    mt_outbuf_puts(b, ",\"cat\":");
-    mt_chrome_json_str(b, ok ? PyTuple_GET_ITEM(nm, 1) : NULL);
-    mt_outbuf_puts(b, ",\"args\":{");
-    int members = 0;
-    if (ok && PyTuple_GET_ITEM(nm, 2) != Py_None) {
-        mt_outbuf_puts(b, "\"file\":");
-        mt_chrome_json_str(b, PyTuple_GET_ITEM(nm, 2));
-        mt_outbuf_puts(b, ",\"line\":");
-        long line = PyLong_AsLong(PyTuple_GET_ITEM(nm, 3));
-        if (line == -1 && PyErr_Occurred()) {
-            PyErr_Clear();
-        }
-        mt_outbuf_i64(b, line);
-        members = 1;
-    }
+    mt_outbuf_write(b, h->text, h->len);
+    int members = h->members;
     if (!act->is_call) {
         mt_outbuf_puts(b, members ? ",\"resumed\":true" : "\"resumed\":true");
         members = 1;
@@ -391,6 +442,10 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
     int nomem = c.walk.nomem || c.failed;
     mt_walk_free(&c.walk);
     PyMem_RawFree(c.meta_done);
+    for (size_t i = 0; i < c.nheads; i++) {
+        PyMem_RawFree(c.heads[i].text);
+    }
+    PyMem_RawFree(c.heads);
     Py_DECREF(names);
     Py_DECREF(threads);
     PyObject *err = mt_outbuf_take_error(&out);

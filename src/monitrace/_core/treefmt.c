@@ -680,8 +680,13 @@ line_start(MtTreeFmt *f, MtOutBuf *b, uint32_t thread, MtTreeThread *t,
         mt_outbuf_puts(b, "] ");
         color_off(f, b);
     }
-    for (uint32_t i = 0; i < indent; i++) {
-        mt_outbuf_write(b, INDENT, 4);
+    static const char spaces[] = INDENT INDENT INDENT INDENT INDENT INDENT
+        INDENT INDENT INDENT INDENT INDENT INDENT INDENT INDENT INDENT INDENT;
+    size_t left = (size_t)indent * 4;
+    while (left > 0) {
+        size_t n = left < sizeof(spaces) - 1 ? left : sizeof(spaces) - 1;
+        mt_outbuf_write(b, spaces, n);
+        left -= n;
     }
 }
 
