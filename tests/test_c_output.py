@@ -5,6 +5,7 @@ library code."""
 import io
 import json
 import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -164,8 +165,11 @@ def test_live_tree_to_a_terminal_is_written_line_by_line():
         s = monitrace.trace(live=True, file=out, color=False)
         with s:
             example.foo()
-            os.set_blocking(master, False)
-            got = os.read(master, 65536).decode()  # there already, before stop
+            # Written already (before stop); the pty may take a moment to
+            # pass it on, so wait for it rather than read once.
+            got = ""
+            while got.count("\n") < 4 and select.select([master], [], [], 30)[0]:
+                got += os.read(master, 65536).decode()
         assert got.replace("\r\n", "\n").splitlines()[-1] == "Returning foo"
         assert len(got.splitlines()) == 4
     finally:

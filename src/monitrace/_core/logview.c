@@ -108,10 +108,11 @@ mt_logview_tree(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
     PyObject *capsule = Py_NewRef(log->tree);
     MtTreeFmt *f = mt_treefmt_from_capsule(capsule);
     int rc = 0;
-    if (!mt_treefmt_ready(f, e, notes, ts->name)) {
+    MtTreeRefs refs;
+    if (!mt_treefmt_ready(f, e, notes, ts->name, &refs)) {
         mt_sigdefer_enter();
         rc = mt_treefmt_prepare(f, e, rec->key, rec->module, notes, ts->name,
-                                ts->ident);
+                                ts->ident, &refs);
         PyObject *exc = rc < 0 ? PyErr_GetRaisedException() : NULL;
         mt_sigdefer_leave();
         PyErr_SetRaisedException(exc);
@@ -136,7 +137,7 @@ mt_logview_tree(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
     mt_treefmt_event(f, e,
                      mt_eventlog_ns(log, mt_clock_ns_per_tick(tr->clock),
                                     e->time),
-                     notes);
+                     notes, &refs);
     MtOutBuf *out = mt_treefmt_out(f);
     out->defer_signals = 1;
     mt_outbuf_maybe_flush(out);
@@ -547,12 +548,13 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
         }
         MtLogEvent e = *mt_eventlog_event_at(log, seq);
         int rc = -1;
+        MtTreeRefs refs;
         if ((Py_ssize_t)e.record < tr->records.count) {
             const MtRecord *rec = tr->records.items[e.record];
             const MtThreadState *ts = thread_at(tr, e.thread);
             rc = mt_treefmt_prepare(f, &e, rec->key, rec->module, notes,
                                     ts ? ts->name : NULL,
-                                    ts ? ts->ident : 0);
+                                    ts ? ts->ident : 0, &refs);
         }
         else {
             PyErr_SetString(PyExc_RuntimeError,
@@ -567,7 +569,7 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
         }
         if (rc == 0) {
             mt_treefmt_event(f, &e, mt_eventlog_ns(log, scale, e.time),
-                             notes);
+                             notes, &refs);
             mt_outbuf_maybe_flush(out);
         }
         for (int i = 0; i < MT_NOTE_KINDS; i++) {

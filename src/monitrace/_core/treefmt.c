@@ -73,10 +73,6 @@ struct MtTreeFmt {
     int seen_thread;
     uint64_t hidden_calls;
     MtOutBuf out;
-    /* Resolved by prepare() for the event at hand (borrowed). */
-    PyObject *cur_exc;    /* str or NULL */
-    PyObject *cur_source; /* str or NULL */
-    PyObject *cur_caller; /* str or NULL */
 };
 
 static const char *CAPSULE = "monitrace._core.treefmt";
@@ -391,13 +387,13 @@ line_slot(MtTreeFmt *f, uint32_t record, int32_t line)
 }
 
 static int
-know_line(MtTreeFmt *f, uint32_t record, int32_t line)
+know_line(MtTreeFmt *f, uint32_t record, int32_t line, PyObject **source)
 {
-    f->cur_source = NULL;
+    *source = NULL;
     if (f->lines_mask) {
         MtLineSlot *s = line_slot(f, record, line);
         if (s->text != NULL) {
-            f->cur_source = s->text;
+            *source = s->text;
             return 0;
         }
     }
@@ -438,7 +434,7 @@ know_line(MtTreeFmt *f, uint32_t record, int32_t line)
     s->line = line;
     s->text = text;
     f->lines_used++;
-    f->cur_source = text;
+    *source = text;
     return 0;
 }
 
@@ -527,8 +523,9 @@ know_thread(MtTreeFmt *f, uint32_t index, PyObject *name,
 }
 
 int
-mt_treefmt_ready(MtTreeFmt *f, const MtLogEvent *e,
-                 PyObject *const *notes, PyObject *thread_name)
+mt_treefmt_ready(const MtTreeFmt *f, const MtLogEvent *e,
+                 PyObject *const *notes, PyObject *thread_name,
+                 MtTreeRefs *refs)
 {
     if (e->thread >= f->nthreads || (Py_ssize_t)e->record >= f->nrecs
         || !f->recs[e->record].known || e->kind == MT_LOG_LINE
@@ -540,39 +537,43 @@ mt_treefmt_ready(MtTreeFmt *f, const MtLogEvent *e,
     if (!t->named && (t->name == NULL || thread_name != NULL)) {
         return 0;
     }
-    f->cur_exc = f->cur_source = f->cur_caller = NULL;
+    refs->exc = refs->source = refs->caller = NULL;
     return 1;
 }
 
 int
 mt_treefmt_prepare(MtTreeFmt *f, const MtLogEvent *e, PyObject *key,
                    PyObject *module, PyObject *const *notes,
-                   PyObject *thread_name, unsigned long ident)
+                   PyObject *thread_name, unsigned long ident,
+                   MtTreeRefs *refs)
 {
-    f->cur_exc = f->cur_source = f->cur_caller = NULL;
+    refs->exc = refs->source = refs->caller = NULL;
     if (know_thread(f, e->thread, thread_name, ident) < 0
         || know_record(f, e->record, key, module) < 0) {
         return -1;
     }
-    if (e->kind == MT_LOG_LINE && know_line(f, e->record, e->line) < 0) {
+    if (e->kind == MT_LOG_LINE
+        && know_line(f, e->record, e->line, &refs->source) < 0) {
         return -1;
     }
     PyObject *exc_type = notes[MT_NOTE_EXC_TYPE];
     if (exc_type != NULL && f->exc_name != NULL) {
-        f->cur_exc = cached_call(f->exc_names, f->exc_name, exc_type);
-        if (f->cur_exc == NULL) {
+        refs->exc = cached_call(f->exc_names, f->exc_name, exc_type);
+        if (refs->exc == NULL) {
             return -1;
         }
     }
     PyObject *caller = notes[MT_NOTE_CALLER_FILE];
     if (caller != NULL && f->path) {
-        f->cur_caller = f->shorten == NULL
-                            ? caller
-                            : cached_call(f->short_files, f->shorten, caller);
-        if (f->cur_caller == NULL) {
+        refs->caller = f->shorten == NULL
+                           ? caller
+                           : cached_call(f->short_files, f->shorten, caller);
+        if (refs->caller == NULL) {
             return -1;
         }
     }
+    /* The thread's and the record's entries may have been made by
+     * another thread meanwhile; they are there now. */
     return 0;
 }
 
@@ -712,14 +713,14 @@ definition(MtTreeFmt *f, MtOutBuf *b, const MtTreeName *nm)
 }
 
 static void
-site(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e)
+site(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e, const MtTreeRefs *refs)
 {
     if (e->line <= 0) {
         return;
     }
-    if (f->path && f->cur_caller != NULL) {
+    if (f->path && refs->caller != NULL) {
         mt_outbuf_puts(b, " from ");
-        put_str(b, f->cur_caller);
+        put_str(b, refs->caller);
         mt_outbuf_putc(b, ':');
     }
     else {
@@ -761,14 +762,15 @@ is_enter(unsigned kind)
 
 static void
 enter_text(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e,
-           const MtTreeName *nm, PyObject *const *notes)
+           const MtTreeName *nm, PyObject *const *notes,
+           const MtTreeRefs *refs)
 {
     switch (e->kind) {
     case MT_LOG_THROW:
         verb(f, b, "Throwing", "\x1b[31m");
         mt_outbuf_putc(b, ' ');
-        if (f->cur_exc != NULL) {
-            put_str(b, f->cur_exc);
+        if (refs->exc != NULL) {
+            put_str(b, refs->exc);
         }
         else {
             mt_outbuf_puts(b, "None");
@@ -792,7 +794,7 @@ enter_text(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e,
         definition(f, b, nm);
         break;
     }
-    site(f, b, e);
+    site(f, b, e, refs);
     PyObject *args = notes[MT_NOTE_ARGS];
     if (args != NULL && PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0) {
         mt_outbuf_puts(b, " with ");
@@ -814,7 +816,7 @@ enter_text(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e,
 static void
 exit_text(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e,
           const MtTreeName *nm, PyObject *const *notes,
-          const MtTreeFrame *fr, int64_t now)
+          const MtTreeRefs *refs, const MtTreeFrame *fr, int64_t now)
 {
     switch (e->kind) {
     case MT_LOG_RAISE: {
@@ -822,7 +824,7 @@ exit_text(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e,
         mt_outbuf_putc(b, ' ');
         PyObject *what = notes[MT_NOTE_EXC_REPR];
         if (what == NULL) {
-            what = f->cur_exc;
+            what = refs->exc;
         }
         if (what != NULL) {
             put_str(b, what);
@@ -913,7 +915,7 @@ settle(MtTreeFmt *f, MtTreeThread *t)
 
 void
 mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t now,
-                 PyObject *const *notes)
+                 PyObject *const *notes, const MtTreeRefs *refs)
 {
     if (e->thread >= f->nthreads || (Py_ssize_t)e->record >= f->nrecs
         || !f->recs[e->record].known) {
@@ -941,8 +943,8 @@ mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t now,
             mt_outbuf_putc(b, ':');
             put_long(b, e->line);
             mt_outbuf_puts(b, "  ");
-            if (f->cur_source != NULL) {
-                put_str(b, f->cur_source);
+            if (refs->source != NULL) {
+                put_str(b, refs->source);
             }
             color_off(f, b);
             mt_outbuf_putc(b, '\n');
@@ -965,7 +967,7 @@ mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t now,
         }
         if (fr.shown) {
             line_start(f, b, e->thread, t, fr.indent);
-            enter_text(f, b, e, nm, notes);
+            enter_text(f, b, e, nm, notes, refs);
             mt_outbuf_putc(b, '\n');
         }
     }
@@ -988,7 +990,7 @@ mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t now,
         }
         else if (fr.shown) {
             line_start(f, b, e->thread, t, fr.indent);
-            exit_text(f, b, e, nm, notes, &fr, now);
+            exit_text(f, b, e, nm, notes, refs, &fr, now);
             mt_outbuf_putc(b, '\n');
         }
     }

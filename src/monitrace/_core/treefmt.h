@@ -28,6 +28,15 @@
 
 typedef struct MtTreeFmt MtTreeFmt;
 
+/* What mt_treefmt_prepare() found for one event (borrowed: the formatter
+ * keeps them alive). On the caller's stack: another thread may prepare
+ * its own event while this one's Python code runs. */
+typedef struct {
+    PyObject *exc;    /* the exception type's name, or NULL */
+    PyObject *source; /* a line event's source text, or NULL */
+    PyObject *caller; /* the caller's file as shown, or NULL */
+} MtTreeRefs;
+
 /* A formatter from `spec`, a dict with keys: namer, source_line,
  * exc_name, shorten (callables or None), path, elapsed, color,
  * library_first (bools), depth (int, 0: no limit), prefix (None: once a
@@ -48,17 +57,19 @@ MtOutBuf *mt_treefmt_out(MtTreeFmt *f);
  * exception set on failure. Runs Python code. */
 int mt_treefmt_prepare(MtTreeFmt *f, const MtLogEvent *e, PyObject *key,
                        PyObject *module, PyObject *const *notes,
-                       PyObject *thread_name, unsigned long ident);
+                       PyObject *thread_name, unsigned long ident,
+                       MtTreeRefs *refs);
 
 /* True when mt_treefmt_prepare() would run no Python code for `e`
  * (everything it needs is known): then `e` counts as prepared, and the
  * caller skips bracketing Python code it does not run. */
-int mt_treefmt_ready(MtTreeFmt *f, const MtLogEvent *e,
-                     PyObject *const *notes, PyObject *thread_name);
+int mt_treefmt_ready(const MtTreeFmt *f, const MtLogEvent *e,
+                     PyObject *const *notes, PyObject *thread_name,
+                     MtTreeRefs *refs);
 
 /* Format `e` (prepared) at `time_ns`; `notes` borrowed. Plain C. */
 void mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t time_ns,
-                      PyObject *const *notes);
+                      PyObject *const *notes, const MtTreeRefs *refs);
 
 /* Pass on all text held back for min_duration= (at stop and at the end
  * of a replay): the activations still open are kept. */
