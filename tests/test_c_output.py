@@ -266,3 +266,56 @@ def test_command_hides_deep_library_frames_unless_all(tmp_path):
     shown_all = sum(1 for line in full.stderr.splitlines() if line.strip().startswith("Called "))
     shown_first = sum(1 for line in lines if line.strip().startswith("Called "))
     assert shown_all - shown_first == hidden
+
+
+class _YieldingStream:
+    """A text stream whose write() lets other threads run (its lines are
+    checked afterwards)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, text):
+        import time
+
+        time.sleep(0)  # gives the GIL away: other threads print meanwhile
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def _leaf(n):
+    return n + 1
+
+
+def _branch(n):
+    total = 0
+    for i in range(n):
+        total += _leaf(i)
+    return total
+
+
+def test_live_tree_from_many_threads_keeps_every_line_whole():
+    import threading
+
+    out = _YieldingStream()
+    s = monitrace.trace(live=True, file=out, include=[__name__ + "._*"])
+    with s:
+        threads = [threading.Thread(target=_branch, args=(50,), name=f"w{i}") for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    lines = "".join(out.parts).splitlines()
+    words = []
+    for line in lines:
+        if line.startswith("["):  # a prefix once a second thread shows up
+            name, line = line[1:].split("] ", 1)
+            assert name in ("w0", "w1", "w2", "w3")
+        words.append(" ".join(line.strip().split(" ")[:2]).split(":")[0])
+    assert sorted(set(words)) == [
+        "Called _branch", "Called _leaf", "Returning _branch", "Returning _leaf"]
+    assert [words.count(w) for w in ("Called _branch", "Returning _branch")] == [4, 4]
+    assert [words.count(w) for w in ("Called _leaf", "Returning _leaf")] == [200, 200]
