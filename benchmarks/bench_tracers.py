@@ -7,6 +7,7 @@ note. Nothing here ever fails the benchmark."""
 
 from __future__ import annotations
 
+import atexit
 import cProfile
 import dataclasses
 import os
@@ -70,7 +71,15 @@ def _tmp_path(suffix: str) -> str:
 
     fd, path = tempfile.mkstemp(prefix="monitrace-bench-", suffix=suffix)
     os.close(fd)
+    atexit.register(_remove, path)
     return path
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class Untraced(Tracer):

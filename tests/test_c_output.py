@@ -319,3 +319,28 @@ def test_live_tree_from_many_threads_keeps_every_line_whole():
         "Called _branch", "Called _leaf", "Returning _branch", "Returning _leaf"]
     assert [words.count(w) for w in ("Called _branch", "Returning _branch")] == [4, 4]
     assert [words.count(w) for w in ("Called _leaf", "Returning _leaf")] == [200, 200]
+
+
+def _user_default(obj):
+    return sorted(obj)
+
+
+def dumps_with_a_callback():
+    return json.dumps({"s": {3, 1, 2}}, default=_user_default)
+
+
+def test_tree_library_first_still_shows_user_callbacks_below_hidden_frames():
+    buf = io.StringIO()
+    with monitrace.trace(live=True, file=buf, tree_library="first"):
+        assert dumps_with_a_callback() == '{"s": [1, 2, 3]}'
+    lines = buf.getvalue().splitlines()
+    assert [line.split(":")[0] if line.lstrip().startswith("Called") else line
+            for line in lines[:-1]] == [
+        "Called dumps_with_a_callback",
+        "    Called dumps",
+        "        Called _user_default",
+        "        Returning _user_default",
+        "    Returning dumps",
+        "Returning dumps_with_a_callback",
+    ]
+    assert lines[-1].endswith("calls in library code not shown; --all shows them")
