@@ -119,12 +119,15 @@ mt_outbuf_flush(MtOutBuf *b)
     }
     int rc = 0;
     if (b->fd >= 0) {
-        rc = write_fd(b);
+        rc = write_fd(b); /* keeps the GIL: nothing else writes meanwhile */
+        b->len = 0;
     }
     else if (b->sink != NULL) {
-        rc = write_sink(b);
+        rc = write_sink(b); /* empties the buffer before calling */
     }
-    b->len = 0;
+    else {
+        b->len = 0; /* no target: dropped */
+    }
     if (rc < 0) {
         b->failed = 1;
     }
