@@ -77,9 +77,12 @@ class Tracer:
         names: list[tuple[str, str, str | None, int]],
         threads: list[tuple[int, str]],
         pid: int,
+        min_ns: int = 0,
         /,
     ) -> None: ...
-    def log_write_collapsed(self, write: Callable[[bytes], object], names: list[str], /) -> None: ...
+    def log_write_collapsed(
+        self, write: Callable[[bytes], object], names: list[str], min_ns: int = 0, /
+    ) -> None: ...
     def log_batch(
         self, start: int, count: int, generation: int | None = None, /
     ) -> list[tuple[Any, ...]]: ...

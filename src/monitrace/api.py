@@ -333,10 +333,10 @@ class Session:
         whole or not at all; an unwritable path raises OSError naming it."""
         from .exporters import Source, save
 
-        # The event formats stream the log in C, unless min_duration=
-        # leaves events out (events() applies it, in Python).
-        log = self._tracer if self._options.record and not self._options.min_duration else None
-        return save(Source.of(self), path, format, log=log)
+        # The event formats stream the recorded events from the C log.
+        log = self._tracer if self._options.record else None
+        return save(Source.of(self), path, format, log=log,
+                    min_duration_ns=recording.min_duration_ns(self._options))
 
     def send_spans(self, tracer_provider: Any = None, context: Any = None) -> int:
         """Send the recorded calls to OpenTelemetry as spans, through

@@ -394,11 +394,13 @@ on_end(MtWalker *w, uint32_t thread, const MtWalkAct *act,
 }
 
 const char mt_chrome_write_doc[] =
-    "log_write_chrome($self, write, names, threads, pid, /)\n--\n\n"
+    "log_write_chrome($self, write, names, threads, pid, min_ns=0, /)\n"
+    "--\n\n"
     "Write the recorded events as Chrome trace events (each begins with\n"
     "',\\n') through `write(bytes)`: `names` by record index holds\n"
     "(full_name, category, file or None, line), `threads` by thread index\n"
-    "(native_id, name). Raises what `write` raises.";
+    "(native_id, name). With `min_ns`, activations shorter than that are\n"
+    "left out with everything inside them. Raises what `write` raises.";
 
 PyObject *
 mt_chrome_write_method(PyObject *self, PyObject *args)
@@ -406,13 +408,23 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
     MtTracer *tr = (MtTracer *)self;
     PyObject *write, *names, *threads;
     long pid;
-    if (!PyArg_ParseTuple(args, "OO!O!l:log_write_chrome", &write,
+    long long min_ns = 0;
+    if (!PyArg_ParseTuple(args, "OO!O!l|L:log_write_chrome", &write,
                           &PyList_Type, &names, &PyList_Type, &threads,
-                          &pid)) {
+                          &pid, &min_ns)) {
         return NULL;
     }
     if (mt_tracer_refuse(tr, "log_write_chrome", 0) < 0) {
         return NULL;
+    }
+    double scale = mt_clock_ns_per_tick(tr->clock);
+    uint64_t end = tr->log.count;
+    uint8_t *dropped = NULL;
+    if (min_ns > 0) {
+        dropped = mt_walk_short(&tr->log, end, scale, (int64_t)min_ns);
+        if (dropped == NULL) {
+            return PyErr_NoMemory();
+        }
     }
     MtOutBuf out;
     mt_outbuf_init(&out);
@@ -422,12 +434,13 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
     Py_INCREF(names);
     Py_INCREF(threads);
     mt_walk_init(&c.walk, on_begin, on_end, &c);
-    double scale = mt_clock_ns_per_tick(tr->clock);
     uint64_t serial = tr->serial;
-    uint64_t end = tr->log.count;
     for (uint64_t seq = 0; seq < end && !out.failed; seq++) {
         if (tr->serial != serial) {
             break;
+        }
+        if (mt_walk_dropped(dropped, seq)) {
+            continue;
         }
         /* A copy: `write` may run code that grows or clears the log. */
         MtLogEvent e = *mt_eventlog_event_at(&tr->log, seq);
@@ -441,6 +454,7 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
     }
     int nomem = c.walk.nomem || c.failed;
     mt_walk_free(&c.walk);
+    PyMem_RawFree(dropped);
     PyMem_RawFree(c.meta_done);
     for (size_t i = 0; i < c.nheads; i++) {
         PyMem_RawFree(c.heads[i].text);

@@ -220,19 +220,22 @@ done:
 }
 
 const char mt_folded_write_doc[] =
-    "log_write_collapsed($self, write, names, /)\n--\n\n"
+    "log_write_collapsed($self, write, names, min_ns=0, /)\n--\n\n"
     "Write the recorded events as collapsed stacks through\n"
     "`write(bytes)`: one line per stack, frames named by `names` (by\n"
     "record index), self time in whole microseconds (summed in ns, then\n"
-    "rounded; stacks that round to 0 are left out), threads merged.";
+    "rounded; stacks that round to 0 are left out), threads merged.\n"
+    "With `min_ns`, activations shorter than that are left out with\n"
+    "everything inside them.";
 
 PyObject *
 mt_folded_write_method(PyObject *self, PyObject *args)
 {
     MtTracer *tr = (MtTracer *)self;
     PyObject *write, *names;
-    if (!PyArg_ParseTuple(args, "OO!:log_write_collapsed", &write,
-                          &PyList_Type, &names)) {
+    long long min_ns = 0;
+    if (!PyArg_ParseTuple(args, "OO!|L:log_write_collapsed", &write,
+                          &PyList_Type, &names, &min_ns)) {
         return NULL;
     }
     if (mt_tracer_refuse(tr, "log_write_collapsed", 0) < 0) {
@@ -248,13 +251,26 @@ mt_folded_write_method(PyObject *self, PyObject *args)
     t.nnodes = 1;
     mt_walk_init(&t.walk, on_begin, on_end, &t);
     double scale = mt_clock_ns_per_tick(tr->clock);
+    uint8_t *dropped = NULL;
+    if (min_ns > 0) {
+        dropped = mt_walk_short(&tr->log, tr->log.count, scale,
+                                (int64_t)min_ns);
+        if (dropped == NULL) {
+            PyMem_RawFree(t.nodes);
+            return PyErr_NoMemory();
+        }
+    }
     /* No Python code runs while the trie is built. */
     for (uint64_t seq = 0; seq < tr->log.count; seq++) {
+        if (mt_walk_dropped(dropped, seq)) {
+            continue;
+        }
         const MtLogEvent *e = mt_eventlog_event_at(&tr->log, seq);
         mt_walk_event(&t.walk, e, seq, mt_eventlog_ns(&tr->log, scale,
                                                       e->time));
     }
     mt_walk_finish(&t.walk);
+    PyMem_RawFree(dropped);
     int nomem = t.nomem || t.walk.nomem;
     mt_walk_free(&t.walk);
     MtOutBuf out;

@@ -129,3 +129,124 @@ mt_walk_finish(MtWalker *w)
         }
     }
 }
+
+/* ---- min_duration ------------------------------------------------------ */
+
+typedef struct {
+    uint64_t seq; /* its enter event */
+    int64_t start_ns;
+} Open;
+
+typedef struct {
+    uint64_t first; /* enter event */
+    uint64_t last;  /* exit event */
+} Span;
+
+typedef struct {
+    Open *open; /* MinDuration's stack, by depth */
+    size_t nopen;
+    size_t open_cap;
+    Span *spans; /* dropped spans, nested or apart, in exit order */
+    size_t nspans;
+    size_t spans_cap;
+} ShortThread;
+
+static int
+grow(void **items, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need) {
+        n *= 2;
+    }
+    void *p = PyMem_RawRealloc(*items, n * size);
+    if (p == NULL) {
+        return -1;
+    }
+    *items = p;
+    *cap = n;
+    return 0;
+}
+
+uint8_t *
+mt_walk_short(const MtEventLog *log, uint64_t end, double scale,
+              int64_t min_ns)
+{
+    uint8_t *bits = PyMem_RawCalloc((size_t)(end / 8 + 1), 1);
+    ShortThread *threads = NULL;
+    size_t nthreads = 0;
+    int failed = bits == NULL;
+    for (uint64_t seq = 0; seq < end && !failed; seq++) {
+        const MtLogEvent *e = mt_eventlog_event_at(log, seq);
+        if (e->thread >= nthreads) {
+            size_t n = nthreads ? nthreads * 2 : 8;
+            while (n <= e->thread) {
+                n *= 2;
+            }
+            ShortThread *t = PyMem_RawRealloc(threads, n * sizeof(*t));
+            if (t == NULL) {
+                failed = 1;
+                break;
+            }
+            memset(t + nthreads, 0, (n - nthreads) * sizeof(*t));
+            threads = t;
+            nthreads = n;
+        }
+        ShortThread *t = &threads[e->thread];
+        size_t depth = e->depth;
+        if (is_enter(e->kind)) {
+            if (t->nopen > depth) {
+                t->nopen = depth;
+            }
+            if (grow((void **)&t->open, &t->open_cap, t->nopen + 1,
+                     sizeof(Open))
+                < 0) {
+                failed = 1;
+                break;
+            }
+            t->open[t->nopen++] =
+                (Open){seq, mt_eventlog_ns(log, scale, e->time)};
+            continue;
+        }
+        if (e->kind == MT_LOG_LINE || t->nopen <= depth) {
+            continue;
+        }
+        t->nopen = depth;
+        Open o = t->open[depth];
+        if (mt_eventlog_ns(log, scale, e->time) - o.start_ns >= min_ns) {
+            continue;
+        }
+        /* Short: it swallows the spans dropped inside it. */
+        while (t->nspans > 0 && t->spans[t->nspans - 1].first >= o.seq) {
+            t->nspans--;
+        }
+        if (grow((void **)&t->spans, &t->spans_cap, t->nspans + 1,
+                 sizeof(Span))
+            < 0) {
+            failed = 1;
+            break;
+        }
+        t->spans[t->nspans++] = (Span){o.seq, seq};
+    }
+    for (size_t i = 0; i < nthreads; i++) {
+        ShortThread *t = &threads[i];
+        for (size_t k = 0; k < t->nspans && !failed; k++) {
+            for (uint64_t seq = t->spans[k].first; seq <= t->spans[k].last;
+                 seq++) {
+                if (mt_eventlog_event_at(log, seq)->thread == i) {
+                    bits[seq >> 3] |= (uint8_t)(1u << (seq & 7));
+                }
+            }
+        }
+        PyMem_RawFree(t->open);
+        PyMem_RawFree(t->spans);
+    }
+    PyMem_RawFree(threads);
+    if (failed) {
+        PyMem_RawFree(bits);
+        return NULL;
+    }
+    return bits;
+}

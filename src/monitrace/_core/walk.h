@@ -66,6 +66,19 @@ void mt_walk_event(MtWalker *w, const MtLogEvent *e, uint64_t seq,
 void mt_walk_finish(MtWalker *w);
 void mt_walk_free(MtWalker *w);
 
+/* min_duration=: a bitmap of the first `end` events of `log` (bit set:
+ * left out) marking activations shorter than `min_ns` with everything
+ * inside them, as events.MinDuration decides (activations still open at
+ * the end are kept). NULL when memory ran out. Free with PyMem_RawFree. */
+uint8_t *mt_walk_short(const MtEventLog *log, uint64_t end, double scale,
+                       int64_t min_ns);
+
+static inline int
+mt_walk_dropped(const uint8_t *bits, uint64_t seq)
+{
+    return bits != NULL && (bits[seq >> 3] >> (seq & 7)) & 1;
+}
+
 /* The activation's time without its nested activations (never < 0). */
 static inline int64_t
 mt_walk_self_ns(const MtWalkAct *a)

@@ -41,7 +41,7 @@ class _Format:
     binary: bool
     needs_events: bool = False
     # Streams the recorded events from the C event log (a _core.Tracer).
-    write_log: Callable[[Source, IO[Any], Any], None] | None = None
+    write_log: Callable[[Source, IO[Any], Any, int], None] | None = None
 
 
 _FORMATS: dict[str, _Format] = {
@@ -257,11 +257,17 @@ def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes] | gzip.GzipFile, b
 
 
 def save(
-    source: Source, path: str | os.PathLike[str], format: str | None = None, *, log: Any = None
+    source: Source,
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    log: Any = None,
+    min_duration_ns: int = 0,
 ) -> str:
     """Write `source` to `path` in `format` (default: from the extension).
-    `log`, the session's C tracer when its recorded events are all there
-    is to write, lets the event formats stream them in C. Returns the
+    `log`, the session's C tracer, lets the event formats stream its
+    recorded events in C (leaving out activations shorter than
+    `min_duration_ns`, as the session's events() does). Returns the
     format used."""
     chosen = resolve_format(path, format, events=source.events is not None)
     spec = _FORMATS[chosen]
@@ -269,7 +275,7 @@ def save(
     write_log = spec.write_log
     if log is not None and write_log is not None:
         def writer(out: IO[Any]) -> None:
-            write_log(source, out, log)
+            write_log(source, out, log, min_duration_ns)
     else:
         def writer(out: IO[Any]) -> None:
             spec.write(source, out)

@@ -93,9 +93,10 @@ def write(source: Source, out: IO[str]) -> None:
     out.write("\n]}\n")
 
 
-def write_log(source: Source, out: IO[str], tracer: Any) -> None:
+def write_log(source: Source, out: IO[str], tracer: Any, min_ns: int = 0) -> None:
     """write() for a session's own recorded events, streamed by the C
-    writer (_core/chrome.c) from its event log: the same document."""
+    writer (_core/chrome.c) from its event log: the same document.
+    Activations shorter than `min_ns` are left out (min_duration=)."""
     info = tracer.log_info()
     table = NameTable(info["records"])
     names = []
@@ -113,7 +114,7 @@ def write_log(source: Source, out: IO[str], tracer: Any) -> None:
         "ph": "M", "pid": pid, "tid": 0, "name": "process_name",
         "args": {"name": _process_name()},
     }))
-    tracer.log_write_chrome(binary_writer(out), names, threads, pid)
+    tracer.log_write_chrome(binary_writer(out), names, threads, pid, min_ns)
     out.write("\n]}\n")
 
 
