@@ -149,50 +149,45 @@ def events(tracer: Any, options: Options) -> Iterator[Event]:
     return iter_events(tracer, min_duration_ns(options))
 
 
-def write_tree(
-    tracer: Any,
-    options: Options,
-    write: Any,
-    style: TreeStyle,
-    hidden: Collection[Any],
-    *,
-    text: bool = True,
-) -> None:
+def _replay(
+    tracer: Any, options: Options, write: Any, style: TreeStyle, hidden: Collection[Any]
+) -> tuple[Any, str]:
     """Replay the recorded events as a tree through `write` (str chunks
-    of whole lines, or bytes), then the notes on what is missing."""
+    of whole lines; None: return the whole text); (what the C replay
+    returned, the closing notes on what is missing)."""
     require_record(options, "tree()")
     info = tracer.log_info()
     namer = tree_mod.replay_namer(lambda: tracer.log_info()["records"], hidden, style.full_paths)
     spec = tree_mod.spec(
         style, namer, prefix=len(info["threads"]) > 1, min_ns=min_duration_ns(options)
     )
-    shown = tracer.log_write_tree(spec, write, text=text)
+    result = tracer.log_write_tree(spec, write)
+    hidden_calls = result[0] if write is None else result
     notes = []
-    if style.library == "first" and shown:
-        notes.append(tree_mod.hidden_note(shown))
+    if style.library == "first" and hidden_calls:
+        notes.append(tree_mod.hidden_note(hidden_calls))
     rec = record_info(tracer)
     if rec.dropped:
         notes.append(
             f"... {rec.dropped} more events were not recorded "
             f"(record limit {rec.limit}; pass a larger record=)"
         )
-    if notes:
-        line = "".join(n + "\n" for n in notes)
-        write(line if text else line.encode())
+    return result, "".join(n + "\n" for n in notes)
 
 
 def tree_text(
     tracer: Any, options: Options, style: TreeStyle, hidden: Collection[Any]
 ) -> str:
-    chunks: list[bytes] = []
-    write_tree(tracer, options, chunks.append, style, hidden, text=False)
-    return b"".join(chunks).decode("utf-8")
+    (_, text), notes = _replay(tracer, options, None, style, hidden)
+    return str(text) + notes
 
 
 def print_tree(
     tracer: Any, options: Options, file: TextIO, style: TreeStyle, hidden: Collection[Any]
 ) -> None:
-    write_tree(tracer, options, file.write, style, hidden)
+    _, notes = _replay(tracer, options, file.write, style, hidden)
+    if notes:
+        file.write(notes)
 
 
 def line_stats(tracer: Any, options: Options) -> dict[tuple[str, int], int]:

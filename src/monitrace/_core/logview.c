@@ -506,7 +506,8 @@ const char mt_logview_write_tree_doc[] =
     "Replay the recorded events through the tree formatter made from\n"
     "`spec` (as for log_configure's tree), handing its text to\n"
     "`write(chunk)` (str when `text`, else bytes) in chunks of whole\n"
-    "lines. Returns the number of library calls not shown. Raises what\n"
+    "lines. Returns the number of library calls not shown, or with\n"
+    "write=None (that number, the whole text as a str). Raises what\n"
     "`write` or the spec's callables raise, and RuntimeError if the log\n"
     "is cleared meanwhile.";
 
@@ -522,6 +523,9 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
                                      kwlist, &spec, &write, &text)) {
         return NULL;
     }
+    /* write=None: the whole text is kept here and returned as one str
+     * (one copy, where chunks would be joined and decoded). */
+    int keep = write == Py_None;
     if (mt_tracer_refuse(tr, "log_write_tree", 0) < 0) {
         return NULL;
     }
@@ -531,7 +535,7 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
     }
     MtTreeFmt *f = mt_treefmt_from_capsule(capsule);
     MtOutBuf *out = mt_treefmt_out(f);
-    mt_outbuf_target(out, -1, write, text, 0);
+    mt_outbuf_target(out, -1, keep ? NULL : write, text, 0);
     uint64_t serial = tr->serial;
     double scale = mt_clock_ns_per_tick(tr->clock);
     size_t note = 0;
@@ -570,7 +574,9 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
         if (rc == 0) {
             mt_treefmt_event(f, &e, mt_eventlog_ns(log, scale, e.time),
                              notes, &refs);
-            mt_outbuf_maybe_flush(out);
+            if (!keep) {
+                mt_outbuf_maybe_flush(out);
+            }
         }
         for (int i = 0; i < MT_NOTE_KINDS; i++) {
             Py_XDECREF(notes[i]);
@@ -584,7 +590,18 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
         }
     }
     mt_treefmt_release(f);
-    mt_outbuf_flush(out);
+    PyObject *whole = NULL;
+    if (keep && !out->failed) {
+        whole = PyUnicode_DecodeUTF8(out->data ? out->data : "",
+                                     (Py_ssize_t)out->len, "strict");
+        if (whole == NULL) {
+            Py_DECREF(capsule);
+            return NULL;
+        }
+    }
+    else {
+        mt_outbuf_flush(out);
+    }
     if (out->failed) {
         PyObject *err = mt_outbuf_take_error(out);
         if (err != NULL) {
@@ -599,5 +616,8 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
     PyObject *hidden =
         PyLong_FromUnsignedLongLong(mt_treefmt_hidden_calls(f));
     Py_DECREF(capsule);
-    return hidden;
+    if (whole == NULL || hidden == NULL) {
+        return hidden;
+    }
+    return Py_BuildValue("(NN)", hidden, whole);
 }
