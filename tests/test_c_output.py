@@ -266,6 +266,10 @@ def test_command_hides_deep_library_frames_unless_all(tmp_path):
     shown_all = sum(1 for line in full.stderr.splitlines() if line.strip().startswith("Called "))
     shown_first = sum(1 for line in lines if line.strip().startswith("Called "))
     assert shown_all - shown_first == hidden
+    # --stdlib asks for the standard library: shown in full too
+    stdlib = subprocess.run([*cmd, "--stdlib", str(script)], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=60)
+    assert stdlib.stderr == full.stderr
 
 
 class _YieldingStream:
