@@ -7,6 +7,7 @@ note. Nothing here ever fails the benchmark."""
 
 from __future__ import annotations
 
+import atexit
 import cProfile
 import dataclasses
 import os
@@ -58,7 +59,26 @@ class Tracer:
     def begin(self) -> None:
         pass
 
+    def finish(self) -> None:
+        """Right after the timed run, and timed with it (saving a trace)."""
+
     def end(self) -> None:
+        pass
+
+
+def _tmp_path(suffix: str) -> str:
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="monitrace-bench-", suffix=suffix)
+    os.close(fd)
+    atexit.register(_remove, path)
+    return path
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
         pass
 
 
@@ -148,6 +168,54 @@ class MonitraceLive(MonitraceSession):
         if not hasattr(self, "_sink"):
             self._sink = _devnull()
         return {"live": True, "file": self._sink}
+
+
+class MonitraceLiveFile(MonitraceSession):
+    name, label = "live-file", "monitrace live tree to a file"
+    needs = ("live",)
+
+    def make_options(self) -> dict[str, Any]:
+        if not hasattr(self, "_sink"):
+            self._path = _tmp_path(".txt")
+            self._sink = open(self._path, "w", encoding="utf-8")  # noqa: SIM115
+        self._sink.seek(0)
+        self._sink.truncate()
+        return {"live": True, "file": self._sink}
+
+
+class MonitraceSave(MonitraceSession):
+    """Record mode, then (timed) stop and write the trace: the whole
+    cost of getting a file, as a user pays it."""
+
+    needs = ("record",)
+    options = {"record": 4_000_000}
+    warmup = False  # the warm-up run's events would be saved too
+    suffix = ".json"
+
+    def finish(self) -> None:
+        self.session.stop()
+        if not hasattr(self, "_path"):
+            self._path = _tmp_path(self.suffix)
+        self.write()
+
+    def write(self) -> None:
+        self.session.save(self._path)
+
+
+class MonitraceChromeSave(MonitraceSave):
+    name, label = "chrome-save", "monitrace record + save Chrome .json"
+
+
+class MonitraceCollapsedSave(MonitraceSave):
+    name, label = "collapsed-save", "monitrace record + save .folded"
+    suffix = ".folded"
+
+
+class MonitraceTreeText(MonitraceSave):
+    name, label = "tree-text", "monitrace record + tree() text"
+
+    def write(self) -> None:
+        self.session.tree()
 
 
 class MonitraceFiltered(Tracer):
@@ -276,8 +344,35 @@ class VizTracer(Tracer):
         self.tracer.clear()
 
 
+class VizTracerSave(Tracer):
+    name, label = "viztracer-save", "viztracer + save Chrome .json"
+    peer = True
+    warmup = False
+
+    def check(self) -> str | None:
+        return VizTracer.check(self)  # type: ignore[arg-type]
+
+    def begin(self) -> None:
+        from viztracer import VizTracer as Viz
+
+        self.tracer = Viz(verbose=0, register_global=False)
+        self.tracer.start()
+
+    def finish(self) -> None:
+        self.tracer.stop()
+        if not hasattr(self, "_path"):
+            self._path = _tmp_path(".json")
+        self.tracer.save(self._path)
+
+    def end(self) -> None:
+        self.tracer.stop()
+        self.tracer.clear()
+        del self.tracer
+
+
 ALL: list[Callable[[], Tracer]] = [
     Untraced, SetprofileNoop, SettraceNoop, CProfile, MonitraceStats,
-    MonitraceRecord, MonitraceLive, MonitraceFiltered, Pyftrace, Hunter,
-    VizTracer,
+    MonitraceRecord, MonitraceLive, MonitraceLiveFile, MonitraceFiltered,
+    MonitraceChromeSave, MonitraceCollapsedSave, MonitraceTreeText, Pyftrace,
+    Hunter, VizTracer, VizTracerSave,
 ]

@@ -252,8 +252,11 @@ def test_depth_lines_path_c_calls(tmp_path):
         "    example.py:3  return 10\n"
         "Returning foo\n"
     )
-    r = run("--path", EXAMPLE)
+    r = run("--path", "--full-paths", EXAMPLE)
     assert r.stderr.splitlines()[0] == f"Called foo@{EXAMPLE}:1 from {EXAMPLE}:8"
+    # Short paths by default: relative to the working directory.
+    r = run("--path", EXAMPLE, cwd=os.path.dirname(EXAMPLE))
+    assert r.stderr.splitlines()[0] == "Called foo@example.py:1 from example.py:8"
     r = run("--c-calls", "-c", "def f():\n    return len('ab')\nf()\n")
     assert r.stderr == (
         "Called f:1 from line 3\n"

@@ -260,12 +260,22 @@ def test_depth_limit_path_and_elapsed():
     assert lines[0] == f"Called fact:47 from line {SITE}"
     assert lines[1].startswith("Returning fact [") and lines[1].endswith("s]")
     assert len(lines) == 2
-    with_path = traced(example.foo, path=True).tree().splitlines()
+    with_path = traced(example.foo, path=True, full_paths=True).tree().splitlines()
     assert with_path == [
         f"Called foo@{example.__file__}:1 from {__file__}:{SITE}",
         f"    Called bar@{example.__file__}:5 from {example.__file__}:2",
         f"    Returning bar @ {example.__file__}",
         f"Returning foo @ {example.__file__}",
+    ]
+    # Without full_paths, paths are short (model.short_path).
+    from monitrace.model import short_path
+
+    short, here = short_path(example.__file__), short_path(__file__)
+    assert traced(example.foo, path=True).tree().splitlines() == [
+        f"Called foo@{short}:1 from {here}:{SITE}",
+        f"    Called bar@{short}:5 from {short}:2",
+        f"    Returning bar @ {short}",
+        f"Returning foo @ {short}",
     ]
 
 

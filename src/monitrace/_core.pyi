@@ -86,6 +86,30 @@ class Tracer:
         caller_files: bool = False,
         repr_limit: int = 80,
         live: Callable[[tuple[Any, ...], Any, str | None, int, str | None], object] | None = None,
+        tree: dict[str, Any] | None = None,
+    ) -> None: ...
+    def log_tree_target(
+        self,
+        fd: int = -1,
+        write: Callable[[Any], object] | None = None,
+        text: bool = True,
+        line_flush: bool = False,
+    ) -> None: ...
+    def log_tree_flush(self) -> int: ...
+    def log_write_tree(
+        self, spec: dict[str, Any], write: Callable[[Any], object] | None, text: bool = True
+    ) -> Any: ...
+    def log_write_chrome(
+        self,
+        write: Callable[[bytes], object],
+        names: list[tuple[str, str, str | None, int]],
+        threads: list[tuple[int, str]],
+        pid: int,
+        min_ns: int = 0,
+        /,
+    ) -> None: ...
+    def log_write_collapsed(
+        self, write: Callable[[bytes], object], names: list[str], min_ns: int = 0, /
     ) -> None: ...
     def log_batch(
         self, start: int, count: int, generation: int | None = None, /

@@ -56,6 +56,17 @@ def _reset_after_fork() -> None:
             warnings.warn(f"monitrace: reset after fork failed: {exc!r}", TracerError)
 
 
+def _flush_before_fork() -> None:
+    """Write out live trees before os.fork(): the child forgets its copy
+    of the buffer, so what the parent formatted appears once, in order."""
+    # Through the WeakSet's own set of references: iterating the WeakSet
+    # runs its Python code, which the sessions would trace.
+    for ref in list(_running.data):  # type: ignore[attr-defined]
+        session = ref()
+        if session is not None and session._live is not None:
+            session._live.flush()
+
+
 def _stop_all_at_exit() -> None:
     for session in list(_running):
         try:
@@ -80,7 +91,7 @@ class Session:
         filters.apply_scope(self._tracer, options)
         self._errors: list[str] = []
         # Code objects whose activations the tree does not print (the CLI
-        # hides the script's module code); see tree.TreeFormatter.
+        # hides the script's module code); see tree.tree_name.
         self._hidden: set[Any] = set()
         self._dropped_reported = 0
         self._unmatched_reported: set[str] = set()
@@ -132,8 +143,10 @@ class Session:
             atexit.register(_stop_all_at_exit)
             _atexit_registered = True
         if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_reset_after_fork)
+            os.register_at_fork(before=_flush_before_fork, after_in_child=_reset_after_fork)
             _fork_hook_registered = True
+        if self._live is not None:
+            self._live.attach()
         _running.add(self)
         try:
             self._tracer.start(tool_id=tool)
@@ -146,10 +159,10 @@ class Session:
     def stop(self) -> None:
         if not self._tracer.running:
             return
-        errors = self._tracer.stop()
-        if self._live is not None:
-            self._live.flush()
+        errors = self._tracer.stop()  # writes out the live tree
         _running.discard(self)
+        if self._live is not None:
+            self._live.stopped()
         if errors:
             self._errors.extend(errors)
             warnings.warn(
@@ -341,7 +354,10 @@ class Session:
         whole or not at all; an unwritable path raises OSError naming it."""
         from .exporters import Source, save
 
-        return save(Source.of(self), path, format)
+        # The event formats stream the recorded events from the C log.
+        log = self._tracer if self._options.record else None
+        return save(Source.of(self), path, format, log=log,
+                    min_duration_ns=recording.min_duration_ns(self._options))
 
     def send_spans(self, tracer_provider: Any = None, context: Any = None) -> int:
         """Send the recorded calls to OpenTelemetry as spans, through
@@ -386,8 +402,7 @@ class Session:
         style = recording.style_for(
             self._options, None, path=path, elapsed=elapsed, depth=depth, color=False
         )
-        lines = recording.tree_lines(self._tracer, self._options, style, self._hidden)
-        return "".join(line + "\n" for line in lines)
+        return recording.tree_text(self._tracer, self._options, style, self._hidden)
 
     def print_tree(
         self,

@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="print file paths in full (default: relative to the working "
                            "directory, site-packages/ or <stdlib>/)")
     show.add_argument("--elapsed", action="store_true", help="show the time each call took")
+    show.add_argument("--all", action="store_true",
+                      help="show library code (stdlib, site-packages) in full; by default the "
+                           "tree shows only the first frame of each call into it (also with "
+                           "--stdlib)")
     show.add_argument("--repr-limit", type=int, default=80, metavar="N",
                       help="cut argument and return value reprs to N characters (default 80)")
     out = parser.add_argument_group("output")
@@ -182,6 +186,7 @@ def trace_options(
             full_paths=ns.full_paths,
             elapsed=ns.elapsed,
             depth=ns.depth,
+            tree_library="all" if ns.all or ns.stdlib else "first",
         )
         if ns.no_color:
             opts["color"] = False
@@ -384,6 +389,9 @@ class _LiveFile:
     written while it runs, in place (a symlink is followed, a FIFO or a
     device stays what it is). A failed write does not reach the tracer or
     the program: the first error is kept and reported once at the end."""
+
+    # The live tree may hand this file whole chunks (not a line at a time).
+    monitrace_chunks = True
 
     def __init__(self, path: str) -> None:
         self.path = path

@@ -195,61 +195,6 @@ class _Events:
         )
 
 
-class Decoder:
-    """Turns the live log's tuples into :class:`Event` objects, caching one
-    :class:`FunctionInfo` per function (the live tree's path)."""
-
-    def __init__(self) -> None:
-        self._functions: dict[int, FunctionInfo] = {}
-        self._records: Sequence[Any] = ()
-        self._threads: Sequence[Any] = ()
-
-    def reset(self, records: Sequence[Any], threads: Sequence[Any]) -> None:
-        self._records = records
-        self._threads = threads
-
-    def forget(self) -> None:
-        self._functions.clear()
-
-    def function(self, index: int, key: Any = None, module: Any = None) -> FunctionInfo:
-        info = self._functions.get(index)
-        if info is None:
-            if key is None:
-                kind, key, module = self._records[index][:3]
-            else:
-                kind = "py" if hasattr(key, "co_code") else "c"
-            info = FunctionInfo(**_identity(kind, key, module), code=key)
-            self._functions[index] = info
-        return info
-
-    def thread(self, index: int) -> tuple[int, int, str]:
-        ident, native_id, name = self._threads[index]
-        return ident, native_id, name or f"Thread-{ident}"
-
-    def knows(self, record: int, thread: int) -> bool:
-        return record < len(self._records) and thread < len(self._threads)
-
-    def event(
-        self, raw: Sequence[Any], function: FunctionInfo, ident: int, native_id: int, name: str
-    ) -> Event:
-        kind, t, _thread, _record, depth, line, args, retval, exc_type, exc_repr, caller = raw
-        return Event(
-            kind=KINDS[kind],
-            time_ns=t,
-            thread_id=ident,
-            thread_native_id=native_id,
-            thread_name=name,
-            depth=depth,
-            function=function,
-            line=line,
-            args=args,
-            retval=retval,
-            exception=exception_name(exc_type),
-            exception_repr=exc_repr,
-            caller_filename=caller,
-        )
-
-
 class MinDuration:
     """Drops activations shorter than ``min_ns`` (and everything inside
     them) from a stream of events, as ``min_duration=`` asks for trees and

@@ -11,6 +11,7 @@ from . import filters
 from .filters import Spec
 
 _CLOCKS = ("auto", "tsc", "monotonic")
+_TREE_LIBRARY = ("all", "first")
 _FORK_MODES = ("stop", "continue")
 
 #: Events kept by ``record=True`` (24 MB of event records): the first ones
@@ -54,6 +55,9 @@ class Options:
     depth: int | None = None
     repr_limit: int = 80
     color: bool | None = None
+    # Library code (stdlib, site-packages) in trees: "all" of it, or only
+    # the "first" frame of each call into it from other code.
+    tree_library: str = "all"
     # What a child of os.fork() does with a running session.
     fork: str = "stop"
 
@@ -114,6 +118,11 @@ def _recording_checks(o: Options) -> None:
         )
     if o.file is not None and not o.live:
         raise ValueError("file= is where live=True prints the tree; pass live=True too")
+    if not isinstance(o.tree_library, str) or o.tree_library not in _TREE_LIBRARY:
+        raise ValueError(
+            f"tree_library must be one of {', '.join(map(repr, _TREE_LIBRARY))}, "
+            f"not {o.tree_library!r}"
+        )
     if o.depth is not None:
         if not isinstance(o.depth, int) or isinstance(o.depth, bool):
             raise TypeError(f"depth must be a positive int or None, not {o.depth!r}")

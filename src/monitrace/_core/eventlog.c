@@ -9,6 +9,7 @@
 #include "logview.h"
 #include "records.h"
 #include "threadstate.h"
+#include "treefmt.h"
 #include "tracer.h"
 
 #include <limits.h>
@@ -154,6 +155,13 @@ emit(MtTracer *tr, MtThreadState *ts, MtRecord *rec, const MtLogEvent *e,
         return;
     }
     int64_t seq = append(tr, e);
+    if (tr->log.tree != NULL && !tr->log.live_broken) {
+        mt_logview_tree(tr, ts, rec, e, notes);
+        if (tr->serial != serial || !tr->active) {
+            drop_notes(notes);
+            return;
+        }
+    }
     if (tr->log.live != NULL && !tr->log.live_broken) {
         mt_logview_deliver(tr, ts, rec, e, notes);
         if (tr->serial != serial || !tr->active) {
@@ -174,7 +182,7 @@ static int
 wanted(MtTracer *tr)
 {
     MtEventLog *log = &tr->log;
-    if (log->live != NULL && !log->live_broken) {
+    if (mt_eventlog_live(log)) {
         return 1;
     }
     if (!log->record) {
@@ -196,7 +204,7 @@ static inline int
 plain(const MtEventLog *log)
 {
     return MT_HAVE_FRAME_PEEK && mt_callsite_peek_ok && log->live == NULL
-           && !log->args && !log->retval;
+           && log->tree == NULL && !log->args && !log->retval;
 }
 
 static inline uint32_t
@@ -504,7 +512,8 @@ mt_eventlog_start(MtTracer *tr)
      * Python events can skip straight to the store (no notes, no Python
      * code, no frame objects). */
     log->lean = MT_HAVE_FRAME_PEEK && mt_callsite_peek_ok && log->enabled
-                && log->record && log->live == NULL && !log->args
+                && log->record && log->live == NULL && log->tree == NULL
+                && !log->args
                 && !log->retval && !log->caller_files;
     if (!log->enabled) {
         return;
@@ -545,6 +554,7 @@ void
 mt_eventlog_stop(MtTracer *tr)
 {
     MtEventLog *log = &tr->log;
+    mt_logview_tree_flush(tr);
     if (log->set_local == NULL) {
         return;
     }
@@ -617,6 +627,20 @@ mt_eventlog_clear(MtEventLog *log)
     log->count = log->dropped = 0;
     log->based = 0;
     log->live_broken = 0;
+    MtTreeFmt *f = mt_treefmt_from_capsule(log->tree);
+    if (f != NULL) {
+        /* Record indexes and thread indexes start again. */
+        mt_treefmt_reset(f);
+    }
+}
+
+void
+mt_eventlog_forked(MtEventLog *log)
+{
+    MtTreeFmt *f = mt_treefmt_from_capsule(log->tree);
+    if (f != NULL) {
+        mt_outbuf_discard(mt_treefmt_out(f));
+    }
 }
 
 void
@@ -624,6 +648,7 @@ mt_eventlog_free(MtEventLog *log)
 {
     mt_eventlog_clear(log);
     Py_CLEAR(log->live);
+    Py_CLEAR(log->tree);
     Py_CLEAR(log->set_local);
 }
 
@@ -631,6 +656,7 @@ int
 mt_eventlog_traverse(MtEventLog *log, visitproc visit, void *arg)
 {
     Py_VISIT(log->live);
+    Py_VISIT(log->tree);
     Py_VISIT(log->set_local);
     for (size_t i = 0; i < log->nnotes; i++) {
         Py_VISIT(log->notes[i].obj);

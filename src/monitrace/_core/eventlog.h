@@ -10,9 +10,10 @@
  * Limit policy: the first `limit` events are kept; later events are
  * counted in `dropped` and otherwise ignored (statistics are unaffected).
  *
- * The same hooks serve live printing: with a `live` callable, each event
- * is handed to Python as it happens (the opt-in slow path, logview.c), and
- * line hit counts for lines=True. Call sites come from callsite.h, reprs
+ * The same hooks serve live printing: the live tree is formatted in C as
+ * events happen (treefmt.h, fed by logview.c), or, with a `live` callable,
+ * each event is handed to Python (the opt-in slow path); and line hit
+ * counts for lines=True. Call sites come from callsite.h, reprs
  * from capture.h; logview.h holds the Tracer methods that read the log.
  */
 #ifndef MT_EVENTLOG_H
@@ -93,7 +94,9 @@ typedef struct {
     Py_ssize_t repr_limit;
     PyObject *live;  /* Owned: callable(event, key, module, ident,
                         name), or NULL */
-    int live_broken; /* the live callable raised: stop calling it */
+    PyObject *tree;  /* Owned capsule of the live tree formatter
+                        (treefmt.h), or NULL */
+    int live_broken; /* the live callable or tree output failed: stop */
     int lean; /* set at start: plain Python events skip to append_lean() */
 
     /* Data. */
@@ -126,6 +129,24 @@ mt_eventlog_event_at(const MtEventLog *log, uint64_t seq)
     return &log->chunks[seq / MT_LOG_CHUNK][seq % MT_LOG_CHUNK];
 }
 
+/* The time of `ticks` in ns on CLOCK_MONOTONIC's scale (`scale`: the
+ * clock's ns per tick), as every reader of the log converts it. */
+static inline int64_t
+mt_eventlog_ns(const MtEventLog *log, double scale, uint64_t ticks)
+{
+    double delta = ticks >= log->base_ticks
+                       ? (double)(ticks - log->base_ticks) * scale
+                       : -(double)(log->base_ticks - ticks) * scale;
+    return (int64_t)log->base_ns + (int64_t)(delta + 0.5);
+}
+
+/* Whether events are shown as they happen. */
+static inline int
+mt_eventlog_live(const MtEventLog *log)
+{
+    return (log->live != NULL || log->tree != NULL) && !log->live_broken;
+}
+
 /* Hooks, called from callbacks.c only when log.enabled. `depth0` is the
  * thread's stack depth before the stack was updated for this event; the
  * log checks from it whether the stack really changed. */
@@ -152,8 +173,12 @@ void mt_eventlog_start(MtTracer *tr);
 /* Forget the events and line hits, keeping what is known per record
  * (Tracer.reset(): the records stay). */
 void mt_eventlog_reset(MtEventLog *log);
-/* Before the tool id is given back: clear every local event we set. */
+/* Before the tool id is given back: clear every local event we set, and
+ * write out what the live tree still holds. */
 void mt_eventlog_stop(MtTracer *tr);
+/* In a forked child: forget the live tree's buffered text (the parent
+ * writes it). */
+void mt_eventlog_forked(MtEventLog *log);
 /* Forget the recorded data (configuration stays). */
 void mt_eventlog_clear(MtEventLog *log);
 /* Release everything, configuration included. */

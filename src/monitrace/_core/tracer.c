@@ -2,8 +2,10 @@
  * snapshot) around the state that callbacks.c fills in. */
 #include "tracer.h"
 #include "guard.h"
+#include "chrome.h"
 #include "clock.h"
 #include "eventlog.h"
+#include "folded.h"
 #include "logview.h"
 #include "monitor.h"
 #include "records.h"
@@ -363,6 +365,7 @@ tracer_after_fork_child(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_CLEAR(tr->thread_table);
     }
     PyObject *saved = PyErr_GetRaisedException();
+    mt_eventlog_forked(&tr->log);
     clear_data(tr);
     Py_CLEAR(tr->error_messages);
     tr->error_messages = PyList_New(0);
@@ -489,6 +492,18 @@ static PyMethodDef tracer_methods[] = {
      METH_VARARGS | METH_KEYWORDS, mt_logview_configure_doc},
     {"log_batch", mt_logview_batch_method, METH_VARARGS, mt_logview_batch_doc},
     {"log_info", mt_logview_info_method, METH_NOARGS, mt_logview_info_doc},
+    {"log_tree_target",
+     (PyCFunction)(void (*)(void))mt_logview_tree_target_method,
+     METH_VARARGS | METH_KEYWORDS, mt_logview_tree_target_doc},
+    {"log_tree_flush", mt_logview_tree_flush_method, METH_NOARGS,
+     mt_logview_tree_flush_doc},
+    {"log_write_tree",
+     (PyCFunction)(void (*)(void))mt_logview_write_tree_method,
+     METH_VARARGS | METH_KEYWORDS, mt_logview_write_tree_doc},
+    {"log_write_chrome", mt_chrome_write_method, METH_VARARGS,
+     mt_chrome_write_doc},
+    {"log_write_collapsed", mt_folded_write_method, METH_VARARGS,
+     mt_folded_write_doc},
     {"line_counts", mt_logview_lines_method, METH_NOARGS,
      mt_logview_lines_doc},
     {"_after_fork_child", (PyCFunction)(void (*)(void))tracer_after_fork_child,

@@ -41,13 +41,17 @@ class _Format:
     write: Callable[[Source, IO[Any]], None]
     binary: bool
     needs_events: bool = False
+    # Streams the recorded events from the C event log (a _core.Tracer).
+    write_log: Callable[[Source, IO[Any], Any, int], None] | None = None
 
 
 _FORMATS: dict[str, _Format] = {
     "pstats": _Format(pstats_format.write, binary=True),
     "json": _Format(json_format.write, binary=False),
-    "chrome": _Format(chrome_format.write, binary=False, needs_events=True),
-    "collapsed": _Format(collapsed_format.write, binary=False, needs_events=True),
+    "chrome": _Format(chrome_format.write, binary=False, needs_events=True,
+                      write_log=chrome_format.write_log),
+    "collapsed": _Format(collapsed_format.write, binary=False, needs_events=True,
+                         write_log=collapsed_format.write_log),
     "html": _Format(html_format.write, binary=False),
 }
 
@@ -235,8 +239,10 @@ def _write_to(
     """Run `writer` on the open file `fd`, and close it."""
     with os.fdopen(fd, "wb") as raw:
         if gz:
-            # mtime=0: the same trace always gives the same bytes.
-            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
+            # mtime=0: the same trace always gives the same bytes. Level 6
+            # (zlib's and gzip(1)'s default) compresses traces about 2x
+            # faster than gzip.GzipFile's 9, for files about 15% larger.
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as zipped:
                 _run(writer, zipped, binary)
         else:
             _run(writer, raw, binary)
@@ -254,11 +260,28 @@ def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes] | gzip.GzipFile, b
         text.detach()
 
 
-def save(source: Source, path: str | os.PathLike[str], format: str | None = None) -> str:
+def save(
+    source: Source,
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    log: Any = None,
+    min_duration_ns: int = 0,
+) -> str:
     """Write `source` to `path` in `format` (default: from the extension).
-    Returns the format used."""
+    `log`, the session's C tracer, lets the event formats stream its
+    recorded events in C (leaving out activations shorter than
+    `min_duration_ns`, as the session's events() does). Returns the
+    format used."""
     chosen = resolve_format(path, format, events=source.events is not None)
     spec = _FORMATS[chosen]
     _base, gz = _split_gz(_fspath(path))
-    write_atomic(path, lambda out: spec.write(source, out), binary=spec.binary, gz=gz)
+    write_log = spec.write_log
+    if log is not None and write_log is not None:
+        def writer(out: IO[Any]) -> None:
+            write_log(source, out, log, min_duration_ns)
+    else:
+        def writer(out: IO[Any]) -> None:
+            spec.write(source, out)
+    write_atomic(path, writer, binary=spec.binary, gz=gz)
     return chosen

@@ -18,6 +18,7 @@ import os
 import sys
 from typing import IO, Any
 
+from ..model import NameTable
 from .source import Kind, Source
 from .timeline import walk
 
@@ -90,6 +91,41 @@ def write(source: Source, out: IO[str]) -> None:
                 ending += ',"exception":' + _dump(end.exc_repr)
         write_out(f"{tail}{ending}}},\"ts\":{_us(act.end_ns)}}}")
     out.write("\n]}\n")
+
+
+def write_log(source: Source, out: IO[str], tracer: Any, min_ns: int = 0) -> None:
+    """write() for a session's own recorded events, streamed by the C
+    writer (_core/chrome.c) from its event log: the same document.
+    Activations shorter than `min_ns` are left out (min_duration=)."""
+    info = tracer.log_info()
+    table = NameTable(info["records"])
+    names = []
+    for i in range(len(table)):
+        fn = table[i]
+        python = fn.kind == "python"
+        names.append((fn.full_name, fn.kind, fn.filename if python else None,
+                      fn.firstlineno if python else 0))
+    threads = [(native, name or f"Thread-{ident}") for ident, native, name in info["threads"]]
+    pid = os.getpid()
+    out.write('{"displayTimeUnit":"ns","otherData":')
+    out.write(_dump({"generator": "monitrace", "clock": source.snapshot["clock"]}))
+    out.write(',"traceEvents":[\n')
+    out.write(_dump({
+        "ph": "M", "pid": pid, "tid": 0, "name": "process_name",
+        "args": {"name": _process_name()},
+    }))
+    tracer.log_write_chrome(binary_writer(out), names, threads, pid, min_ns)
+    out.write("\n]}\n")
+
+
+def binary_writer(out: IO[str]) -> Any:
+    """A callable writing UTF-8 bytes where `out` (a text stream) writes:
+    to its binary buffer, once what it holds is flushed."""
+    raw = getattr(out, "buffer", None)
+    if raw is not None and getattr(out, "encoding", "").lower().replace("-", "") == "utf8":
+        out.flush()
+        return raw.write
+    return lambda chunk: out.write(chunk.decode("utf-8"))
 
 
 def _process_name() -> str:

@@ -15,8 +15,10 @@ number of calls.
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, Any
 
+from ..model import NameTable
+from .chrome import binary_writer
 from .source import Source
 from .timeline import walk
 
@@ -55,3 +57,12 @@ def write(source: Source, out: IO[str]) -> None:
                 names[f] = _frame(source.function(f).full_name)
         out.write(";".join(names[f] for f in path))
         out.write(f" {us}\n")
+
+
+def write_log(source: Source, out: IO[str], tracer: Any, min_ns: int = 0) -> None:
+    """write() for a session's own recorded events, aggregated and
+    written by the C writer (_core/folded.c) from its event log.
+    Activations shorter than `min_ns` are left out (min_duration=)."""
+    table = NameTable(tracer.log_info()["records"])
+    names = [_frame(table[i].full_name) for i in range(len(table))]
+    tracer.log_write_collapsed(binary_writer(out), names, min_ns)
