@@ -165,13 +165,12 @@ def _page_stats(page: Page) -> tuple[list[FunctionStats], dict[int, int]]:
         keys[index] = key
     out: list[FunctionStats] = []
     of: dict[int, int] = {}
+    def secs(ns: int) -> float:
+        return ns / 1e9 if ns >= 0 else 0.0  # -1: unknown (pstats)
+
     for r in page.all.stats:
         kind, module, qualname, filename, line = keys[r[0]]
         known = r[8] >= 0
-
-        def secs(ns: int) -> float:
-            return ns / 1e9 if ns >= 0 else 0.0
-
         s = FunctionStats(
             name=qualname.rsplit(".", 1)[-1], qualname=qualname, module=module,
             filename=filename, firstlineno=line, kind=kind, calls=r[1], primitive_calls=r[2],

@@ -722,9 +722,9 @@
     goneBox.textContent = "";
     var root = flame.root();
     if (!root) { return; }
-    var gone = [], queue = [root], seen = 0;
-    while (queue.length && seen < 20000) {
-      var d = queue.shift(); seen++;
+    var gone = [], queue = [root], at = 0;
+    while (at < queue.length && at < 20000) {
+      var d = queue[at++];
       if (d.fn >= 0 && change(d)[0] === "removed") { gone.push(d); continue; }
       if (d.depth < 60) { Array.prototype.push.apply(queue, d.kids); }
     }
