@@ -768,6 +768,23 @@ def test_diff_page_renders_coloured_flame_graph(tmp_path):
     assert re.search(r'<li class="gone" data-fn="\d+"><span>[^<]*' + re.escape(names["gone"]),
                      r.dom)
     assert len(chromatic(png_colours(r.png))) > 10
+    # Hover details: a copy of the page that moves the mouse over leaf's
+    # frame once drawn (inline scripts run in order, after the report's).
+    hover = tmp_path / "hover.html"
+    leaf_fn = fn_index(data, ".leaf")
+    hover.write_text(out.read_text().replace("</body>", (
+        "<script>var f = document.querySelector('.flame .fn[data-fn=\"%d\"]');"
+        "f.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 5, clientY: 5}));"
+        "</script></body>") % leaf_fn))
+    r = render(hover, tmp_path, screenshot=False)
+    assert_clean(r)
+    tip = re.search(r'<div id="mt-tip"[^>]*>(.*?)</div><div id="mt-status"', r.dom, re.S)
+    assert tip and "hidden" not in tip.group(0).split(">")[0]
+    cells = re.findall(r"<td>([^<]*)</td>", tip.group(1))
+    pairs = dict(zip(cells[::2], cells[1::2]))
+    assert pairs["calls (base \u2192 new)"] == "4 \u2192 6  (+2)"  # this path
+    assert pairs["calls (all)"] == "4 \u2192 6  (+2)"
+    assert pairs["this path"] == "more" and "\u2192" in pairs["inclusive (path)"]
 
 
 def test_diff_page_of_stats_only_runs_is_labelled_approximate(tmp_path):
