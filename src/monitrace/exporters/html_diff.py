@@ -88,10 +88,11 @@ class DiffPage:
         if kind == "approximate":
             which = [name for name, page in (("BASE", self.base), ("NEW", self.new))
                      if page.all.tree is None]
+            verb = "hold" if len(which) > 1 else "holds"
             out.append(
-                f"{' and '.join(which)} {'hold' if len(which) > 1 else 'holds'} no call paths (record=True saves them): the flame graph merges "
-                "trees rebuilt from caller\u2192callee pairs, approximate below their first "
-                "level (~ marks estimated counts).")
+                f"{' and '.join(which)} {verb} no call paths (record=True saves them): the "
+                "flame graph merges trees rebuilt from caller\u2192callee pairs, approximate "
+                "below their first level (~ marks estimated counts).")
         elif kind == "none":
             out.append("At least one side holds statistics only: no flame graph, the table "
                        "compares the functions.")
