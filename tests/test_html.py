@@ -652,3 +652,214 @@ def test_firefox_draws_the_page(recorded, tmp_path):
     assert shot.exists()
     # Without the script, the page is white with one line of grey text.
     assert len(chromatic(png_colours(shot.read_bytes()))) > 20
+
+
+# ---- the diff page: monitrace diff BASE NEW -o diff.html ----------------------------------
+
+def gone():
+    return 0
+
+
+def fresh():
+    return 1
+
+
+def diffed(k):
+    """Two runs, k=2 then k=3: branch 2 -> 3 calls, leaf 4 -> 6, fib 354 ->
+    531; gone() only in the first, fresh() only in the second."""
+    for _ in range(k):
+        branch(2)
+    return gone() if k < 3 else fresh()
+
+
+def _diff_runs(tmp_path, kind="json"):
+    paths = []
+    for k in (2, 3):
+        with monitrace.trace(record=kind == "json") as s:
+            diffed(k)
+        path = tmp_path / f"run{k}.{kind}"
+        s.save(path, kind)
+        paths.append(path)
+    return paths
+
+
+def diff_rows(data):
+    """{short name: (status, base calls, new calls)} of a diff page."""
+    out = {}
+    for r in data["diff"]["rows"]:
+        name = data["functions"][r[0]][0].rsplit(".", 1)[-1]
+        out[name] = (r[1], r[2], r[3])
+    return out
+
+
+def side_paths(data, side):
+    """{path of short names: calls} of one side's tree on a diff page."""
+    names = [f[0].rsplit(".", 1)[-1] for f in data["functions"]]
+    return {tuple(names[fn] for fn in n[1][1:]): n[2]
+            for n in tree_nodes(data["diff"][side]) if n[0] >= 0}
+
+
+def flame_frames(dom):
+    """(attributes, text) of each flame graph frame in a rendered DOM."""
+    return [(dict(re.findall(r'([a-z-]+)="([^"]*)"', attrs)), text)
+            for attrs, text in re.findall(r'<div class="fn[^"]*"([^>]*)>([^<]*)</div>', dom)]
+
+
+def test_diff_page_counts_are_exact_and_match_diff(tmp_path, capsys):
+    from monitrace.diff import main as diff_main
+
+    a, b = _diff_runs(tmp_path)
+    out = tmp_path / "diff.html"
+    assert diff_main([str(a), str(b), "--calls-only", "-o", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    data = page_data(out)
+    assert data["tree_kind"] == "exact" and data["diff"]["calls_only"] is True
+    rows = diff_rows(data)
+    # Each side's counts are cProfile's.
+    for k, side in ((2, 1), (3, 2)):
+        counts = cprofile_counts(diffed, k, filename=HERE)
+        for name, fn in (("branch", branch), ("leaf", leaf), ("fib", fib), ("diffed", diffed)):
+            assert rows[name][side] == counts[(fn.__code__.co_firstlineno, name)][0], (k, name)
+    assert rows["leaf"] == ("changed", 4, 6)
+    assert rows["fib"] == ("changed", 354, 531)
+    assert rows["gone"] == ("removed", 1, 0) and rows["fresh"] == ("added", 0, 1)
+    assert rows["diffed"] == ("same", 1, 1)
+    # The page's rows are monitrace.diff's, in its order.
+    want = monitrace.diff(a, b, calls_only=True, include_same=True)
+    assert [(data["functions"][r[0]][0], r[1], r[2], r[3]) for r in data["diff"]["rows"]] == [
+        (w.function, w.status, w.base_calls, w.new_calls) for w in want]
+    # Both call trees, by path: leaf under branch 4 -> 6 calls.
+    base, new = side_paths(data, "base"), side_paths(data, "new")
+    assert base[("diffed", "branch", "leaf")] == 4 and new[("diffed", "branch", "leaf")] == 6
+    assert base[("diffed", "branch", "fib")] == 2 and new[("diffed", "branch", "fib")] == 3
+    assert ("diffed", "gone") in base and ("diffed", "gone") not in new
+    assert new[("diffed", "fresh")] == 1
+
+
+def test_diff_page_renders_coloured_flame_graph(tmp_path):
+    a, b = _diff_runs(tmp_path)
+    out = tmp_path / "diff.html"
+    from monitrace.diff import write_html
+
+    write_html(a, b, out)
+    data = page_data(out)
+    r = render(out, tmp_path)
+    assert_clean(r)
+    status = r.status()
+    assert int(status["flame-nodes"]) >= 10
+    names = {n: data["functions"][fn_index(data, "." + n)][0] for n in ("leaf", "fib", "gone")}
+    # The table: names with base -> new counts and the delta.
+    assert re.search(re.escape(names["leaf"]) + r".*?<td class=\"num calls\">4 \u2192 6</td>"
+                     r"<td class=\"num delta\">\+2</td>", r.dom)
+    assert re.search(re.escape(names["fib"]) + r".*?354 \u2192 531", r.dom)
+    # The flame graph: frames coloured by change, red where NEW calls more.
+    by_name = {}
+    for attrs, text in flame_frames(r.dom):
+        by_name.setdefault(text, []).append((attrs["data-change"], attrs["style"]))
+    leaf_frames = by_name[names["leaf"]]
+    assert leaf_frames and all(c == "more" for c, _ in leaf_frames)
+    rgb = [int(v) for v in re.search(r"background: rgb\((\d+), (\d+), (\d+)\)",
+                                     leaf_frames[0][1]).groups()]
+    assert rgb[0] > rgb[2] + 40  # red, not blue or grey
+    fresh_name = data["functions"][fn_index(data, ".fresh")][0]
+    assert [c for c, _ in by_name[fresh_name]] == ["added"]
+    # gone() has no width in NEW: it is listed as a path only BASE took.
+    assert names["gone"] not in by_name
+    assert re.search(r'<li class="gone" data-fn="\d+"><span>[^<]*' + re.escape(names["gone"]),
+                     r.dom)
+    assert len(chromatic(png_colours(r.png))) > 10
+    # Hover details: a copy of the page that moves the mouse over leaf's
+    # frame once drawn (inline scripts run in order, after the report's).
+    hover = tmp_path / "hover.html"
+    leaf_fn = fn_index(data, ".leaf")
+    hover.write_text(out.read_text().replace("</body>", (
+        "<script>var f = document.querySelector('.flame .fn[data-fn=\"%d\"]');"
+        "f.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 5, clientY: 5}));"
+        "</script></body>") % leaf_fn))
+    r = render(hover, tmp_path, screenshot=False)
+    assert_clean(r)
+    tip = re.search(r'<div id="mt-tip"[^>]*>(.*?)</div><div id="mt-status"', r.dom, re.S)
+    assert tip and "hidden" not in tip.group(0).split(">")[0]
+    cells = re.findall(r"<td>([^<]*)</td>", tip.group(1))
+    pairs = dict(zip(cells[::2], cells[1::2]))
+    assert pairs["calls (base \u2192 new)"] == "4 \u2192 6  (+2)"  # this path
+    assert pairs["calls (all)"] == "4 \u2192 6  (+2)"
+    assert pairs["this path"] == "more" and "\u2192" in pairs["inclusive (path)"]
+
+
+def test_diff_page_of_stats_only_runs_is_labelled_approximate(tmp_path):
+    from monitrace.diff import write_html
+
+    a, b = _diff_runs(tmp_path, "pstats")
+    out = tmp_path / "approx.html"
+    write_html(a, b, out)
+    data = page_data(out)
+    assert data["tree_kind"] == "approximate"
+    assert any(n.startswith("BASE and NEW hold no call paths") for n in data["notes"])
+    assert diff_rows(data)["leaf"] == ("changed", 4, 6)
+    r = render(out, tmp_path, screenshot=False)
+    assert_clean(r)
+    assert int(r.status()["flame-nodes"]) >= 4
+    assert "Approximate (rebuilt from caller" in r.dom
+    changes = {text: attrs["data-change"] for attrs, text in flame_frames(r.dom)}
+    assert changes[data["functions"][fn_index(data, ".leaf")][0]] == "more"
+    # One side with paths, one without: still a (labelled) approximate graph.
+    (j,) = _diff_runs(tmp_path, "json")[:1]
+    write_html(j, b, out)
+    data = page_data(out)
+    assert data["tree_kind"] == "approximate"
+    assert any(n.startswith("NEW holds no call paths") for n in data["notes"])
+    assert data["diff"]["base"]["tree"] and data["diff"]["new"]["edges"]
+
+
+def test_diff_page_names_are_never_markup(tmp_path):
+    from monitrace.diff import write_html
+
+    ns: dict = {}
+    exec("def f():\n    return 1\n", ns)
+    f = ns["f"]
+    f.__code__ = f.__code__.replace(co_name=EVIL, co_qualname=EVIL,
+                                    co_filename="<img src=y onerror=\"document.title='pwned3'\">")
+    sessions = []
+    for k in (2, 3):
+        with monitrace.trace(record=True) as s:
+            for _ in range(k):
+                f()
+        sessions.append(s)
+    out = tmp_path / "evil.html"
+    write_html(*sessions, out, title=EVIL)
+    text = out.read_text()
+    assert "</script><script>" not in text and "<img" not in text
+    data = page_data(out)
+    (row,) = [r for r in data["diff"]["rows"] if EVIL in data["functions"][r[0]][0]]
+    assert row[1:4] == ["changed", 2, 3]
+    r = render(out, tmp_path, screenshot=False)
+    assert_clean(r)
+    # The title is the name as text (a script that ran would have set it).
+    title = re.search(r"<title>(.*?)</title>", r.dom, re.S).group(1)
+    assert title.startswith("&lt;/script&gt;&lt;script&gt;document.title='pwned'")
+    assert "<img" not in r.dom
+    # As text in the flame graph and the table.
+    assert r.dom.count("&lt;/script&gt;&lt;script&gt;document.title='pwned'") >= 3
+
+
+def test_diff_html_arguments(tmp_path, capsys):
+    from monitrace.diff import main as diff_main
+
+    a, b = _diff_runs(tmp_path, "pstats")
+    for argv, message in (
+            (["--format", "html"], "name it with -o"),
+            (["--format", "json", "-o", str(tmp_path / "x.html")], "prints to stdout"),
+            (["-o", str(a)], "is an input file"),
+            (["-o", str(tmp_path / "no" / "x.html")], "cannot write")):
+        with pytest.raises(SystemExit) as exit:
+            diff_main([str(a), str(b), *argv])
+        assert exit.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
+    # --fail-on still decides the exit status; the page is written.
+    out = tmp_path / "d.html"
+    assert diff_main([str(a), str(b), "-o", str(out), "--fail-on", "calls>0"]) == 1
+    assert "calls>0 broken by" in capsys.readouterr().err and out.exists()
+    assert diff_main([str(a), str(tmp_path / "missing"), "-o", str(out)]) == 2
+    assert "missing" in capsys.readouterr().err

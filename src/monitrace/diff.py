@@ -285,6 +285,15 @@ SORT_KEYS: dict[str, Callable[[DiffRow], Any]] = {
 }
 
 
+def check_options(min_change: Any, sort: Any) -> None:
+    """ValueError naming the option when `min_change` or `sort` is bad."""
+    if not isinstance(min_change, (int, float)) or isinstance(min_change, bool) or not (
+            min_change >= 0 and math.isfinite(min_change)):
+        raise ValueError(f"min_change must be a number >= 0 (0.1 = 10%), not {min_change!r}")
+    if sort not in SORT_KEYS:
+        raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}, not {sort!r}")
+
+
 def diff(
     base: Any,
     new: Any,
@@ -301,17 +310,29 @@ def diff(
     `sort` (``impact``: self time moved; ``calls``, ``tottime``,
     ``cumtime``, ``name``). `calls_only` ignores times; `include_same`
     adds the unchanged functions (status ``"same"``)."""
-    if not isinstance(min_change, (int, float)) or isinstance(min_change, bool) or not (
-            min_change >= 0 and math.isfinite(min_change)):
-        raise ValueError(f"min_change must be a number >= 0 (0.1 = 10%), not {min_change!r}")
-    if sort not in SORT_KEYS:
-        raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}, not {sort!r}")
+    check_options(min_change, sort)
     threshold = math.inf if calls_only else float(min_change)
     rows = [_row(old, n, threshold) for old, n in _match(_stats_of(base), _stats_of(new))]
     if not include_same:
         rows = [r for r in rows if r.status != "same"]
     key = SORT_KEYS["calls" if calls_only and sort == "impact" else sort]
     return sorted(rows, key=key)
+
+
+def write_html(base: Any, new: Any, path: str | os.PathLike[str], *,
+               min_change: float = 0.1, calls_only: bool = False, sort: str = "impact",
+               title: str | None = None) -> None:
+    """Write the HTML page of the diff of two runs (paths of saved runs or
+    Sessions) to `path`: the table of the functions compared and a
+    differential flame graph (red: more time or calls in `new`, blue:
+    less). The rows are :func:`diff`'s, unchanged ones included."""
+    from .exporters import write_atomic
+    from .exporters.html import write_page
+    from .exporters.html_diff import diff_page
+
+    page = diff_page(base, new, min_change=min_change, calls_only=calls_only, sort=sort,
+                     title=title)
+    write_atomic(path, lambda f: write_page(page, f), binary=False)
 
 
 # ---- --fail-on ----------------------------------------------------------------
@@ -477,11 +498,29 @@ def parser() -> Any:
     p.add_argument("--calls-only", action="store_true", help="compare call counts only")
     p.add_argument("--min-change", type=_percent, default=0.1, metavar="PCT",
                    help="smallest relative time change shown (default 10%%)")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--format", choices=("text", "json", "markdown", "html"), default=None,
+                   help="text, json or markdown print to stdout (default text); html writes "
+                        "the page with the table and a differential flame graph to -o")
+    p.add_argument("-o", "--output", metavar="FILE.html", default=None,
+                   help="write the HTML page there (implies --format html)")
     p.add_argument("--fail-on", type=_rule, action="append", default=[], metavar="EXPR",
                    help="exit 1 when a change exceeds EXPR: calls>0, tottime>+20%%, "
                         "cumtime>0.5 (seconds), p99>+50%%; may be repeated")
     return p
+
+
+def _check_output(p: Any, ns: Any) -> None:
+    from .exporters import check_writable
+
+    if ns.output is None:
+        p.error("argument --format: html writes a page: name it with -o FILE.html")
+    for given in (ns.base, ns.new):
+        if os.path.abspath(ns.output) == os.path.abspath(given):
+            p.error(f"argument -o/--output: {ns.output!r} is an input file")
+    try:
+        check_writable(ns.output)
+    except OSError as exc:
+        p.error(f"argument -o/--output: cannot write {ns.output!r}: {exc.strerror or exc}")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -489,17 +528,46 @@ def main(argv: Sequence[str]) -> int:
     (2 for bad arguments, as argparse exits)."""
     import sys
 
-    ns = parser().parse_args(list(argv))
+    p = parser()
+    ns = p.parse_args(list(argv))
     if ns.limit < 0:
-        parser().error(f"argument --limit: expected a number >= 0, not {ns.limit}")
+        p.error(f"argument --limit: expected a number >= 0, not {ns.limit}")
+    if ns.format is None:
+        ns.format = "text" if ns.output is None else "html"
+    if ns.format == "html":
+        _check_output(p, ns)
+    elif ns.output is not None:
+        p.error(f"argument -o/--output: writes the HTML page; --format {ns.format} prints "
+                "to stdout")
+    page = None
     try:
-        every = diff(ns.base, ns.new, min_change=ns.min_change, calls_only=ns.calls_only,
-                     sort=ns.sort, include_same=True)
-    except (OSError, ValueError) as exc:
+        if ns.format == "html":
+            # The page reads what the report reads (Chrome traces too);
+            # its rows are diff()'s of the same numbers.
+            from .exporters.html_diff import diff_page
+
+            page = diff_page(ns.base, ns.new, min_change=ns.min_change,
+                             calls_only=ns.calls_only, sort=ns.sort)
+            every = page.rows
+        else:
+            every = diff(ns.base, ns.new, min_change=ns.min_change, calls_only=ns.calls_only,
+                         sort=ns.sort, include_same=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"monitrace diff: {exc}", file=sys.stderr)
         return 2
     rows = [r for r in every if r.status != "same"]
-    if ns.format == "json":
+    if page is not None:
+        from .exporters import write_atomic
+        from .exporters.html import write_page
+
+        try:
+            write_atomic(ns.output, lambda f: write_page(page, f), binary=False)
+        except OSError as exc:
+            print(f"monitrace diff: {exc}", file=sys.stderr)
+            return 2
+        print(f"monitrace diff: wrote {ns.output} ({len(rows)} functions changed, added or "
+              "removed)", file=sys.stderr)
+    elif ns.format == "json":
         sys.stdout.write(render_json(rows, limit=ns.limit))
     elif ns.format == "markdown":
         sys.stdout.write(render_markdown(rows, limit=ns.limit, calls_only=ns.calls_only))

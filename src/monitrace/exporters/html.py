@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import json
 from importlib import resources
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from .html_data import Page, from_file, from_source
 from .source import Source
@@ -36,8 +36,15 @@ def embed_json(data: Any) -> str:
     return text.translate(_ESCAPES)
 
 
-def render(page: Page) -> str:
-    """The whole HTML document of `page`."""
+class _Renderable(Protocol):
+    title: str
+
+    def to_data(self) -> dict[str, Any]: ...
+
+
+def render(page: _Renderable) -> str:
+    """The whole HTML document of `page` (a report's :class:`Page`, or a
+    diff's page: the script draws what the data holds)."""
     style = _asset("html_page.css")
     script = _asset("html_page.js")
     # Neither asset may close its own element early.
@@ -57,7 +64,7 @@ def render(page: Page) -> str:
     )
 
 
-def write_page(page: Page, out: IO[str]) -> None:
+def write_page(page: _Renderable, out: IO[str]) -> None:
     out.write(render(page))
 
 

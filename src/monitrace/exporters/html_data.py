@@ -35,6 +35,12 @@ TREE_NODE_CAP = 30_000
 
 _FnKey = tuple[str, str, str, str, int]  # kind, module, qualname, filename, line
 
+#: The note of a page whose tree is rebuilt from caller edges.
+APPROXIMATE_NOTE = (
+    "No call paths were recorded (trace with record=True for them): the call tree "
+    "is rebuilt from caller\u2192callee pairs and is approximate below its first "
+    "level; there is no flame graph.")
+
 
 def _key_of_stats(s: FunctionStats) -> _FnKey:
     return (s.kind, s.module, s.qualname, s.filename, s.firstlineno)
@@ -552,10 +558,7 @@ def _cap_notes(page: Page) -> None:
             f"The timeline shows the first {page.timeline_cap:,} calls of each thread "
             f"({', '.join(over)} had more); the flame graph, tree and table count all of them.")
     if page.tree_kind == "approximate":
-        page.notes.append(
-            "No call paths were recorded (trace with record=True for them): the call tree "
-            "is rebuilt from caller\u2192callee pairs and is approximate below its first "
-            "level; there is no flame graph.")
+        page.notes.append(APPROXIMATE_NOTE)
 
 
 # ---- files --------------------------------------------------------------------

@@ -122,7 +122,7 @@
     return root;
   }
 
-  var views = D.views.map(function (v, i) {
+  var views = (D.views || []).map(function (v, i) {
     var view = { index: i, name: v.name, ident: v.ident, stats: v.stats, bars: v.bars,
                  callsSeen: v.calls_seen, tree: null, byFn: {} };
     if (v.tree) { view.tree = flatTree(v.tree); }
@@ -143,6 +143,7 @@
   // ---- hover details ---------------------------------------------------------
   var tip = el("div"); tip.id = "mt-tip"; tip.hidden = true;
   function showTip(ev, fn, node) {
+    if (D.diff) { showDiffTip(ev, fn, node); return; }
     tip.textContent = "";
     tip.appendChild(el("div", "t", fname(fn)));
     if (fn >= 0) { tip.appendChild(el("div", null, floc(fn))); }
@@ -184,18 +185,29 @@
   // ---- flame graph -----------------------------------------------------------
   var ROW = 18, MAX_DEPTH = 300, MAX_ELEMENTS = 12000;
   var flameBox, crumbs, flameHint, zoomed = null;
+  // What a frame's width and colour are drawn from: the report's own, or
+  // the diff mode's (width from one side, colour by change).
+  var flame = {
+    root: function () { return current.tree; },
+    width: function (node) { return node.total; },
+    color: function (node) { return color(node.fn); },
+    mark: null
+  };
   function drawFlame() {
     flameBox.textContent = ""; crumbs.textContent = "";
-    var root = current.tree;
-    if (!root || D.tree_kind !== "exact") {
+    var root = flame.root();
+    if (D.diff && root && D.tree_kind !== "none") {
+      flameHint.textContent = diffFlameHint();
+    } else if (!root || D.tree_kind !== "exact") {
       flameHint.textContent = D.tree_kind === "approximate"
         ? "No flame graph: the call paths were not recorded (trace with record=True). The call tree below is rebuilt from caller\u2192callee pairs."
         : "No flame graph: this file holds no call paths.";
       flameBox.style.height = "0px";
       status.setAttribute("data-flame-nodes", "0");
       return;
+    } else {
+      flameHint.textContent = "Inclusive time, callers above callees. Click a frame to zoom into it; click an ancestor, (all) or press Escape to zoom out; the search box highlights frames.";
     }
-    flameHint.textContent = "Inclusive time, callers above callees. Click a frame to zoom into it; click an ancestor, (all) or press Escape to zoom out; the search box highlights frames.";
     var focus = zoomed && zoomed.view === current ? zoomed.node : root;
     var width = flameBox.clientWidth || 1000;
     var chain = [], n = focus;
@@ -209,10 +221,11 @@
     var count = 0, maxRow = 0, matchedNs = 0;
     var frag = document.createDocumentFragment();
     function put(node, x, w, row, cls) {
-      var d = el("div", "fn" + cls, node.fn === -1 ? "(all) " + fmtNs(node.total) : fname(node.fn));
+      var d = el("div", "fn" + cls, node.fn === -1 ? "(all) " + fmtNs(flame.width(node)) : fname(node.fn));
       d.style.left = x + "px"; d.style.width = Math.max(1, w - 1) + "px"; d.style.top = row * ROW + "px";
-      d.style.background = color(node.fn);
+      d.style.background = flame.color(node);
       d.setAttribute("data-fn", String(node.fn));
+      if (flame.mark) { flame.mark(d, node); }
       d._node = node;
       frag.appendChild(d);
       count++;
@@ -221,21 +234,22 @@
     // ancestors of the focus: full width, faded
     for (var i = 0; i < chain.length - 1; i++) { put(chain[i], 0, width, i, " anc"); }
     var base = chain.length - 1;
-    var scale = focus.total > 0 ? width / focus.total : 0;
+    var focusW = flame.width(focus);
+    var scale = focusW > 0 ? width / focusW : 0;
     var stack = [[focus, 0, base, false]];
     while (stack.length) {
       var item = stack.pop(), node = item[0], x = item[1], row = item[2], inMatch = item[3];
-      var w = node.total * scale;
+      var w = flame.width(node) * scale;
       if (w < 1 || row - base > MAX_DEPTH || count >= MAX_ELEMENTS) { continue; }
       var m = matches(node.fn);
-      if (m && !inMatch) { matchedNs += node.total; }
+      if (m && !inMatch) { matchedNs += flame.width(node); }
       put(node, x, w, row, query ? (m ? " match" : " dim") : "");
       var cx = x;
       var kids = node.kids;
       var pending = [];
       for (var k = 0; k < kids.length; k++) {
         pending.push([kids[k], cx, row + 1, inMatch || m]);
-        cx += kids[k].total * scale;
+        cx += flame.width(kids[k]) * scale;
       }
       for (var j = pending.length - 1; j >= 0; j--) { stack.push(pending[j]); }
     }
@@ -243,7 +257,7 @@
     flameBox.style.height = (maxRow + 1) * ROW + "px";
     status.setAttribute("data-flame-nodes", String(count));
     if (query) {
-      crumbs.appendChild(el("span", "meta", "   \u2014 matches: " + pct(matchedNs, focus.total) + " of this view"));
+      crumbs.appendChild(el("span", "meta", "   \u2014 matches: " + pct(matchedNs, focusW) + " of this view"));
     }
   }
 
@@ -591,8 +605,315 @@
     });
     drawAll();
   }
+  // ---- diff mode: two runs compared (monitrace diff BASE NEW -o x.html) -------
+  // Each side's tree (exact paths, or rebuilt from caller edges) merged
+  // path by path; frames are as wide as one side's inclusive time and
+  // coloured by change: red = more calls or time in NEW, blue = less.
+  var X = D.diff, widthSide = "new", diffRows = [], diffByFn = {};
+  var STATUSES = ["changed", "added", "removed", "same"];
+  var shownStatus = { changed: true, added: true, removed: true, same: false };
+  function sideTree(s) {
+    if (s.tree) { return flatTree(s.tree); }
+    if (s.edges) { return edgeTree(s.edges, s.stats); }
+    return null;
+  }
+  function diffNode(fn, b, n, parent) {
+    var d = { fn: fn, b: b, n: n, parent: parent, depth: parent ? parent.depth + 1 : 0,
+              bcalls: b ? b.calls : 0, btotal: b ? b.total : 0, bself: b ? b.self : 0,
+              calls: n ? n.calls : 0, total: n ? n.total : 0, self: n ? n.self : 0,
+              approx: !!((b && b.approx) || (n && n.approx)) };
+    var merged = null, sortedFor = null;
+    Object.defineProperty(d, "kids", { get: function () {
+      if (!merged) {
+        var by = {}, order = [];
+        [b, n].forEach(function (side, i) {
+          if (!side) { return; }
+          side.kids.forEach(function (k) {
+            var key = String(k.fn);
+            if (!by[key]) { by[key] = [null, null]; order.push(key); }
+            by[key][i] = k;
+          });
+        });
+        merged = order.map(function (key) { return diffNode(+key, by[key][0], by[key][1], d); });
+      }
+      if (sortedFor !== widthSide) {
+        merged.sort(function (x, y) { return flame.width(y) - flame.width(x) || fname(x.fn).localeCompare(fname(y.fn)); });
+        sortedFor = widthSide;
+      }
+      return merged;
+    } });
+    return d;
+  }
+  // How a path changed: [kind, strength in -1..1]. Counts are exact, so
+  // any change in them shows; times only beyond --min-change.
+  function change(d) {
+    if (d.fn < 0) { return ["none", 0]; }
+    var bc = Math.round(d.bcalls), nc = Math.round(d.calls);
+    if (!d.b || (bc === 0 && d.btotal === 0)) { return ["added", 1]; }
+    if (!d.n || (nc === 0 && d.total === 0)) { return ["removed", -1]; }
+    if (nc !== bc) {
+      var s = (nc - bc) / Math.max(nc, bc);
+      return [nc > bc ? "more" : "less", s > 0 ? Math.max(s, 0.25) : Math.min(s, -0.25)];
+    }
+    if (!X.calls_only && d.btotal > 0) {
+      var r = d.total / d.btotal;
+      if (Math.abs(r - 1) > X.min_change) {
+        return [r > 1 ? "more" : "less", (d.total - d.btotal) / Math.max(d.total, d.btotal)];
+      }
+    }
+    return ["same", 0];
+  }
+  function diffColor(d) {
+    if (d.fn < 0) { return "#c9c9c4"; }
+    var c = change(d), s = c[1];
+    if (s === 0) { return "hsl(40,6%,84%)"; }
+    var m = 0.3 + 0.7 * Math.min(1, Math.abs(s));
+    var light = Math.round(86 - 30 * m), sat = Math.round(45 + 40 * m);
+    return s > 0 ? "hsl(4," + sat + "%," + light + "%)" : "hsl(214," + sat + "%," + light + "%)";
+  }
+  function diffFlameHint() {
+    return (D.tree_kind === "approximate" ? "Approximate (rebuilt from caller\u2192callee pairs; ~ marks estimated counts). " : "") +
+      "Width: " + (widthSide === "new" ? "NEW" : "BASE") + "'s inclusive time, callers above callees. " +
+      "Red: more calls or time on that path in NEW; blue: fewer or less (darker: a larger change); grey: unchanged " +
+      (X.calls_only ? "calls." : "calls, time within " + Math.round(X.min_change * 100) + "%.") +
+      " Click a frame to zoom, Escape to zoom out.";
+  }
+  function arrow(b, n, fmt) { return fmt(b) + " \u2192 " + fmt(n); }
+  function ratio(b, n) {
+    if (b === n) { return "1.00x"; }
+    if (b <= 0) { return "new"; }
+    if (n <= 0) { return "gone"; }
+    return (n / b).toFixed(2) + "x";
+  }
+  function signed(n) { return (n > 0 ? "+" : n < 0 ? "\u2212" : "\u00b1") + fmtInt(Math.abs(n)); }
+  function showDiffTip(ev, fn, node) {
+    tip.textContent = "";
+    tip.appendChild(el("div", "t", fname(fn)));
+    if (fn >= 0) { tip.appendChild(el("div", null, floc(fn))); }
+    var t = el("table"), rows = [];
+    if (node) {
+      var est = node.approx ? " (estimated)" : "";
+      rows.push(["this path", change(node)[0]]);
+      rows.push(["calls (base \u2192 new)" + est, arrow(node.bcalls, node.calls, fmtInt) + "  (" + signed(Math.round(node.calls) - Math.round(node.bcalls)) + ")"]);
+      rows.push(["inclusive (path)", arrow(node.btotal, node.total, fmtNs) + "  " + ratio(node.btotal, node.total)]);
+      rows.push(["self (path)", arrow(node.bself, node.self, fmtNs) + "  " + ratio(node.bself, node.self)]);
+    }
+    var r = diffByFn[fn];
+    if (r) {
+      rows.push(["function", r[1]]);
+      rows.push(["calls (all)", arrow(r[2], r[3], fmtInt) + "  (" + signed(r[3] - r[2]) + ")"]);
+      rows.push(["self (all)", arrow(r[4], r[5], fmtNs) + "  " + ratio(r[4], r[5])]);
+      rows.push(["inclusive (all)", arrow(r[6], r[7], fmtNs) + "  " + ratio(r[6], r[7])]);
+      if (r[8] >= 0 && r[9] >= 0) { rows.push(["p99", arrow(r[8], r[9], fmtNs) + "  " + ratio(r[8], r[9])]); }
+    }
+    rows.forEach(function (row) {
+      var tr = el("tr"); tr.appendChild(el("td", null, row[0])); tr.appendChild(el("td", null, row[1]));
+      t.appendChild(tr);
+    });
+    tip.appendChild(t);
+    tip.hidden = false;
+    moveTip(ev);
+  }
+
+  // Paths NEW no longer takes (no width when drawn by NEW): listed, the
+  // largest first, from a bounded walk of the merged tree.
+  var goneBox;
+  function drawGone() {
+    goneBox.textContent = "";
+    var root = flame.root();
+    if (!root) { return; }
+    var gone = [], queue = [root], at = 0;
+    while (at < queue.length && at < 20000) {
+      var d = queue[at++];
+      if (d.fn >= 0 && change(d)[0] === "removed") { gone.push(d); continue; }
+      if (d.depth < 60) { Array.prototype.push.apply(queue, d.kids); }
+    }
+    if (!gone.length) { return; }
+    gone.sort(function (a, b) { return b.btotal - a.btotal; });
+    goneBox.appendChild(el("p", "hint", "Paths only BASE took (" + gone.length + "; switch the width to BASE to see them in the graph):"));
+    var ul = el("ul");
+    gone.slice(0, 40).forEach(function (d) {
+      var names = [], p = d;
+      while (p && p.fn !== -1) { names.unshift(fname(p.fn)); p = p.parent; }
+      var li = el("li", "gone");
+      li.setAttribute("data-fn", String(d.fn));
+      li._node = d;
+      li.appendChild(el("span", null, names.join(" \u203a ")));
+      li.appendChild(el("span", "meta", "  " + fmtInt(d.bcalls) + " calls, " + fmtNs(d.btotal)));
+      ul.appendChild(li);
+    });
+    goneBox.appendChild(ul);
+  }
+
+  // ---- the table of changes ---------------------------------------------------
+  // A row: fn, status, base calls, new calls, base self, new self, base
+  // inclusive, new inclusive, base p99, new p99 (ns; -1: unknown).
+  var DCOLS = [
+    ["function", function (r) { return fname(r[0]).toLowerCase(); }],
+    ["status", function (r) { return STATUSES.indexOf(r[1]); }],
+    ["calls (base \u2192 new)", function (r) { return r[3]; }],
+    ["delta", function (r) { return Math.abs(r[3] - r[2]); }],
+    ["self time", function (r) { return Math.abs(r[5] - r[4]); }],
+    ["inclusive time", function (r) { return Math.abs(r[7] - r[6]); }],
+    ["p99", function (r) { return r[8] > 0 && r[9] >= 0 ? r[9] / r[8] : -1; }]
+  ];
+  var dSort = -1, dAsc = false, diffBox, diffHint;
+  function drawDiffTable() {
+    diffBox.textContent = "";
+    var rows = diffRows.filter(function (r) { return shownStatus[r[1]] && (!query || matches(r[0])); });
+    if (dSort >= 0) {
+      var key = DCOLS[dSort][1];
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        var c = x < y ? -1 : x > y ? 1 : 0;
+        return dAsc ? c : -c;
+      });
+    }
+    var t = el("table"), thead = el("thead"), tr = el("tr");
+    DCOLS.forEach(function (c, i) {
+      var th = el("th", (i === 0 ? "fname" : "") + (i === dSort ? " sorted" + (dAsc ? " asc" : "") : ""), c[0]);
+      th.addEventListener("click", function () {
+        if (dSort === i) { dAsc = !dAsc; } else { dSort = i; dAsc = i === 0; }
+        drawDiffTable();
+      });
+      tr.appendChild(th);
+    });
+    thead.appendChild(tr); t.appendChild(thead);
+    var tbody = el("tbody"), shown = Math.min(rows.length, LIMIT);
+    for (var i = 0; i < shown; i++) {
+      var r = rows[i], row = el("tr", "st-" + r[1]);
+      row.setAttribute("data-fn", String(r[0]));
+      row.setAttribute("data-status", r[1]);
+      var name = el("td", "fname");
+      name.appendChild(el("span", null, fname(r[0])));
+      name.appendChild(el("span", "file", floc(r[0])));
+      row.appendChild(name);
+      row.appendChild(el("td", "status", r[1]));
+      row.appendChild(el("td", "num calls", arrow(r[2], r[3], fmtInt)));
+      row.appendChild(el("td", "num delta", signed(r[3] - r[2])));
+      row.appendChild(el("td", "num", X.calls_only ? "" : arrow(r[4], r[5], fmtNs) + " (" + ratio(r[4], r[5]) + ")"));
+      row.appendChild(el("td", "num", X.calls_only ? "" : arrow(r[6], r[7], fmtNs) + " (" + ratio(r[6], r[7]) + ")"));
+      row.appendChild(el("td", "num", r[8] >= 0 && r[9] >= 0 ? ratio(r[8], r[9]) : "\u2013"));
+      tbody.appendChild(row);
+    }
+    t.appendChild(tbody);
+    diffBox.appendChild(t);
+    var counts = {};
+    STATUSES.forEach(function (s) { counts[s] = 0; });
+    diffRows.forEach(function (r) { counts[r[1]]++; });
+    diffHint.textContent = counts.changed + " changed, " + counts.added + " added, " + counts.removed + " removed, " +
+      counts.same + " unchanged. Calls are exact; a time change counts beyond " + Math.round(X.min_change * 100) +
+      "%" + (X.calls_only ? " (compared: calls only)" : "") + ". Click a heading to sort, a row to find the function in the flame graph. " +
+      (rows.length > shown ? "Showing " + shown + " of " + rows.length + " rows." : rows.length + " rows shown.");
+    status.setAttribute("data-diff-rows", String(shown));
+  }
+
+  function buildDiff() {
+    diffRows = X.rows;
+    diffRows.forEach(function (r) { diffByFn[r[0]] = r; });
+    var bt = sideTree(X.base), nt = sideTree(X.new);
+    var root = bt || nt ? diffNode(-1, bt, nt, null) : null;
+    flame.root = function () { return root; };
+    flame.width = function (node) { return widthSide === "new" ? node.total : node.btotal; };
+    flame.color = diffColor;
+    flame.mark = function (div, node) { div.setAttribute("data-change", change(node)[0]); };
+
+    var header = el("header");
+    header.appendChild(el("h1", null, D.title));
+    header.appendChild(el("span", "meta", "diff: BASE " + X.base.name + " (" + X.base.origin + ") \u2192 NEW " +
+      X.new.name + " (" + X.new.origin + ") \u00b7 " + D.generator));
+    var controls = el("div", "controls");
+    var search = el("input"); search.type = "search"; search.id = "mt-search";
+    search.placeholder = "search / filter functions or files";
+    var timer = null;
+    function redraw() { drawFlame(); drawDiffTable(); }
+    search.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { query = search.value.trim(); redraw(); }, 120);
+    });
+    controls.appendChild(search);
+    STATUSES.forEach(function (s) {
+      var label = el("label", "st-" + s), box = el("input");
+      box.type = "checkbox"; box.checked = shownStatus[s]; box.id = "mt-show-" + s;
+      box.addEventListener("change", function () { shownStatus[s] = box.checked; drawDiffTable(); });
+      label.appendChild(box); label.appendChild(document.createTextNode(" " + s));
+      controls.appendChild(label);
+    });
+    var widthBtn = el("button", null, "Width: NEW");
+    widthBtn.id = "mt-width";
+    widthBtn.addEventListener("click", function () {
+      widthSide = widthSide === "new" ? "base" : "new";
+      widthBtn.textContent = "Width: " + widthSide.toUpperCase();
+      zoomed = null; drawFlame();
+    });
+    controls.appendChild(widthBtn);
+    var nav = el("nav");
+    [["#mt-flame", "Flame graph"], ["#mt-diff", "Changes"]].forEach(function (a) {
+      var link = el("a", null, a[1]); link.href = a[0]; nav.appendChild(link);
+    });
+    controls.appendChild(nav);
+    header.appendChild(controls);
+    var notes = el("ul"); notes.id = "mt-notes";
+    D.notes.forEach(function (t) { notes.appendChild(el("li", null, t)); });
+    header.appendChild(notes);
+    document.body.appendChild(header);
+
+    var main = el("main");
+    var fs = section("mt-flame", "Differential flame graph");
+    flameHint = fs.hint;
+    var legend = el("div", "legend");
+    [["more in NEW", "hsl(4,85%,56%)"], ["less in NEW", "hsl(214,85%,56%)"], ["unchanged", "hsl(40,6%,84%)"]].forEach(function (l) {
+      var sw = el("span", "swatch"); sw.style.background = l[1];
+      legend.appendChild(sw); legend.appendChild(el("span", null, l[0]));
+    });
+    fs.s.appendChild(legend);
+    crumbs = el("div", "crumbs"); fs.s.appendChild(crumbs);
+    flameBox = el("div", "flame"); fs.s.appendChild(flameBox);
+    goneBox = el("div", "gonelist"); fs.s.appendChild(goneBox);
+    var ds = section("mt-diff", "Changes by function");
+    diffHint = ds.hint; diffBox = el("div", "tablewrap"); ds.s.appendChild(diffBox);
+    main.appendChild(fs.s); main.appendChild(ds.s);
+    document.body.appendChild(main);
+    var errs = el("pre"); errs.id = "mt-errors"; document.body.appendChild(errs);
+    document.body.appendChild(tip);
+    document.body.appendChild(status);
+
+    flameBox.addEventListener("click", function (ev) {
+      var t = ev.target;
+      if (t && t._node) { zoomed = { view: current, node: t._node }; drawFlame(); }
+    });
+    function hover(ev) {
+      var t = ev.target;
+      while (t && t !== document.body && !t.hasAttribute("data-fn")) { t = t.parentNode; }
+      if (!t || t === document.body) { hideTip(); return; }
+      showTip(ev, +t.getAttribute("data-fn"), t._node || null);
+    }
+    diffBox.addEventListener("click", function (ev) {
+      var t = ev.target;
+      while (t && t !== diffBox && t.tagName !== "TR") { t = t.parentNode; }
+      if (!t || t === diffBox || !t.hasAttribute("data-fn")) { return; }
+      search.value = fname(+t.getAttribute("data-fn"));
+      query = search.value;
+      redraw();
+      document.getElementById("mt-flame").scrollIntoView();
+    });
+    [flameBox, goneBox, diffBox].forEach(function (box) {
+      box.addEventListener("mousemove", hover);
+      box.addEventListener("mouseleave", hideTip);
+    });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && zoomed) { zoomed = null; drawFlame(); }
+    });
+    var resizeTimer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(drawFlame, 150);
+    });
+    drawFlame(); drawGone(); drawDiffTable();
+  }
+
   try {
-    build();
+    if (D.diff) { buildDiff(); } else { build(); }
     status.setAttribute("data-functions", String(F.length));
     status.setAttribute("data-ready", "1");
     // Time from navigation to a drawn page, for the size and speed checks.
