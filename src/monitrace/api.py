@@ -178,7 +178,13 @@ class Session:
         """One line for each include=/within= spec that has matched no
         function so far (the warning ``stop()`` gives once per spec);
         `labels` renames the options (``{"include": "--include"}``)."""
-        return self._filter.unmatched_messages(labels)
+        lines = self._filter.unmatched_messages(labels)
+        if self._children:
+            # subprocesses=True: a spec that some child matched is matched.
+            plain = self._filter.unmatched_messages()
+            lines = [line for line, key in zip(lines, plain)
+                     if all(key in child.unmatched for child in self._children)]
+        return lines
 
     def _report_unmatched(self) -> None:
         """Warn once for each include=/within= spec that has matched no

@@ -84,6 +84,8 @@ class ChildResult:
     pstats: dict[Any, Any]
     chrome: dict[str, Any] | None
     wall_offset_ns: int | None
+    # The child's unmatched include=/within= lines (see Session.unmatched_specs).
+    unmatched: list[str]
 
 
 # ---- the parent's side --------------------------------------------------------
@@ -174,7 +176,8 @@ def _read_result(directory: str, info: ChildProcess) -> ChildResult | None:
         return None
     doc.pop("events", None)  # the Chrome trace keeps them; they are large
     doc["argv"] = list(info.argv)
-    return ChildResult(info, doc, table, chrome, meta.get("wall_offset_ns"))
+    return ChildResult(info, doc, table, chrome, meta.get("wall_offset_ns"),
+                       list(meta.get("unmatched", ())))
 
 
 def warn_lost(lost: list[ChildProcess]) -> None:
@@ -313,7 +316,7 @@ class ChildRun(autostart._Run):
         session = self.session
         base = os.path.join(self.directory, str(os.getpid()))
         session.save(base + ".pstats", "pstats")
-        meta: dict[str, Any] = {"pid": os.getpid()}
+        meta: dict[str, Any] = {"pid": os.getpid(), "unmatched": session.unmatched_specs()}
         if session.options.record:
             session.save(base + ".chrome.json", "chrome")
             meta["wall_offset_ns"] = session.record_info().wall_offset_ns
