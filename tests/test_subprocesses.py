@@ -165,8 +165,9 @@ def test_subprocess_and_fork_children_merged(tmp_path):
 
 def test_output_and_exit_code_unchanged(tmp_path):
     body = '''
-    ctx = monitrace.trace(subprocesses=True, include=["function:work"]) if os.environ["TRACED"] else None
-    if ctx: ctx.start()
+    ctx = None
+    if os.environ["TRACED"]:
+        ctx = monitrace.trace(subprocesses=True, include=["function:work"]).start()
     print("parent", work(1), flush=True)
     subprocess.run(RUN + ["print('child says hi'); import sys; sys.exit(3)"])
     pid = os.fork()

@@ -120,8 +120,8 @@ def merge_json(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             if not name.startswith("pid "):
                 th["name"] = f"pid {th.get('pid')} {name}"
     first = docs[0]
-    head: dict[str, Any] = {k: first[k] for k in ("schema", "generator", "python", "pid", "argv", "clock",
-                                  "ns_per_tick") if k in first}
+    kept = ("schema", "generator", "python", "pid", "argv", "clock", "ns_per_tick")
+    head: dict[str, Any] = {k: first[k] for k in kept if k in first}
     # The processes ran (mostly) at the same time: the longest is the span.
     head["total_ns"] = max((d.get("total_ns") or 0) for d in docs)
     head.update(
