@@ -277,7 +277,7 @@ def _helper() -> str | None:
     for n, arg in enumerate(argv[:-1]):
         if arg == "-c":
             for start, name in _HELPERS.items():
-                if argv[n + 1].startswith(start):
+                if start in argv[n + 1]:
                     return name
     return None
 
