@@ -399,7 +399,8 @@ class Session:
             from .children import lost_line
 
             n = len(self._children)
-            text += f"{n + 1} processes: this one and {n} child{'ren' if n != 1 else ''}\n"
+            if n:
+                text += f"{n + 1} processes: this one and {n} child{'ren' if n != 1 else ''}\n"
             text += "".join(lost_line(child) + "\n" for child in self._lost)
         (file if file is not None else sys.stdout).write(text)
         return text
