@@ -98,6 +98,12 @@ class Session:
         # Front ends that say it themselves (the CLI) turn the warning off.
         self._warn_unmatched = True
         self._live = recording.configure(self._tracer, options, self._hidden)
+        # subprocesses=True: the children's directory while running (see
+        # monitrace.children), what they wrote, and those that wrote nothing.
+        self._collector: Any = None
+        self._child_of: str | None = None  # in a forked child: where it writes
+        self._children: list[Any] = []
+        self._lost: list[Any] = []
 
     # ---- control -------------------------------------------------------
 
@@ -147,11 +153,16 @@ class Session:
             _fork_hook_registered = True
         if self._live is not None:
             self._live.attach()
+        if self._options.subprocesses and self._collector is None and self._child_of is None:
+            from .children import Collector
+
+            self._collector = Collector(self._options)
         _running.add(self)
         try:
             self._tracer.start(tool_id=tool)
         except BaseException:
             _running.discard(self)
+            self._collect_children()
             raise
         _last = self
         return self
@@ -163,6 +174,7 @@ class Session:
         _running.discard(self)
         if self._live is not None:
             self._live.stopped()
+        self._collect_children()
         if errors:
             self._errors.extend(errors)
             warnings.warn(
@@ -179,7 +191,13 @@ class Session:
         """One line for each include=/within= spec that has matched no
         function so far (the warning ``stop()`` gives once per spec);
         `labels` renames the options (``{"include": "--include"}``)."""
-        return self._filter.unmatched_messages(labels)
+        lines = self._filter.unmatched_messages(labels)
+        if self._children:
+            # subprocesses=True: a spec that some child matched is matched.
+            plain = self._filter.unmatched_messages()
+            lines = [line for line, key in zip(lines, plain)
+                     if all(key in child.unmatched for child in self._children)]
+        return lines
 
     def _report_unmatched(self) -> None:
         """Warn once for each include=/within= spec that has matched no
@@ -191,7 +209,32 @@ class Session:
                 warnings.warn(message, filters.UnmatchedSpecWarning,
                               skip_file_prefixes=(_PACKAGE_DIR,))
 
+    def _collect_children(self) -> None:
+        collector, self._collector = self._collector, None
+        if collector is None or collector.pid != os.getpid():
+            return
+        from .children import warn_lost
+
+        results, lost = collector.collect()
+        self._children.extend(results)
+        self._lost.extend(lost)
+        warn_lost(lost)
+
     def _after_fork_child(self) -> None:
+        collector = self._collector
+        if collector is not None or self._child_of is not None:
+            # subprocesses=True: this child traces on, into its own data,
+            # and writes it where the collecting process reads it.
+            from .children import adopt_forked
+
+            self._child_of = collector.directory if collector is not None else self._child_of
+            self._collector = None
+            self._children, self._lost = [], []
+            self._tracer._after_fork_child(keep=True)
+            self._errors = []
+            assert self._child_of is not None
+            adopt_forked(self, self._child_of)
+            return
         keep = self._options.fork == "continue"
         self._tracer._after_fork_child(keep=keep)
         self._errors = []
@@ -213,11 +256,13 @@ class Session:
         are forgotten."""
         self._tracer.reset()
         self._dropped_reported = 0
+        self._children, self._lost = [], []
 
     def clear(self) -> None:
         """Forget everything recorded; the session must be stopped."""
         self._tracer.clear()
         self._dropped_reported = 0
+        self._children, self._lost = [], []
         if self._live is not None:
             self._live.reset()
 
@@ -267,8 +312,27 @@ class Session:
         return self._tracer.snapshot(records_from=records_from)
 
     def stats(self, *, by_thread: bool = False) -> list[FunctionStats]:
-        """Typed per-function records (per thread with ``by_thread``)."""
+        """Typed per-function records (per thread with ``by_thread``).
+        With ``subprocesses=True``, the rows of every process followed,
+        summed (``by_thread``: this process's threads only)."""
+        if self._children and not by_thread:
+            from .children import merged_stats
+
+            return merged_stats(self, self._children)
         return build_stats(self._tracer.snapshot(), by_thread=by_thread)
+
+    def stats_by_process(self) -> dict[int, list[FunctionStats]]:
+        """Per-function records of each process (``subprocesses=True``), by
+        pid; this process first."""
+        from .children import stats_by_process
+
+        return stats_by_process(self, self._children)
+
+    def processes(self) -> list[Any]:
+        """The child processes followed (``subprocesses=True``) so far, as
+        monitrace.children.ChildProcess (pid, ppid, argv, command, lost);
+        ``lost`` ones wrote no results (killed, or running at stop)."""
+        return sorted([r.info for r in self._children] + self._lost, key=lambda c: c.pid)
 
     def calls(self, name: str | Callable[..., Any]) -> CallCount:
         """How many times the function `name` was called. `name` is the
@@ -337,13 +401,20 @@ class Session:
             full_paths = self._options.full_paths
         snap = self._tracer.snapshot()
         text = render_table(
-            build_stats(snap),
+            self.stats(),
             sort=sort,
             limit=limit,
             total_seconds=snap["total_ns"] / 1e9,
             full_paths=full_paths,
             hint=hint,
         )
+        if self._children or self._lost:
+            from .children import lost_line
+
+            n = len(self._children)
+            if n:
+                text += f"{n + 1} processes: this one and {n} child{'ren' if n != 1 else ''}\n"
+            text += "".join(lost_line(child) + "\n" for child in self._lost)
         (file if file is not None else sys.stdout).write(text)
         return text
 
@@ -354,6 +425,10 @@ class Session:
         whole or not at all; an unwritable path raises OSError naming it."""
         from .exporters import Source, save
 
+        if self._children:
+            from .children import save_merged
+
+            return save_merged(self, self._children, path, format)
         # The event formats stream the recorded events from the C log.
         log = self._tracer if self._options.record else None
         return save(Source.of(self), path, format, log=log,

@@ -55,6 +55,8 @@ KEYS = {
     "report": "write the text report (the default when no output is given)",
     "sort": "report order (cumtime, tottime, calls, ...)",
     "limit": "report at most this many rows (0: all, the default)",
+    "collect": "(set by trace(subprocesses=True)) trace with the options the "
+    "parent left in this directory and write the results there",
     "signal": "do not trace from the start: this signal (e.g. USR1) starts a "
     "session and the next one stops it and writes the output; "
     "`monitrace attach --signal PID` uses it too",
@@ -71,6 +73,7 @@ class Config:
     sort: str = "cumtime"
     limit: int | None = None
     signal: int | None = None
+    collect: str | None = None
 
 
 def parse(value: str) -> Config:
@@ -324,6 +327,10 @@ def activate(value: str | None = None) -> bool:
         return False
     try:
         config = parse(value)
+        if config.collect is not None:
+            from .children import activate_child
+
+            return activate_child(config.collect)
         if config.signal is not None:
             from .remote import install
 

@@ -28,7 +28,7 @@ from .report import SORT_KEYS
 
 USAGE = (
     "%(prog)s [options] (script.py | -m module | -c code) [args ...]\n"
-    "       %(prog)s (attach | diff | view) [options] ..."
+    "       %(prog)s (attach | diff | view | merge) [options] ..."
 )
 #: Rows of the --report table unless --limit says otherwise.
 REPORT_LIMIT = 40
@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
             "terminal (NO_COLOR and FORCE_COLOR are honoured). Subcommands, "
             "named first: attach PID (trace a running process; see "
             "'monitrace attach --help'), diff BASE NEW (compare saved runs), view FILE -o "
-            "report.html (a page from a saved run). "
+            "report.html (a page from a saved run), merge FILE... -o OUT (results of "
+            "several processes in one). "
             "To run a script named like one, write ./NAME or -- NAME."
         ),
     )
@@ -91,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--format", choices=FORMATS, help="export -o FILE in this format")
     out.add_argument("--no-color", action="store_true", help="never use colours")
+    out.add_argument("--subprocesses", action="store_true",
+                     help="also trace the program's child processes (subprocess, os.fork, "
+                     "multiprocessing) and merge their results into the report or -o FILE")
     add_filter_arguments(parser)
     return parser
 
@@ -176,6 +180,8 @@ def trace_options(
         elif export.format == "html":  # its flame graph and timeline need the calls
             opts.update(record=True)
     opts.update(filter_options_from_args(ns))
+    if ns.subprocesses:
+        opts["subprocesses"] = True
     if not ns.report and export is None:
         opts.update(
             live=True,
@@ -493,10 +499,16 @@ def _view(argv: list[str]) -> int:
     return view_main(argv)
 
 
+def _merge(argv: list[str]) -> int:
+    from .merge import main as merge_main
+
+    return merge_main(argv)
+
+
 #: Subcommands, by the first argument; anything else is run as a program
 #: (``./attach`` or ``-- attach`` runs a script of that name).
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "attach": _attach, "diff": _diff, "view": _view,
+    "attach": _attach, "diff": _diff, "view": _view, "merge": _merge,
 }
 
 
@@ -509,6 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(ours)
     check_report_args(parser, ns)
     export = export_plan(parser, ns)
+    if ns.subprocesses and not ns.report and export is None:
+        parser.error("argument --subprocesses: the live call tree is this process's only; "
+                     "add --report, or -o FILE in an export format, for the merged result")
     text_path = _text_output(parser, ns) if export is None else None
     live = _open_live(parser, ns, text_path) if text_path is not None and not ns.report else None
     finish = _Finish(session=None, ns=ns, live=live, export=export, text_path=text_path)

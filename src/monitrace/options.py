@@ -60,6 +60,8 @@ class Options:
     tree_library: str = "all"
     # What a child of os.fork() does with a running session.
     fork: str = "stop"
+    # Follow child processes and merge their results (monitrace.children).
+    subprocesses: bool = False
 
     @property
     def record_limit(self) -> int:
@@ -70,6 +72,7 @@ class Options:
 
     def __post_init__(self) -> None:
         _check_bool("c_calls", self.c_calls)
+        _check_bool("subprocesses", self.subprocesses)
         _recording_checks(self)
         if not isinstance(self.clock, str) or self.clock not in _CLOCKS:
             raise ValueError(
