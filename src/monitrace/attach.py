@@ -537,6 +537,13 @@ except Exception as exc:
 '''
 
 
+#: Environment variables meant for Python processes, not for gdb.
+_NOT_FOR_GDB = frozenset({"LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+                          "PYTHONMALLOC", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"})
+#: Seconds gdb gets to attach, call into the target and detach.
+GDB_TIMEOUT = 120
+
+
 def inject_gdb(target: Target, channel: Channel) -> bool:
     """Run the bootstrap in the target with gdb. True when it ran already
     (the answer is on the ack FIFO), False when it waits for the main
@@ -559,9 +566,21 @@ def inject_gdb(target: Target, channel: Channel) -> bool:
     ]
     # Its own session: a Ctrl-C on our terminal must not reach gdb while it
     # holds the target stopped in the middle of a call.
+    # gdb is a program of its own: what this Python process was started
+    # with (a preloaded sanitizer runtime, allocator and module paths)
+    # is not for it; libasan preloaded into gdb deadlocks it at start.
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_GDB}
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True, text=True)
-    out, _ = proc.communicate()
+                            stderr=subprocess.STDOUT, start_new_session=True, text=True,
+                            env=env)
+    try:
+        out, _ = proc.communicate(timeout=GDB_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AttachError(
+            f"gdb did not finish attaching to process {target.pid} within {GDB_TIMEOUT} s "
+            "(the process may be stopped in a state gdb cannot call into)") from None
     results = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines()
                if line.startswith("MONITRACE-GDB ")]
     if not results:
