@@ -288,10 +288,14 @@ class SuiteTracer:
         known.extend(snapshot["records"])
         snapshot["records"] = known
         self.suite.add_snapshot(run.nodeid, run.seconds, snapshot)
+        profile = (pstats_format.build(snapshot)
+                   if self.out_dir is not None or self.merged_path is not None else None)
         if self.out_dir is not None:
-            self._write_test(run, item)
+            assert profile is not None
+            self._write_test(run, item, profile)
         if self.merged_path is not None:
-            pstats_format.merge(self.merged, pstats_format.build(snapshot))
+            assert profile is not None
+            pstats_format.merge(self.merged, profile)
         for hook in self.test_hooks:
             hook(run.nodeid, run.seconds, run.session, item)
         if run.session.running:
@@ -302,9 +306,11 @@ class SuiteTracer:
 
     # ---- rows and files ---------------------------------------------------
 
-    def _write_test(self, run: _TestRun, item: pytest.Item | None) -> None:
-        """`<stem>.pstats`, plus the Chrome trace `<stem>.json` when the
-        session recorded events."""
+    def _write_test(
+        self, run: _TestRun, item: pytest.Item | None, profile: dict[Any, Any]
+    ) -> None:
+        """`<stem>.pstats` (`profile`, the test's pstats data), plus the
+        Chrome trace `<stem>.json` when the session recorded events."""
         assert self.out_dir is not None
         stem = file_stem(run.nodeid)
         if stem in self._stems:
@@ -314,8 +320,12 @@ class SuiteTracer:
         if getattr(run.session.options, "record", False):
             outputs.append((stem + ".json", "chrome"))
         for name, format in outputs:
+            path = os.path.join(self.out_dir, name)
             try:
-                run.session.save(os.path.join(self.out_dir, name), format)
+                if format == "pstats":  # from the snapshot taken already
+                    write_atomic(path, lambda out: marshal.dump(profile, out), binary=True)
+                else:
+                    run.session.save(path, format)
             except (OSError, ValueError) as exc:  # never fail a test over a file
                 self._warn(f"monitrace could not write {name}: {exc}", item)
 

@@ -47,6 +47,23 @@ def function_keys(snapshot: dict[str, Any]) -> list[Key]:
     return keys
 
 
+class _LazyKeys:
+    """function_keys() made on demand: a snapshot may hold many records
+    (every function a long-lived session met) of which few have rows."""
+
+    def __init__(self, records: Any) -> None:
+        self._records = records
+        self._keys: dict[int, Key] = {}
+
+    def __getitem__(self, index: int) -> Key:
+        key = self._keys.get(index)
+        if key is None:
+            kind, code, module = self._records[index][:3]
+            ident = _identity(kind, code, module)
+            key = self._keys[index] = (ident["filename"], ident["firstlineno"], ident["name"])
+        return key
+
+
 def _dead_key(name: Any) -> Key:
     ident = _identity("py", name, None)
     return (ident["filename"], ident["firstlineno"], ident["name"])
@@ -58,7 +75,7 @@ def build(snapshot: dict[str, Any]) -> dict[Key, Entry]:
     Times are summed in clock ticks and converted once, so a function's
     self time is exactly the sum of its caller edges' (when every call has
     a traced caller)."""
-    keys = function_keys(snapshot)
+    keys = _LazyKeys(snapshot["records"])
     sec = snapshot["ns_per_tick"] / 1e9
     funcs: dict[Key, list[int]] = {}
     edges: dict[Key, dict[Key, list[int]]] = {}
