@@ -462,25 +462,12 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
     PyMem_RawFree(c.heads);
     Py_DECREF(names);
     Py_DECREF(threads);
-    PyObject *err = mt_outbuf_take_error(&out);
-    int failed = out.failed;
-    mt_outbuf_free(&out);
     if (cleared) {
-        Py_XDECREF(err);
+        mt_outbuf_free(&out);
         PyErr_SetString(PyExc_RuntimeError,
                         "monitrace: the recorded events were cleared "
                         "(clear() or a fork) while being read");
         return NULL;
     }
-    if (failed || nomem) {
-        if (err != NULL) {
-            PyErr_SetRaisedException(err);
-        }
-        else {
-            PyErr_NoMemory();
-        }
-        return NULL;
-    }
-    Py_XDECREF(err);
-    Py_RETURN_NONE;
+    return mt_outbuf_finish(&out, nomem);
 }

@@ -605,18 +605,7 @@ mt_eventlog_reset(MtEventLog *log)
 void
 mt_eventlog_clear(MtEventLog *log)
 {
-    for (size_t i = 0; i < log->nchunks; i++) {
-        PyMem_Free(log->chunks[i]);
-    }
-    PyMem_Free(log->chunks);
-    log->chunks = NULL;
-    log->nchunks = log->chunks_cap = 0;
-    for (size_t i = 0; i < log->nnotes; i++) {
-        Py_CLEAR(log->notes[i].obj);
-    }
-    PyMem_Free(log->notes);
-    log->notes = NULL;
-    log->nnotes = log->notes_cap = 0;
+    drop_events(log);
     for (Py_ssize_t i = 0; i < log->nrecs; i++) {
         Py_CLEAR(log->recs[i].argnames);
         PyMem_Free(log->recs[i].hits);
@@ -624,8 +613,6 @@ mt_eventlog_clear(MtEventLog *log)
     PyMem_Free(log->recs);
     log->recs = NULL;
     log->nrecs = 0;
-    log->count = log->dropped = 0;
-    log->based = 0;
     log->live_broken = 0;
     MtTreeFmt *f = mt_treefmt_from_capsule(log->tree);
     if (f != NULL) {

@@ -286,18 +286,5 @@ mt_folded_write_method(PyObject *self, PyObject *args)
     Py_DECREF(names);
     PyMem_RawFree(t.nodes);
     PyMem_RawFree(t.table);
-    PyObject *err = mt_outbuf_take_error(&out);
-    int failed = out.failed;
-    mt_outbuf_free(&out);
-    if (failed || nomem) {
-        if (err != NULL) {
-            PyErr_SetRaisedException(err);
-        }
-        else {
-            PyErr_NoMemory();
-        }
-        return NULL;
-    }
-    Py_XDECREF(err);
-    Py_RETURN_NONE;
+    return mt_outbuf_finish(&out, nomem);
 }

@@ -175,6 +175,25 @@ mt_outbuf_free(MtOutBuf *b)
     mt_outbuf_init(b);
 }
 
+PyObject *
+mt_outbuf_finish(MtOutBuf *b, int nomem)
+{
+    PyObject *err = mt_outbuf_take_error(b);
+    int failed = b->failed;
+    mt_outbuf_free(b);
+    if (!failed && !nomem) {
+        Py_XDECREF(err);
+        Py_RETURN_NONE;
+    }
+    if (err != NULL) {
+        PyErr_SetRaisedException(err);
+    }
+    else {
+        PyErr_NoMemory();
+    }
+    return NULL;
+}
+
 int
 mt_outbuf_traverse(MtOutBuf *b, visitproc visit, void *arg)
 {

@@ -44,6 +44,9 @@ void mt_outbuf_discard(MtOutBuf *b);
 /* The failure as a new exception object (NULL if none) and reset it. */
 PyObject *mt_outbuf_take_error(MtOutBuf *b);
 void mt_outbuf_free(MtOutBuf *b);
+/* End a whole write (a writer's last step): free `b`; None, or NULL with
+ * its first failure set (MemoryError when `nomem` and nothing else). */
+PyObject *mt_outbuf_finish(MtOutBuf *b, int nomem);
 int mt_outbuf_traverse(MtOutBuf *b, visitproc visit, void *arg);
 
 /* Room for `n` more bytes; 0 when memory ran out (output then stops). */

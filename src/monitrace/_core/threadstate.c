@@ -598,6 +598,19 @@ mt_thread_flush_all(MtTracer *tr, uint64_t now)
     }
 }
 
+/* Forget the finished threads' latency rows and edges. */
+static void
+free_done(MtTracer *tr)
+{
+    for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
+        mt_stats_free(tr->done_rows[i]);
+    }
+    PyMem_Free(tr->done_rows);
+    tr->done_rows = NULL;
+    tr->ndone_rows = 0;
+    mt_edges_clear(&tr->done_edges);
+}
+
 void
 mt_thread_clear_all(MtTracer *tr)
 {
@@ -616,13 +629,7 @@ mt_thread_clear_all(MtTracer *tr)
         PyMem_Free(ts);
         ts = next;
     }
-    for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
-        mt_stats_free(tr->done_rows[i]);
-    }
-    PyMem_Free(tr->done_rows);
-    tr->done_rows = NULL;
-    tr->ndone_rows = 0;
-    mt_edges_clear(&tr->done_edges);
+    free_done(tr);
 }
 
 void
@@ -645,13 +652,7 @@ mt_thread_reset_all(MtTracer *tr)
         ts->totals = NULL;
         ts->ntotals = 0;
     }
-    for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
-        mt_stats_free(tr->done_rows[i]);
-    }
-    PyMem_Free(tr->done_rows);
-    tr->done_rows = NULL;
-    tr->ndone_rows = 0;
-    mt_edges_clear(&tr->done_edges);
+    free_done(tr);
 }
 
 int
