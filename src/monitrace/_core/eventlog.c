@@ -68,22 +68,6 @@ append(MtTracer *tr, const MtLogEvent *e)
     return (int64_t)seq;
 }
 
-/* append() for the common case: room in the current chunk, under the
- * limit. Anything else (a new chunk, the limit) goes through append(). */
-static inline void
-append_lean(MtTracer *tr, const MtLogEvent *e)
-{
-    MtEventLog *log = &tr->log;
-    uint64_t seq = log->count;
-    size_t c = (size_t)(seq / MT_LOG_CHUNK);
-    if (MT_LIKELY(seq < log->limit && c < log->nchunks)) {
-        log->chunks[c][seq % MT_LOG_CHUNK] = *e;
-        log->count = seq + 1;
-        return;
-    }
-    append(tr, e);
-}
-
 /* Attach `obj` (a new reference, stolen; NULL is ignored) to event seq. */
 static void
 add_note(MtTracer *tr, int64_t seq, uint32_t what, PyObject *obj)
@@ -207,12 +191,6 @@ plain(const MtEventLog *log)
            && log->tree == NULL && !log->args && !log->retval;
 }
 
-static inline uint32_t
-clamp_depth(size_t depth)
-{
-    return depth > MT_LOG_DEPTH_MAX ? MT_LOG_DEPTH_MAX : (uint32_t)depth;
-}
-
 /* ---- hooks ------------------------------------------------------------ */
 
 void
@@ -220,32 +198,16 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                   PyObject *const *args, uint64_t now, size_t depth0)
 {
     MtEventLog *log = &tr->log;
-#if MT_HAVE_FRAME_PEEK
-    /* The common case, kept lean: a Python call or resume with nothing
-     * to note (see mt_eventlog_start). */
-    if (log->lean && (ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME)) {
-        if (ts->depth <= depth0) {
-            return;
-        }
-        MtLogEvent e = {.time = now,
-                        .record = (uint32_t)rec->index,
-                        .line = 0,
-                        .depth = clamp_depth(ts->depth - 1),
-                        .kind =
-                            ev == MT_EV_PY_START ? MT_LOG_CALL : MT_LOG_RESUME,
-                        .thread = ts->index};
-        mt_callsite_peek(&log->sites, args[0], &e.line, NULL);
-        append_lean(tr, &e);
-        return;
-    }
-#endif
+    /* The lean case (a plain Python call or resume) is stored inline by
+     * the callbacks (eventlog_lean.h); it arrives here only when the
+     * current chunk is full or the limit is reached. */
     if (ts->depth <= depth0 || !wanted(tr)) {
         return;
     }
     MtLogEvent e = {.time = now,
                     .record = (uint32_t)rec->index,
                     .line = 0,
-                    .depth = clamp_depth(ts->depth - 1),
+                    .depth = mt_eventlog_depth(ts->depth - 1),
                     .thread = ts->index};
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
     int quiet = plain(log);
@@ -318,13 +280,8 @@ mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
     MtLogEvent e = {.time = now,
                     .record = (uint32_t)rec->index,
                     .line = 0,
-                    .depth = clamp_depth(ts->depth),
+                    .depth = mt_eventlog_depth(ts->depth),
                     .thread = ts->index};
-    if (log->lean && (ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD)) {
-        e.kind = ev == MT_EV_PY_RETURN ? MT_LOG_RETURN : MT_LOG_YIELD;
-        append_lean(tr, &e);
-        return;
-    }
     if (!wanted(tr)) {
         return;
     }
@@ -438,7 +395,7 @@ mt_eventlog_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
     MtLogEvent e = {.time = now,
                     .record = (uint32_t)rec->index,
                     .line = (int32_t)line,
-                    .depth = clamp_depth(depth),
+                    .depth = mt_eventlog_depth(depth),
                     .kind = MT_LOG_LINE,
                     .thread = ts->index};
     PyObject *notes[MT_NOTE_KINDS] = {NULL};

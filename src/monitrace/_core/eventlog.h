@@ -97,7 +97,8 @@ typedef struct {
     PyObject *tree;  /* Owned capsule of the live tree formatter
                         (treefmt.h), or NULL */
     int live_broken; /* the live callable or tree output failed: stop */
-    int lean; /* set at start: plain Python events skip to append_lean() */
+    int lean; /* set at start: plain Python events are stored inline by the
+                 callbacks (eventlog_lean.h) */
 
     /* Data. */
     MtLogEvent **chunks; /* Owned array of owned chunks */
@@ -121,6 +122,13 @@ typedef struct {
 
     MtCallSiteCache sites; /* emptied at every start */
 } MtEventLog;
+
+/* A stack depth as the log stores it (24 bits, saturated). */
+static inline uint32_t
+mt_eventlog_depth(size_t depth)
+{
+    return depth > MT_LOG_DEPTH_MAX ? MT_LOG_DEPTH_MAX : (uint32_t)depth;
+}
 
 /* Event `seq` (< count) as stored. */
 static inline const MtLogEvent *

@@ -30,12 +30,6 @@ mt_eventlog_store_lean(MtEventLog *log, const MtLogEvent *e)
     return 0; /* a new chunk, or the limit: the general path */
 }
 
-static inline uint32_t
-mt_eventlog_depth(size_t depth)
-{
-    return depth > MT_LOG_DEPTH_MAX ? MT_LOG_DEPTH_MAX : (uint32_t)depth;
-}
-
 static inline int
 mt_eventlog_enter_lean(MtEventLog *log, MtThreadState *ts, MtRecord *rec,
                        int resume, PyObject *code, uint64_t now,
