@@ -395,9 +395,9 @@ def test_merge_json_unit():
     assert len(out["functions"]) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        from monitrace.diff import _from_session_json
+        from monitrace.saved import from_session_json
 
-        [stats] = _from_session_json(out)
+        [stats] = from_session_json(out)
     assert stats.calls == 4 and stats.samples == 4
 
 

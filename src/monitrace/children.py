@@ -211,18 +211,18 @@ def merged_json(session: Any, results: list[ChildResult]) -> dict[str, Any]:
 
 
 def merged_stats(session: Any, results: list[ChildResult]) -> list[Any]:
-    from .diff import _from_session_json
+    from .saved import from_session_json
 
-    return _from_session_json(merged_json(session, results))
+    return from_session_json(merged_json(session, results))
 
 
 def stats_by_process(session: Any, results: list[ChildResult]) -> dict[int, list[Any]]:
-    from .diff import _from_session_json
+    from .saved import from_session_json
     from .report import build_stats
 
     out = {os.getpid(): build_stats(session.snapshot())}
     for r in results:
-        out[r.info.pid] = _from_session_json(r.json)
+        out[r.info.pid] = from_session_json(r.json)
     return out
 
 

@@ -16,190 +16,13 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from .report import FunctionStats, latency_fields
-
-STATUSES = ("changed", "added", "removed")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DiffRow:
-    """One function compared. Times are seconds (0.0 where the function
-    is absent); p99s are None where a side has no latency data (pstats)."""
-
-    function: str
-    file: str
-    line: int
-    status: str  # "changed", "added", "removed" or "same"
-    base_calls: int
-    new_calls: int
-    base_tottime: float
-    new_tottime: float
-    base_cumtime: float
-    new_cumtime: float
-    base_p99: float | None = None
-    new_p99: float | None = None
-
-    @property
-    def calls_delta(self) -> int:
-        return self.new_calls - self.base_calls
-
-    @property
-    def tottime_ratio(self) -> float:
-        return _ratio(self.base_tottime, self.new_tottime)
-
-    @property
-    def cumtime_ratio(self) -> float:
-        return _ratio(self.base_cumtime, self.new_cumtime)
-
-    @property
-    def p99_ratio(self) -> float | None:
-        if self.base_p99 is None or self.new_p99 is None:
-            return None
-        return _ratio(self.base_p99, self.new_p99)
-
-    @property
-    def impact(self) -> float:
-        """How much this change moved the run: the change in self time
-        (seconds), for ordering."""
-        return abs(self.new_tottime - self.base_tottime)
-
-    def to_data(self) -> dict[str, Any]:
-        """The row as ``--format json`` prints it."""
-        data = dataclasses.asdict(self)
-        data["calls_delta"] = self.calls_delta
-        return data
-
-
-def _ratio(base: float, new: float) -> float:
-    if base == new:
-        return 1.0
-    if base <= 0:
-        return math.inf
-    return new / base
-
-
-# ---- loading ------------------------------------------------------------------
-
-def load(path: str | os.PathLike[str]) -> list[FunctionStats]:
-    """FunctionStats from a file monitrace wrote: session JSON
-    (``monitrace/1``), the pytest plugin's summary or worker JSON, or a
-    pstats file (monitrace's or cProfile's)."""
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read()
-    # A pstats file (marshal) also starts with "{": JSON is tried first.
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return _from_pstats(path)
-    return _from_json(data, path)
-
-
-def _from_pstats(path: str) -> list[FunctionStats]:
-    import pstats
-
-    try:
-        stats = pstats.Stats(path).stats  # type: ignore[attr-defined]
-    except Exception as exc:
-        raise ValueError(f"{path}: neither monitrace JSON nor a pstats file ({exc})") from None
-    out = []
-    for (filename, line, name), (cc, nc, tt, ct, _callers) in stats.items():
-        c_function = filename == "~"
-        out.append(FunctionStats(
-            name=name, qualname=name, module=_module_of_file(filename),
-            filename=filename, firstlineno=line, calls=nc, primitive_calls=cc,
-            total_time=ct, self_time=tt, min_time=0.0, max_time=0.0,
-            p50=0.0, p90=0.0, p99=0.0, kind="c" if c_function else "python",
-        ))
-    return out
-
-
-def _module_of_file(filename: str) -> str:
-    """pstats files know no modules: the file's stem stands in, the same
-    for both sides of a diff."""
-    if filename.startswith(("<", "~")):
-        return ""
-    return os.path.splitext(os.path.basename(filename))[0]
-
-
-def _from_json(data: Any, path: str) -> list[FunctionStats]:
-    if isinstance(data, dict) and data.get("schema") == "monitrace/1":
-        return _from_session_json(data)
-    if isinstance(data, dict) and "tests_traced" in data and "functions" in data:
-        from .suite_stats import stats_from_data
-
-        return [stats_from_data(d) for d in data["functions"]]
-    raise ValueError(
-        f"{path}: JSON that monitrace did not write (expected a session's "
-        f"\"monitrace/1\" file or a pytest --monitrace summary)"
-    )
-
-
-@dataclasses.dataclass(slots=True)
-class _Sums:
-    calls: int = 0
-    primitive: int = 0
-    total_ns: int = 0
-    self_ns: int = 0
-    min_ns: float = math.inf
-    max_ns: float = 0.0
-    hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.calls += row["calls"]
-        self.primitive += row["primitive_calls"]
-        self.total_ns += row["total_ns"]
-        self.self_ns += row["self_ns"]
-        if row.get("samples"):
-            self.min_ns = min(self.min_ns, row["min_ns"])
-            self.max_ns = max(self.max_ns, row["max_ns"])
-        for lo, hi, count in row.get("histogram", ()):
-            key = (float(lo), math.inf if hi is None else float(hi))
-            self.hist[key] = self.hist.get(key, 0) + count
-
-    def stats(self, ident: dict[str, Any]) -> FunctionStats:
-        return FunctionStats(
-            name=ident["name"], qualname=ident["qualname"], module=ident["module"],
-            filename=ident["filename"], firstlineno=ident["lineno"],
-            kind=ident.get("kind", "python"),
-            calls=self.calls, primitive_calls=self.primitive,
-            total_time=self.total_ns / 1e9, self_time=self.self_ns / 1e9,
-            samples=sum(self.hist.values()),
-            **latency_fields(self.hist, self.min_ns, self.max_ns),
-        )
-
-
-def _from_session_json(data: dict[str, Any]) -> list[FunctionStats]:
-    idents = {f["id"]: f for f in data["functions"]}
-    sums: dict[Any, _Sums] = {}
-    for th in data.get("threads", ()):
-        for row in th["stats"]:
-            sums.setdefault(row["function"], _Sums()).add(row)
-    for row in data.get("finished_threads", {}).get("stats", ()):
-        sums.setdefault(row["function"], _Sums()).add(row)
-    out = [acc.stats(idents[f]) for f, acc in sums.items() if f in idents]
-    for row in data.get("retired", ()):
-        acc = _Sums()
-        acc.add(row)
-        out.append(acc.stats(row))
-    return _merge_same(out)
-
-
-def _merge_same(stats: Iterable[FunctionStats]) -> list[FunctionStats]:
-    """Rows of one function (a dead code object and its live twin) summed."""
-    seen: dict[tuple[Any, ...], FunctionStats] = {}
-    for s in stats:
-        key = (s.kind, s.module, s.qualname, s.filename, s.firstlineno)
-        old = seen.get(key)
-        seen[key] = s if old is None else dataclasses.replace(
-            old, calls=old.calls + s.calls,
-            primitive_calls=old.primitive_calls + s.primitive_calls,
-            total_time=old.total_time + s.total_time, self_time=old.self_time + s.self_time)
-    return list(seen.values())
-
+from .report import FunctionStats
+from .diffrows import (SORT_KEYS, STATUSES, DiffRow, check_options, make_row, match_functions,
+                       ratio)
+from .saved import load
 
 def _stats_of(what: Any) -> list[FunctionStats]:
     if isinstance(what, (str, os.PathLike)):
@@ -214,84 +37,6 @@ def _stats_of(what: Any) -> list[FunctionStats]:
         "diff() compares paths of saved results, Sessions or lists of FunctionStats, "
         f"not {type(what).__name__}"
     )
-
-
-# ---- matching -------------------------------------------------------------------
-
-def _match(
-    base: Sequence[FunctionStats], new: Sequence[FunctionStats]
-) -> list[tuple[FunctionStats | None, FunctionStats | None]]:
-    by_name: dict[str, tuple[list[FunctionStats], list[FunctionStats]]] = {}
-    for side, stats in ((0, base), (1, new)):
-        for s in stats:
-            by_name.setdefault(s.full_name, ([], []))[side].append(s)
-    pairs: list[tuple[FunctionStats | None, FunctionStats | None]] = []
-    for olds, news in by_name.values():
-        if len(olds) == 1 and len(news) == 1:
-            pairs.append((olds[0], news[0]))
-            continue
-        olds = sorted(olds, key=lambda s: (s.filename, s.firstlineno))
-        news = sorted(news, key=lambda s: (s.filename, s.firstlineno))
-        for key in (lambda s: (s.filename, s.firstlineno), lambda s: s.filename, lambda s: 0):
-            left: list[FunctionStats] = []
-            for old in olds:
-                found = next((n for n in news if key(n) == key(old)), None)
-                if found is None:
-                    left.append(old)
-                else:
-                    news.remove(found)
-                    pairs.append((old, found))
-            olds = left
-        pairs.extend((old, None) for old in olds)
-        pairs.extend((None, n) for n in news)
-    return pairs
-
-
-def _row(old: FunctionStats | None, new: FunctionStats | None, min_change: float) -> DiffRow:
-    ref = new if new is not None else old
-    assert ref is not None
-    row = DiffRow(
-        function=ref.full_name,
-        file=ref.filename,
-        line=ref.firstlineno,
-        status="added" if old is None else "removed" if new is None else "same",
-        base_calls=old.calls if old else 0,
-        new_calls=new.calls if new else 0,
-        base_tottime=old.self_time if old else 0.0,
-        new_tottime=new.self_time if new else 0.0,
-        base_cumtime=old.total_time if old else 0.0,
-        new_cumtime=new.total_time if new else 0.0,
-        base_p99=old.p99 if old and old.samples else None,
-        new_p99=new.p99 if new and new.samples else None,
-    )
-    if row.status == "same" and (row.calls_delta or _time_changed(row, min_change)):
-        row = dataclasses.replace(row, status="changed")
-    return row
-
-
-def _time_changed(row: DiffRow, min_change: float) -> bool:
-    for ratio in (row.tottime_ratio, row.cumtime_ratio):
-        if abs(ratio - 1.0) > min_change:
-            return True
-    return False
-
-
-SORT_KEYS: dict[str, Callable[[DiffRow], Any]] = {
-    "impact": lambda r: (-r.impact, -abs(r.calls_delta), r.function),
-    "calls": lambda r: (-abs(r.calls_delta), -r.impact, r.function),
-    "tottime": lambda r: (-abs(r.new_tottime - r.base_tottime), r.function),
-    "cumtime": lambda r: (-abs(r.new_cumtime - r.base_cumtime), r.function),
-    "name": lambda r: (r.function, r.file, r.line),
-}
-
-
-def check_options(min_change: Any, sort: Any) -> None:
-    """ValueError naming the option when `min_change` or `sort` is bad."""
-    if not isinstance(min_change, (int, float)) or isinstance(min_change, bool) or not (
-            min_change >= 0 and math.isfinite(min_change)):
-        raise ValueError(f"min_change must be a number >= 0 (0.1 = 10%), not {min_change!r}")
-    if sort not in SORT_KEYS:
-        raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}, not {sort!r}")
 
 
 def diff(
@@ -312,7 +57,7 @@ def diff(
     adds the unchanged functions (status ``"same"``)."""
     check_options(min_change, sort)
     threshold = math.inf if calls_only else float(min_change)
-    rows = [_row(old, n, threshold) for old, n in _match(_stats_of(base), _stats_of(new))]
+    rows = [make_row(old, n, threshold) for old, n in match_functions(_stats_of(base), _stats_of(new))]
     if not include_same:
         rows = [r for r in rows if r.status != "same"]
     key = SORT_KEYS["calls" if calls_only and sort == "impact" else sort]
@@ -396,8 +141,8 @@ def _secs(seconds: float) -> str:
 
 
 def _times(base: float, new: float) -> str:
-    ratio = _ratio(base, new)
-    shown = "new" if base == 0 and new else "gone" if new == 0 and base else f"{ratio:.2f}x"
+    change = ratio(base, new)
+    shown = "new" if base == 0 and new else "gone" if new == 0 and base else f"{change:.2f}x"
     return f"{_secs(base)} -> {_secs(new)} ({shown})"
 
 

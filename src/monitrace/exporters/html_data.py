@@ -589,7 +589,7 @@ def from_file(path: str | os.PathLike[str]) -> Page:
         return _from_chrome({"traceEvents": data}, title)
     if isinstance(data, dict) and data.get("schema") == "monitrace/1":
         return _from_monitrace_json(data, path, title)
-    from ..diff import load
+    from ..saved import load
 
     page = Page(title, "pytest summary")
     page.all.stats = page.stats_rows(load(path))
@@ -600,7 +600,7 @@ def from_file(path: str | os.PathLike[str]) -> Page:
 def _from_pstats(path: str, title: str) -> Page:
     import pstats
 
-    from ..diff import load
+    from ..saved import load
 
     page = Page(title, "pstats")
     stats = load(path)
@@ -627,7 +627,7 @@ def _from_pstats(path: str, title: str) -> Page:
 
 
 def _from_monitrace_json(data: dict[str, Any], path: str, title: str) -> Page:
-    from ..diff import load
+    from ..saved import load
 
     page = Page(title, "monitrace JSON")
     page.total_ns = data.get("total_ns")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..diff import SORT_KEYS, DiffRow, _match, _row, check_options
+from ..diffrows import SORT_KEYS, DiffRow, check_options, make_row, match_functions
 from ..report import FunctionStats
 from .html_data import APPROXIMATE_NOTE, Page, _tree_data, from_file, from_source
 
@@ -43,7 +43,7 @@ class DiffPage:
         new_fs, new_of = _page_stats(self.new)
         threshold = float("inf") if self.calls_only else self.min_change
         made = []
-        for old, cur in _match(base_fs, new_fs):
+        for old, cur in match_functions(base_fs, new_fs):
             index = len(self.functions)
             if cur is not None:
                 fn = new_of[id(cur)]
@@ -54,7 +54,7 @@ class DiffPage:
                 self._maps[0][fn] = index
                 if cur is None:
                     self.functions.append(self.base.functions[fn])
-            made.append((_row(old, cur, threshold), index))
+            made.append((make_row(old, cur, threshold), index))
         key = SORT_KEYS["calls" if self.calls_only and sort == "impact" else sort]
         made.sort(key=lambda pair: key(pair[0]))
         self.rows = [row for row, _ in made]
