@@ -11,7 +11,8 @@ from pkgtree import ALL_CALLS, app, tree_counts  # noqa: F401 (fixture)
 
 import monitrace
 from monitrace import Q
-from monitrace.filters import CompiledFilter, Facts, is_generated, spec_to_q
+from monitrace.filters import CompiledFilter, Facts, spec_to_q
+from monitrace.places import is_generated
 
 
 def run(app, **options):  # noqa: F811

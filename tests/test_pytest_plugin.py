@@ -13,7 +13,7 @@ import sysconfig
 import pytest
 
 from monitrace.assertions import CallCount
-from monitrace.pytest_plugin import base_options
+from monitrace.pytest_options import base_options
 from monitrace.pytest_suite import file_stem
 from monitrace.report import FunctionStats
 from monitrace.suite_stats import SuiteStats, stats_from_data, stats_to_data

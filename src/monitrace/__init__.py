@@ -27,7 +27,7 @@ _API_NAMES = ("Session", "TracerError", "last_session", "report", "trace")
 # `monitrace.diff` is the function (the module: sys.modules).
 del globals()["report"]
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = [
     "DiffRow",

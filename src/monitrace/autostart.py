@@ -19,14 +19,14 @@ See ``KEYS`` and the README ("Tracing a whole program") for the keys.
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import os
-import signal
 import sys
 from typing import Any
 
-ENV = "MONITRACE"
+from . import runs
+from .runs import ENV, REPORT, output_path
+
 
 _LIST_KEYS = ("include", "exclude", "within", "exclude_within", "threads")
 _BOOL_KEYS = ("stdlib", "site_packages", "c_calls", "args", "retval")
@@ -170,14 +170,8 @@ def _int(key: str, val: str) -> int:
         raise ValueError(f"{key}= takes a whole number, not {val!r}") from None
 
 
-def output_path(template: str, pid: int | None = None) -> str:
-    """The output file of process `pid` (default: this one)."""
-    return template.replace("{pid}", str(os.getpid() if pid is None else pid))
-
-
 #: Extensions of ``output=`` that get the text report.
 TEXT_SUFFIXES = (".txt", ".log", "")
-REPORT = "report"
 
 
 def is_off(value: str) -> bool:
@@ -221,94 +215,6 @@ def plan_output(config: Config) -> tuple[str, str] | None:
     return template, format
 
 
-class _Run:
-    """The session started from MONITRACE, and its output at exit."""
-
-    def __init__(
-        self, config: Config, session: Any, output: tuple[str, str] | None = None
-    ) -> None:
-        self.config = config
-        self.session = session
-        self.output = output
-        self.pid = os.getpid()
-        self.done = False
-        self.finishing = False
-        # A SIGTERM that came while the output was being written.
-        self.pending_signal: int | None = None
-
-    def finish(self) -> None:
-        if self.done or self.pid != os.getpid():
-            return
-        self.done = self.finishing = True
-        try:
-            self.session.stop()
-            self._say_unmatched()
-            self.write()
-        except Exception as exc:  # never fail the program at exit
-            sys.stderr.write(f"monitrace: could not write the MONITRACE output: {exc}\n")
-        finally:
-            self.finishing = False
-        if self.pending_signal is not None:
-            _die_by(self.pending_signal)
-
-    def _say_unmatched(self) -> None:
-        """Specs are often meant for some processes of a program only (the
-        workers of a pool), so one that matched nothing here is said only
-        when this process traced nothing at all: why its output is empty."""
-        session = self.session
-        if session.stats():
-            return
-        for line in session.unmatched_specs():
-            line = line.removeprefix("monitrace: ")
-            sys.stderr.write(f"monitrace: pid {os.getpid()}: {ENV} {line}\n")
-
-    def write(self) -> None:
-        cfg = self.config
-        if self.output is None:
-            sys.stderr.write(f"monitrace: pid {os.getpid()} {' '.join(sys.argv)}\n")
-            self.session.report(sort=cfg.sort, limit=cfg.limit or None, file=sys.stderr)
-            return
-        from .exporters import write_atomic
-
-        template, format = self.output
-        path = output_path(template)
-        if format == REPORT:
-            write_atomic(
-                path,
-                lambda f: self.session.report(sort=cfg.sort, limit=cfg.limit or None, file=f),
-                binary=False,
-            )
-        else:
-            self.session.save(path, format)
-
-    def after_fork_in_child(self) -> None:
-        """A forked child records its own calls only, into its own output."""
-        try:
-            session = self.session
-            if session.running:
-                session.stop()
-            session.clear()
-            session.start()
-            self.pid = os.getpid()
-            self.done = False
-            _hook_multiprocessing(self)
-            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-                _route_sigterm()  # the parent's retry timer stayed behind
-        except Exception as exc:
-            sys.stderr.write(f"monitrace: could not restart tracing after fork: {exc!r}\n")
-
-
-def _hook_multiprocessing(run: _Run) -> None:
-    # multiprocessing's fork children end with os._exit(), skipping atexit;
-    # they run the finalizers registered after their own clean-up, though.
-    util = sys.modules.get("multiprocessing.util")
-    if util is not None:
-        util.register_after_fork(
-            run, lambda r: util.Finalize(None, r.finish, exitpriority=-100)
-        )
-
-
-_active: _Run | None = None
 _tried = False
 
 
@@ -317,7 +223,7 @@ def activate(value: str | None = None) -> bool:
     .pth files of a virtual environment twice on some builds).
     Never raises: a malformed value is reported on stderr and the program
     runs untraced. Returns whether tracing started."""
-    global _active, _tried
+    global _tried
     if _tried:
         return False
     _tried = True
@@ -328,8 +234,6 @@ def activate(value: str | None = None) -> bool:
     try:
         config = parse(value)
         if config.collect is not None:
-            from .children import activate_child
-
             return activate_child(config.collect)
         if config.signal is not None:
             from .remote import install
@@ -345,72 +249,43 @@ def activate(value: str | None = None) -> bool:
             f"monitrace: ignoring {ENV}={value!r}: {exc}; the program runs untraced\n"
         )
         return False
-    session._warn_unmatched = False  # _Run._say_unmatched decides
+    session._warn_unmatched = False  # Run._say_unmatched decides
     try:
         session.start()
     except Exception as exc:
         sys.stderr.write(f"monitrace: {ENV} could not start tracing: {exc}\n")
         return False
-    _active = run = _Run(config, session, output)
-    atexit.register(run.finish)
-    os.register_at_fork(after_in_child=run.after_fork_in_child)
-    _catch_sigterm()
+    runs.install(runs.Run(session, output, sort=config.sort, limit=config.limit))
     return True
 
 
-def _catch_sigterm() -> None:
-    """Write the output when SIGTERM ends the process, but only where the
-    signal has its default action: a program's own handler, or an ignored
-    SIGTERM, stays as it is. Forked children inherit the handler.
+def activate_child(directory: str) -> bool:
+    """Start this process's session from its parent's options (called by
+    :func:`activate` for ``MONITRACE=collect=DIR``). Never raises."""
+    import json
 
-    Python runs the handler in the main thread only, when it next checks
-    for signals; the core passes a SIGTERM that another thread received on
-    to the main thread and repeats it until the handler has run, or a main
-    thread blocked on a lock (a pool worker waiting for its next task)
-    might never run it, and the process would not end."""
+    from .children import OPTIONS_FILE, PASSED, ChildRun, helper_process, install
+
+    helper = helper_process()
+    if helper == "resource_tracker":
+        return False
     try:
-        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-            return
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError, AttributeError):  # not the main thread, no SIGTERM
-        return
-    _route_sigterm()
-
-
-def _route_sigterm() -> None:
-    from . import _core
-
+        with open(os.path.join(directory, OPTIONS_FILE), "rb") as f:
+            options = {name: tuple(value) if isinstance(value, list) else value
+                       for name, value in json.load(f).items() if name in PASSED}
+    except OSError:
+        return False  # the parent is done collecting: run untraced
+    except Exception as exc:
+        sys.stderr.write(f"monitrace: could not read the parent's options: {exc!r}\n")
+        return False
     try:
-        _core.route_signal(signal.SIGTERM)
-    except OSError:  # the handler still runs when the main thread checks
-        pass
+        from .api import trace
 
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    from . import _core
-
-    run = _active
-    if run is not None and run.finishing:
-        # Writing the output already (atexit): die once it is written.
-        run.pending_signal = signum
-        return
-    if run is not None and not run.done and run.pid == os.getpid():
-        try:
-            run.session.stop()
-        except RuntimeError:
-            # The signal landed in monitrace's own Python code run from a
-            # tracer callback (a filter), where the session cannot stop:
-            # take it again once that code has returned to the program.
-            _core.signal_later(signum)
-            return
-        _core.signal_taken(signum)
-        run.finish()
-    _die_by(signum)
-
-
-def _die_by(signum: int) -> None:
-    """End the process as the signal's default action would have: the
-    parent sees the same wait status as without tracing, and buffered
-    output the program never flushed is lost as it would have been."""
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+        session = trace(**options)
+        session._warn_unmatched = False
+        session.start()
+    except Exception as exc:
+        sys.stderr.write(f"monitrace: could not trace this child process: {exc}\n")
+        return False
+    install(ChildRun(directory, session, announce=helper is None))
+    return True

@@ -14,8 +14,8 @@ and finally ``PID.json``. It writes at a normal exit (atexit), at
 ``os._exit()`` (which multiprocessing's fork workers end with: the child's
 ``os._exit`` is wrapped to write first), and at SIGTERM when the program
 left that signal's default action in place (``Pool.__exit__`` terminates
-its workers so), through the MONITRACE machinery of
-:mod:`monitrace.autostart`. A child killed otherwise (SIGKILL) writes
+its workers so), through the machinery of
+:mod:`monitrace.runs`. A child killed otherwise (SIGKILL) writes
 nothing: the parent names it (pid, command) and merges the rest.
 
 When the session stops, the parent reads every finished child, restores
@@ -27,7 +27,6 @@ children do).
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import functools
 import io
@@ -40,9 +39,9 @@ import tempfile
 import warnings
 from typing import Any
 
-from . import autostart
+from . import runs
 
-__all__ = ["ChildLostWarning", "ChildProcess", "Collector", "activate_child"]
+__all__ = ["ChildLostWarning", "ChildProcess", "ChildRun", "Collector", "adopt_forked", "install"]
 
 OPTIONS_FILE = "options.json"
 #: The session options a child takes from its parent (the rest, such as
@@ -117,17 +116,17 @@ class Collector:
             shutil.rmtree(self.directory, ignore_errors=True)
             raise
         self.value = f"collect={self.directory}"
-        self._saved = os.environ.get(autostart.ENV)
-        os.environ[autostart.ENV] = self.value
+        self._saved = os.environ.get(runs.ENV)
+        os.environ[runs.ENV] = self.value
 
     def collect(self) -> tuple[list[ChildResult], list[ChildProcess]]:
         """Restore the environment, read what the children wrote, remove
         the directory. (results, lost children)."""
-        if os.environ.get(autostart.ENV) == self.value:
+        if os.environ.get(runs.ENV) == self.value:
             if self._saved is None:
-                del os.environ[autostart.ENV]
+                del os.environ[runs.ENV]
             else:
-                os.environ[autostart.ENV] = self._saved
+                os.environ[runs.ENV] = self._saved
         results: list[ChildResult] = []
         lost: list[ChildProcess] = []
         try:
@@ -272,7 +271,7 @@ def save_merged(session: Any, results: list[ChildResult], path: Any, format: str
 
 # ---- the child's side ---------------------------------------------------------
 
-def _helper() -> str | None:
+def helper_process() -> str | None:
     """Which multiprocessing helper process this is, if one."""
     argv = getattr(sys, "orig_argv", sys.argv)
     for n, arg in enumerate(argv[:-1]):
@@ -283,11 +282,11 @@ def _helper() -> str | None:
     return None
 
 
-class ChildRun(autostart._Run):
+class ChildRun(runs.Run):
     """A child's session and what it writes into the parent's directory."""
 
     def __init__(self, directory: str, session: Any, *, announce: bool = True) -> None:
-        super().__init__(autostart.Config(options={}), session, None)
+        super().__init__(session, None)
         self.directory = directory
         self.announced = False
         if announce:
@@ -329,47 +328,17 @@ class ChildRun(autostart._Run):
         self.announce()
 
 
-def _install(run: ChildRun) -> None:
-    autostart._active = run
-    atexit.register(run.finish)
-    os.register_at_fork(after_in_child=run.after_fork_in_child)
-    autostart._catch_sigterm()
-    _wrap_os_exit()
-
-
-def activate_child(directory: str) -> bool:
-    """Start this process's session from its parent's options (called by
-    autostart for ``MONITRACE=collect=DIR``). Never raises."""
-    helper = _helper()
-    if helper == "resource_tracker":
-        return False
-    try:
-        with open(os.path.join(directory, OPTIONS_FILE), "rb") as f:
-            options = {name: tuple(value) if isinstance(value, list) else value
-                       for name, value in json.load(f).items() if name in PASSED}
-    except OSError:
-        return False  # the parent is done collecting: run untraced
-    except Exception as exc:
-        sys.stderr.write(f"monitrace: could not read the parent's options: {exc!r}\n")
-        return False
-    try:
-        from .api import trace
-
-        session = trace(**options)
-        session._warn_unmatched = False
-        session.start()
-    except Exception as exc:
-        sys.stderr.write(f"monitrace: could not trace this child process: {exc}\n")
-        return False
-    _install(ChildRun(directory, session, announce=helper is None))
-    return True
+def install(run: ChildRun) -> None:
+    """Make `run` this process's (see :func:`monitrace.runs.install`), and
+    have os._exit write it first."""
+    runs.install(run, extra=_wrap_os_exit)
 
 
 def adopt_forked(session: Any, directory: str) -> None:
     """In a child of os.fork() of the collecting process: `session` (the
     parent's, still running) keeps tracing, into fresh data this process
     writes at its end."""
-    active = autostart._active
+    active = runs.active
     if isinstance(active, ChildRun) and active.session is session:
         return  # a grandchild: the run's own fork hook restarts it
     tracer = session._tracer
@@ -378,7 +347,7 @@ def adopt_forked(session: Any, directory: str) -> None:
     tracer.clear()
     session._warn_unmatched = False  # a child's stderr stays the program's
     session.start()
-    _install(ChildRun(directory, session))
+    install(ChildRun(directory, session))
 
 
 _real_exit: Any = None
@@ -393,7 +362,7 @@ def _wrap_os_exit() -> None:
 
     @functools.wraps(real)
     def _exit(status: int) -> Any:
-        run = autostart._active
+        run = runs.active
         if isinstance(run, ChildRun):
             try:
                 run.finish()

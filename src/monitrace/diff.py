@@ -24,6 +24,9 @@ from .diffrows import (SORT_KEYS, STATUSES, DiffRow, check_options, make_row, ma
                        ratio)
 from .saved import load
 
+__all__ = ["SORT_KEYS", "STATUSES", "DiffRow", "FailRule", "check_options", "diff", "load",
+           "main", "parser", "render_json", "render_markdown", "render_text", "write_html"]
+
 def _stats_of(what: Any) -> list[FunctionStats]:
     if isinstance(what, (str, os.PathLike)):
         return load(what)

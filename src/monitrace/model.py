@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
+from .places import Places
+
 
 class Kind(enum.IntEnum):
     """What a recorded event says, by the number the C log stores."""
@@ -217,8 +219,6 @@ _PLACES: list[Any] = []
 
 def _places() -> Any:
     if not _PLACES:
-        from .filters import Places
-
         _PLACES.append(Places())
     return _PLACES[0]
 

@@ -15,10 +15,12 @@ nothing gets no per-test hook from it. What it offers:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .pytest_options import merged_out
 
 if TYPE_CHECKING:
     from .api import Session
@@ -29,9 +31,6 @@ MARKER = "monitrace"
 # pytest's own machinery, excluded unless --monitrace-include is given
 # (which then decides alone). Excluded code is transparent: the test code
 # it calls is traced.
-PYTEST_MODULES = ("_pytest", "pytest", "pluggy", "xdist", "execnet")
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("monitrace", "function tracing (monitrace)")
     group.addoption(
@@ -113,15 +112,6 @@ def pytest_configure(config: pytest.Config) -> None:
         _suite(config, trace_all=True)
 
 
-#: --monitrace-out paths with these endings name one merged pstats file.
-MERGED_SUFFIXES = (".pstats", ".prof")
-
-
-def merged_out(out: str) -> bool:
-    """Whether --monitrace-out names one merged pstats file (not a DIR)."""
-    return out.lower().endswith(MERGED_SUFFIXES)
-
-
 def _check_out_dir(config: pytest.Config, out: str) -> None:
     path = os.path.join(str(config.invocation_params.dir), out)
     if merged_out(out):
@@ -134,17 +124,6 @@ def _check_out_dir(config: pytest.Config, out: str) -> None:
         raise pytest.UsageError(f"--monitrace-out: cannot create {out!r}: {exc}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise pytest.UsageError(f"--monitrace-out: {out!r} is not writable")
-
-
-def base_options(include: Sequence[str], exclude: Sequence[str]) -> dict[str, Any]:
-    """The trace() options of --monitrace-include/--monitrace-exclude."""
-    options: dict[str, Any] = {}
-    if include:
-        options["include"] = tuple(include)
-    else:
-        exclude = (*exclude, *PYTEST_MODULES)
-    options["exclude"] = tuple(exclude)
-    return options
 
 
 def _check_filters(config: pytest.Config) -> None:

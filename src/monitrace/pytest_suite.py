@@ -23,7 +23,7 @@ from .exporters import pstats as pstats_format
 from .exporters import write_atomic
 from .report import FunctionStats, render_rows, render_table
 from .model import identity, short_path
-from .pytest_plugin import base_options, merged_out
+from .pytest_options import base_options, merged_out
 from .suite_stats import SuiteStats
 
 SLOWEST_TESTS = 3

@@ -94,7 +94,7 @@ class _Refused(Exception):
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return str(__version__)
 

@@ -141,7 +141,7 @@ class Page:
     # ---- output -------------------------------------------------------------
 
     def to_data(self) -> dict[str, Any]:
-        from .. import __version__
+        from .._version import __version__
 
         return {
             "schema": "monitrace-html/1",

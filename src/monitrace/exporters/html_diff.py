@@ -129,7 +129,7 @@ class DiffPage:
                 "tree": tree, "edges": edges, "stats": stats}
 
     def to_data(self) -> dict[str, Any]:
-        from .. import __version__
+        from .._version import __version__
 
         sides = [self._side(0), self._side(1)]  # before functions: they may add some
         rows = [[fn, r.status, r.base_calls, r.new_calls, _ns(r.base_tottime),

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from .. import __version__
+from .._version import __version__
 from ..events import exception_name
 from ..model import identity as _identity
 from .source import Kind, LogEvent, Source

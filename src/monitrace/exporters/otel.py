@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from .source import Kind, Source
 from .timeline import walk
 

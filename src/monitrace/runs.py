@@ -1,0 +1,186 @@
+"""A session that belongs to the process rather than to a block of code
+(``MONITRACE``, a child of ``subprocesses=True``): it writes its output
+when the process ends, by a normal exit, at fork in the child, or by
+SIGTERM left at its default action. Used by :mod:`monitrace.autostart`
+and :mod:`monitrace.children`; it starts no session itself."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+#: The environment variable that starts whole-program tracing.
+ENV = "MONITRACE"
+#: The format name of the text report (``output=x.txt``, ``report``).
+REPORT = "report"
+
+
+def output_path(template: str, pid: int | None = None) -> str:
+    """The output file of process `pid` (default: this one)."""
+    return template.replace("{pid}", str(os.getpid() if pid is None else pid))
+
+
+class Run:
+    """The session started from MONITRACE, and its output at exit."""
+
+    def __init__(
+        self, session: Any, output: tuple[str, str] | None = None, *,
+        sort: str | None = None, limit: int | None = None,
+    ) -> None:
+        self.sort = sort
+        self.limit = limit
+        self.session = session
+        self.output = output
+        self.pid = os.getpid()
+        self.done = False
+        self.finishing = False
+        # A SIGTERM that came while the output was being written.
+        self.pending_signal: int | None = None
+
+    def finish(self) -> None:
+        if self.done or self.pid != os.getpid():
+            return
+        self.done = self.finishing = True
+        try:
+            self.session.stop()
+            self._say_unmatched()
+            self.write()
+        except Exception as exc:  # never fail the program at exit
+            sys.stderr.write(f"monitrace: could not write the MONITRACE output: {exc}\n")
+        finally:
+            self.finishing = False
+        if self.pending_signal is not None:
+            die_by(self.pending_signal)
+
+    def _say_unmatched(self) -> None:
+        """Specs are often meant for some processes of a program only (the
+        workers of a pool), so one that matched nothing here is said only
+        when this process traced nothing at all: why its output is empty."""
+        session = self.session
+        if session.stats():
+            return
+        for line in session.unmatched_specs():
+            line = line.removeprefix("monitrace: ")
+            sys.stderr.write(f"monitrace: pid {os.getpid()}: {ENV} {line}\n")
+
+    def write(self) -> None:
+        if self.output is None:
+            sys.stderr.write(f"monitrace: pid {os.getpid()} {' '.join(sys.argv)}\n")
+            self.session.report(sort=self.sort, limit=self.limit or None, file=sys.stderr)
+            return
+        from .exporters import write_atomic
+
+        template, format = self.output
+        path = output_path(template)
+        if format == REPORT:
+            write_atomic(
+                path,
+                lambda f: self.session.report(sort=self.sort, limit=self.limit or None, file=f),
+                binary=False,
+            )
+        else:
+            self.session.save(path, format)
+
+    def after_fork_in_child(self) -> None:
+        """A forked child records its own calls only, into its own output."""
+        try:
+            session = self.session
+            if session.running:
+                session.stop()
+            session.clear()
+            session.start()
+            self.pid = os.getpid()
+            self.done = False
+            hook_multiprocessing(self)
+            if signal.getsignal(signal.SIGTERM) is on_sigterm:
+                route_sigterm()  # the parent's retry timer stayed behind
+        except Exception as exc:
+            sys.stderr.write(f"monitrace: could not restart tracing after fork: {exc!r}\n")
+
+
+def hook_multiprocessing(run: Run) -> None:
+    # multiprocessing's fork children end with os._exit(), skipping atexit;
+    # they run the finalizers registered after their own clean-up, though.
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.register_after_fork(
+            run, lambda r: util.Finalize(None, r.finish, exitpriority=-100)
+        )
+
+
+#: The process's run, if any.
+active: Run | None = None
+
+
+def install(run: Run, *, extra: Callable[[], None] | None = None) -> None:
+    """Make `run` the process's: it writes at exit, restarts in forked
+    children and writes at SIGTERM."""
+    global active
+    active = run
+    atexit.register(run.finish)
+    os.register_at_fork(after_in_child=run.after_fork_in_child)
+    catch_sigterm()
+    if extra is not None:
+        extra()
+
+
+def catch_sigterm() -> None:
+    """Write the output when SIGTERM ends the process, but only where the
+    signal has its default action: a program's own handler, or an ignored
+    SIGTERM, stays as it is. Forked children inherit the handler.
+
+    Python runs the handler in the main thread only, when it next checks
+    for signals; the core passes a SIGTERM that another thread received on
+    to the main thread and repeats it until the handler has run, or a main
+    thread blocked on a lock (a pool worker waiting for its next task)
+    might never run it, and the process would not end."""
+    try:
+        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError, AttributeError):  # not the main thread, no SIGTERM
+        return
+    route_sigterm()
+
+
+def route_sigterm() -> None:
+    from . import _core
+
+    try:
+        _core.route_signal(signal.SIGTERM)
+    except OSError:  # the handler still runs when the main thread checks
+        pass
+
+
+def on_sigterm(signum: int, frame: Any) -> None:
+    from . import _core
+
+    run = active
+    if run is not None and run.finishing:
+        # Writing the output already (atexit): die once it is written.
+        run.pending_signal = signum
+        return
+    if run is not None and not run.done and run.pid == os.getpid():
+        try:
+            run.session.stop()
+        except RuntimeError:
+            # The signal landed in monitrace's own Python code run from a
+            # tracer callback (a filter), where the session cannot stop:
+            # take it again once that code has returned to the program.
+            _core.signal_later(signum)
+            return
+        _core.signal_taken(signum)
+        run.finish()
+    die_by(signum)
+
+
+def die_by(signum: int) -> None:
+    """End the process as the signal's default action would have: the
+    parent sees the same wait status as without tracing, and buffered
+    output the program never flushed is lost as it would have been."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
