@@ -531,3 +531,38 @@ def test_restart_on_another_tool_id_merges_per_thread_rows():
         sys.monitoring.free_tool_id(3)
     rows = [x for x in s.stats(by_thread=True) if x.name == "fib"]
     assert [(r.thread_name, r.calls, r.primitive_calls) for r in rows] == [("MainThread", 18, 2)]
+
+
+def test_front_end_hooks_are_public():
+    """What the monitrace command needs from a Session, as public API:
+    hide() a script's module code, ignore_thread(), warn_unmatched."""
+    src = "def leaf():\n    return 1\n\nfor _ in range(3):\n    leaf()\n"
+    code = compile(src, "<hidden-root>", "exec")
+    s = monitrace.trace(record=True, live=False, max_depth=1)
+    with pytest.raises(TypeError, match="code object"):
+        s.hide("not code")
+    s.hide(code)
+    with s:
+        with pytest.raises(RuntimeError, match="stopped session"):
+            s.hide(code)
+        exec(code, {"__name__": "hidden_root"})
+    text = s.tree()
+    # The module code is not printed, and its calls are depth 1 (so
+    # max_depth=1 keeps them).
+    assert "<module>" not in text
+    assert text.count("Called leaf") == 3
+    assert {st.qualname: st.calls for st in s.stats()}["leaf"] == 3
+
+    quiet = monitrace.trace(include=["no_such_module_anywhere"], live=False)
+    assert quiet.warn_unmatched is True
+    quiet.warn_unmatched = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with quiet:
+            pass
+    assert quiet.unmatched_specs()  # still there, for the front end to say
+
+    with monitrace.trace(live=False) as t:
+        t.ignore_thread()
+        workloads.fib(5)
+    assert not [st for st in t.stats() if st.qualname == "fib"]

@@ -7,6 +7,7 @@ import functools
 import inspect
 import os
 import sys
+import types
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -134,12 +135,35 @@ class Session:
         """Internal errors reported at the stops so far."""
         return list(self._errors)
 
-    def _hide_root(self, code: Any) -> None:
-        """Treat `code` (the module code of a program the command runs, on
-        a stopped session) as the root: recorded, but not printed in the
-        tree nor counted as a level by max_depth."""
+    def hide(self, code: Any) -> None:
+        """Make `code` (a code object, typically the module code of a
+        script you run yourself, as the monitrace command does) the root:
+        its activations are recorded but not printed in trees, and calls
+        it makes count as depth 1 for ``max_depth``. Only on a stopped
+        session."""
+        if not isinstance(code, types.CodeType):
+            raise TypeError(f"hide() takes a code object, not {type(code).__name__}")
+        if self.running:
+            raise RuntimeError("hide() needs a stopped session")
         self._hidden.add(code)
         filters.apply_scope(self._tracer, self._options, root=code)
+
+    def ignore_thread(self) -> None:
+        """Stop tracing the calling thread until the session stops (the
+        monitrace command calls it once the script's main code has ended,
+        while other threads still run). RuntimeError when not running."""
+        self._tracer.ignore_thread()
+
+    @property
+    def warn_unmatched(self) -> bool:
+        """Whether stop() warns (UnmatchedSpecWarning) about include= and
+        within= specs that matched nothing. Front ends that say it in
+        their own words (see :meth:`unmatched_specs`) set it to False."""
+        return self._warn_unmatched
+
+    @warn_unmatched.setter
+    def warn_unmatched(self, value: bool) -> None:
+        self._warn_unmatched = bool(value)
 
     def start(self) -> Session:
         global _last, _atexit_registered, _fork_hook_registered

@@ -249,7 +249,7 @@ def activate(value: str | None = None) -> bool:
             f"monitrace: ignoring {ENV}={value!r}: {exc}; the program runs untraced\n"
         )
         return False
-    session._warn_unmatched = False  # Run._say_unmatched decides
+    session.warn_unmatched = False  # Run._say_unmatched decides
     try:
         session.start()
     except Exception as exc:
@@ -282,7 +282,7 @@ def activate_child(directory: str) -> bool:
         from .api import trace
 
         session = trace(**options)
-        session._warn_unmatched = False
+        session.warn_unmatched = False
         session.start()
     except Exception as exc:
         sys.stderr.write(f"monitrace: could not trace this child process: {exc}\n")

@@ -341,11 +341,10 @@ def adopt_forked(session: Any, directory: str) -> None:
     active = runs.active
     if isinstance(active, ChildRun) and active.session is session:
         return  # a grandchild: the run's own fork hook restarts it
-    tracer = session._tracer
-    if tracer.running:
-        tracer.stop()
-    tracer.clear()
-    session._warn_unmatched = False  # a child's stderr stays the program's
+    session.warn_unmatched = False  # a child's stderr stays the program's
+    if session.running:
+        session.stop()
+    session.clear()
     session.start()
     install(ChildRun(directory, session))
 

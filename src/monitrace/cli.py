@@ -318,7 +318,7 @@ def run(session: Session, program: _Program, args: list[str]) -> None:
     sys.modules["__main__"] = program.module
     # The program's module code is the root: depth counts from the calls
     # it makes, as the tree shows them, on every thread.
-    session._hide_root(program.code)
+    session.hide(program.code)
     session.start()
     exec(program.code, program.module.__dict__)
 
@@ -346,7 +346,7 @@ def _main_code_ended(session: Session) -> bool:
         session.stop()
         return False
     try:
-        session._tracer.ignore_thread()
+        session.ignore_thread()
     except RuntimeError:  # not running (the program stopped it)
         pass
     return True
@@ -532,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             session = finish.session = trace(**trace_options(ns, live, export))
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
-        session._warn_unmatched = False  # _finish says it in one line
+        session.warn_unmatched = False  # _finish says it in one line
         try:
             program = prepare(mode, target)
         except _CannotRun as exc:

@@ -158,13 +158,13 @@ def _start(request: dict[str, Any], ack: int) -> Any:
 
     try:
         session = trace(**request["options"])
-        session._warn_unmatched = False  # the attacher says it
+        session.warn_unmatched = False  # the attacher says it
         session.start()
     except Exception as exc:
         _send(ack, {"event": "error", "kind": "start", "error": str(exc)})
         return None
     try:
-        session._tracer.ignore_thread()
+        session.ignore_thread()
     except RuntimeError:
         pass
     _send(ack, {
