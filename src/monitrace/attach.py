@@ -37,14 +37,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import remote
-from .exporters import SUFFIXES, check_writable, write_atomic
+from .exporters import SUFFIXES, write_atomic
 from .exporters.output import plan_output
 from .filter_args import add_filter_arguments, filter_options_from_args, parse_duration
 
 USAGE = "monitrace attach [options] PID"
 #: How long the target may take to answer the injection before we give up.
 START_TIMEOUT = 30.0
-_TEXT_SUFFIXES = (".txt", ".log", "")
 
 
 class AttachError(Exception):
@@ -140,27 +139,15 @@ def make_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Plan:
     fmt = "report"
     output = None
     if ns.output is not None:
-        base = ns.output[:-3] if ns.output.lower().endswith(".gz") else ns.output
-        ext = os.path.splitext(base)[1].lower()
-        if ns.format is None and ext in _TEXT_SUFFIXES:
-            output = os.path.abspath(ns.output)
-            try:
-                check_writable(output)
-            except OSError as exc:
-                parser.error(f"argument -o/--output: cannot write {ns.output!r}: "
-                             f"{(exc.strerror or str(exc)).removeprefix('cannot write the trace: ')}")
-        else:
-            chosen = ns.format or SUFFIXES.get(ext)
-            # As for the monitrace command: .json is a Chrome trace, unless
-            # --format json asks for the statistics.
-            if chosen in ("chrome", "collapsed") or (ns.format is None and chosen == "json"):
-                record = True
-            try:
-                plan = plan_output(ns.output, ns.format, recording=record)
-            except (OSError, ValueError) as exc:
-                parser.error(f"argument -o/--output: {exc}")
-            assert plan is not None
-            output, fmt = plan.path, plan.format
+        try:
+            plan = plan_output(ns.output, ns.format, recording=True if record else None)
+        except OSError as exc:
+            parser.error(f"argument -o/--output: cannot write {ns.output!r}: "
+                         f"{(exc.strerror or str(exc)).removeprefix('cannot write the trace: ')}")
+        except ValueError as exc:
+            parser.error(f"argument -o/--output: {exc}")
+        assert plan is not None
+        output, fmt, record = plan.path, plan.format, plan.record
     elif ns.format is not None:
         parser.error("--format needs -o FILE")
     options: dict[str, Any] = dict(c_calls=ns.c_calls)

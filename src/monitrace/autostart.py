@@ -25,7 +25,7 @@ import sys
 from typing import Any
 
 from . import runs
-from .runs import ENV, REPORT, output_path
+from .runs import ENV, REPORT, output_path  # noqa: F401 (REPORT: part of this module's API)
 
 
 _LIST_KEYS = ("include", "exclude", "within", "exclude_within", "threads")
@@ -170,10 +170,6 @@ def _int(key: str, val: str) -> int:
         raise ValueError(f"{key}= takes a whole number, not {val!r}") from None
 
 
-#: Extensions of ``output=`` that get the text report.
-TEXT_SUFFIXES = (".txt", ".log", "")
-
-
 def is_off(value: str) -> bool:
     """Whether a MONITRACE value asks for no tracing at all."""
     return not value.strip() or value.strip().lower() in _FALSE
@@ -183,36 +179,24 @@ def plan_output(config: Config) -> tuple[str, str] | None:
     """Where and how this process writes at exit, checked now: the
     ``output=`` template made absolute (a relative one is taken from the
     directory the program starts in, whatever it changes to later) and
-    the format (REPORT for the text report, else a Session.save format).
-    None for the report on stderr. A ValueError naming ``output=`` when
-    the format is unknown or does not fit, or the file cannot be written."""
-    from .exporters import SUFFIXES, check_writable, needs_events, resolve_format
+    the format (REPORT for the text report, else a Session.save format;
+    see :func:`monitrace.exporters.output.choose_format`). None for the
+    report on stderr. A ValueError naming ``output=`` when the format is
+    unknown or does not fit, or the file cannot be written."""
+    from .exporters.output import plan_output as plan
 
     if config.output is None:
         return None
     template = os.path.abspath(config.output)
-    path = output_path(template)
-    suffix = os.path.splitext(path)[1].lower()
     try:
-        if config.report or suffix in TEXT_SUFFIXES:
-            format = REPORT
-        else:
-            recording = bool(config.options.get("record"))
-            base = os.path.splitext(path[:-3])[1].lower() if suffix == ".gz" else suffix
-            named = SUFFIXES.get(base)
-            if named is not None and needs_events(named) and not recording:
-                raise ValueError(
-                    f"the {named} format ({base}) needs record mode, and this "
-                    "session records no events; write .pstats, .prof, .json "
-                    "(statistics) or .txt (the report)"
-                )
-            format = resolve_format(path, None, events=recording)
-        check_writable(path)
+        chosen = plan(output_path(template), report=config.report,
+                      recording=bool(config.options.get("record")))
     except OSError as exc:  # the path is said already
         raise ValueError(f"output={config.output}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise ValueError(f"output={config.output}: {exc}") from None
-    return template, format
+    assert chosen is not None
+    return template, chosen.format
 
 
 _tried = False

@@ -22,7 +22,7 @@ from typing import Any
 
 from .api import Session, trace
 from .exporters import FORMATS, SUFFIXES, check_writable, write_atomic
-from .exporters.output import OutputPlan, plan_output
+from .exporters.output import REPORT, OutputPlan, choose_format, plan_output
 from .filter_args import add_filter_arguments, filter_options_from_args
 from .report import SORT_KEYS
 
@@ -149,19 +149,15 @@ def check_report_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -
 
 def export_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> OutputPlan | None:
     """The export -o asks for (an export format by extension or
-    --format), checked before the program runs; None for text output."""
+    --format), checked before the program runs; None for text output
+    (the tree or the report: any extension that names no export format)."""
     if ns.output is None and ns.format is None:
         return None
-    name = ns.output or ""
-    base = name[:-3] if name.lower().endswith(".gz") else name
-    ext = os.path.splitext(base)[1].lower()
-    if ns.format is None and ext not in SUFFIXES:
-        return None
-    chosen = ns.format or SUFFIXES[ext]
-    recording = chosen in ("chrome", "collapsed", "html") or (
-        ns.format is None and chosen == "json")
     try:
-        return plan_output(ns.output, ns.format, recording=recording)
+        if ns.output is not None and choose_format(
+                ns.output, ns.format, unknown_is_text=True)[0] == REPORT:
+            return None
+        return plan_output(ns.output, ns.format)
     except OSError as exc:
         parser.error(f"argument -o/--output: cannot write {ns.output!r}: {_reason(exc)}")
     except ValueError as exc:
@@ -175,10 +171,10 @@ def trace_options(
     """trace() options for the parsed command line."""
     opts: dict[str, Any] = dict(c_calls=ns.c_calls, lines=ns.lines, repr_limit=ns.repr_limit)
     if export is not None:
-        if export.format in ("chrome", "collapsed"):
-            opts.update(record=True, args=ns.args, retval=ns.retval)
-        elif export.format == "html":  # its flame graph and timeline need the calls
+        if export.record:
             opts.update(record=True)
+        if export.format in ("chrome", "collapsed"):  # events that show them
+            opts.update(args=ns.args, retval=ns.retval)
     opts.update(filter_options_from_args(ns))
     if ns.subprocesses:
         opts["subprocesses"] = True

@@ -192,18 +192,14 @@ def _wait_for_stop(fd: int) -> bool:
 def _write_outputs(session: Any, request: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Write each requested output into the private directory: the text
     report, or a Session.save() format. (written paths, failure lines)."""
-    from .exporters import write_atomic
+    from .exporters.output import OutputPlan
 
     written: list[str] = []
     failed: list[str] = []
     for out in request["outputs"]:
         path = out["path"]
         try:
-            if out["format"] == "report":
-                write_atomic(path, lambda f: session.report(file=f), binary=False,
-                             gz=path.lower().endswith(".gz"))
-            else:
-                session.save(path, out["format"])
+            OutputPlan(path, out["format"]).write(session)
         except (OSError, ValueError) as exc:
             failed.append(f"{os.path.basename(path)}: {exc}")
         else:
@@ -301,19 +297,15 @@ class _SignalToggle:
 
 
 def _write_toggle_output(session: Any, output: str | None) -> None:
-    from .exporters import write_atomic
-
     if output is None:
         sys.stderr.write(f"monitrace: pid {os.getpid()}: traced until the signal\n")
         session.report(file=sys.stderr)
         return
+    from .exporters.output import OutputPlan, choose_format
+
     path = output.replace("{pid}", str(os.getpid()))
-    base = path[:-3] if path.lower().endswith(".gz") else path
-    if os.path.splitext(base)[1].lower() in (".txt", ".log", ""):
-        write_atomic(path, lambda f: session.report(file=f), binary=False,
-                     gz=base != path)
-    else:
-        session.save(path)
+    format, _ = choose_format(path, recording=bool(session.options.record))
+    OutputPlan(path, format).write(session)
     sys.stderr.write(f"monitrace: pid {os.getpid()}: wrote {path}\n")
 
 
@@ -337,13 +329,10 @@ def install(signal: int | str = _signal.SIGUSR1, *, output: str | None = None,
     signum = parse_signal(signal)
     options_from(dict(options))  # every bad value fails now, naming the option
     if output is not None:
-        from .exporters import check_writable, resolve_format
+        from .exporters.output import plan_output
 
-        path = os.path.abspath(output.replace("{pid}", str(os.getpid())))
-        base = path[:-3] if path.lower().endswith(".gz") else path
-        if os.path.splitext(base)[1].lower() not in (".txt", ".log", ""):
-            resolve_format(path, None, events=bool(options.get("record")))
-        check_writable(path)
+        plan_output(os.path.abspath(output.replace("{pid}", str(os.getpid()))),
+                    recording=bool(options.get("record")))
         output = os.path.abspath(output)
     previous = _signal.getsignal(signum)
     toggle = _SignalToggle(signum, dict(options), output, previous)

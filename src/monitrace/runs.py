@@ -16,7 +16,7 @@ from typing import Any
 #: The environment variable that starts whole-program tracing.
 ENV = "MONITRACE"
 #: The format name of the text report (``output=x.txt``, ``report``).
-REPORT = "report"
+REPORT = "report"  # the same as exporters.output.REPORT, without importing it early
 
 
 def output_path(template: str, pid: int | None = None) -> str:
@@ -72,18 +72,11 @@ class Run:
             sys.stderr.write(f"monitrace: pid {os.getpid()} {' '.join(sys.argv)}\n")
             self.session.report(sort=self.sort, limit=self.limit or None, file=sys.stderr)
             return
-        from .exporters import write_atomic
+        from .exporters.output import OutputPlan
 
         template, format = self.output
-        path = output_path(template)
-        if format == REPORT:
-            write_atomic(
-                path,
-                lambda f: self.session.report(sort=self.sort, limit=self.limit or None, file=f),
-                binary=False,
-            )
-        else:
-            self.session.save(path, format)
+        OutputPlan(output_path(template), format).write(
+            self.session, sort=self.sort, limit=self.limit or None)
 
     def after_fork_in_child(self) -> None:
         """A forked child records its own calls only, into its own output."""

@@ -32,6 +32,7 @@ __all__ = [
     "needs_events",
     "resolve_format",
     "save",
+    "wants_events",
     "write_atomic",
 ]
 
@@ -41,6 +42,10 @@ class _Format:
     write: Callable[[Source, IO[Any]], None]
     binary: bool
     needs_events: bool = False
+    # Much richer from recorded events (html: the exact call tree and the
+    # timeline), though statistics alone also make it: the commands turn
+    # record mode on for it.
+    wants_events: bool = False
     # Streams the recorded events from the C event log (a _core.Tracer).
     write_log: Callable[[Source, IO[Any], Any, int], None] | None = None
 
@@ -52,7 +57,7 @@ _FORMATS: dict[str, _Format] = {
                       write_log=chrome_format.write_log),
     "collapsed": _Format(collapsed_format.write, binary=False, needs_events=True,
                          write_log=collapsed_format.write_log),
-    "html": _Format(html_format.write, binary=False),
+    "html": _Format(html_format.write, binary=False, wants_events=True),
 }
 
 FORMATS: tuple[str, ...] = tuple(_FORMATS)
@@ -71,6 +76,12 @@ SUFFIXES: dict[str, str] = {
 def needs_events(format: str) -> bool:
     """Whether `format` is written from recorded events (record mode)."""
     return _FORMATS[format].needs_events
+
+
+def wants_events(format: str) -> bool:
+    """Whether `format` needs or is much richer with recorded events."""
+    spec = _FORMATS[format]
+    return spec.needs_events or spec.wants_events
 
 
 def _split_gz(name: str) -> tuple[str, bool]:
