@@ -226,7 +226,8 @@ def activate(value: str | None = None) -> bool:
             return True
         from .api import trace
 
-        session = trace(**config.options)
+        # Each process writes its own output: a forked child traces on.
+        session = trace(**{**config.options, "fork": "continue"})
         output = plan_output(config)
     except (TypeError, ValueError, OSError) as exc:
         sys.stderr.write(
@@ -265,7 +266,7 @@ def activate_child(directory: str) -> bool:
     try:
         from .api import trace
 
-        session = trace(**options)
+        session = trace(**options, fork="continue")
         session.warn_unmatched = False
         session.start()
     except Exception as exc:

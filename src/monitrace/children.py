@@ -336,16 +336,12 @@ def install(run: ChildRun) -> None:
 
 def adopt_forked(session: Any, directory: str) -> None:
     """In a child of os.fork() of the collecting process: `session` (the
-    parent's, still running) keeps tracing, into fresh data this process
-    writes at its end."""
+    parent's, still running, its data already forgotten by Session) goes
+    on tracing, and this process writes what it records at its end."""
     active = runs.active
     if isinstance(active, ChildRun) and active.session is session:
-        return  # a grandchild: the run's own fork hook restarts it
+        return  # a grandchild: the run's own fork hook carries on
     session.warn_unmatched = False  # a child's stderr stays the program's
-    if session.running:
-        session.stop()
-    session.clear()
-    session.start()
     install(ChildRun(directory, session))
 
 

@@ -79,20 +79,18 @@ class Run:
             self.session, sort=self.sort, limit=self.limit or None)
 
     def after_fork_in_child(self) -> None:
-        """A forked child records its own calls only, into its own output."""
+        """A forked child writes output of its own. The session itself
+        (``fork="continue"``) already goes on tracing the child into fresh
+        data: Session decides that for every session, this only keeps the
+        process's bookkeeping."""
         try:
-            session = self.session
-            if session.running:
-                session.stop()
-            session.clear()
-            session.start()
             self.pid = os.getpid()
             self.done = False
             hook_multiprocessing(self)
             if signal.getsignal(signal.SIGTERM) is on_sigterm:
                 route_sigterm()  # the parent's retry timer stayed behind
         except Exception as exc:
-            sys.stderr.write(f"monitrace: could not restart tracing after fork: {exc!r}\n")
+            sys.stderr.write(f"monitrace: could not set up the output after fork: {exc!r}\n")
 
 
 def hook_multiprocessing(run: Run) -> None:

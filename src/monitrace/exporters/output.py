@@ -6,6 +6,7 @@ Also ``-o FILE`` and ``--format`` for a command line."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 from typing import Any
@@ -55,7 +56,7 @@ def _suffix(path: str) -> str:
 
 def choose_format(
     path: str, format: str | None = None, *, report: bool = False,
-    recording: bool | None = None, unknown_is_text: bool = False,
+    recording: bool | None = None, unknown_is_text: bool = False, text: bool = True,
 ) -> tuple[str, bool]:
     """The one decision of what writing `path` means: (format, record).
 
@@ -64,11 +65,12 @@ def choose_format(
     other unknown one when `unknown_is_text`) mean the report. `recording`
     says whether the session records events; None means the caller turns
     recording on where the format needs it (the commands do: there
-    ``.json`` is then a Chrome trace, unless ``format="json"``). A
+    ``.json`` is then a Chrome trace, unless ``format="json"``).
+    `text=False` leaves the report out (only Session.save formats). A
     ValueError names what does not fit."""
     suffix = _suffix(path)
-    if report or (format is None and (suffix in TEXT_SUFFIXES
-                                      or (unknown_is_text and suffix not in SUFFIXES))):
+    if report or (text and format is None and (
+            suffix in TEXT_SUFFIXES or (unknown_is_text and suffix not in SUFFIXES))):
         return REPORT, bool(recording)
     if format is not None and format not in FORMATS:
         resolve_format(path, format)  # raises, naming the formats there are
@@ -87,9 +89,23 @@ def choose_format(
     return resolve_format(path, format, events=recording), recording
 
 
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``-o/--output FILE`` and ``--format NAME`` to `parser`."""
+    suffixes = ", ".join(f"{s} ({f})" for s, f in SUFFIXES.items())
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", default=None,
+        help=f"write the trace to FILE, in the format its extension names: {suffixes}; "
+        "a trailing .gz compresses text formats",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default=None,
+        help="the format of -o FILE, whatever its extension",
+    )
+
+
 def plan_output(
     path: str | None, format: str | None = None, *, report: bool = False,
-    recording: bool | None = None, unknown_is_text: bool = False,
+    recording: bool | None = None, unknown_is_text: bool = False, text: bool = True,
 ) -> OutputPlan | None:
     """Check an output request before anything runs (see
     :func:`choose_format`): ValueError for a format that cannot be told or
@@ -101,6 +117,17 @@ def plan_output(
             raise ValueError("--format needs -o FILE")
         return None
     chosen, record = choose_format(path, format, report=report, recording=recording,
-                                   unknown_is_text=unknown_is_text)
+                                   unknown_is_text=unknown_is_text, text=text)
     check_writable(path)
     return OutputPlan(path=os.path.abspath(path), format=chosen, record=record)
+
+
+def output_from_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *, recording: bool = False
+) -> OutputPlan | None:
+    """plan_output() for parsed arguments; a bad request ends the command
+    through ``parser.error`` (exit status 2, the message names the path)."""
+    try:
+        return plan_output(args.output, args.format, recording=recording, text=False)
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
