@@ -91,14 +91,12 @@ class Session:
         )
         filters.apply_scope(self._tracer, options)
         self._errors: list[str] = []
-        # Code objects whose activations the tree does not print (the CLI
-        # hides the script's module code); see tree.tree_name.
-        self._hidden: set[Any] = set()
         self._dropped_reported = 0
         self._unmatched_reported: set[str] = set()
         # Front ends that say it themselves (the CLI) turn the warning off.
         self._warn_unmatched = True
-        self._live = recording.configure(self._tracer, options, self._hidden)
+        self._recording = recording.Recording(self._tracer, options)
+        self._live = self._recording.live
         # subprocesses=True: the children's directory while running (see
         # monitrace.children), what they wrote, and those that wrote nothing.
         self._collector: Any = None
@@ -145,7 +143,7 @@ class Session:
             raise TypeError(f"hide() takes a code object, not {type(code).__name__}")
         if self.running:
             raise RuntimeError("hide() needs a stopped session")
-        self._hidden.add(code)
+        self._recording.hidden.add(code)
         filters.apply_scope(self._tracer, self._options, root=code)
 
     def ignore_thread(self) -> None:
@@ -456,7 +454,7 @@ class Session:
         # The event formats stream the recorded events from the C log.
         log = self._tracer if self._options.record else None
         return save(Source.of(self), path, format, log=log,
-                    min_duration_ns=recording.min_duration_ns(self._options))
+                    min_duration_ns=self._recording.min_duration_ns)
 
     def send_spans(self, tracer_provider: Any = None, context: Any = None) -> int:
         """Send the recorded calls to OpenTelemetry as spans, through
@@ -472,7 +470,7 @@ class Session:
     def events(self) -> Iterator[Event]:
         """The recorded events in order, streamed a batch at a time (needs
         ``record=``). See :class:`monitrace.Event`."""
-        return recording.events(self._tracer, self._options)
+        return self._recording.events()
 
     def diff(self, new: Any, **options: Any) -> list[DiffRow]:
         """This session's functions against `new` (a Session, a saved
@@ -482,12 +480,12 @@ class Session:
 
     def _log(self) -> LogReader:
         """The C event log, read with C's indexes (for exporters)."""
-        recording.require_record(self._options, "reading the event log")
+        self._recording.require("reading the event log")
         return LogReader(self._tracer)
 
     def record_info(self) -> RecordInfo:
         """Events recorded and dropped (after the record limit)."""
-        return recording.info(self._tracer)
+        return self._recording.info()
 
     def tree(
         self,
@@ -498,10 +496,9 @@ class Session:
     ) -> str:
         """The call tree as text (needs ``record=``). Unset arguments take
         the session's options."""
-        style = recording.style_for(
-            self._options, None, path=path, elapsed=elapsed, depth=depth, color=False
-        )
-        return recording.tree_text(self._tracer, self._options, style, self._hidden)
+        style = self._recording.style(None, path=path, elapsed=elapsed, depth=depth,
+                                      color=False)
+        return self._recording.tree_text(style)
 
     def print_tree(
         self,
@@ -514,13 +511,13 @@ class Session:
         """Write the call tree to ``file`` (default stdout), streaming;
         coloured on a terminal (see ``color=``)."""
         out = file if file is not None else sys.stdout
-        style = recording.style_for(self._options, out, path=path, elapsed=elapsed, depth=depth)
-        recording.print_tree(self._tracer, self._options, out, style, self._hidden)
+        style = self._recording.style(out, path=path, elapsed=elapsed, depth=depth)
+        self._recording.print_tree(out, style)
 
     def line_stats(self) -> dict[tuple[str, int], int]:
         """Hits per ``(filename, lineno)`` (needs ``lines=True``), the
         shape of ``trace.CoverageResults.counts``."""
-        return recording.line_stats(self._tracer, self._options)
+        return self._recording.line_stats()
 
     def _report_dropped(self) -> None:
         if not self._options.record:

@@ -1,11 +1,13 @@
-"""Wiring record mode, live output and line events into a session's C
-tracer, and reading them back (the Session methods delegate here)."""
+"""A session's event log: record mode, the live tree and line events
+wired into its C tracer from the options, and read back as events, trees
+and line counts. :class:`Recording` is owned by the Session, whose
+methods delegate here."""
 
 from __future__ import annotations
 
 import codecs
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from . import tree as tree_mod
@@ -92,30 +94,6 @@ def _utf8_fileno(stream: Any) -> int:
     return fd if fd >= 0 else -1
 
 
-def configure(tracer: Any, options: Options, hidden: Collection[Any]) -> LiveTree | None:
-    """Set up the tracer's event log from the options; the live tree, if
-    any."""
-    live = None
-    tree_spec = None
-    if options.live:
-        style = style_for(options, options.file if options.file is not None else sys.stderr)
-        namer = tree_mod.live_namer(hidden, options.full_paths)
-        tree_spec = tree_mod.spec(style, namer, prefix=None, min_ns=min_duration_ns(options))
-        live = LiveTree(tracer, options)
-    if options.record or options.live or options.lines:
-        tracer.log_configure(
-            record=bool(options.record),
-            limit=options.record_limit,
-            args=options.args,
-            retval=options.retval,
-            lines=options.lines,
-            caller_files=options.path,
-            repr_limit=options.repr_limit,
-            tree=tree_spec,
-        )
-    return live
-
-
 def style_for(
     options: Options,
     stream: Any,
@@ -139,71 +117,99 @@ def min_duration_ns(options: Options) -> int:
     return int(round(getattr(options, "min_duration", 0.0) * 1e9))
 
 
-def require_record(options: Options, what: str) -> None:
-    if not options.record:
-        raise RuntimeError(f"{what} needs a session started with trace(record=True)")
+class Recording:
+    """The event log of one session: set up once from its options (the
+    live tree, if any, is :attr:`live`), read back on request."""
 
+    def __init__(self, tracer: Any, options: Options) -> None:
+        self._tracer = tracer
+        self._options = options
+        #: Code objects whose activations trees do not print (the command
+        #: hides the script's module code); see tree.tree_name.
+        self.hidden: set[Any] = set()
+        self.live: LiveTree | None = None
+        tree_spec = None
+        if options.live:
+            style = style_for(options, options.file if options.file is not None else sys.stderr)
+            namer = tree_mod.live_namer(self.hidden, options.full_paths)
+            tree_spec = tree_mod.spec(style, namer, prefix=None, min_ns=self.min_duration_ns)
+            self.live = LiveTree(tracer, options)
+        if options.record or options.live or options.lines:
+            tracer.log_configure(
+                record=bool(options.record),
+                limit=options.record_limit,
+                args=options.args,
+                retval=options.retval,
+                lines=options.lines,
+                caller_files=options.path,
+                repr_limit=options.repr_limit,
+                tree=tree_spec,
+            )
 
-def events(tracer: Any, options: Options) -> Iterator[Event]:
-    require_record(options, "events()")
-    return iter_events(tracer, min_duration_ns(options))
+    @property
+    def min_duration_ns(self) -> int:
+        return min_duration_ns(self._options)
 
+    def style(self, stream: Any, **overrides: Any) -> TreeStyle:
+        """The tree style for writing to `stream`: the options', with
+        `overrides` (path, elapsed, depth, color) where not None."""
+        return style_for(self._options, stream, **overrides)
 
-def _replay(
-    tracer: Any, options: Options, write: Any, style: TreeStyle, hidden: Collection[Any]
-) -> tuple[Any, str]:
-    """Replay the recorded events as a tree through `write` (str chunks
-    of whole lines; None: return the whole text); (what the C replay
-    returned, the closing notes on what is missing)."""
-    require_record(options, "tree()")
-    info = tracer.log_info()
-    namer = tree_mod.replay_namer(lambda: tracer.log_info()["records"], hidden, style.full_paths)
-    spec = tree_mod.spec(
-        style, namer, prefix=len(info["threads"]) > 1, min_ns=min_duration_ns(options)
-    )
-    result = tracer.log_write_tree(spec, write)
-    hidden_calls = result[0] if write is None else result
-    notes = []
-    if style.library == "first" and hidden_calls:
-        notes.append(tree_mod.hidden_note(hidden_calls))
-    rec = record_info(tracer)
-    if rec.dropped:
-        notes.append(
-            f"... {rec.dropped} more events were not recorded "
-            f"(record limit {rec.limit}; pass a larger record=)"
+    def require(self, what: str) -> None:
+        if not self._options.record:
+            raise RuntimeError(f"{what} needs a session started with trace(record=True)")
+
+    def events(self) -> Iterator[Event]:
+        self.require("events()")
+        return iter_events(self._tracer, self.min_duration_ns)
+
+    def info(self) -> RecordInfo:
+        return record_info(self._tracer)
+
+    def _replay(self, write: Any, style: TreeStyle) -> tuple[Any, str]:
+        """Replay the recorded events as a tree through `write` (str
+        chunks of whole lines; None: return the whole text); (what the C
+        replay returned, the closing notes on what is missing)."""
+        self.require("tree()")
+        tracer = self._tracer
+        info = tracer.log_info()
+        namer = tree_mod.replay_namer(
+            lambda: tracer.log_info()["records"], self.hidden, style.full_paths)
+        spec = tree_mod.spec(
+            style, namer, prefix=len(info["threads"]) > 1, min_ns=self.min_duration_ns
         )
-    return result, "".join(n + "\n" for n in notes)
+        result = tracer.log_write_tree(spec, write)
+        hidden_calls = result[0] if write is None else result
+        notes = []
+        if style.library == "first" and hidden_calls:
+            notes.append(tree_mod.hidden_note(hidden_calls))
+        rec = self.info()
+        if rec.dropped:
+            notes.append(
+                f"... {rec.dropped} more events were not recorded "
+                f"(record limit {rec.limit}; pass a larger record=)"
+            )
+        return result, "".join(n + "\n" for n in notes)
 
+    def tree_text(self, style: TreeStyle) -> str:
+        (_, text), notes = self._replay(None, style)
+        return str(text) + notes
 
-def tree_text(
-    tracer: Any, options: Options, style: TreeStyle, hidden: Collection[Any]
-) -> str:
-    (_, text), notes = _replay(tracer, options, None, style, hidden)
-    return str(text) + notes
+    def print_tree(self, file: TextIO, style: TreeStyle) -> None:
+        _, notes = self._replay(file.write, style)
+        if notes:
+            file.write(notes)
 
-
-def print_tree(
-    tracer: Any, options: Options, file: TextIO, style: TreeStyle, hidden: Collection[Any]
-) -> None:
-    _, notes = _replay(tracer, options, file.write, style, hidden)
-    if notes:
-        file.write(notes)
-
-
-def line_stats(tracer: Any, options: Options) -> dict[tuple[str, int], int]:
-    if not options.lines:
-        raise RuntimeError("line_stats() needs a session started with trace(lines=True)")
-    counts: dict[tuple[str, int], int] = {}
-    for code, line, hits in tracer.line_counts():
-        # A code object that died is named by (name, qualname, filename,
-        # firstlineno, module), or None late at exit.
-        filename = getattr(code, "co_filename", None) or (code[2] if code else None)
-        if filename is None:
-            continue
-        key = (filename, line)
-        counts[key] = counts.get(key, 0) + hits
-    return counts
-
-
-def info(tracer: Any) -> RecordInfo:
-    return record_info(tracer)
+    def line_stats(self) -> dict[tuple[str, int], int]:
+        if not self._options.lines:
+            raise RuntimeError("line_stats() needs a session started with trace(lines=True)")
+        counts: dict[tuple[str, int], int] = {}
+        for code, line, hits in self._tracer.line_counts():
+            # A code object that died is named by (name, qualname,
+            # filename, firstlineno, module), or None late at exit.
+            filename = getattr(code, "co_filename", None) or (code[2] if code else None)
+            if filename is None:
+                continue
+            key = (filename, line)
+            counts[key] = counts.get(key, 0) + hits
+        return counts
