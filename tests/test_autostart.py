@@ -599,3 +599,32 @@ def test_unmatched_spec_said_only_by_a_process_that_traced_nothing(tmp_path):
     res = python(f"include=__main__,nosuchmodule;output={tmp_path}/b.json", tmp_path,
                  "-W", "error", "-c", code)
     assert res.returncode == 0 and res.stderr == ""
+
+
+def test_forked_child_ending_with_os_exit_writes_its_own_output(tmp_path):
+    """os._exit skips atexit; many forking programs end their children
+    with it. Each process still writes its own output, of its own calls
+    only, and the exit status is the one given."""
+    (tmp_path / "prog.py").write_text(textwrap.dedent("""
+        import os
+
+        def work(n):
+            return n
+
+        for i in range(3):
+            work(i)
+        pid = os.fork()
+        if pid == 0:
+            for i in range(5):
+                work(i)
+            os._exit(7)
+        _, status = os.waitpid(pid, 0)
+        print("child exit", os.waitstatus_to_exitcode(status))
+    """))
+    res = python(f"output={tmp_path}/out-{{pid}}.json", tmp_path, "prog.py")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "child exit 7\n"
+    outputs = sorted(tmp_path.glob("out-*.json"))
+    assert len(outputs) == 2, res.stderr
+    counts = sorted(json_calls(p).get("work", 0) for p in outputs)
+    assert counts == [3, 5]

@@ -249,7 +249,7 @@ def activate_child(directory: str) -> bool:
     :func:`activate` for ``MONITRACE=collect=DIR``). Never raises."""
     import json
 
-    from .children import OPTIONS_FILE, PASSED, ChildRun, helper_process, install
+    from .children import OPTIONS_FILE, PASSED, ChildRun, helper_process
 
     helper = helper_process()
     if helper == "resource_tracker":
@@ -272,5 +272,5 @@ def activate_child(directory: str) -> bool:
     except Exception as exc:
         sys.stderr.write(f"monitrace: could not trace this child process: {exc}\n")
         return False
-    install(ChildRun(directory, session, announce=helper is None))
+    runs.install(ChildRun(directory, session, announce=helper is None))
     return True

@@ -11,8 +11,8 @@ goes on tracing into data of its own. Each child announces itself
 (``PID.start``: pid, parent pid, command line) and, when it ends, writes
 ``PID.pstats``, ``PID.chrome.json`` (when recording), ``PID.meta.json``
 and finally ``PID.json``. It writes at a normal exit (atexit), at
-``os._exit()`` (which multiprocessing's fork workers end with: the child's
-``os._exit`` is wrapped to write first), and at SIGTERM when the program
+``os._exit()`` (which multiprocessing's fork workers end with: ``os._exit``
+is wrapped to write first), and at SIGTERM when the program
 left that signal's default action in place (``Pool.__exit__`` terminates
 its workers so), through the machinery of
 :mod:`monitrace.runs`. A child killed otherwise (SIGKILL) writes
@@ -28,7 +28,6 @@ children do).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import json
 import marshal
@@ -41,7 +40,7 @@ from typing import Any
 
 from . import runs
 
-__all__ = ["ChildLostWarning", "ChildProcess", "ChildRun", "Collector", "adopt_forked", "install"]
+__all__ = ["ChildLostWarning", "ChildProcess", "ChildRun", "Collector", "adopt_forked"]
 
 OPTIONS_FILE = "options.json"
 #: The session options a child takes from its parent (the rest, such as
@@ -328,12 +327,6 @@ class ChildRun(runs.Run):
         self.announce()
 
 
-def install(run: ChildRun) -> None:
-    """Make `run` this process's (see :func:`monitrace.runs.install`), and
-    have os._exit write it first."""
-    runs.install(run, extra=_wrap_os_exit)
-
-
 def adopt_forked(session: Any, directory: str) -> None:
     """In a child of os.fork() of the collecting process: `session` (the
     parent's, still running, its data already forgotten by Session) goes
@@ -342,27 +335,4 @@ def adopt_forked(session: Any, directory: str) -> None:
     if isinstance(active, ChildRun) and active.session is session:
         return  # a grandchild: the run's own fork hook carries on
     session.warn_unmatched = False  # a child's stderr stays the program's
-    install(ChildRun(directory, session))
-
-
-_real_exit: Any = None
-
-
-def _wrap_os_exit() -> None:
-    """os._exit skips atexit: in a child, write the results first."""
-    global _real_exit
-    if _real_exit is not None:
-        return
-    _real_exit = real = os._exit
-
-    @functools.wraps(real)
-    def _exit(status: int) -> Any:
-        run = runs.active
-        if isinstance(run, ChildRun):
-            try:
-                run.finish()
-            except BaseException:  # the exit must happen whatever
-                pass
-        real(status)
-
-    os._exit = _exit
+    runs.install(ChildRun(directory, session))

@@ -7,10 +7,10 @@ and :mod:`monitrace.children`; it starts no session itself."""
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any
 
 #: The environment variable that starts whole-program tracing.
@@ -107,16 +107,40 @@ def hook_multiprocessing(run: Run) -> None:
 active: Run | None = None
 
 
-def install(run: Run, *, extra: Callable[[], None] | None = None) -> None:
-    """Make `run` the process's: it writes at exit, restarts in forked
+def install(run: Run) -> None:
+    """Make `run` the process's: it writes at exit (also at os._exit,
+    which skips atexit and which multiprocessing's fork workers and many
+    forking programs end their children with), carries on in forked
     children and writes at SIGTERM."""
     global active
     active = run
     atexit.register(run.finish)
     os.register_at_fork(after_in_child=run.after_fork_in_child)
     catch_sigterm()
-    if extra is not None:
-        extra()
+    wrap_os_exit()
+
+
+_real_exit: Any = None
+
+
+def wrap_os_exit() -> None:
+    """Have os._exit write the process's run first (once per process)."""
+    global _real_exit
+    if _real_exit is not None:
+        return
+    _real_exit = real = os._exit
+
+    @functools.wraps(real)
+    def _exit(status: int) -> Any:
+        run = active
+        if run is not None:
+            try:
+                run.finish()
+            except BaseException:  # the exit must happen whatever
+                pass
+        real(status)
+
+    os._exit = _exit
 
 
 def catch_sigterm() -> None:
