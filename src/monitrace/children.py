@@ -227,15 +227,15 @@ def stats_by_process(session: Any, results: list[ChildResult]) -> dict[int, list
 def save_merged(session: Any, results: list[ChildResult], path: Any, format: str | None) -> str:
     """Session.save for a session with children: the formats that merge
     (json, pstats, chrome, html) hold every process; others this one."""
-    from .exporters import Source, _fspath, _split_gz, resolve_format, save, write_atomic
+    from .exporters import Source, resolve_format, save, write_atomic
     from .exporters import chrome as chrome_format
     from .exporters import pstats as pstats_format
     from .merge import dump, merge_chrome, merge_pstats, write_html
 
     source = Source.of(session)
     chosen = resolve_format(path, format, events=source.events is not None)
-    name = _fspath(path)
-    gz = _split_gz(name)[1]
+    name = os.fspath(path)  # a str: resolve_format() checked it
+    gz = name.lower().endswith(".gz")
     if chosen == "json":
         merged: Any = merged_json(session, results)
     elif chosen == "pstats":
