@@ -50,7 +50,18 @@ EXITS: Final = frozenset({Kind.RETURN, Kind.RAISE, Kind.YIELD, Kind.C_RETURN, Ki
 
 def check_core(core: Any) -> None:
     """Fail loudly when the C core numbers event kinds differently from
-    :class:`Kind` (a core built from other sources than this package)."""
+    :class:`Kind` (a core built from other sources than this package), or
+    when there is no compiled core at all."""
+    if getattr(core, "__file__", None) is None:
+        # An unbuilt source tree: the folder of the C sources, named like
+        # the module, imports as an empty namespace package.
+        where = ", ".join(getattr(core, "__path__", None) or ["?"])
+        raise ImportError(
+            "monitrace._core, the C extension, is not built: Python found only "
+            f"the folder of its C sources ({where}). Install monitrace (pip install ., "
+            "or `make dev` for an editable install) rather than importing it from "
+            "an unbuilt source tree."
+        )
     theirs = tuple(getattr(core, "EVENT_KINDS", ()))
     if theirs != KIND_NAMES:
         raise ImportError(
