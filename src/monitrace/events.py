@@ -9,7 +9,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from .model import ENTERS, EXITS, KIND_NAMES, LogEvent, NameTable, ThreadInfo
-from .model import identity as _identity
 
 #: Event kinds, by the number the C log stores (see model.Kind).
 KINDS: Final = KIND_NAMES
