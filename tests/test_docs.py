@@ -149,3 +149,38 @@ def test_doc_examples_run(path, tmp_path):
         pytest.skip("no python blocks")
     problems = run_doc(path, tmp_path)
     assert not problems, "\n".join(problems)
+
+
+def anchors(path):
+    """The #fragments GitHub makes for the headings of `path`."""
+    with open(path, encoding="utf-8") as f:
+        text = FENCE.sub("", f.read())
+    out = set()
+    for title in re.findall(r"^#+\s+(.*?)\s*$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+        out.add(slug)
+    return out
+
+
+@pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_links_between_docs_resolve(path):
+    with open(path, encoding="utf-8") as f:
+        text = FENCE.sub("", f.read())
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue  # a web address
+        file_part, _, fragment = target.partition("#")
+        dest = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+        if not os.path.exists(dest):
+            broken.append(target)
+        elif fragment and dest.endswith(".md") and fragment not in anchors(dest):
+            broken.append(target)
+    assert not broken, f"{os.path.relpath(path, ROOT)}: links to nothing: {broken}"
+
+
+def test_anchor_slugs(tmp_path):
+    doc = tmp_path / "a.md"
+    doc.write_text("# Top\n## Tracing a running process: `monitrace attach`\n"
+                   "```text\n# not a heading\n```\n", encoding="utf-8")
+    assert anchors(str(doc)) == {"top", "tracing-a-running-process-monitrace-attach"}
