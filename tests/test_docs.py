@@ -184,3 +184,15 @@ def test_anchor_slugs(tmp_path):
     doc.write_text("# Top\n## Tracing a running process: `monitrace attach`\n"
                    "```text\n# not a heading\n```\n", encoding="utf-8")
     assert anchors(str(doc)) == {"top", "tracing-a-running-process-monitrace-attach"}
+
+
+def test_readme_is_short_and_starts_with_the_two_commands():
+    path = os.path.join(ROOT, "README.md")
+    assert os.path.getsize(path) <= 12 * 1024
+    first = blocks(path)[0]
+    assert first[0] == "sh"
+    assert [line.split("#")[0].strip() for line in first[1].splitlines()] == [
+        "make demo", "make test"]
+    # .ci/run runs the README's test command
+    with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
+        assert f.read().rstrip().splitlines()[-1] == "make test"
