@@ -21,11 +21,10 @@ test:
 
 # The suite on one interpreter (the first found, or PYTHON=...), spread
 # over the cores with pytest-xdist when it is installed; no lint, memcheck,
-# ASan or chroot. PYTEST_ARGS=... passes more arguments to pytest.
+# ASan or chroot (scripts/test-fast.sh). PYTEST_ARGS=... passes more
+# arguments to pytest.
 test-fast:
-	@py=$$(MONITRACE_WERROR=1 scripts/venv.sh "$$(scripts/find-pythons.sh | head -n 1)" test); \
-	xdist=(); "$$py" -c 'import xdist' 2>/dev/null && xdist=(-n auto); \
-	"$$py" -m pytest -q -p no:cacheprovider "$${xdist[@]}" $(PYTEST_ARGS)
+	@scripts/test-fast.sh $(PYTEST_ARGS)
 
 # ruff check, ruff format --check and mypy --strict (scripts/lint.sh).
 lint:

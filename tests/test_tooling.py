@@ -38,7 +38,8 @@ def test_make_test_runs_lint_and_lint_runs_every_tool():
                          capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
     assert "scripts/lint.sh" in dry.stdout and "pre-commit" in dry.stdout
-    assert "-e " in dry.stdout and "xdist" in dry.stdout
+    assert "-e " in dry.stdout and "scripts/test-fast.sh" in dry.stdout
+    assert "-n auto" in read("scripts/test-fast.sh")
 
 
 def test_pre_commit_hooks_pin_the_lint_extra_versions():
