@@ -196,3 +196,15 @@ def test_readme_is_short_and_starts_with_the_two_commands():
     # .ci/run runs the README's test command
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
         assert f.read().rstrip().splitlines()[-1] == "make test"
+
+
+def test_guide_lists_every_trace_option():
+    import dataclasses
+
+    import monitrace
+
+    with open(os.path.join(ROOT, "docs", "guide.md"), encoding="utf-8") as f:
+        guide = f.read()
+    rows = set(re.findall(r"^\| `(\w+)` \|", guide, re.M))
+    missing = [f.name for f in dataclasses.fields(monitrace.Options) if f.name not in rows]
+    assert not missing, f"trace() options without a row in docs/guide.md: {missing}"
