@@ -10,8 +10,6 @@ import subprocess
 import sys
 import tomllib
 
-import pytest
-
 import monitrace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,8 +22,7 @@ def test_version_is_written_once():
     # pyproject takes it from monitrace.__version__ rather than repeating it
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "monitrace.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "monitrace.__version__"}
     # the installed metadata is that version
     assert importlib.metadata.version("monitrace") == monitrace.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", monitrace.__version__)
@@ -56,13 +53,19 @@ def test_unbuilt_source_tree_says_so(tmp_path):
     # The package's sources without any compiled extension: monitrace._core
     # is then only the folder of its C sources.
     copy = tmp_path / "src" / "monitrace"
-    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns(
-        "*.so", "*.pyd", "__pycache__", "*.egg-info"))
+    shutil.copytree(
+        SRC, copy, ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", "*.egg-info")
+    )
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "src"))
     env.pop("MONITRACE", None)
     proc = subprocess.run(
         [sys.executable, "-c", "import monitrace; monitrace.trace()"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: monitrace._core, the C extension, is not built"), last
@@ -71,24 +74,34 @@ def test_unbuilt_source_tree_says_so(tmp_path):
     # Importing the package alone (as pytest does for the plugin) still works.
     proc = subprocess.run(
         [sys.executable, "-c", "import monitrace; print(monitrace.__version__)"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == monitrace.__version__
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_api_tests_pass_in_a_checkout_called_monitrace(tmp_path):
     # `git clone URL` names the folder after the repository: monitrace/.
-    if not os.path.isdir(os.path.join(ROOT, ".git")) and not os.path.isfile(
-            os.path.join(ROOT, ".git")):
-        pytest.skip("not a git checkout")
-    clone = tmp_path / "monitrace"
-    subprocess.run(["git", "clone", "-q", "--no-hardlinks", ROOT, str(clone)],
-                   check=True, capture_output=True, timeout=120)
-    # The working tree's own version of the test file, committed or not.
-    shutil.copy(os.path.join(ROOT, "tests", "test_api.py"), clone / "tests" / "test_api.py")
+    # The tests and the project's configuration, copied into such a folder,
+    # run against the installed package as they do from here.
+    checkout = tmp_path / "monitrace"
+    shutil.copytree(
+        os.path.join(ROOT, "tests"),
+        checkout / "tests",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(os.path.join(ROOT, "pyproject.toml"), checkout / "pyproject.toml")
     env = dict(os.environ)
     env.pop("MONITRACE", None)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_api.py"],
-        cwd=clone, env=env, capture_output=True, text=True, timeout=600)
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
