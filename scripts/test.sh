@@ -4,6 +4,8 @@
 # Jobs, each with a log of its own, run two at a time (pytest itself runs
 # one test at a time: its output, and tests that watch every thread of the
 # process, stay exact):
+#   - lint: ruff check, ruff format --check and mypy --strict over src/
+#     (scripts/lint.sh), with tools installed from the package index;
 #   - pytest on every Python >= 3.12 the host has (scripts/find-pythons.sh),
 #     built with -Wall -Wextra -Werror; on the first, also the quick
 #     benchmark (information only) and the core and hostile tests under
@@ -85,6 +87,8 @@ ensure_chromium
 names=()
 commands=()
 add() { names+=("$1"); shift; commands+=("$*"); }
+
+add "lint (ruff, mypy) on $first" scripts/lint.sh "$first"
 
 have=()
 for p in $pythons; do

@@ -4,7 +4,6 @@ times beyond a threshold, matching by module.qualname."""
 import cProfile
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import textwrap

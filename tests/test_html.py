@@ -584,7 +584,7 @@ def test_from_file_rejects_other_json(tmp_path):
 # ---- the one-pass aggregation pairs events as walk() does ------------------------------
 
 def _gen(n):
-    for i in range(n):
+    for _ in range(n):
         yield leaf()
 
 

@@ -98,7 +98,7 @@ def test_caller_edges_sum_to_callee_calls():
         workloads.everything()
     st = monitrace.exporters.pstats.build(s.snapshot())
     everything = (FILE, workloads.everything.__code__.co_firstlineno, "everything")
-    for key, (cc, nc, tt, ct, callers) in st.items():
+    for key, (_cc, nc, tt, _ct, callers) in st.items():
         if key == everything or key[0] != FILE:
             continue
         assert sum(v[0] for v in callers.values()) == nc, key

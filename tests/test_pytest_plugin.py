@@ -589,7 +589,7 @@ def test_out_merged_pstats(kinds, tmp_path):
     expected = pstats.Stats(*[str(per_test / f) for f in sorted(os.listdir(per_test))
                               if f.endswith(".pstats")])
     assert set(stats.stats) == set(expected.stats)
-    for key, (cc, nc, tt, ct, callers) in expected.stats.items():
+    for key, (cc, nc, _tt, _ct, callers) in expected.stats.items():
         mcc, mnc, mtt, mct, mcallers = stats.stats[key]
         assert (mcc, mnc) == (cc, nc), key
         assert {k: v[:2] for k, v in mcallers.items()} == {k: v[:2] for k, v in callers.items()}

@@ -42,7 +42,7 @@ def test_chrome_trace_of_a_recording(tmp_path, session, name):
         elif e["ph"] in "BE":
             tracks[e["tid"]].append(e)
     calls = collections.Counter()
-    for tid, track in tracks.items():
+    for track in tracks.values():
         stack = []
         for e in track:
             if e["ph"] == "B":

@@ -54,7 +54,8 @@ def _reset_after_fork() -> None:
         try:
             session._after_fork_child()
         except Exception as exc:  # never break the child
-            warnings.warn(f"monitrace: reset after fork failed: {exc!r}", TracerError)
+            warnings.warn(f"monitrace: reset after fork failed: {exc!r}", TracerError,
+                          stacklevel=1)
 
 
 def _flush_before_fork() -> None:

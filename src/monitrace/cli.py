@@ -437,7 +437,7 @@ def _text_output(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> str
         check_writable(path)
     except OSError as exc:
         parser.error(f"argument -o/--output: cannot write {ns.output!r}: {_reason(exc)}")
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable") from exc
     return path
 
 
@@ -446,7 +446,7 @@ def _open_live(parser: argparse.ArgumentParser, ns: argparse.Namespace, path: st
         return _LiveFile(path)
     except OSError as exc:
         parser.error(f"argument -o/--output: cannot write {ns.output!r}: {_reason(exc)}")
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable") from exc
 
 
 def _cannot_write(path: str, exc: BaseException) -> None:

@@ -214,7 +214,8 @@ def _percent(text: str) -> float:
     try:
         value = float(text.rstrip("%"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage such as 10 or 10%, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a percentage such as 10 or 10%, not {text!r}") from None
     if not (value >= 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a percentage >= 0, not {text!r}")
     return value / 100.0
@@ -226,7 +227,8 @@ def _rule(text: str) -> FailRule:
     try:
         return FailRule.parse(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--fail-on {text!r}: "))
+        raise argparse.ArgumentTypeError(
+            str(exc).removeprefix(f"--fail-on {text!r}: ")) from None
 
 
 def parser() -> Any:

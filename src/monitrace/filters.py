@@ -14,7 +14,7 @@ import difflib
 import fnmatch
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Union
+from typing import Any
 
 from .places import Places
 
@@ -189,7 +189,7 @@ def glob_regex(pattern: str, field: str) -> re.Pattern[str]:
 
 # ---- specs: the strings of include=, exclude=, within=, --include ... --------
 
-Spec = Union[str, Q]
+Spec = str | Q
 # A "word:" prefix is meant as a field: one that names none is an error
 # rather than a pattern that silently matches nothing.
 _FIELD_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -346,7 +346,9 @@ class CompiledFilter:
         )
 
     def __call__(self, key: Any, module: str | None = None) -> int:
-        if self._is_own(key):
+        # Own code by file, and by module for code monitrace compiles from
+        # a string (its dataclasses' __init__, filename "<string>").
+        if self._is_own(key) or (module is not None and module.partition(".")[0] == "monitrace"):
             return 0
         if self._trivial:
             return TRACE

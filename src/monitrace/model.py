@@ -52,7 +52,19 @@ EXITS: Final = frozenset({Kind.RETURN, Kind.RAISE, Kind.YIELD, Kind.C_RETURN, Ki
 
 def check_core(core: Any) -> None:
     """Fail loudly when the C core numbers event kinds differently from
-    :class:`Kind` (a core built from other sources than this package)."""
+    :class:`Kind` (a core built from other sources than this package), or
+    when there is no compiled core at all."""
+    if hasattr(core, "__path__") and not hasattr(core, "EVENT_KINDS"):
+        # An unbuilt source tree: the folder of the C sources, named like
+        # the module, imports as an empty namespace package (an extension
+        # module has no __path__).
+        where = ", ".join(core.__path__)
+        raise ImportError(
+            "monitrace._core, the C extension, is not built: Python found only "
+            f"the folder of its C sources ({where}). Install monitrace (pip install ., "
+            "or `make dev` for an editable install) rather than importing it from "
+            "an unbuilt source tree."
+        )
     theirs = tuple(getattr(core, "EVENT_KINDS", ()))
     if theirs != KIND_NAMES:
         raise ImportError(

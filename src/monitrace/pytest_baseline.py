@@ -89,7 +89,8 @@ class Baseline:
         try:
             self.rules = [FailRule.parse(t) for t in texts]
         except ValueError as exc:
-            raise pytest.UsageError(str(exc).replace("--fail-on", "--monitrace-baseline-fail-on"))
+            raise pytest.UsageError(
+                str(exc).replace("--fail-on", "--monitrace-baseline-fail-on")) from None
         self.base = load(self.compare_path) if self.compare_path else {}
         self.seen: dict[str, Counts] = {}
 

@@ -3,7 +3,6 @@ references held by notes, limits, configuration guards."""
 
 import gc
 import sys
-import tracemalloc
 
 import pytest
 

@@ -10,7 +10,6 @@ import sys
 
 import pytest
 from hostile_util import (
-    PROBE_CALLS,
     assert_consistent,
     assert_still_exact,
     probe,

@@ -9,11 +9,11 @@ import weakref
 import pytest
 from hostile_util import PROBE_CALLS, assert_consistent, probe
 
-PROBE_CALLS_3 = 5  # probe(3): fib-shaped calls
-PROBE_CALLS_5 = 15  # probe(5)
-
 import monitrace
 from monitrace import _core
+
+PROBE_CALLS_3 = 5  # probe(3): fib-shaped calls
+PROBE_CALLS_5 = 15  # probe(5)
 
 
 def target(x):
