@@ -19,10 +19,10 @@ SRC = os.path.join(ROOT, "src", "monitrace")
 def test_version_is_written_once():
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
         project = tomllib.load(f)
-    # pyproject takes it from monitrace.__version__ rather than repeating it
+    # pyproject takes it from monitrace/_version.py rather than repeating it
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "monitrace.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "monitrace._version.__version__"}
     # the installed metadata is that version
     assert importlib.metadata.version("monitrace") == monitrace.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", monitrace.__version__)
@@ -36,7 +36,7 @@ def test_version_is_written_once():
                 with open(path, encoding="utf-8") as f:
                     if f'"{monitrace.__version__}"' in f.read():
                         spelled.append(os.path.relpath(path, ROOT))
-    assert spelled == [os.path.join("src", "monitrace", "__init__.py")]
+    assert spelled == [os.path.join("src", "monitrace", "_version.py")]
 
 
 def test_version_reaches_the_files_written(tmp_path):
