@@ -84,6 +84,19 @@ class _Names(ast.NodeVisitor):
                 self.found.add(node.name)
             self.generic_visit(node)
 
+    def visit_MatchAs(self, node: ast.MatchAs | ast.MatchStar) -> None:
+        # Names a case pattern binds (tracefunc has no match support).
+        if node.name is not None:
+            self.found.add(node.name)
+        self.generic_visit(node)
+
+    visit_MatchStar = visit_MatchAs
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest is not None:
+            self.found.add(node.rest)
+        self.generic_visit(node)
+
     def visit_Import(self, node: ast.Import) -> None:
         if self._own(node):
             self.found.update(a.asname or a.name.split(".")[0] for a in node.names)
@@ -103,6 +116,15 @@ class _Names(ast.NodeVisitor):
 
 # ---- a watched function's snippets ----------------------------------------
 
+def _start(node: Any) -> tuple[int, int]:
+    """Where a snippet starts. A ``case`` has no position of its own (its
+    pattern has): it starts at the ``case`` keyword before the pattern,
+    which _place_cases() found."""
+    if isinstance(node, ast.match_case):
+        return node._mt_start  # type: ignore[no-any-return]
+    return node.lineno, node.col_offset
+
+
 def _header_end(node: Any) -> tuple[int, int]:
     """Where a snippet's text ends: a compound statement at its first
     inner statement (or case), anything else at its own end."""
@@ -110,8 +132,20 @@ def _header_end(node: Any) -> tuple[int, int]:
         for field in ("body", "cases"):
             inner = getattr(node, field, None)
             if isinstance(inner, list) and inner:
-                return inner[0].lineno, inner[0].col_offset
+                return _start(inner[0])
     return node.end_lineno, node.end_col_offset
+
+
+def _place_cases(tree: ast.AST, lines: list[str]) -> None:
+    """Give each ``case`` the position of its keyword (the last ``case``
+    before its pattern: a pattern holds no such keyword before its own
+    start on that line unless it is the keyword itself)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.match_case):
+            ln, col = node.pattern.lineno, node.pattern.col_offset
+            text = lines[ln - 1].encode()[:col].decode(errors="replace")
+            at = text.rfind("case")
+            node._mt_start = (ln, at if at >= 0 else col)  # type: ignore[attr-defined]
 
 
 class Group:
@@ -142,6 +176,7 @@ class Group:
             tree = ast.parse(src)
         except SyntaxError as e:
             raise ValueError(f"watch: cannot parse the source of {code.co_qualname}") from e
+        _place_cases(tree, src.splitlines())
         root = self._find_def(tree, code, code.co_firstlineno - first + 1)
         self.first = first + root.lineno - 1
         self.last = first + (root.end_lineno or root.lineno) - 1
@@ -186,8 +221,9 @@ class Group:
             ident = len(keys)
             keys.append(text)
             names.append(tuple(sorted(collector.found)))
+            start_line, start_col = _start(node)
             spans.append((
-                first + node.lineno - 1, indent + node.col_offset,
+                first + start_line - 1, indent + start_col,
                 first + end_line - 1, indent + end_col,
                 ident, int(isinstance(node, _COMP_NODES)),
             ))
@@ -218,9 +254,9 @@ class Group:
 
     @staticmethod
     def _text(src: str, node: Any, index: Callable[[int, int], int]) -> str:
-        start = index(node.lineno, node.col_offset)
+        start = index(*_start(node))
         text = src[start:index(*_header_end(node))].rstrip()
-        if not text.strip():
+        if not text.strip() and hasattr(node, "end_lineno"):
             text = src[start:index(node.end_lineno, node.end_col_offset)].rstrip()
         text = text.strip()
         if not text:
