@@ -267,7 +267,7 @@ class _Run:
         cfg = self.config
         if self.output is None:
             sys.stderr.write(f"monitrace: pid {os.getpid()} {' '.join(sys.argv)}\n")
-            self.session.report(sort=cfg.sort, limit=cfg.limit or None, file=sys.stderr)
+            self._report(sys.stderr)
             return
         from .exporters import write_atomic
 
@@ -276,11 +276,19 @@ class _Run:
         if format == REPORT:
             write_atomic(
                 path,
-                lambda f: self.session.report(sort=cfg.sort, limit=cfg.limit or None, file=f),
+                self._report,
                 binary=False,
             )
         else:
             self.session.save(path, format)
+
+    def _report(self, f: Any) -> None:
+        cfg = self.config
+        self.session.report(sort=cfg.sort, limit=cfg.limit or None, file=f)
+        if self.session.options.watch:
+            from .watch import write_text
+
+            write_text(self.session.snapshots(), f)
 
     def after_fork_in_child(self) -> None:
         """A forked child records its own calls only, into its own output."""

@@ -479,3 +479,21 @@ def snapshot(
     out.exc = exc
     out.errors = list(errors)
     return out
+
+
+def write_text(snaps: Snapshots, file: Any) -> None:
+    """Snapshots as text, one block per call: each statement with its hit
+    count and the last value sampled of each name it mentions."""
+    if not snaps:
+        print("watch: no call of a watched function was recorded", file=file)
+    for n, (stack, data) in enumerate(snaps, 1):
+        where = stack.splitlines()[-1] if stack else ""
+        print(f"watch: call {n} of {len(snaps)}{': ' + where if where else ''}", file=file)
+        width = min(max((len(k.splitlines()[0]) for k in data), default=0), 40)
+        for key, (hits, values) in data.items():
+            shown = " ".join(f"{name}={vals[-1][1]}" for name, vals in values.items() if vals)
+            text = key.splitlines()[0]
+            print(f"  {hits:>6}  {text:<{width}}  {shown}".rstrip(), file=file)
+    dropped = {k: v for k, v in snaps.dropped.items() if v}
+    if dropped:
+        print("watch: dropped " + ", ".join(f"{k[8:]}={v}" for k, v in dropped.items()), file=file)
