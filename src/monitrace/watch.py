@@ -121,7 +121,8 @@ def _start(node: Any) -> tuple[int, int]:
     pattern has): it starts at the ``case`` keyword before the pattern,
     which _place_cases() found."""
     if isinstance(node, ast.match_case):
-        return node._mt_start  # type: ignore[no-any-return]
+        start: tuple[int, int] = getattr(node, "_mt_start")
+        return start
     return node.lineno, node.col_offset
 
 
@@ -273,7 +274,9 @@ class Group:
     def contains(self, code: Any) -> bool:
         """Code defined inside this function's source (an inner function,
         a generator expression): part of the same snippets."""
-        return code.co_filename == self.filename and self.first <= code.co_firstlineno <= self.last
+        return bool(
+            code.co_filename == self.filename and self.first <= code.co_firstlineno <= self.last
+        )
 
     def describe(self, code: Any) -> tuple[Group, bool, bool]:
         return (self, code is self.code, code.co_name in _COMP_CODE_NAMES)
