@@ -23,7 +23,8 @@ read_spans(MtSnippetGroup *g, PyObject *spans)
     }
     g->nspans = PyTuple_GET_SIZE(spans);
     g->spans = PyMem_Calloc((size_t)g->nspans + 1, sizeof(MtSpan));
-    if (g->spans == NULL) {
+    g->line = PyMem_Calloc((size_t)g->nsnip + 1, sizeof(int));
+    if (g->spans == NULL || g->line == NULL) {
         PyErr_NoMemory();
         return -1;
     }
@@ -45,6 +46,7 @@ read_spans(MtSnippetGroup *g, PyObject *spans)
             return -1;
         }
         g->spans[i] = (MtSpan){v[0], v[1], v[2], v[3], v[4], (uint8_t)!!v[5]};
+        g->line[v[4]] = v[0];
     }
     return 0;
 }
@@ -147,6 +149,7 @@ mt_snippets_group_free(MtSnippetGroup *g)
     Py_XDECREF(g->anchor);
     PyMem_Free(g->base);
     PyMem_Free(g->spans);
+    PyMem_Free(g->line);
     PyMem_Free(g);
 }
 

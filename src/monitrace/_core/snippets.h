@@ -33,6 +33,7 @@ typedef struct {
     Py_ssize_t nslots;  /* (snippet, name) pairs */
     Py_ssize_t *base;   /* Owned: first slot of each snippet */
     MtSpan *spans;      /* Owned: in lookup order (smallest first) */
+    int *line;          /* Owned: first line of each snippet */
     Py_ssize_t nspans;
     uint8_t iter_op[256]; /* opcodes that end one comprehension step */
 } MtSnippetGroup;

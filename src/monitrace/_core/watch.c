@@ -1,5 +1,6 @@
 /* Statement snapshots of watched code (see watch.h). */
 #include "watch.h"
+#include "eventlog.h"
 #include "guard.h"
 #include "records.h"
 #include "sigdefer.h"
@@ -13,6 +14,8 @@ typedef struct {
     MtSnippetGroup *group; /* Borrowed: the watch owns groups */
     uint64_t *counts;      /* Owned: hits by snippet */
     PyObject **lists;      /* Owned array of owned lists (or NULL), by slot */
+    PyObject **last;       /* Owned array of owned reprs (or NULL), by
+                              slot: what the tree showed last */
     PyObject *stack;       /* Owned tuple of (qualname, filename, line), or
                               NULL */
     unsigned long thread;  /* ident of the thread that made the call */
@@ -20,6 +23,7 @@ typedef struct {
 
 typedef struct {
     PyObject *code;        /* Borrowed: the running frame holds it */
+    MtRecord *rec;         /* Borrowed: the tracer owns records */
     PyObject *frame;       /* Borrowed, identity only: the frame object of
                               a generator (to find it again at resume) */
     MtSnippetTable *table; /* Borrowed: the watch owns tables */
@@ -338,53 +342,122 @@ sample(MtTracer *tr, PyObject *value, Py_ssize_t limit, int *alive)
     return item;
 }
 
+/* "statement  name=repr ..." for the tree: the statement's first line
+ * and the names whose repr differs from the last time it ran in this
+ * call. New reference, or NULL (no exception set). */
+static PyObject *
+statement_text(MtSnippetGroup *g, int32_t snip, PyObject *changes)
+{
+    PyObject *key = PyTuple_GET_ITEM(g->keys, snip);
+    Py_ssize_t nl = PyUnicode_FindChar(key, '\n', 0, PyUnicode_GET_LENGTH(key), 1);
+    PyObject *head = nl >= 0 ? PyUnicode_Substring(key, 0, nl) : Py_NewRef(key);
+    PyObject *sep = head ? PyUnicode_FromString(" ") : NULL;
+    PyObject *tail = sep ? PyUnicode_Join(sep, changes) : NULL;
+    PyObject *out = tail ? (PyUnicode_GET_LENGTH(tail)
+                                ? PyUnicode_FromFormat("%U  %U", head, tail)
+                                : Py_NewRef(head))
+                         : NULL;
+    Py_XDECREF(head);
+    Py_XDECREF(sep);
+    Py_XDECREF(tail);
+    PyErr_Clear();
+    return out;
+}
+
+/* Note a name's new repr for the tree: "name=repr" joins `changes` when
+ * it differs from the last one shown for this slot. */
+static void
+note_change(MtWatchCall *call, Py_ssize_t slot, PyObject *name,
+            PyObject *item, PyObject *changes)
+{
+    PyObject *r = PyTuple_GET_ITEM(item, 1);
+    PyObject *prev = call->last[slot];
+    if (prev != NULL && PyUnicode_Compare(prev, r) == 0) {
+        return;
+    }
+    PyErr_Clear();
+    Py_XSETREF(call->last[slot], Py_NewRef(r));
+    PyObject *pair = PyUnicode_FromFormat("%U=%U", name, r);
+    if (pair == NULL || PyList_Append(changes, pair) < 0) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(pair);
+}
+
 /* Count one finished run of snippet `snip` and sample the names it
- * mentions. 0 when the tracer went away while a repr ran (touch nothing
- * then), else 1. */
+ * mentions; when the session records or shows a tree, also tell it the
+ * statement and what changed (`rec`: the frame's record). 0 when the
+ * tracer went away while a repr (or the live tree) ran: touch nothing
+ * then. Else 1. */
 static int
-snapshot(MtTracer *tr, MtWatchCall *call, int32_t snip)
+snapshot(MtTracer *tr, MtWatchCall *call, int32_t snip, MtRecord *rec)
 {
     MtWatch *w = tr->watch;
-    if ((uint64_t)++call->counts[snip] > (uint64_t)w->max_samples) {
+    int keep = (uint64_t)++call->counts[snip] <= (uint64_t)w->max_samples;
+    int tell = rec != NULL && mt_eventlog_wants(&tr->log);
+    if (!keep && !tell) {
         return 1;
     }
     MtSnippetGroup *g = call->group;
     PyObject *names = PyTuple_GET_ITEM(g->names, snip);
     Py_ssize_t n = PyTuple_GET_SIZE(names);
-    if (n == 0) {
+    if (n == 0 && !tell) {
         return 1;
     }
     Py_ssize_t limit = w->repr_limit;
     PyObject *saved = PyErr_GetRaisedException();
     PyFrameObject *frame = PyEval_GetFrame(); /* Borrowed */
     Py_XINCREF(frame);
+    PyObject *changes = tell ? PyList_New(0) : NULL;
+    PyErr_Clear();
     int alive = 1;
     for (Py_ssize_t k = 0; k < n; k++) {
-        if ((uint64_t)w->max_values <= w->values) {
-            w->dropped_values += (uint64_t)(n - k);
-            break;
+        int store = keep;
+        if (store && (uint64_t)w->max_values <= w->values) {
+            w->dropped_values++;
+            store = 0;
+        }
+        if (!store && changes == NULL) {
+            continue;
         }
         Py_ssize_t slot = g->base[snip] + k;
-        PyObject *item = sample(
-            tr, lookup_name(frame, PyTuple_GET_ITEM(names, k)), limit, &alive);
+        PyObject *name = PyTuple_GET_ITEM(names, k);
+        PyObject *item =
+            sample(tr, lookup_name(frame, name), limit, &alive);
         if (!alive) {
             Py_XDECREF(item);
             break;
         }
-        if (call->lists[slot] == NULL) {
-            call->lists[slot] = PyList_New(0);
-        }
-        if (item == NULL || call->lists[slot] == NULL
-            || PyList_Append(call->lists[slot], item) < 0) {
-            PyErr_Clear();
+        if (item == NULL) {
             mt_tracer_fail(tr, MT_ERR_NOMEM, "watch sample");
+            continue;
         }
-        else {
-            w->values++;
+        if (changes != NULL) {
+            note_change(call, slot, name, item, changes);
         }
-        Py_XDECREF(item);
+        if (store) {
+            if (call->lists[slot] == NULL) {
+                call->lists[slot] = PyList_New(0);
+            }
+            if (call->lists[slot] == NULL
+                || PyList_Append(call->lists[slot], item) < 0) {
+                PyErr_Clear();
+                mt_tracer_fail(tr, MT_ERR_NOMEM, "watch sample");
+            }
+            else {
+                w->values++;
+            }
+        }
+        Py_DECREF(item);
     }
     Py_XDECREF(frame);
+    if (alive && changes != NULL) {
+        PyObject *text = statement_text(g, snip, changes);
+        if (text != NULL) {
+            alive = mt_eventlog_statement(tr, rec, g->line[snip], text);
+        }
+    }
+    Py_XDECREF(changes);
     PyErr_SetRaisedException(saved);
     return alive;
 }
@@ -451,7 +524,11 @@ call_free(MtWatchCall *c)
     for (Py_ssize_t i = 0; c->lists != NULL && i < c->group->nslots; i++) {
         Py_XDECREF(c->lists[i]);
     }
+    for (Py_ssize_t i = 0; c->last != NULL && i < c->group->nslots; i++) {
+        Py_XDECREF(c->last[i]);
+    }
     PyMem_Free(c->lists);
+    PyMem_Free(c->last);
     PyMem_Free(c->counts);
     Py_XDECREF(c->stack);
     PyMem_Free(c);
@@ -472,7 +549,8 @@ new_call(MtTracer *tr, MtWatch *w, MtSnippetGroup *g)
     c->group = g;
     c->counts = PyMem_Calloc((size_t)g->nsnip + 1, sizeof(uint64_t));
     c->lists = PyMem_Calloc((size_t)g->nslots + 1, sizeof(PyObject *));
-    if (c->counts == NULL || c->lists == NULL) {
+    c->last = PyMem_Calloc((size_t)g->nslots + 1, sizeof(PyObject *));
+    if (c->counts == NULL || c->lists == NULL || c->last == NULL) {
         goto nomem;
     }
     if (w->ncalls == w->calls_capacity) {
@@ -577,7 +655,7 @@ mt_watch_enter(MtTracer *tr, MtRecord *rec, MtEvent ev)
     if (wt == NULL) {
         return;
     }
-    MtWatchFrame f = {rec->key, NULL, t, NULL, -1};
+    MtWatchFrame f = {rec->key, rec, NULL, t, NULL, -1};
     if (t->generator) {
         f.frame = (PyObject *)PyEval_GetFrame();
     }
@@ -585,6 +663,7 @@ mt_watch_enter(MtTracer *tr, MtRecord *rec, MtEvent ev)
         /* A generator or coroutine goes on where it stopped. */
         if (f.frame != NULL && unpark(wt, f.frame, &f)) {
             f.code = rec->key;
+            f.rec = rec;
         }
         push(tr, wt, f);
         return;
@@ -632,7 +711,7 @@ mt_watch_leave(MtTracer *tr, MtRecord *rec, MtEvent ev)
         return 1;
     }
     if (f.call != NULL && f.cur >= 0) {
-        return snapshot(tr, f.call, f.cur);
+        return snapshot(tr, f.call, f.cur, f.rec);
     }
     return 1;
 }
@@ -660,11 +739,11 @@ mt_watch_instruction(MtTracer *tr, PyObject *const *args)
     if (t->comp_code != -2) {
         /* A comprehension's own frame: one snapshot per element. */
         if (t->comp_code >= 0 && u->iter) {
-            snapshot(tr, call, t->comp_code);
+            snapshot(tr, call, t->comp_code, f->rec);
         }
         Py_RETURN_NONE;
     }
-    if (u->iter && u->comp >= 0 && !snapshot(tr, call, u->comp)) {
+    if (u->iter && u->comp >= 0 && !snapshot(tr, call, u->comp, f->rec)) {
         Py_RETURN_NONE;
     }
     int32_t stmt = u->stmt;
@@ -672,9 +751,10 @@ mt_watch_instruction(MtTracer *tr, PyObject *const *args)
         Py_RETURN_NONE;
     }
     int32_t prev = f->cur;
+    MtRecord *rec = f->rec;
     f->cur = stmt; /* before any Python code runs: f may move after */
     if (prev >= 0) {
-        snapshot(tr, call, prev);
+        snapshot(tr, call, prev, rec);
     }
     Py_RETURN_NONE;
 }
@@ -813,6 +893,7 @@ mt_watch_traverse(MtTracer *tr, visitproc visit, void *arg)
         Py_VISIT(c->stack);
         for (Py_ssize_t k = 0; k < c->group->nslots; k++) {
             Py_VISIT(c->lists[k]);
+            Py_VISIT(c->last[k]);
         }
     }
     return 0;
