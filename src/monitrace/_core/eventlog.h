@@ -178,7 +178,8 @@ static inline int
 mt_eventlog_wants(const MtEventLog *log)
 {
     return log->enabled
-           && (mt_eventlog_live(log) || (log->record && log->count < log->limit));
+           && (mt_eventlog_live(log)
+               || (log->record && log->count < log->limit));
 }
 PyObject *mt_eventlog_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
                            uint64_t now);

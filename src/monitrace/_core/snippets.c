@@ -156,7 +156,8 @@ mt_snippets_group_free(MtSnippetGroup *g)
 static int
 span_holds(const MtSpan *s, int ln, int col)
 {
-    return !(ln < s->sline || ln > s->eline || (ln == s->sline && col < s->scol)
+    return !(ln < s->sline || ln > s->eline
+             || (ln == s->sline && col < s->scol)
              || (ln == s->eline && col >= s->ecol));
 }
 

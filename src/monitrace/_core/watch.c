@@ -349,8 +349,10 @@ static PyObject *
 statement_text(MtSnippetGroup *g, int32_t snip, PyObject *changes)
 {
     PyObject *key = PyTuple_GET_ITEM(g->keys, snip);
-    Py_ssize_t nl = PyUnicode_FindChar(key, '\n', 0, PyUnicode_GET_LENGTH(key), 1);
-    PyObject *head = nl >= 0 ? PyUnicode_Substring(key, 0, nl) : Py_NewRef(key);
+    Py_ssize_t nl =
+        PyUnicode_FindChar(key, '\n', 0, PyUnicode_GET_LENGTH(key), 1);
+    PyObject *head =
+        nl >= 0 ? PyUnicode_Substring(key, 0, nl) : Py_NewRef(key);
     PyObject *sep = head ? PyUnicode_FromString(" ") : NULL;
     PyObject *tail = sep ? PyUnicode_Join(sep, changes) : NULL;
     PyObject *out = tail ? (PyUnicode_GET_LENGTH(tail)
