@@ -4,6 +4,7 @@ against tracefunc (the tool whose result shape they copy) as the oracle."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -289,7 +290,7 @@ def test_cli_watch(tmp_path):
     ).stderr
     assert "watch: call 1 of 1: loops (prog.py:1)" in out
     assert re.search(r"^\s+3  total \+= i\s+i=2 total=3$", out, re.M)
-    env = {"MONITRACE": "watch=function:loops", "PATH": "/usr/bin:/bin"}
+    env = dict(os.environ, MONITRACE="watch=function:loops")
     out = subprocess.run([sys.executable, str(prog)], capture_output=True, text=True,
                          check=True, env=env).stderr
     assert re.search(r"^\s+4  for i in range\(n\):\s+i=2 n=3", out, re.M)
