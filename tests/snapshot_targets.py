@@ -176,3 +176,15 @@ def loop_heavy(n):
         else:
             total -= 1
     return total
+
+
+class Tracked:
+    pass
+
+
+def make_tracked(refs):
+    import weakref
+
+    obj = Tracked()
+    refs.append(weakref.ref(obj))
+    return None

@@ -342,3 +342,14 @@ def test_tree_shows_each_statement_with_what_changed():
     # Statements run, one line each, in order.
     stmts = [line.split("  ")[2] for line in lines if line.startswith("    snapshot_targets")]
     assert len(stmts) == sum(hits for hits, _ in monitrace.snapshot(T.loops, 2)[0][1].values())
+
+
+def test_snapshots_keep_no_reference_to_the_programs_objects():
+    refs = []
+    res = monitrace.snapshot(T.make_tracked, refs)
+    assert res[0][1]["obj = Tracked()"][1]["obj"][0][0] == "Tracked"
+    assert refs[0]() is None
+    with monitrace.trace(watch="function:make_tracked", record=True) as s:
+        T.make_tracked(refs)
+    assert refs[1]() is None
+    assert len(s.snapshots()) == 1
