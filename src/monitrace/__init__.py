@@ -17,6 +17,7 @@ from .report import FunctionStats
 
 if TYPE_CHECKING:
     from .api import Session, TracerError, last_session, report, trace
+    from .watch import snapshot
 
 # The names below come from .api, which loads the C extension. They are
 # bound on first use, so importing the package (as pytest does for the
@@ -45,6 +46,7 @@ __all__ = [
     "diff",
     "last_session",
     "report",
+    "snapshot",
     "trace",
 ]
 
@@ -56,6 +58,11 @@ def __getattr__(name: str) -> Any:
         for api_name in _API_NAMES:
             globals()[api_name] = getattr(api, api_name)
         return globals()[name]
+    if name == "snapshot":
+        from .watch import snapshot
+
+        globals()["snapshot"] = snapshot
+        return snapshot
     raise AttributeError(f"module 'monitrace' has no attribute {name!r}")
 
 

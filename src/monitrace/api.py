@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO, TypeVar
 
-from . import _core, filters, recording
+from . import _core, filters, recording, watch
 from .assertions import CallCount, called_message, check_known, not_called_message
 from .diff import DiffRow, diff
 from .events import Event, LogReader, RecordInfo, RecordLimitWarning
@@ -84,13 +84,20 @@ class Session:
     def __init__(self, options: Options) -> None:
         self._options = options
         self._filter = filters.compile_filter(options, _is_own)
+        self._watcher: watch.Watcher | None = None
+        tracer_filter: Any = self._filter
+        if options.watch:
+            self._watcher = watch.Watcher(specs=options.watch, facts=self._filter.facts)
+            tracer_filter = watch.watching_filter(self._filter, self._watcher)
         self._tracer = _core.Tracer(
-            filter=self._filter,
+            filter=tracer_filter,
             filter_module=True,
             c_calls=options.c_calls,
             clock=options.clock,
         )
         filters.apply_scope(self._tracer, options)
+        if self._watcher is not None:
+            self._tracer.watch_configure(self._watcher.describe)
         self._errors: list[str] = []
         self._dropped_reported = 0
         self._unmatched_reported: set[str] = set()
@@ -514,6 +521,15 @@ class Session:
         out = file if file is not None else sys.stdout
         style = self._recording.style(out, path=path, elapsed=elapsed, depth=depth)
         self._recording.print_tree(out, style)
+
+    def snapshots(self, *, incl_unhit: bool = False) -> watch.Snapshots:
+        """Statement snapshots of the watch= functions, in the shape
+        monitrace.snapshot() returns: one (stack_str, {snippet: (hits,
+        {name: [(type_name, repr), ...]})}) per call, in call order (the
+        first 10 calls of each session; 10 values per name and snippet)."""
+        if self._watcher is None:
+            raise ValueError("snapshots() needs a session started with watch=SPEC")
+        return watch.results(self._tracer.watch_results(), incl_unhit)
 
     def line_stats(self) -> dict[tuple[str, int], int]:
         """Hits per ``(filename, lineno)`` (needs ``lines=True``), the

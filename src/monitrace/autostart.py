@@ -28,7 +28,7 @@ from . import runs
 from .runs import ENV, REPORT, output_path  # noqa: F401 (REPORT: part of this module's API)
 
 
-_LIST_KEYS = ("include", "exclude", "within", "exclude_within", "threads")
+_LIST_KEYS = ("include", "exclude", "within", "exclude_within", "watch", "threads")
 _BOOL_KEYS = ("stdlib", "site_packages", "c_calls", "args", "retval")
 # Keys that may also be given bare, meaning on.
 _FLAGS = ("report", "record", "args", "retval")
@@ -40,6 +40,7 @@ KEYS = {
     "exclude": "never trace these specs",
     "within": "record only inside calls of these",
     "exclude_within": "leave these and what they call out",
+    "watch": "statement snapshots of these functions, written with the report",
     "max_depth": "record calls down to this depth",
     "stdlib": "trace the standard library (1/0)",
     "site_packages": "trace installed packages (1/0)",

@@ -608,6 +608,10 @@ class _Finish:
                     write_atomic(self.text_path, write_report, binary=False)
                 except OSError as exc:
                     _cannot_write(self.text_path, exc)
+        if session.options.watch:
+            from .watch import write_text
+
+            write_text(session.snapshots(), sys.stderr)
         if self.export is not None:
             try:
                 written = self.export.write(session)

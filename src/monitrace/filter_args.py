@@ -92,6 +92,10 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--exclude-within", action="append", metavar="SPEC",
                        type=_spec_arg("--exclude-within"), dest="exclude_within",
                        help="leave out a matching function and everything it calls")
+    group.add_argument("--watch", action="append", metavar="SPEC",
+                       type=_spec_arg("--watch"),
+                       help="statement snapshots of matching functions: hit counts "
+                            "and variable values per statement, printed at the end")
     group.add_argument("--max-depth", type=_depth_arg, metavar="N", dest="max_depth",
                        help="record calls down to N levels below where tracing "
                             "(or a --within function) started")
@@ -109,7 +113,7 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
                             "and event logs; statistics keep them")
 
 
-_NAMES = ("include", "exclude", "within", "exclude_within", "max_depth", "stdlib",
+_NAMES = ("include", "exclude", "within", "exclude_within", "watch", "max_depth", "stdlib",
           "site_packages", "threads", "min_duration")
 
 

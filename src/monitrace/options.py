@@ -38,6 +38,8 @@ class Options:
     site_packages: bool = True
     within: tuple[Spec, ...] = ()
     exclude_within: tuple[Spec, ...] = ()
+    # Statement snapshots of these functions (monitrace.watch).
+    watch: tuple[Spec, ...] = ()
     max_depth: int | None = None
     threads: tuple[str | int, ...] | None = None
     min_duration: float = 0.0
@@ -157,7 +159,7 @@ def _check_bool(name: str, value: Any) -> None:
 
 def _check_filters(opts: Options) -> None:
     """Validate and normalise the filter options (specs become tuples)."""
-    for name in ("include", "exclude", "within", "exclude_within"):
+    for name in ("include", "exclude", "within", "exclude_within", "watch"):
         object.__setattr__(opts, name, filters.normalize_specs(name, getattr(opts, name)))
     _check_bool("stdlib", opts.stdlib)
     _check_bool("site_packages", opts.site_packages)

@@ -70,7 +70,9 @@ class Run:
     def write(self) -> None:
         if self.output is None:
             sys.stderr.write(f"monitrace: pid {os.getpid()} {' '.join(sys.argv)}\n")
-            self.session.report(sort=self.sort, limit=self.limit or None, file=sys.stderr)
+            from .exporters.output import write_report
+
+            write_report(self.session, sys.stderr, sort=self.sort, limit=self.limit or None)
             return
         from .exporters.output import OutputPlan
 

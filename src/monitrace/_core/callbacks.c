@@ -13,6 +13,7 @@
 #include "scope.h"
 #include "threadstate.h"
 #include "tracer.h"
+#include "watch.h"
 
 typedef struct {
     PyObject_HEAD
@@ -78,6 +79,9 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
         }
         RETURN_DISABLE(tr);
     }
+    if (MT_UNLIKELY(rec->watched)) {
+        mt_watch_enter(tr, rec, ev);
+    }
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
         size_t depth0 = ts->depth;
@@ -113,6 +117,9 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
             RETURN_DISABLE(tr);
         }
         Py_RETURN_NONE;
+    }
+    if (MT_UNLIKELY(rec->watched) && !mt_watch_leave(tr, rec, ev)) {
+        Py_RETURN_NONE; /* the tracer went away while a repr ran */
     }
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, rec->id)) {
@@ -302,6 +309,22 @@ mt_on_line(PyObject *self, PyObject *const *args, size_t nargsf,
         RETURN_DISABLE(tr);
     }
     return mt_eventlog_line(tr, rec, args, now);
+}
+
+/* INSTRUCTION is enabled only on watched code (set_local_events,
+ * watch.c): statement snapshots. */
+PyObject *
+mt_on_instruction(PyObject *self, PyObject *const *args, size_t nargsf,
+                  PyObject *kwnames)
+{
+    (void)kwnames;
+    MtTracer *tr = TRACER(self);
+    if (MT_UNLIKELY(PyVectorcall_NARGS(nargsf) != 2 || !tr->active
+                    || !PyCode_Check(args[0]))) {
+        Py_RETURN_NONE;
+    }
+    tr->event_counts[MT_EV_INSTRUCTION]++;
+    return mt_watch_instruction(tr, args);
 }
 
 /* ---- the callback type ---- */

@@ -408,6 +408,36 @@ mt_eventlog_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
     Py_RETURN_NONE;
 }
 
+int
+mt_eventlog_statement(MtTracer *tr, MtRecord *rec, int32_t line,
+                      PyObject *text)
+{
+    MtThreadState *ts = wanted(tr) ? mt_thread_current(tr) : NULL;
+    if (ts == NULL) {
+        Py_DECREF(text);
+        return 1;
+    }
+    size_t depth = ts->depth;
+    if (depth > 0 && ts->stack[depth - 1].id == rec->id) {
+        depth--;
+    }
+    MtLogEvent e = {.time = mt_clock_now(tr->clock),
+                    .record = (uint32_t)rec->index,
+                    .line = line,
+                    .depth = mt_eventlog_depth(depth),
+                    .kind = MT_LOG_LINE,
+                    .thread = ts->index};
+    PyObject *notes[MT_NOTE_KINDS] = {NULL};
+    notes[MT_NOTE_RETVAL] = text;
+    PyObject *saved = PyErr_GetRaisedException();
+    uint64_t serial = mt_guard_enter(tr);
+    emit(tr, ts, rec, &e, notes, serial);
+    int alive = mt_guard_leave(tr, serial); /* may free tr */
+    PyErr_Clear();
+    PyErr_SetRaisedException(saved);
+    return alive;
+}
+
 /* ---- LINE events through local events --------------------------------- */
 
 static void

@@ -167,6 +167,20 @@ void mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
 
 /* The work of the LINE callback (callbacks.c checks its arguments and
  * finds the record); returns None or DISABLE as a new reference. */
+/* A watched statement finished (watch.c): a LINE event at `line` whose
+ * note (MT_NOTE_RETVAL) is `text`, the statement and the variables it
+ * changed (an owned str, consumed). Runs Python code (the live tree): 0
+ * when the tracer went away meanwhile (touch it no more), else 1. */
+int mt_eventlog_statement(MtTracer *tr, MtRecord *rec, int32_t line,
+                          PyObject *text);
+/* Whether an event now would be stored or shown. */
+static inline int
+mt_eventlog_wants(const MtEventLog *log)
+{
+    return log->enabled
+           && (mt_eventlog_live(log)
+               || (log->record && log->count < log->limit));
+}
 PyObject *mt_eventlog_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
                            uint64_t now);
 

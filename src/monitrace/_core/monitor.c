@@ -15,6 +15,7 @@ const MtEventSpec mt_event_specs[MT_EV_COUNT] = {
     [MT_EV_C_RETURN] = {"C_RETURN", mt_on_c_return, 1},
     [MT_EV_C_RAISE] = {"C_RAISE", mt_on_c_raise, 1},
     [MT_EV_LINE] = {"LINE", mt_on_line, 0, 1},
+    [MT_EV_INSTRUCTION] = {"INSTRUCTION", mt_on_instruction, 0, 0, 1},
 };
 
 static PyObject *
@@ -195,6 +196,9 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
         if (spec->lines_only && !tr->log.lines) {
             continue;
         }
+        if (spec->watch_only && tr->watch == NULL) {
+            continue;
+        }
         long bit;
         if (event_bit(events, spec->name, &bit) < 0) {
             goto error;
@@ -210,7 +214,7 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
             goto error;
         }
         Py_CLEAR(res);
-        if (!spec->lines_only) {
+        if (!spec->lines_only && !spec->watch_only) {
             mask |= bit;
         }
     }

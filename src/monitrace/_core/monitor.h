@@ -16,6 +16,7 @@ typedef enum {
     MT_EV_C_RETURN,
     MT_EV_C_RAISE,
     MT_EV_LINE,
+    MT_EV_INSTRUCTION,
     MT_EV_COUNT
 } MtEvent;
 
@@ -26,6 +27,7 @@ typedef struct {
     int lines_only;         /* registered only with lines on, and enabled
                                per code object (set_local_events), never
                                in the global mask */
+    int watch_only;         /* the same, for statement snapshots (watch.h) */
 } MtEventSpec;
 
 extern const MtEventSpec mt_event_specs[MT_EV_COUNT];

@@ -1,6 +1,7 @@
 /* Per-function records: creation on first sight, co_extra bookkeeping, the
  * C-function table, and teardown. */
 #include "records.h"
+#include "watch.h"
 #include "eventlog.h"
 #include "guard.h"
 #include "threadstate.h"
@@ -331,7 +332,8 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
         else {
             verdict = (int)(bits
                             & (MT_VERDICT_TRACE | MT_VERDICT_WITHIN
-                               | MT_VERDICT_EXCLUDE_WITHIN));
+                               | MT_VERDICT_EXCLUDE_WITHIN
+                               | MT_VERDICT_WATCH));
         }
         Py_DECREF(res);
     }
@@ -414,6 +416,11 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
      * tracer's data may be held across it. */
     PyObject *module = current_module_name();
     int verdict = ask_filter(tr, code, module);
+    PyObject *watch = NULL;
+    if (verdict > 0 && (verdict & MT_VERDICT_WATCH)
+        && mt_watch_describe(tr, code, &watch) < 0) {
+        verdict = -1;
+    }
     if (verdict < 0) {
         Py_XDECREF(module);
         return NULL;
@@ -422,6 +429,7 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     if (PyUnstable_Code_GetExtra(code, mt_records_extra_index, (void **)&extra)
         < 0) {
         Py_XDECREF(module);
+        Py_XDECREF(watch);
         mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
         return NULL;
     }
@@ -429,12 +437,14 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     if (extra != NULL && extra->slot[tr->tool] != NULL
         && extra->slot[tr->tool]->tracer == tr) {
         Py_XDECREF(module);
+        Py_XDECREF(watch);
         return extra->slot[tr->tool];
     }
     if (extra == NULL) {
         extra = calloc(1, sizeof(*extra));
         if (extra == NULL) {
             Py_XDECREF(module);
+            Py_XDECREF(watch);
             mt_tracer_fail(tr, MT_ERR_NOMEM, "code extra");
             return NULL;
         }
@@ -442,6 +452,7 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
             < 0) {
             free(extra);
             Py_XDECREF(module);
+            Py_XDECREF(watch);
             mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
             return NULL;
         }
@@ -451,6 +462,7 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     MtRecord *rec = new_record(tr, code, code, MT_KIND_PY);
     if (rec == NULL) {
         Py_XDECREF(module);
+        Py_XDECREF(watch);
         return NULL;
     }
     rec->module = module;
@@ -463,6 +475,9 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     rec->next_of_code = extra->records;
     extra->records = rec;
     mt_eventlog_code_seen(tr, rec);
+    if (watch != NULL) {
+        mt_watch_attach(tr, rec, watch); /* after LINE: it ORs its bit in */
+    }
     return rec;
 }
 

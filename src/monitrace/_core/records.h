@@ -33,6 +33,7 @@ enum {
     MT_VERDICT_TRACE = 1 << 0,
     MT_VERDICT_WITHIN = 1 << 1,
     MT_VERDICT_EXCLUDE_WITHIN = 1 << 2,
+    MT_VERDICT_WATCH = 1 << 3, /* statement snapshots (watch.h) */
 };
 
 struct MtRecord {
@@ -56,6 +57,7 @@ struct MtRecord {
                              module) */
     uint8_t generator;    /* Python: a generator, coroutine or async
                              generator (co_flags): it suspends */
+    uint8_t watched;      /* Python: has a snippet table (watch.h) */
 };
 
 /* True while a Python record's code object lives (always for C). */

@@ -2,6 +2,7 @@
  * repair, and teardown. */
 #include "threadstate.h"
 #include "scope.h"
+#include "watch.h"
 
 __thread MtTls mt_tls[MT_TOOL_SLOTS]
     __attribute__((tls_model("initial-exec")));
@@ -520,6 +521,8 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
     ts->capacity = 0;
     mt_scope_thread_free(ts->scope);
     ts->scope = NULL;
+    mt_watch_thread_free(ts->watch);
+    ts->watch = NULL;
     ts->totals = totals;
     ts->ntotals = k;
     ts->finished = 1;
@@ -626,6 +629,7 @@ mt_thread_clear_all(MtTracer *tr)
         PyMem_Free(ts->stack);
         Py_CLEAR(ts->name);
         mt_scope_thread_free(ts->scope);
+        mt_watch_thread_free(ts->watch);
         PyMem_Free(ts);
         ts = next;
     }

@@ -69,6 +69,7 @@ struct MtThreadState {
     MtStats **rows; /* Owned array of owned rows, by record index */
     Py_ssize_t nrows;
     struct MtScopeThread *scope; /* Owned (scope.c), or NULL */
+    struct MtWatchThread *watch; /* Owned (watch.c), or NULL */
     MtEdgeTable edges;           /* caller -> callee edges (edges.h) */
     MtSuspended *suspended;      /* Owned open-addressing table, or NULL */
     size_t suspended_mask;       /* capacity - 1 (a power of two) */

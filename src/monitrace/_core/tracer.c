@@ -12,6 +12,7 @@
 #include "scope.h"
 #include "snapshot.h"
 #include "threadstate.h"
+#include "watch.h"
 
 static uint64_t next_serial = 1;
 
@@ -166,6 +167,7 @@ tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     mt_eventlog_start(tr);
+    mt_watch_start(tr);
     tr->running = 1;
     tr->paused = 0;
     tr->run_ns0 = mt_clock_monotonic_ns();
@@ -214,6 +216,7 @@ tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
         tr->rebind = 1;
     }
     mt_eventlog_stop(tr);
+    mt_watch_stop(tr);
     int rc = mt_monitor_stop(tr);
     Py_CLEAR(tr->thread_table);
     if (rc < 0) {
@@ -275,6 +278,7 @@ clear_data(MtTracer *tr)
     MtRecordSet old = mt_records_detach(&tr->records);
     mt_thread_clear_all(tr);
     mt_eventlog_clear(&tr->log);
+    mt_watch_clear(tr);
     memset(tr->event_counts, 0, sizeof(tr->event_counts));
     tr->total_ticks = 0;
     /* Thread-local pointers tagged with the old serial are now stale. */
@@ -504,6 +508,11 @@ static PyMethodDef tracer_methods[] = {
      mt_chrome_write_doc},
     {"log_write_collapsed", mt_folded_write_method, METH_VARARGS,
      mt_folded_write_doc},
+    {"watch_configure",
+     (PyCFunction)(void (*)(void))mt_watch_configure_method,
+     METH_VARARGS | METH_KEYWORDS, mt_watch_configure_doc},
+    {"watch_results", mt_watch_results_method, METH_NOARGS,
+     mt_watch_results_doc},
     {"line_counts", mt_logview_lines_method, METH_NOARGS,
      mt_logview_lines_doc},
     {"_after_fork_child", (PyCFunction)(void (*)(void))tracer_after_fork_child,
@@ -532,6 +541,9 @@ tracer_traverse(PyObject *self, visitproc visit, void *arg)
     if (mt_eventlog_traverse(&tr->log, visit, arg) < 0) {
         return -1;
     }
+    if (mt_watch_traverse(tr, visit, arg) < 0) {
+        return -1;
+    }
     return mt_thread_traverse(tr, visit, arg);
 }
 
@@ -547,6 +559,7 @@ tracer_clear(PyObject *self)
         tr->running = 0;
         PyObject *saved = PyErr_GetRaisedException();
         mt_eventlog_stop(tr);
+        mt_watch_stop(tr);
         if (mt_monitor_stop(tr) < 0) {
             PyErr_Clear();
         }
@@ -561,6 +574,7 @@ tracer_clear(PyObject *self)
     Py_CLEAR(tr->error_messages);
     clear_data(tr);
     mt_eventlog_free(&tr->log);
+    mt_watch_free(tr);
     return 0;
 }
 

@@ -51,6 +51,7 @@ struct MtTracer {
     MtStats **done_rows; /* Owned array of owned rows, or NULL */
     Py_ssize_t ndone_rows;
     MtEdgeTable done_edges;
+    struct MtWatch *watch; /* Owned (watch.c), or NULL: no watch= */
 };
 
 /* Record an internal failure seen on a slow path (GIL held). Clears any

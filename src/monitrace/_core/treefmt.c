@@ -943,7 +943,11 @@ mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t now,
             mt_outbuf_putc(b, ':');
             put_long(b, e->line);
             mt_outbuf_puts(b, "  ");
-            if (refs->source != NULL) {
+            if (notes[MT_NOTE_RETVAL] != NULL) {
+                /* A watched statement: its text and what it changed. */
+                put_str(b, notes[MT_NOTE_RETVAL]);
+            }
+            else if (refs->source != NULL) {
                 put_str(b, refs->source);
             }
             color_off(f, b);

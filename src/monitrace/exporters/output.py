@@ -39,13 +39,25 @@ class OutputPlan:
     def write(self, session: Any, *, sort: str | None = None, limit: int | None = None) -> str:
         """Write `session` as planned; returns the format written."""
         if self.is_report:
-            shape: dict[str, Any] = {"limit": limit}
-            if sort is not None:
-                shape["sort"] = sort
-            write_atomic(self.path, lambda f: session.report(file=f, **shape),
+            write_atomic(self.path, lambda f: write_report(session, f, sort=sort, limit=limit),
                          binary=False, gz=self.path.lower().endswith(".gz"))
             return REPORT
         return str(session.save(self.path, self.format))
+
+
+def write_report(
+    session: Any, file: Any, *, sort: str | None = None, limit: int | None = None
+) -> None:
+    """The text report of `session` to `file`, followed by the statement
+    snapshots of its watched functions, if it watches any."""
+    shape: dict[str, Any] = {"limit": limit}
+    if sort is not None:
+        shape["sort"] = sort
+    session.report(file=file, **shape)
+    if session.options.watch:
+        from ..watch import write_text
+
+        write_text(session.snapshots(), file)
 
 
 def _suffix(path: str) -> str:
