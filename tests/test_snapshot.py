@@ -320,27 +320,36 @@ def test_watched_code_frees_cleanly_with_the_tracer():
                                        "dropped_frames": 0})
 
 
+def _stmt(line, text, changes=""):
+    """A watched statement's line in a tree, one level in: the line number
+    right-aligned, the statement, then what it changed from column 20."""
+    shown = f"    {line:5d} | {text}"
+    if changes:
+        shown += " " * max(20 - len(text) + 2, 2) + changes
+    return shown
+
+
 def test_tree_shows_each_statement_with_what_changed():
     with monitrace.trace(record=True, watch="function:loops", include="*snapshot_targets*") as s:
         T.loops(2)
         T.one_line()
     lines = s.tree().splitlines()
     assert lines[1:4] == [
-        "    snapshot_targets.py:14  total = 0  total=0",
-        "    snapshot_targets.py:15  for i in range(n):  i=0 n=2 range=<class 'range'>",
-        "    snapshot_targets.py:16  if i % 2:  i=0",
+        _stmt(14, "total = 0", "total=0"),
+        _stmt(15, "for i in range(n):", "i=0 n=2 range=<class 'range'>"),
+        _stmt(16, "if i % 2:", "i=0"),
     ]
     assert lines[0].startswith("Called loops:13 from line ")
     # total += i ran once (i=1): total went from -1 to 0.
-    assert "    snapshot_targets.py:17  total += i  i=1 total=0" in lines
+    assert _stmt(17, "total += i", "i=1 total=0") in lines
     # The header's second run: only i changed.
-    assert lines.count("    snapshot_targets.py:15  for i in range(n):  i=1") == 1
-    assert "    snapshot_targets.py:23  return total + k  k=3 total=0" in lines
+    assert lines.count(_stmt(15, "for i in range(n):", "i=1")) == 1
+    assert _stmt(23, "return total + k", "k=3 total=0") in lines
     # An unwatched function shows no statements.
     i = next(n for n, line in enumerate(lines) if line.startswith("Called one_line"))
     assert lines[i + 1] == "Returning one_line"
     # Statements run, one line each, in order.
-    stmts = [line.split("  ")[2] for line in lines if line.startswith("    snapshot_targets")]
+    stmts = [line for line in lines if " | " in line]
     assert len(stmts) == sum(hits for hits, _ in monitrace.snapshot(T.loops, 2)[0][1].values())
 
 

@@ -938,17 +938,24 @@ mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t now,
         if (!fr.suppressed && !fr.libhidden) {
             line_start(f, b, e->thread, t, fr.indent + fr.shown);
             color_on(f, b, "\x1b[2m");
-            mt_outbuf_write(b, f->path ? nm->file : nm->base,
-                            (size_t)(f->path ? nm->file_len : nm->base_len));
-            mt_outbuf_putc(b, ':');
-            put_long(b, e->line);
-            mt_outbuf_puts(b, "  ");
             if (notes[MT_NOTE_RETVAL] != NULL) {
-                /* A watched statement: its text and what it changed. */
+                /* A watched statement, PySnooper style: the line number
+                 * right-aligned, its text and what it changed. */
+                char num[24];
+                int n = snprintf(num, sizeof(num), "%5ld | ", (long)e->line);
+                mt_outbuf_write(b, num, n > 0 ? (size_t)n : 0);
                 put_str(b, notes[MT_NOTE_RETVAL]);
             }
-            else if (refs->source != NULL) {
-                put_str(b, refs->source);
+            else {
+                mt_outbuf_write(b, f->path ? nm->file : nm->base,
+                                (size_t)(f->path ? nm->file_len
+                                                 : nm->base_len));
+                mt_outbuf_putc(b, ':');
+                put_long(b, e->line);
+                mt_outbuf_puts(b, "  ");
+                if (refs->source != NULL) {
+                    put_str(b, refs->source);
+                }
             }
             color_off(f, b);
             mt_outbuf_putc(b, '\n');

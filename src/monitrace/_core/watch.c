@@ -345,6 +345,8 @@ sample(MtTracer *tr, PyObject *value, Py_ssize_t limit, int *alive)
 /* "statement  name=repr ..." for the tree: the statement's first line
  * and the names whose repr differs from the last time it ran in this
  * call. New reference, or NULL (no exception set). */
+#define MT_WATCH_TEXT_COLUMN 20
+
 static PyObject *
 statement_text(MtSnippetGroup *g, int32_t snip, PyObject *changes)
 {
@@ -355,13 +357,22 @@ statement_text(MtSnippetGroup *g, int32_t snip, PyObject *changes)
         nl >= 0 ? PyUnicode_Substring(key, 0, nl) : Py_NewRef(key);
     PyObject *sep = head ? PyUnicode_FromString(" ") : NULL;
     PyObject *tail = sep ? PyUnicode_Join(sep, changes) : NULL;
-    PyObject *out = tail ? (PyUnicode_GET_LENGTH(tail)
-                                ? PyUnicode_FromFormat("%U  %U", head, tail)
-                                : Py_NewRef(head))
-                         : NULL;
+    /* The changes start in one column for statements up to
+     * MT_WATCH_TEXT_COLUMN characters long, two spaces after longer ones. */
+    Py_ssize_t len = head ? PyUnicode_GET_LENGTH(head) : 0;
+    PyObject *gap =
+        tail ? PySequence_Repeat(sep, len < MT_WATCH_TEXT_COLUMN
+                                          ? MT_WATCH_TEXT_COLUMN - len + 2
+                                          : 2)
+             : NULL;
+    PyObject *out = gap ? (PyUnicode_GET_LENGTH(tail)
+                               ? PyUnicode_FromFormat("%U%U%U", head, gap, tail)
+                               : Py_NewRef(head))
+                        : NULL;
     Py_XDECREF(head);
     Py_XDECREF(sep);
     Py_XDECREF(tail);
+    Py_XDECREF(gap);
     PyErr_Clear();
     return out;
 }
