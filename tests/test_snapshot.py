@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
@@ -361,4 +362,20 @@ def test_snapshots_keep_no_reference_to_the_programs_objects():
     with monitrace.trace(watch="function:make_tracked", record=True) as s:
         T.make_tracked(refs)
     assert refs[1]() is None
+    assert len(s.snapshots()) == 1
+
+
+def test_a_watch_spec_that_matches_nothing_is_said():
+    # The classic trap: a bare name is a module or module.qualname.
+    with pytest.warns(monitrace.UnmatchedSpecWarning, match="watch spec 'loops' matched no function"):
+        with monitrace.trace(watch="loops") as s:
+            T.loops(2)
+    assert s.snapshots() == []
+    assert s.unmatched_specs({"watch": "--watch"}) == [
+        "monitrace: --watch spec 'loops' matched no function (a bare name means a module or a "
+        "full name module.qualname; for a function named so use 'function:loops')"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with monitrace.trace(watch="function:loops") as s:
+            T.loops(2)
     assert len(s.snapshots()) == 1

@@ -218,13 +218,16 @@ class Session:
             self._report_unmatched()
 
     def unmatched_specs(self, labels: dict[str, str] | None = None) -> list[str]:
-        """One line for each include=/within= spec that has matched no
+        """One line for each include=/within=/watch= spec that has matched no
         function so far (the warning ``stop()`` gives once per spec);
         `labels` renames the options (``{"include": "--include"}``)."""
-        lines = self._filter.unmatched_messages(labels)
+        pairs = self._filter.unmatched()
+        if self._watcher is not None:
+            pairs += [("watch", spec) for spec in self._watcher.unmatched()]
+        lines = [filters.unmatched_line(option, spec, labels) for option, spec in pairs]
         if self._children:
             # subprocesses=True: a spec that some child matched is matched.
-            plain = self._filter.unmatched_messages()
+            plain = [filters.unmatched_line(option, spec) for option, spec in pairs]
             lines = [line for line, key in zip(lines, plain)
                      if all(key in child.unmatched for child in self._children)]
         return lines

@@ -33,7 +33,7 @@ USAGE = (
 #: Rows of the --report table unless --limit says otherwise.
 REPORT_LIMIT = 40
 # How the flags name the spec options in messages.
-_SPEC_FLAGS = {"include": "--include", "within": "--within"}
+_SPEC_FLAGS = {"include": "--include", "within": "--within", "watch": "--watch"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -177,6 +177,21 @@ def _leaf(key: str, value: Any) -> Test:
     return lambda f: match(getattr(f, field)) is not None
 
 
+def unmatched_line(option: str, spec: Spec, labels: dict[str, str] | None = None) -> str:
+    """What to say of a spec of `option` (``include``, ``within``,
+    ``watch``...) that matched no function; `labels` renames options
+    (``{"include": "--include"}``)."""
+    option = (labels or {}).get(option, option)
+    hint = ""
+    if isinstance(spec, str) and ":" not in spec and not _WILDCARDS.search(spec) \
+            and "/" not in spec and "." not in spec:
+        hint = (
+            f" (a bare name means a module or a full name module.qualname; "
+            f"for a function named so use 'function:{spec}')"
+        )
+    return f"monitrace: {option} spec {spec!r} matched no function{hint}"
+
+
 def glob_regex(pattern: str, field: str) -> re.Pattern[str]:
     """The regex a glob on `field` compiles to (case-sensitive)."""
     if field in ("module", "fullname") and not _WILDCARDS.search(pattern):
@@ -375,18 +390,7 @@ class CompiledFilter:
     def unmatched_messages(self, labels: dict[str, str] | None = None) -> list[str]:
         """One line per include=/within= spec that matched nothing yet,
         naming its option (or what `labels` calls it: ``--include``)."""
-        lines = []
-        for option, spec in self.unmatched():
-            option = (labels or {}).get(option, option)
-            hint = ""
-            if isinstance(spec, str) and ":" not in spec and not _WILDCARDS.search(spec) \
-                    and "/" not in spec and "." not in spec:
-                hint = (
-                    f" (a bare name means a module or a full name module.qualname; "
-                    f"for a function named so use 'function:{spec}')"
-                )
-            lines.append(f"monitrace: {option} spec {spec!r} matched no function{hint}")
-        return lines
+        return [unmatched_line(option, spec, labels) for option, spec in self.unmatched()]
 
     def unmatched(self) -> list[tuple[str, Spec]]:
         """(option, spec) of the include= and within= specs that have
