@@ -159,6 +159,7 @@ mt_stats_merge(MtStats *into, const MtStats *from)
     into->primitive_calls += from->primitive_calls;
     into->total += from->total;
     into->self += from->self;
+    into->wall += from->wall;
     if (from->samples > 0) {
         if (into->samples == 0 || from->min < into->min) {
             into->min = from->min;
@@ -454,10 +455,10 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
         return NULL;
     }
     rec->module = module;
-    rec->generator =
-        (((PyCodeObject *)code)->co_flags
-         & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
-        != 0;
+    int flags = ((PyCodeObject *)code)->co_flags;
+    rec->generator = (flags & CO_COROUTINE)                         ? MT_GEN_COROUTINE
+                     : (flags & (CO_GENERATOR | CO_ASYNC_GENERATOR)) ? MT_GEN_GENERATOR
+                                                                     : MT_GEN_NO;
     set_verdict(rec, verdict);
     extra->slot[tr->tool] = rec;
     rec->next_of_code = extra->records;

@@ -313,6 +313,14 @@ suspended_slot(MtTracer *tr, MtThreadState *ts, const void *frame)
     return &ts->suspended[i];
 }
 
+/* A generator's activation of `ticks`, start to finish, ended. */
+static void
+activation_done(MtStats *st, uint64_t ticks)
+{
+    mt_stats_sample(st, ticks);
+    st->wall += ticks;
+}
+
 /* A suspended activation ended without an event of its own: closed or
  * collected where CPython runs none of its code (3.13 closes a
  * generator suspended outside any try block that way), or still
@@ -323,7 +331,7 @@ end_one(MtThreadState *ts, const MtSuspended *e)
 {
     MtStats *st = e->index < ts->nrows ? ts->rows[e->index] : NULL;
     if (st != NULL) {
-        mt_stats_sample(st, e->last > e->born ? e->last - e->born : 0);
+        activation_done(st, e->last > e->born ? e->last - e->born : 0);
     }
 }
 
@@ -394,7 +402,7 @@ mt_thread_gen_leave(MtTracer *tr, MtThreadState *ts, MtFrame *f,
     MtSuspended *e = frame != NULL ? suspended_slot(tr, ts, frame) : NULL;
     if (e == NULL) {
         /* Finished (or, out of memory, as good as finished now). */
-        mt_stats_sample(st, now > f->born ? now - f->born : 0);
+        activation_done(st, now > f->born ? now - f->born : 0);
         return;
     }
     if (e->frame == NULL) {
@@ -486,7 +494,7 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
             continue;
         }
         totals[k++] = (MtThreadTotal){i, st->calls, st->primitive_calls,
-                                      st->total, st->self};
+                                      st->total, st->self, st->wall};
         MtStats *into = done_row(tr, i);
         if (into == NULL) {
             mt_tracer_fail(tr, MT_ERR_NOMEM, "finished threads' latency");
@@ -575,7 +583,7 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
         if (into != NULL) {
             MtStats latency = *done;
             latency.calls = latency.primitive_calls = 0;
-            latency.total = latency.self = 0;
+            latency.total = latency.self = latency.wall = 0;
             if (mt_stats_merge(into, &latency) < 0) {
                 mt_tracer_fail(tr, MT_ERR_NOMEM,
                                "totals of a dead code object");

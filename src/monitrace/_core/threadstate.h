@@ -55,6 +55,7 @@ typedef struct {
     uint64_t primitive_calls;
     uint64_t total;
     uint64_t self;
+    uint64_t wall;
 } MtThreadTotal;
 
 struct MtThreadState {
