@@ -363,7 +363,6 @@ end_suspended(MtThreadState *ts, Py_ssize_t index)
 void
 mt_thread_gen_enter(MtTracer *tr, MtThreadState *ts, MtFrame *f, int is_call)
 {
-    (void)tr;
     const void *frame = mt_compat_frame_key();
     MtSuspended *e = frame != NULL ? suspended_find(ts, frame) : NULL;
     if (e != NULL && (is_call || e->index != f->index)) {
@@ -376,10 +375,16 @@ mt_thread_gen_enter(MtTracer *tr, MtThreadState *ts, MtFrame *f, int is_call)
     if (is_call) {
         f->born = f->start;
         f->suspends = MT_SUSPENDS_BORN;
+        /* 0 means "none": skipped when the counter wraps. */
+        f->activation = ++tr->next_activation;
+        if (f->activation == 0) {
+            f->activation = ++tr->next_activation;
+        }
     }
     else if (e != NULL) {
         f->born = e->born;
         f->suspends = MT_SUSPENDS_BORN;
+        f->activation = e->activation;
         suspended_remove(ts, e);
     }
     else {
@@ -408,7 +413,7 @@ mt_thread_gen_leave(MtTracer *tr, MtThreadState *ts, MtFrame *f,
     if (e->frame == NULL) {
         ts->suspended_used++;
     }
-    *e = (MtSuspended){frame, f->born, now, f->index};
+    *e = (MtSuspended){frame, f->born, now, f->index, f->activation};
 }
 
 void

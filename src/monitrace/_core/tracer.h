@@ -51,6 +51,9 @@ struct MtTracer {
     MtStats **done_rows; /* Owned array of owned rows, or NULL */
     Py_ssize_t ndone_rows;
     MtEdgeTable done_edges;
+    /* The serial of the last generator activation that started (0 none
+     * yet): names activations across suspensions in the event log. */
+    uint32_t next_activation;
 };
 
 /* Record an internal failure seen on a slow path (GIL held). Clears any
