@@ -471,9 +471,14 @@ class Session:
         path: bool | None = None,
         elapsed: bool | None = None,
         depth: int | None = None,
+        by_task: bool = False,
     ) -> str:
         """The call tree as text (needs ``record=``). Unset arguments take
-        the session's options."""
+        the session's options. ``by_task``: one tree per asyncio task, of
+        the calls that task ran, merged by path (see
+        :mod:`monitrace.tasktree`)."""
+        if by_task:
+            return recording.task_tree_text(self._tracer, self._options, self._hidden)
         style = recording.style_for(
             self._options, None, path=path, elapsed=elapsed, depth=depth, color=False
         )
@@ -486,10 +491,15 @@ class Session:
         path: bool | None = None,
         elapsed: bool | None = None,
         depth: int | None = None,
+        by_task: bool = False,
     ) -> None:
         """Write the call tree to ``file`` (default stdout), streaming;
-        coloured on a terminal (see ``color=``)."""
+        coloured on a terminal (see ``color=``). ``by_task``: as
+        :meth:`tree` with ``by_task=True``."""
         out = file if file is not None else sys.stdout
+        if by_task:
+            out.write(recording.task_tree_text(self._tracer, self._options, self._hidden))
+            return
         style = recording.style_for(self._options, out, path=path, elapsed=elapsed, depth=depth)
         recording.print_tree(self._tracer, self._options, out, style, self._hidden)
 

@@ -182,6 +182,21 @@ def tree_text(
     return str(text) + notes
 
 
+def task_tree_text(tracer: Any, options: Options, hidden: Collection[Any]) -> str:
+    """The tree grouped by asyncio task (tasktree.py), with the same note
+    on events past the record limit as the plain tree."""
+    from . import tasktree
+
+    require_record(options, "tree(by_task=True)")
+    trees, names = tasktree.build(tracer)
+    text = tasktree.render(trees, names, hidden)
+    rec = record_info(tracer)
+    if rec.dropped:
+        text += (f"... {rec.dropped} more events were not recorded "
+                 f"(record limit {rec.limit}; pass a larger record=)\n")
+    return text
+
+
 def print_tree(
     tracer: Any, options: Options, file: TextIO, style: TreeStyle, hidden: Collection[Any]
 ) -> None:
