@@ -119,10 +119,9 @@ def test_manual_coroutine_is_outside_any_task():
         with pytest.raises(StopIteration):
             coro.send(None)
     got = shape(s.tree(by_task=True))
-    assert ("task", "outside any task") in got
-    assert (2, "test_manual_coroutine_is_outside_any_task.<locals>.plain", 1, True) in got or \
-        any(n.endswith("plain") and c == 1 and w for _d, n, c, w in
-            (x for x in got if x[0] != "task"))
+    assert got == [("task", "outside any task"),
+                   (1, "test_manual_coroutine_is_outside_any_task.plain", 1, True),
+                   (2, "parse", 1, False)]
 
 
 def test_tasks_are_not_kept_alive():
@@ -160,8 +159,11 @@ def test_a_task_whose_get_name_raises_changes_nothing():
     with monitrace.trace(record=True, include=ONLY_HERE) as s:
         assert asyncio.run(main()) == 4
     got = shape(s.tree(by_task=True))
-    assert ("task", "outside any task") in got  # unnamed: not guessed
-    assert s.stats() and not s.errors if hasattr(s, "errors") else True
+    # Unnamed, so not guessed: the child ran outside any task we know.
+    i = got.index(("task", "outside any task"))
+    assert (1, "test_a_task_whose_get_name_raises_changes_nothing.child", 1, True) \
+        in got[i:]
+    assert s.errors == []
 
 
 # ---- Chrome: async slices ---------------------------------------------------------
