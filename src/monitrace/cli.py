@@ -624,11 +624,15 @@ class _Finish:
                     _cannot_write(self.text_path, exc)
         if self.ns.by_task:
             text = session.tree(by_task=True)
+
+            def write_tree(f: Any) -> None:
+                f.write(text)
+
             if self.text_path is None:
-                sys.stderr.write(text)
+                write_tree(sys.stderr)
             else:
                 try:
-                    write_atomic(self.text_path, lambda f: f.write(text), binary=False)
+                    write_atomic(self.text_path, write_tree, binary=False)
                 except OSError as exc:
                     _cannot_write(self.text_path, exc)
         if self.export is not None:

@@ -26,8 +26,7 @@ mt_asynctask_current(void)
         goto done;
     }
     /* id(task): tells apart tasks of one name while they live. */
-    out = Py_BuildValue("(OK)", name,
-                        (unsigned long long)(uintptr_t)task);
+    out = Py_BuildValue("(OK)", name, (unsigned long long)(uintptr_t)task);
 done:
     Py_XDECREF(name);
     Py_XDECREF(task);

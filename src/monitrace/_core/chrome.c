@@ -175,8 +175,8 @@ typedef struct {
      * per asyncio task: log->acts up to nacts, read from the cursor. */
     size_t nacts;
     size_t act_cursor;
-    PyObject *tasks;     /* Borrowed (kept alive by the writer): log->tasks */
-    struct Life *lives;  /* Owned array, by activation - life_base */
+    PyObject *tasks;    /* Borrowed (kept alive by the writer): log->tasks */
+    struct Life *lives; /* Owned array, by activation - life_base */
     uint32_t life_base;
     size_t nlives;
     int64_t last_ns; /* the latest event time seen */
@@ -408,7 +408,8 @@ async_event(ChromeCtx *c, char ph, const struct Life *life, int64_t ts)
             && (Py_ssize_t)(life->track - 1) < PyList_GET_SIZE(c->tasks)) {
             task = PyList_GET_ITEM(c->tasks, (Py_ssize_t)(life->track - 1));
         }
-        if (task != NULL && PyTuple_Check(task) && PyTuple_GET_SIZE(task) == 2) {
+        if (task != NULL && PyTuple_Check(task)
+            && PyTuple_GET_SIZE(task) == 2) {
             mt_outbuf_puts(b, ",\"args\":{\"task\":");
             mt_chrome_json_str(b, PyTuple_GET_ITEM(task, 0));
             mt_outbuf_putc(b, '}');
@@ -438,9 +439,8 @@ async_begin(ChromeCtx *c, MtWalkAct *act, const MtWalkAct *parent,
     if (e->kind != MT_LOG_CALL) {
         return;
     }
-    const struct Life *up = parent != NULL && parent->node != 0
-                                ? life_of(c, parent->node)
-                                : NULL;
+    const struct Life *up =
+        parent != NULL && parent->node != 0 ? life_of(c, parent->node) : NULL;
     if (a->task >= 0) {
         life->track = (uint64_t)a->task + 1;
     }
@@ -485,8 +485,8 @@ async_finish(ChromeCtx *c)
 }
 
 static void
-on_begin(MtWalker *w, uint32_t thread, MtWalkAct *act,
-         const MtWalkAct *parent, const MtLogEvent *e)
+on_begin(MtWalker *w, uint32_t thread, MtWalkAct *act, const MtWalkAct *parent,
+         const MtLogEvent *e)
 {
     ChromeCtx *c = (ChromeCtx *)w->ctx;
     MtOutBuf *b = c->out;

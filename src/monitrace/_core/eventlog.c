@@ -119,8 +119,8 @@ mt_eventlog_rec_info(MtTracer *tr, const MtRecord *rec)
 /* Note which activation event `seq` (kept) enters, and the task that
  * runs it (`task`: a new reference, stolen, or NULL: `fallback`). */
 static void
-add_activation(MtTracer *tr, uint64_t seq, uint32_t activation,
-               PyObject *task, int32_t fallback)
+add_activation(MtTracer *tr, uint64_t seq, uint32_t activation, PyObject *task,
+               int32_t fallback)
 {
     MtEventLog *log = &tr->log;
     int32_t index = fallback;
@@ -162,8 +162,7 @@ under_coroutine(MtTracer *tr, const MtThreadState *ts)
     const MtFrame *below = &ts->stack[ts->depth - 2];
     return below->suspends != MT_SUSPENDS_NO && below->index >= 0
            && below->index < tr->records.count
-           && tr->records.items[below->index]->generator
-                  == MT_GEN_COROUTINE;
+           && tr->records.items[below->index]->generator == MT_GEN_COROUTINE;
 }
 
 /* Release an event's notes (owned references) when it is not kept. */
@@ -269,7 +268,7 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
     if (rec->generator == MT_GEN_COROUTINE && log->record) {
         const MtFrame *top = &ts->stack[ts->depth - 1];
         if (top->suspends == MT_SUSPENDS_BORN) {
-            activation = top->activation;
+            activation = top->act_id;
             root = ev == MT_EV_PY_START && !under_coroutine(tr, ts);
         }
     }

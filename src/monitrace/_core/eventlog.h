@@ -78,7 +78,7 @@ typedef struct {
  * task that runs it. */
 typedef struct {
     uint64_t seq;        /* the event */
-    uint32_t activation; /* MtFrame.activation */
+    uint32_t activation; /* MtFrame.act_id */
     int32_t task;        /* index into MtEventLog.tasks, or MT_TASK_* */
 } MtLogActivation;
 
@@ -126,8 +126,8 @@ typedef struct {
     MtLogActivation *acts; /* Owned array, ordered by seq */
     size_t nacts;
     size_t acts_cap;
-    PyObject *tasks; /* Owned list of (name, id) tuples, by task index, or
-                        NULL */
+    PyObject *tasks;    /* Owned list of (name, id) tuples, by task index, or
+                           NULL */
     MtLogRecInfo *recs; /* Owned array, by record index */
     Py_ssize_t nrecs;
     uint64_t base_ticks;    /* clock at the first start since clear() */

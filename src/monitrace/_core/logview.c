@@ -409,18 +409,18 @@ mt_logview_activations_method(PyObject *self, PyObject *Py_UNUSED(ignored))
     }
     for (size_t i = 0; i < n; i++) {
         const MtLogActivation *a = &log->acts[i];
-        PyObject *item = Py_BuildValue("(KIi)", (unsigned long long)a->seq,
-                                       (unsigned int)a->activation,
-                                       (int)a->task);
+        PyObject *item =
+            Py_BuildValue("(KIi)", (unsigned long long)a->seq,
+                          (unsigned int)a->activation, (int)a->task);
         if (item == NULL) {
             Py_DECREF(acts);
             return NULL;
         }
         PyList_SET_ITEM(acts, (Py_ssize_t)i, item);
     }
-    PyObject *tasks = log->tasks != NULL ? PyList_GetSlice(log->tasks, 0,
-                                                           PY_SSIZE_T_MAX)
-                                         : PyList_New(0);
+    PyObject *tasks = log->tasks != NULL
+                          ? PyList_GetSlice(log->tasks, 0, PY_SSIZE_T_MAX)
+                          : PyList_New(0);
     if (tasks == NULL) {
         Py_DECREF(acts);
         return NULL;

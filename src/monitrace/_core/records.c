@@ -456,9 +456,13 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     }
     rec->module = module;
     int flags = ((PyCodeObject *)code)->co_flags;
-    rec->generator = (flags & CO_COROUTINE)                         ? MT_GEN_COROUTINE
-                     : (flags & (CO_GENERATOR | CO_ASYNC_GENERATOR)) ? MT_GEN_GENERATOR
-                                                                     : MT_GEN_NO;
+    rec->generator = MT_GEN_NO;
+    if (flags & CO_COROUTINE) {
+        rec->generator = MT_GEN_COROUTINE;
+    }
+    else if (flags & (CO_GENERATOR | CO_ASYNC_GENERATOR)) {
+        rec->generator = MT_GEN_GENERATOR;
+    }
     set_verdict(rec, verdict);
     extra->slot[tr->tool] = rec;
     rec->next_of_code = extra->records;

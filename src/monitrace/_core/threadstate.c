@@ -376,15 +376,15 @@ mt_thread_gen_enter(MtTracer *tr, MtThreadState *ts, MtFrame *f, int is_call)
         f->born = f->start;
         f->suspends = MT_SUSPENDS_BORN;
         /* 0 means "none": skipped when the counter wraps. */
-        f->activation = ++tr->next_activation;
-        if (f->activation == 0) {
-            f->activation = ++tr->next_activation;
+        f->act_id = ++tr->next_activation;
+        if (f->act_id == 0) {
+            f->act_id = ++tr->next_activation;
         }
     }
     else if (e != NULL) {
         f->born = e->born;
         f->suspends = MT_SUSPENDS_BORN;
-        f->activation = e->activation;
+        f->act_id = e->act_id;
         suspended_remove(ts, e);
     }
     else {
@@ -413,7 +413,7 @@ mt_thread_gen_leave(MtTracer *tr, MtThreadState *ts, MtFrame *f,
     if (e->frame == NULL) {
         ts->suspended_used++;
     }
-    *e = (MtSuspended){frame, f->born, now, f->index, f->activation};
+    *e = (MtSuspended){frame, f->born, now, f->index, f->act_id};
 }
 
 void
