@@ -129,6 +129,14 @@ def test_report_shows_wall_column_only_when_something_suspended():
     (plain,) = [x for x in text.splitlines() if x.endswith("(consume)")]
     assert len(plain.split()) == len(line.split()) - 1  # blank wall cell
 
+    # Sorted by wall time: the generator first, plain functions after.
+    out = io.StringIO()
+    s.report(file=out, sort="walltime")
+    rows = [x for x in out.getvalue().splitlines()
+            if x.endswith(")") and "ncalls" not in x]
+    assert rows[0].endswith("(three)")
+    assert "Ordered by: wall time" in out.getvalue()
+
     with monitrace.trace() as s2:
         spin(10)
     out = io.StringIO()

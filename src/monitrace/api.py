@@ -392,7 +392,8 @@ class Session:
     ) -> str:
         """Print a cProfile-style table (to `file`, default stdout) and
         return its text. `sort` takes pstats names (calls, tottime, cumtime,
-        name, ...) plus p50, p90, p99 and max; `limit` the most rows.
+        name, ...) plus p50, p90, p99, max and walltime; `limit` the most
+        rows.
         Files show relative to the working directory, ``site-packages/``
         or ``<stdlib>/`` unless ``full_paths`` (default: the session's
         option). ``hint``: a line under "List reduced ..." when `limit`
