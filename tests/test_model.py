@@ -35,7 +35,7 @@ def test_snapshot_rows_and_edges_are_typed():
     edges = [e for th in snap["threads"] for e in th["edges"] if e.callee == idx]
     assert all(isinstance(e, _core.Edge) for e in edges)
     assert sum(e.calls for e in edges if e.caller == idx) == 14
-    assert _core.Row.n_fields == 10 and _core.Edge.n_fields == 6
+    assert _core.Row.n_fields == 11 and _core.Edge.n_fields == 6
 
 
 def test_generator_rows_carry_typed_segments():

@@ -425,7 +425,8 @@ class Session:
     ) -> str:
         """Print a cProfile-style table (to `file`, default stdout) and
         return its text. `sort` takes pstats names (calls, tottime, cumtime,
-        name, ...) plus p50, p90, p99 and max; `limit` the most rows.
+        name, ...) plus p50, p90, p99, max and walltime; `limit` the most
+        rows.
         Files show relative to the working directory, ``site-packages/``
         or ``<stdlib>/`` unless ``full_paths`` (default: the session's
         option). ``hint``: a line under "List reduced ..." when `limit`
@@ -504,9 +505,14 @@ class Session:
         path: bool | None = None,
         elapsed: bool | None = None,
         depth: int | None = None,
+        by_task: bool = False,
     ) -> str:
         """The call tree as text (needs ``record=``). Unset arguments take
-        the session's options."""
+        the session's options. ``by_task``: one tree per asyncio task, of
+        the calls that task ran, merged by path (see
+        :mod:`monitrace.tasktree`)."""
+        if by_task:
+            return self._recording.task_tree_text()
         style = self._recording.style(None, path=path, elapsed=elapsed, depth=depth,
                                       color=False)
         return self._recording.tree_text(style)
@@ -518,10 +524,15 @@ class Session:
         path: bool | None = None,
         elapsed: bool | None = None,
         depth: int | None = None,
+        by_task: bool = False,
     ) -> None:
         """Write the call tree to ``file`` (default stdout), streaming;
-        coloured on a terminal (see ``color=``)."""
+        coloured on a terminal (see ``color=``). ``by_task``: as
+        :meth:`tree` with ``by_task=True``."""
         out = file if file is not None else sys.stdout
+        if by_task:
+            out.write(self._recording.task_tree_text())
+            return
         style = self._recording.style(out, path=path, elapsed=elapsed, depth=depth)
         self._recording.print_tree(out, style)
 

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "calls, name, ...) or p50, p90, p99, max (default cumtime)")
     show.add_argument("--limit", type=int, metavar="N",
                       help=f"rows of the --report table (default {REPORT_LIMIT}; 0: all)")
+    show.add_argument("--by-task", action="store_true",
+                      help="print the call tree at the end instead, one tree per asyncio "
+                      "task (named as the program named it) of the calls it ran")
     show.add_argument("--depth", type=int, metavar="N", help="print calls up to N levels deep")
     show.add_argument("--args", action="store_true", help="show argument values")
     show.add_argument("--retval", action="store_true", help="show return values and exceptions")
@@ -145,6 +148,8 @@ def check_report_args(parser: argparse.ArgumentParser, ns: argparse.Namespace) -
             parser.error(f"argument {flag}: only with --report")
     if ns.limit is not None and ns.limit < 0:
         parser.error(f"argument --limit: must be 0 (all rows) or more, not {ns.limit}")
+    if ns.by_task and ns.report:
+        parser.error("argument --by-task: a call tree, not with --report")
 
 
 def export_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> OutputPlan | None:
@@ -178,7 +183,9 @@ def trace_options(
     opts.update(filter_options_from_args(ns))
     if ns.subprocesses:
         opts["subprocesses"] = True
-    if not ns.report and export is None:
+    if ns.by_task and export is None:
+        opts.update(record=True)
+    elif not ns.report and export is None:
         opts.update(
             live=True,
             file=output,
@@ -517,11 +524,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(ours)
     check_report_args(parser, ns)
     export = export_plan(parser, ns)
+    if ns.by_task and export is not None:
+        parser.error("argument --by-task: the tree is text; -o FILE takes a text file here")
     if ns.subprocesses and not ns.report and export is None:
         parser.error("argument --subprocesses: the live call tree is this process's only; "
                      "add --report, or -o FILE in an export format, for the merged result")
     text_path = _text_output(parser, ns) if export is None else None
-    live = _open_live(parser, ns, text_path) if text_path is not None and not ns.report else None
+    live = (_open_live(parser, ns, text_path)
+            if text_path is not None and not (ns.report or ns.by_task) else None)
     finish = _Finish(session=None, ns=ns, live=live, export=export, text_path=text_path)
     try:
         try:
@@ -612,6 +622,19 @@ class _Finish:
             from .watch import write_text
 
             write_text(session.snapshots(), sys.stderr)
+        if self.ns.by_task:
+            text = session.tree(by_task=True)
+
+            def write_tree(f: Any) -> None:
+                f.write(text)
+
+            if self.text_path is None:
+                write_tree(sys.stderr)
+            else:
+                try:
+                    write_atomic(self.text_path, write_tree, binary=False)
+                except OSError as exc:
+                    _cannot_write(self.text_path, exc)
         if self.export is not None:
             try:
                 written = self.export.write(session)

@@ -200,6 +200,20 @@ class Recording:
         if notes:
             file.write(notes)
 
+    def task_tree_text(self) -> str:
+        """The tree grouped by asyncio task (tasktree.py), with the same
+        note on events past the record limit as the plain tree."""
+        from . import tasktree
+
+        self.require("tree(by_task=True)")
+        trees, names = tasktree.build(self._tracer)
+        text = tasktree.render(trees, names, self.hidden)
+        rec = self.info()
+        if rec.dropped:
+            text += (f"... {rec.dropped} more events were not recorded "
+                     f"(record limit {rec.limit}; pass a larger record=)\n")
+        return text
+
     def line_stats(self) -> dict[tuple[str, int], int]:
         if not self._options.lines:
             raise RuntimeError("line_stats() needs a session started with trace(lines=True)")

@@ -30,7 +30,10 @@ class FunctionStats:
     Such a function is on the stack in segments (start or resume to yield
     or finish): ``segments`` counts them and the ``segment_*`` fields
     describe them as the plain fields describe activations; both stay
-    0 for functions that never suspend.
+    0 for functions that never suspend. ``wall_time`` sums such a
+    function's activations, start to finish with their suspensions (the
+    time spent awaiting), where ``total_time`` has its time on the stack
+    only; 0 for functions that never suspend.
     ``thread_id``/``thread_name`` are set for per-thread records only.
     """
 
@@ -60,6 +63,7 @@ class FunctionStats:
     segment_p90: float = 0.0
     segment_p99: float = 0.0
     segment_histogram: tuple[Bucket, ...] = ()
+    wall_time: float = 0.0
 
     @property
     def full_name(self) -> str:
@@ -155,18 +159,20 @@ class _Acc:
     primitive: int = 0
     total: int = 0
     self_: int = 0
+    wall: int = 0
     latency: _Latency = dataclasses.field(default_factory=_Latency)
     segments: _Latency = dataclasses.field(default_factory=_Latency)
 
     def add(self, row: Sequence[Any]) -> None:
         # The snapshot's rows: (index, calls, primitive calls, total,
-        # self, min, max, samples, histogram, segments), segments being
-        # None or (samples, min, max, histogram) for generator rows.
-        _, calls, prim, total, self_, mn, mx, samples, hist, segments = row
+        # self, min, max, samples, histogram, segments, wall), segments
+        # being None or (samples, min, max, histogram) for generator rows.
+        _, calls, prim, total, self_, mn, mx, samples, hist, segments, wall = row
         self.calls += calls
         self.primitive += prim
         self.total += total
         self.self_ += self_
+        self.wall += wall
         self.latency.add(samples, mn, mx, hist)
         if segments is not None:
             self.segments.add(*segments)
@@ -186,6 +192,7 @@ class _Acc:
                 "segment_" + name.removesuffix("_time"): value
                 for name, value in self.segments.fields(ns_per_tick).items()
             },
+            wall_time=self.wall * ns_per_tick / 1e9,
             **extra,
         )
 
@@ -343,6 +350,7 @@ SORT_KEYS: dict[str, tuple[Any, bool]] = {
     "p90": (lambda s: s.p90, True),
     "p99": (lambda s: s.p99, True),
     "max": (lambda s: s.max_time, True),
+    "walltime": (lambda s: s.wall_time, True),
 }
 
 _SORT_TITLES = {
@@ -351,6 +359,7 @@ _SORT_TITLES = {
     "cumulative": "cumulative time", "name": "function name", "filename": "file name",
     "p50": "median latency", "p90": "90th percentile latency",
     "p99": "99th percentile latency", "max": "maximum latency",
+    "walltime": "wall time",
 }
 
 
@@ -405,7 +414,9 @@ def render_table(
     hint: str | None = None,
 ) -> str:
     """cProfile's table (ncalls tottime percall cumtime percall
-    filename:lineno(function)) plus p50, p99 and max. Returns the text and
+    filename:lineno(function)) plus p50, p99 and max, and a ``wall``
+    column (:attr:`FunctionStats.wall_time`, blank for functions that
+    never suspend) whenever a generator or coroutine ran. Returns the text and
     writes it to ``file`` when given. Files show as
     :attr:`FunctionStats.short_location` unless ``full_paths``; ``hint``
     is a line printed under "List reduced ..." when `limit` left rows out
@@ -430,17 +441,22 @@ def render_table(
             lines.append(f"   {hint}")
         rows = rows[:limit]
     lines.append("")
+    wall = any(s.wall_time for s in rows)
     lines.append(
         f"{'ncalls':>9} {'tottime':>9} {'percall':>9} {'cumtime':>9} {'percall':>9} "
-        f"{'p50':>8} {'p99':>8} {'max':>8}  filename:lineno(function)"
+        + (f"{'walltime':>9} " if wall else "")
+        + f"{'p50':>8} {'p99':>8} {'max':>8}  filename:lineno(function)"
     )
     for s in rows:
         tot_pc = s.self_time / s.calls if s.calls else 0.0
         cum_pc = s.total_time / s.primitive_calls if s.primitive_calls else 0.0
+        wall_cell = ""
+        if wall:
+            wall_cell = f"{s.wall_time:9.6f} " if s.wall_time else f"{'':9} "
         lines.append(
             f"{_ncalls(s):>9} {s.self_time:9.6f} {tot_pc:9.6f} {s.total_time:9.6f} "
-            f"{cum_pc:9.6f} {format_duration(s.p50):>8} {format_duration(s.p99):>8} "
-            f"{format_duration(s.max_time):>8}  "
+            f"{cum_pc:9.6f} {wall_cell}{format_duration(s.p50):>8} "
+            f"{format_duration(s.p99):>8} {format_duration(s.max_time):>8}  "
             f"{s.location if full_paths else s.short_location}"
         )
     text = "\n".join(lines) + "\n"

@@ -79,6 +79,7 @@ class _Sums:
     primitive: int = 0
     total_ns: int = 0
     self_ns: int = 0
+    wall_ns: int = 0
     min_ns: float = math.inf
     max_ns: float = 0.0
     hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
@@ -88,6 +89,7 @@ class _Sums:
         self.primitive += row["primitive_calls"]
         self.total_ns += row["total_ns"]
         self.self_ns += row["self_ns"]
+        self.wall_ns += row.get("wall_ns", 0)
         if row.get("samples"):
             self.min_ns = min(self.min_ns, row["min_ns"])
             self.max_ns = max(self.max_ns, row["max_ns"])
@@ -102,7 +104,7 @@ class _Sums:
             kind=ident.get("kind", "python"),
             calls=self.calls, primitive_calls=self.primitive,
             total_time=self.total_ns / 1e9, self_time=self.self_ns / 1e9,
-            samples=sum(self.hist.values()),
+            wall_time=self.wall_ns / 1e9, samples=sum(self.hist.values()),
             **latency_fields(self.hist, self.min_ns, self.max_ns),
         )
 
@@ -132,5 +134,6 @@ def merge_same(stats: Iterable[FunctionStats]) -> list[FunctionStats]:
         seen[key] = s if old is None else dataclasses.replace(
             old, calls=old.calls + s.calls,
             primitive_calls=old.primitive_calls + s.primitive_calls,
-            total_time=old.total_time + s.total_time, self_time=old.self_time + s.self_time)
+            total_time=old.total_time + s.total_time, self_time=old.self_time + s.self_time,
+            wall_time=old.wall_time + s.wall_time)
     return list(seen.values())

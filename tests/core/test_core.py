@@ -33,8 +33,9 @@ def test_snapshot_shape():
     (main,) = snap["threads"]
     assert main["name"] == "MainThread"
     (row,) = [r for r in main["rows"] if r[0] == index[0]]
-    _, calls, prim, total, self_, mn, mx, samples, hist, _segments = row
+    _, calls, prim, total, self_, mn, mx, samples, hist, _segments, wall = row
     assert (calls, prim, samples) == (25, 1, 25)
+    assert wall == 0  # fib never suspends
     assert sum(c for _, _, c in hist) == 25
     assert 0 < mn <= mx <= total
     assert snap["event_counts"]["PY_START"] >= 25

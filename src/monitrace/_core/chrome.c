@@ -171,7 +171,26 @@ typedef struct {
     size_t nmeta;
     size_t note; /* notes cursor */
     int failed;
+    /* Coroutine activations as async slices ("b"/"e"), one async track
+     * per asyncio task: log->acts up to nacts, read from the cursor. */
+    size_t nacts;
+    size_t act_cursor;
+    PyObject *tasks;    /* Borrowed (kept alive by the writer): log->tasks */
+    struct Life *lives; /* Owned array, by activation - life_base */
+    uint32_t life_base;
+    size_t nlives;
+    int64_t last_ns; /* the latest event time seen */
 } ChromeCtx;
+
+/* One coroutine activation's async slice. */
+struct Life {
+    uint64_t track; /* its async track's id: task index + 1, or for a
+                       coroutine no task runs, 2^32 + its root's
+                       activation */
+    long long tid;  /* the thread it started on */
+    uint32_t record;
+    uint8_t open; /* "b" written, "e" not yet */
+};
 
 static PyObject *
 note_of(ChromeCtx *c, uint64_t seq, uint32_t what)
@@ -304,9 +323,170 @@ head_of(ChromeCtx *c, uint32_t record)
     return h;
 }
 
+/* ---- coroutine activations as async slices ---------------------------- */
+
+/* The activation entry of event `seq`, or NULL: entries come in seq
+ * order, and so do begin events. */
+static const MtLogActivation *
+activation_at(ChromeCtx *c, uint64_t seq)
+{
+    /* `write` may have cleared the log since the walk began. */
+    size_t n = c->nacts < c->log->nacts ? c->nacts : c->log->nacts;
+    while (c->act_cursor < n && c->log->acts[c->act_cursor].seq < seq) {
+        c->act_cursor++;
+    }
+    if (c->act_cursor < n && c->log->acts[c->act_cursor].seq == seq) {
+        return &c->log->acts[c->act_cursor];
+    }
+    return NULL;
+}
+
+static struct Life *
+life_of(ChromeCtx *c, uint32_t activation)
+{
+    if (activation < c->life_base
+        || (size_t)(activation - c->life_base) >= c->nlives) {
+        return NULL;
+    }
+    return &c->lives[activation - c->life_base];
+}
+
+/* Room for every activation the log names (between the lowest and the
+ * highest serial in its entries); 0 when there is none or no memory. */
+static int
+lives_init(ChromeCtx *c)
+{
+    if (c->nacts == 0) {
+        return 0;
+    }
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (size_t i = 0; i < c->nacts; i++) {
+        uint32_t a = c->log->acts[i].activation;
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+    }
+    size_t n = (size_t)(hi - lo) + 1;
+    c->lives = PyMem_RawCalloc(n, sizeof(*c->lives));
+    if (c->lives == NULL) {
+        c->failed = 1;
+        return 0;
+    }
+    c->life_base = lo;
+    c->nlives = n;
+    return 1;
+}
+
 static void
-on_begin(MtWalker *w, uint32_t thread, MtWalkAct *act,
-         const MtWalkAct *Py_UNUSED(parent), const MtLogEvent *e)
+async_event(ChromeCtx *c, char ph, const struct Life *life, int64_t ts)
+{
+    MtOutBuf *b = c->out;
+    PyObject *nm = (Py_ssize_t)life->record < PyList_GET_SIZE(c->names)
+                       ? PyList_GET_ITEM(c->names, life->record)
+                       : NULL;
+    int ok = nm != NULL && PyTuple_Check(nm) && PyTuple_GET_SIZE(nm) == 4;
+    mt_outbuf_puts(b, ph == 'b' ? ",\n{\"ph\":\"b\",\"pid\":"
+                                : ",\n{\"ph\":\"e\",\"pid\":");
+    mt_outbuf_i64(b, c->pid);
+    mt_outbuf_puts(b, ",\"tid\":");
+    mt_outbuf_i64(b, life->tid);
+    mt_outbuf_puts(b, ",\"cat\":\"coroutine\",\"id\":\"0x");
+    char hex[17];
+    int n = 0;
+    for (int shift = 60; shift >= 0; shift -= 4) {
+        unsigned d = (unsigned)(life->track >> shift) & 0xF;
+        if (d != 0 || n > 0 || shift == 0) {
+            hex[n++] = HEX[d];
+        }
+    }
+    mt_outbuf_write(b, hex, (size_t)n);
+    mt_outbuf_puts(b, "\",\"name\":");
+    mt_chrome_json_str(b, ok ? PyTuple_GET_ITEM(nm, 0) : NULL);
+    if (ph == 'b') {
+        PyObject *task = NULL;
+        if (life->track >= 1 && life->track <= (uint64_t)PY_SSIZE_T_MAX
+            && c->tasks != NULL
+            && (Py_ssize_t)(life->track - 1) < PyList_GET_SIZE(c->tasks)) {
+            task = PyList_GET_ITEM(c->tasks, (Py_ssize_t)(life->track - 1));
+        }
+        if (task != NULL && PyTuple_Check(task)
+            && PyTuple_GET_SIZE(task) == 2) {
+            mt_outbuf_puts(b, ",\"args\":{\"task\":");
+            mt_chrome_json_str(b, PyTuple_GET_ITEM(task, 0));
+            mt_outbuf_putc(b, '}');
+        }
+    }
+    mt_outbuf_puts(b, ",\"ts\":");
+    put_us(b, ts);
+    mt_outbuf_putc(b, '}');
+}
+
+/* A coroutine's start or resume: a start opens its async slice on its
+ * task's track (found at the start of the task's root coroutine, or the
+ * track of the coroutine that awaits it). */
+static void
+async_begin(ChromeCtx *c, MtWalkAct *act, const MtWalkAct *parent,
+            const MtLogEvent *e, long long tid)
+{
+    const MtLogActivation *a = activation_at(c, act->seq);
+    if (a == NULL) {
+        return;
+    }
+    struct Life *life = life_of(c, a->activation);
+    if (life == NULL) {
+        return;
+    }
+    act->node = a->activation;
+    if (e->kind != MT_LOG_CALL) {
+        return;
+    }
+    const struct Life *up =
+        parent != NULL && parent->node != 0 ? life_of(c, parent->node) : NULL;
+    if (a->task >= 0) {
+        life->track = (uint64_t)a->task + 1;
+    }
+    else if (a->task == MT_TASK_INHERIT && up != NULL && up->track != 0) {
+        life->track = up->track;
+    }
+    else {
+        life->track = ((uint64_t)1 << 32) + a->activation;
+    }
+    life->tid = tid;
+    life->record = e->record;
+    life->open = 1;
+    async_event(c, 'b', life, act->start_ns);
+}
+
+/* A coroutine's activation left the stack: its slice ends when it
+ * returned or raised (or its end was lost), not when it suspended. */
+static void
+async_end(ChromeCtx *c, const MtWalkAct *act, const MtLogEvent *e)
+{
+    if (act->node == 0 || (e != NULL && e->kind == MT_LOG_YIELD)) {
+        return;
+    }
+    struct Life *life = life_of(c, act->node);
+    if (life != NULL && life->open) {
+        life->open = 0;
+        async_event(c, 'e', life, act->end_ns);
+    }
+}
+
+/* Slices of activations still suspended when recording ended end with
+ * the log. */
+static void
+async_finish(ChromeCtx *c)
+{
+    for (size_t i = 0; i < c->nlives; i++) {
+        if (c->lives[i].open) {
+            c->lives[i].open = 0;
+            async_event(c, 'e', &c->lives[i], c->last_ns);
+        }
+    }
+}
+
+static void
+on_begin(MtWalker *w, uint32_t thread, MtWalkAct *act, const MtWalkAct *parent,
+         const MtLogEvent *e)
 {
     ChromeCtx *c = (ChromeCtx *)w->ctx;
     MtOutBuf *b = c->out;
@@ -349,6 +529,9 @@ on_begin(MtWalker *w, uint32_t thread, MtWalkAct *act,
     mt_outbuf_puts(b, "},\"ts\":");
     put_us(b, act->start_ns);
     mt_outbuf_putc(b, '}');
+    if (c->lives != NULL) {
+        async_begin(c, act, parent, e, tid);
+    }
     mt_outbuf_maybe_flush(b);
 }
 
@@ -390,6 +573,9 @@ on_end(MtWalker *w, uint32_t thread, const MtWalkAct *act,
     mt_outbuf_puts(b, "},\"ts\":");
     put_us(b, act->end_ns);
     mt_outbuf_putc(b, '}');
+    if (c->lives != NULL) {
+        async_end(c, act, e);
+    }
     mt_outbuf_maybe_flush(b);
 }
 
@@ -430,9 +616,12 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
     mt_outbuf_init(&out);
     mt_outbuf_target(&out, -1, write, 0, 0);
     ChromeCtx c = {.out = &out, .log = &tr->log, .names = names,
-                   .threads = threads, .pid = pid};
+                   .threads = threads, .pid = pid, .nacts = tr->log.nacts,
+                   .tasks = tr->log.tasks};
     Py_INCREF(names);
     Py_INCREF(threads);
+    Py_XINCREF(c.tasks);
+    lives_init(&c);
     mt_walk_init(&c.walk, on_begin, on_end, &c);
     uint64_t serial = tr->serial;
     for (uint64_t seq = 0; seq < end && !out.failed; seq++) {
@@ -444,12 +633,16 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
         }
         /* A copy: `write` may run code that grows or clears the log. */
         MtLogEvent e = *mt_eventlog_event_at(&tr->log, seq);
-        mt_walk_event(&c.walk, &e, seq,
-                      mt_eventlog_ns(&tr->log, scale, e.time));
+        int64_t ns = mt_eventlog_ns(&tr->log, scale, e.time);
+        c.last_ns = ns > c.last_ns ? ns : c.last_ns;
+        mt_walk_event(&c.walk, &e, seq, ns);
     }
     int cleared = tr->serial != serial;
     if (!cleared && !out.failed) {
         mt_walk_finish(&c.walk);
+        if (c.lives != NULL) {
+            async_finish(&c);
+        }
         mt_outbuf_flush(&out);
     }
     int nomem = c.walk.nomem || c.failed;
@@ -460,6 +653,8 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
         PyMem_RawFree(c.heads[i].text);
     }
     PyMem_RawFree(c.heads);
+    PyMem_RawFree(c.lives);
+    Py_XDECREF(c.tasks);
     Py_DECREF(names);
     Py_DECREF(threads);
     if (cleared) {

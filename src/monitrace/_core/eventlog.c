@@ -3,6 +3,7 @@
  * code, and the log's lifetime. Call sites come from callsite.c, reprs
  * from capture.c; logview.c shows the log to Python. */
 #include "eventlog.h"
+#include "asynctask.h"
 #include "capture.h"
 #include "clock.h"
 #include "guard.h"
@@ -115,6 +116,55 @@ mt_eventlog_rec_info(MtTracer *tr, const MtRecord *rec)
     return &log->recs[rec->index];
 }
 
+/* Note which activation event `seq` (kept) enters, and the task that
+ * runs it (`task`: a new reference, stolen, or NULL: `fallback`). */
+static void
+add_activation(MtTracer *tr, uint64_t seq, uint32_t activation, PyObject *task,
+               int32_t fallback)
+{
+    MtEventLog *log = &tr->log;
+    int32_t index = fallback;
+    if (task != NULL) {
+        if (log->tasks == NULL) {
+            log->tasks = PyList_New(0);
+        }
+        if (log->tasks != NULL && PyList_GET_SIZE(log->tasks) < INT32_MAX
+            && PyList_Append(log->tasks, task) == 0) {
+            index = (int32_t)(PyList_GET_SIZE(log->tasks) - 1);
+        }
+        else {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "asyncio tasks");
+        }
+        Py_DECREF(task);
+    }
+    if (log->nacts == log->acts_cap) {
+        size_t cap = log->acts_cap ? log->acts_cap * 2 : 256;
+        MtLogActivation *acts = PyMem_Realloc(log->acts, cap * sizeof(*acts));
+        if (acts == NULL) {
+            mt_tracer_fail(tr, MT_ERR_NOMEM, "coroutine activations");
+            return;
+        }
+        log->acts = acts;
+        log->acts_cap = cap;
+    }
+    log->acts[log->nacts++] = (MtLogActivation){seq, activation, index};
+}
+
+/* Whether the coroutine just pushed on `ts` was started by another
+ * coroutine (awaited by it, so run by the same task): the frame below
+ * it is a coroutine's. */
+static int
+under_coroutine(MtTracer *tr, const MtThreadState *ts)
+{
+    if (ts->depth < 2) {
+        return 0;
+    }
+    const MtFrame *below = &ts->stack[ts->depth - 2];
+    return below->suspends != MT_SUSPENDS_NO && below->index >= 0
+           && below->index < tr->records.count
+           && tr->records.items[below->index]->generator == MT_GEN_COROUTINE;
+}
+
 /* Release an event's notes (owned references) when it is not kept. */
 static void
 drop_notes(PyObject **notes)
@@ -128,7 +178,7 @@ drop_notes(PyObject **notes)
  * show it live. Runs with the user's exception saved by the caller. Reprs
  * and the live printer are Python code: `serial` (from mt_guard_enter)
  * tells whether the tracer is still the one the event belongs to. */
-static void
+static int64_t
 emit(MtTracer *tr, MtThreadState *ts, MtRecord *rec, const MtLogEvent *e,
      PyObject **notes, uint64_t serial)
 {
@@ -136,21 +186,21 @@ emit(MtTracer *tr, MtThreadState *ts, MtRecord *rec, const MtLogEvent *e,
         /* A repr let another thread stop or clear the tracer: `ts` and
          * `rec` may be gone (guard.h). */
         drop_notes(notes);
-        return;
+        return -1;
     }
     int64_t seq = append(tr, e);
     if (tr->log.tree != NULL && !tr->log.live_broken) {
         mt_logview_tree(tr, ts, rec, e, notes);
         if (tr->serial != serial || !tr->active) {
             drop_notes(notes);
-            return;
+            return -1;
         }
     }
     if (tr->log.live != NULL && !tr->log.live_broken) {
         mt_logview_deliver(tr, ts, rec, e, notes);
         if (tr->serial != serial || !tr->active) {
             drop_notes(notes);
-            return;
+            return -1;
         }
     }
     for (uint32_t i = 0; i < MT_NOTE_KINDS; i++) {
@@ -159,6 +209,7 @@ emit(MtTracer *tr, MtThreadState *ts, MtRecord *rec, const MtLogEvent *e,
             notes[i] = NULL;
         }
     }
+    return seq;
 }
 
 /* Whether an event would go anywhere; counts it as dropped if not. */
@@ -210,7 +261,18 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
                     .depth = mt_eventlog_depth(ts->depth - 1),
                     .thread = ts->index};
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
-    int quiet = plain(log);
+    /* A coroutine's entry names its activation; the start of one that no
+     * coroutine awaits (a task's root) asks asyncio for its task. */
+    uint32_t activation = 0;
+    int root = 0;
+    if (rec->generator == MT_GEN_COROUTINE && log->record) {
+        const MtFrame *top = &ts->stack[ts->depth - 1];
+        if (top->suspends == MT_SUSPENDS_BORN) {
+            activation = top->act_id;
+            root = ev == MT_EV_PY_START && !under_coroutine(tr, ts);
+        }
+    }
+    int quiet = plain(log) && !root;
     PyObject *saved = NULL;
     uint64_t serial = tr->serial;
     if (!quiet) {
@@ -260,7 +322,17 @@ mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
             }
         }
     }
-    emit(tr, ts, rec, &e, notes, serial);
+    /* Last: what it runs may let another thread clear the tracer, which
+     * emit() notices. */
+    PyObject *task = root ? mt_asynctask_current() : NULL;
+    int64_t seq = emit(tr, ts, rec, &e, notes, serial);
+    if (seq >= 0 && activation != 0) {
+        add_activation(tr, (uint64_t)seq, activation, task,
+                       root ? MT_TASK_NONE : MT_TASK_INHERIT);
+    }
+    else {
+        Py_XDECREF(task);
+    }
     if (quiet) {
         return;
     }
@@ -571,6 +643,10 @@ drop_events(MtEventLog *log)
     PyMem_Free(log->notes);
     log->notes = NULL;
     log->nnotes = log->notes_cap = 0;
+    PyMem_Free(log->acts);
+    log->acts = NULL;
+    log->nacts = log->acts_cap = 0;
+    Py_CLEAR(log->tasks);
     log->count = log->dropped = 0;
     log->based = 0;
 }
@@ -632,6 +708,7 @@ mt_eventlog_traverse(MtEventLog *log, visitproc visit, void *arg)
     Py_VISIT(log->live);
     Py_VISIT(log->tree);
     Py_VISIT(log->set_local);
+    Py_VISIT(log->tasks);
     for (size_t i = 0; i < log->nnotes; i++) {
         Py_VISIT(log->notes[i].obj);
     }

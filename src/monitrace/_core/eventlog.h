@@ -73,6 +73,20 @@ typedef struct {
     PyObject *obj; /* Owned */
 } MtLogNote;
 
+/* A coroutine's entry (start, resume or throw) in the log: which
+ * activation it is (suspensions do not say), and at a start the asyncio
+ * task that runs it. */
+typedef struct {
+    uint64_t seq;        /* the event */
+    uint32_t activation; /* MtFrame.act_id */
+    int32_t task;        /* index into MtEventLog.tasks, or MT_TASK_* */
+} MtLogActivation;
+
+/* MtLogActivation.task: a resume, or a start under another coroutine
+ * (awaited: it runs in that coroutine's task); a start that asked and
+ * found no task running. */
+enum { MT_TASK_INHERIT = -1, MT_TASK_NONE = -2 };
+
 /* Per-record extras, indexed like the tracer's record list. */
 typedef struct {
     PyObject *argnames; /* Owned tuple of parameter names, or NULL */
@@ -109,6 +123,11 @@ typedef struct {
     MtLogNote *notes; /* Owned array, ordered by seq */
     size_t nnotes;
     size_t notes_cap;
+    MtLogActivation *acts; /* Owned array, ordered by seq */
+    size_t nacts;
+    size_t acts_cap;
+    PyObject *tasks;    /* Owned list of (name, id) tuples, by task index, or
+                           NULL */
     MtLogRecInfo *recs; /* Owned array, by record index */
     Py_ssize_t nrecs;
     uint64_t base_ticks;    /* clock at the first start since clear() */

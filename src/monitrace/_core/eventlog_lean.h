@@ -36,8 +36,8 @@ mt_eventlog_enter_lean(MtEventLog *log, MtThreadState *ts, MtRecord *rec,
                        size_t depth0)
 {
 #if MT_HAVE_FRAME_PEEK
-    if (!log->lean) {
-        return 0;
+    if (!log->lean || rec->generator == MT_GEN_COROUTINE) {
+        return 0; /* coroutines also note their activation and task */
     }
     if (ts->depth <= depth0) {
         return 1; /* the stack did not grow: nothing to log */

@@ -385,6 +385,49 @@ mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
         "generation", (unsigned long long)tr->serial);
 }
 
+const char mt_logview_activations_doc[] =
+    "log_activations($self, /)\n--\n\n"
+    "The coroutine activations the log's events enter: a list of\n"
+    "(seq, activation, task) ordered by seq, one per start, resume or\n"
+    "throw of a coroutine; `task` indexes the second item, a list of the\n"
+    "asyncio tasks' (name, id) found at their root coroutine's start, or\n"
+    "is -1 (run by the task of the coroutine that started or awaits it)\n"
+    "or -2 (a root coroutine no asyncio task runs).";
+
+PyObject *
+mt_logview_activations_method(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    MtTracer *tr = (MtTracer *)self;
+    if (mt_tracer_refuse(tr, "log_activations", 0) < 0) {
+        return NULL;
+    }
+    const MtEventLog *log = &tr->log;
+    size_t n = log->nacts;
+    PyObject *acts = PyList_New((Py_ssize_t)n);
+    if (acts == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const MtLogActivation *a = &log->acts[i];
+        PyObject *item =
+            Py_BuildValue("(KIi)", (unsigned long long)a->seq,
+                          (unsigned int)a->activation, (int)a->task);
+        if (item == NULL) {
+            Py_DECREF(acts);
+            return NULL;
+        }
+        PyList_SET_ITEM(acts, (Py_ssize_t)i, item);
+    }
+    PyObject *tasks = log->tasks != NULL
+                          ? PyList_GetSlice(log->tasks, 0, PY_SSIZE_T_MAX)
+                          : PyList_New(0);
+    if (tasks == NULL) {
+        Py_DECREF(acts);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", acts, tasks);
+}
+
 const char mt_logview_lines_doc[] =
     "line_counts($self, /)\n--\n\n"
     "LINE hits since the last clear(): a list of (code, line, hits).";

@@ -26,6 +26,7 @@ PyObject *mt_logview_configure_method(PyObject *self, PyObject *args,
 PyObject *mt_logview_batch_method(PyObject *self, PyObject *args);
 PyObject *mt_logview_info_method(PyObject *self, PyObject *ignored);
 PyObject *mt_logview_lines_method(PyObject *self, PyObject *ignored);
+PyObject *mt_logview_activations_method(PyObject *self, PyObject *ignored);
 PyObject *mt_logview_tree_target_method(PyObject *self, PyObject *args,
                                         PyObject *kwargs);
 PyObject *mt_logview_tree_flush_method(PyObject *self, PyObject *ignored);
@@ -36,6 +37,7 @@ extern const char mt_logview_configure_doc[];
 extern const char mt_logview_batch_doc[];
 extern const char mt_logview_info_doc[];
 extern const char mt_logview_lines_doc[];
+extern const char mt_logview_activations_doc[];
 extern const char mt_logview_tree_target_doc[];
 extern const char mt_logview_tree_flush_doc[];
 extern const char mt_logview_write_tree_doc[];

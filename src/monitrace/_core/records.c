@@ -160,6 +160,7 @@ mt_stats_merge(MtStats *into, const MtStats *from)
     into->primitive_calls += from->primitive_calls;
     into->total += from->total;
     into->self += from->self;
+    into->wall += from->wall;
     if (from->samples > 0) {
         if (into->samples == 0 || from->min < into->min) {
             into->min = from->min;
@@ -466,10 +467,14 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
         return NULL;
     }
     rec->module = module;
-    rec->generator =
-        (((PyCodeObject *)code)->co_flags
-         & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
-        != 0;
+    int flags = ((PyCodeObject *)code)->co_flags;
+    rec->generator = MT_GEN_NO;
+    if (flags & CO_COROUTINE) {
+        rec->generator = MT_GEN_COROUTINE;
+    }
+    else if (flags & (CO_GENERATOR | CO_ASYNC_GENERATOR)) {
+        rec->generator = MT_GEN_GENERATOR;
+    }
     set_verdict(rec, verdict);
     extra->slot[tr->tool] = rec;
     rec->next_of_code = extra->records;

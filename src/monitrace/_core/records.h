@@ -55,10 +55,14 @@ struct MtRecord {
     uint8_t retired;      /* Python: the code object died; key is the
                              tuple (name, qualname, filename, firstlineno,
                              module) */
-    uint8_t generator;    /* Python: a generator, coroutine or async
-                             generator (co_flags): it suspends */
+    uint8_t generator;    /* Python: MT_GEN_* (co_flags): nonzero for
+                             code that suspends */
     uint8_t watched;      /* Python: has a snippet table (watch.h) */
 };
+
+/* MtRecord.generator: a plain function; a generator or async generator;
+ * a coroutine (an asyncio task runs its activations). */
+enum { MT_GEN_NO = 0, MT_GEN_GENERATOR = 1, MT_GEN_COROUTINE = 2 };
 
 /* True while a Python record's code object lives (always for C). */
 static inline int
@@ -78,12 +82,15 @@ mt_records_alive(const MtRecord *rec)
  * coroutine's) spans its suspensions: PY_START to the PY_RETURN or
  * PY_UNWIND that finishes it, wall time; it is on the stack in segments
  * (start or resume to yield or finish), which a generator row counts on
- * the side. `total` and `self` add up time on the stack only. */
+ * the side. `total` and `self` add up time on the stack only; `wall` adds
+ * up a generator's activations, suspensions included. */
 struct MtStats {
     uint64_t calls;           /* PY_START (or CALL of a C function) */
     uint64_t primitive_calls; /* calls not already active on the stack */
     uint64_t total;           /* inclusive ticks, outermost activation */
     uint64_t self;            /* exclusive ticks */
+    uint64_t wall;            /* generators: ticks from start to finish,
+                                 summed over activations */
     uint64_t min;             /* shortest activation, ticks */
     uint64_t max;             /* longest activation, ticks */
     uint64_t samples;         /* activations measured (min/max/hist) */

@@ -29,6 +29,7 @@ static PyStructSequence_Field row_fields[] = {
     {"samples", "activations measured"},
     {"histogram", "[(low ns, high ns, count)] of activation times"},
     {"segments", "a generator's Segments, else None"},
+    {"wall", "generators: ticks from start to finish, summed"},
     {NULL, NULL}};
 
 static PyStructSequence_Field segments_fields[] = {
@@ -78,7 +79,7 @@ mt_snapshot_types_init(PyObject *module)
     }
     row_type = new_type(module, "monitrace._core.Row",
                         "One function's statistics on one thread.",
-                        row_fields, 10);
+                        row_fields, 11);
     segments_type = row_type == NULL
                         ? NULL
                         : new_type(module, "monitrace._core.Segments",
@@ -181,10 +182,10 @@ segments(const MtStats *st, double scale)
 }
 
 /* (first, calls, primitive calls, total, self, min, max, samples,
- * histogram, segments), times in ticks; `first` (stolen) is the record
- * index or, for dead code, its name tuple. Without `counts` the four
- * counts are 0 (the finished threads' latency: their counts are per
- * thread). */
+ * histogram, segments, wall), times in ticks; `first` (stolen) is the
+ * record index or, for dead code, its name tuple. Without `counts` the
+ * counts and sums are 0 (the finished threads' latency: their counts are
+ * per thread). */
 static PyObject *
 row_of(PyObject *first, const MtStats *st, double scale, int counts)
 {
@@ -195,7 +196,7 @@ row_of(PyObject *first, const MtStats *st, double scale, int counts)
         Py_XDECREF(hist);
         return NULL;
     }
-    PyObject *items[10] = {first,
+    PyObject *items[11] = {first,
                            u64(counts ? st->calls : 0),
                            u64(counts ? st->primitive_calls : 0),
                            u64(counts ? st->total : 0),
@@ -204,8 +205,9 @@ row_of(PyObject *first, const MtStats *st, double scale, int counts)
                            u64(st->max),
                            u64(st->samples),
                            hist,
-                           seg};
-    return typed(row_type, items, 10);
+                           seg,
+                           u64(counts ? st->wall : 0)};
+    return typed(row_type, items, 11);
 }
 
 static PyObject *
@@ -218,7 +220,7 @@ row(Py_ssize_t index, const MtStats *st, double scale)
 static PyObject *
 total_row(const MtThreadTotal *t)
 {
-    PyObject *items[10] = {PyLong_FromSsize_t(t->index),
+    PyObject *items[11] = {PyLong_FromSsize_t(t->index),
                            u64(t->calls),
                            u64(t->primitive_calls),
                            u64(t->total),
@@ -227,8 +229,9 @@ total_row(const MtThreadTotal *t)
                            u64(0),
                            u64(0),
                            PyList_New(0),
-                           Py_NewRef(Py_None)};
-    return typed(row_type, items, 10);
+                           Py_NewRef(Py_None),
+                           u64(t->wall)};
+    return typed(row_type, items, 11);
 }
 
 static int

@@ -314,6 +314,14 @@ suspended_slot(MtTracer *tr, MtThreadState *ts, const void *frame)
     return &ts->suspended[i];
 }
 
+/* A generator's activation of `ticks`, start to finish, ended. */
+static void
+activation_done(MtStats *st, uint64_t ticks)
+{
+    mt_stats_sample(st, ticks);
+    st->wall += ticks;
+}
+
 /* A suspended activation ended without an event of its own: closed or
  * collected where CPython runs none of its code (3.13 closes a
  * generator suspended outside any try block that way), or still
@@ -324,7 +332,7 @@ end_one(MtThreadState *ts, const MtSuspended *e)
 {
     MtStats *st = e->index < ts->nrows ? ts->rows[e->index] : NULL;
     if (st != NULL) {
-        mt_stats_sample(st, e->last > e->born ? e->last - e->born : 0);
+        activation_done(st, e->last > e->born ? e->last - e->born : 0);
     }
 }
 
@@ -356,7 +364,6 @@ end_suspended(MtThreadState *ts, Py_ssize_t index)
 void
 mt_thread_gen_enter(MtTracer *tr, MtThreadState *ts, MtFrame *f, int is_call)
 {
-    (void)tr;
     const void *frame = mt_compat_frame_key();
     MtSuspended *e = frame != NULL ? suspended_find(ts, frame) : NULL;
     if (e != NULL && (is_call || e->index != f->index)) {
@@ -369,10 +376,16 @@ mt_thread_gen_enter(MtTracer *tr, MtThreadState *ts, MtFrame *f, int is_call)
     if (is_call) {
         f->born = f->start;
         f->suspends = MT_SUSPENDS_BORN;
+        /* 0 means "none": skipped when the counter wraps. */
+        f->act_id = ++tr->next_activation;
+        if (f->act_id == 0) {
+            f->act_id = ++tr->next_activation;
+        }
     }
     else if (e != NULL) {
         f->born = e->born;
         f->suspends = MT_SUSPENDS_BORN;
+        f->act_id = e->act_id;
         suspended_remove(ts, e);
     }
     else {
@@ -395,13 +408,13 @@ mt_thread_gen_leave(MtTracer *tr, MtThreadState *ts, MtFrame *f,
     MtSuspended *e = frame != NULL ? suspended_slot(tr, ts, frame) : NULL;
     if (e == NULL) {
         /* Finished (or, out of memory, as good as finished now). */
-        mt_stats_sample(st, now > f->born ? now - f->born : 0);
+        activation_done(st, now > f->born ? now - f->born : 0);
         return;
     }
     if (e->frame == NULL) {
         ts->suspended_used++;
     }
-    *e = (MtSuspended){frame, f->born, now, f->index};
+    *e = (MtSuspended){frame, f->born, now, f->index, f->act_id};
 }
 
 void
@@ -487,7 +500,7 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
             continue;
         }
         totals[k++] = (MtThreadTotal){i, st->calls, st->primitive_calls,
-                                      st->total, st->self};
+                                      st->total, st->self, st->wall};
         MtStats *into = done_row(tr, i);
         if (into == NULL) {
             mt_tracer_fail(tr, MT_ERR_NOMEM, "finished threads' latency");
@@ -578,7 +591,7 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
         if (into != NULL) {
             MtStats latency = *done;
             latency.calls = latency.primitive_calls = 0;
-            latency.total = latency.self = 0;
+            latency.total = latency.self = latency.wall = 0;
             if (mt_stats_merge(into, &latency) < 0) {
                 mt_tracer_fail(tr, MT_ERR_NOMEM,
                                "totals of a dead code object");

@@ -31,6 +31,8 @@ typedef struct {
     MtEdge *edge;      /* Borrowed from ts->edges, or NULL: caller -> me */
     uint64_t born;     /* generators: clock at the activation's PY_START */
     uint8_t suspends;  /* MT_SUSPENDS_*: a generator frame? */
+    uint32_t act_id;   /* MT_SUSPENDS_BORN: the activation's serial (the
+                          tracer's next_activation), else unset */
 } MtFrame;
 
 /* MtFrame.suspends: a plain frame; a generator frame whose activation
@@ -45,6 +47,7 @@ typedef struct {
     uint64_t born;     /* clock at its PY_START */
     uint64_t last;     /* clock at its last yield */
     Py_ssize_t index;  /* its record's index */
+    uint32_t act_id;   /* its activation's serial (MtFrame.act_id) */
 } MtSuspended;
 
 /* A finished thread's numbers for one function (no latency: that went to
@@ -55,6 +58,7 @@ typedef struct {
     uint64_t primitive_calls;
     uint64_t total;
     uint64_t self;
+    uint64_t wall;
 } MtThreadTotal;
 
 struct MtThreadState {

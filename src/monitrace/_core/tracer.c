@@ -496,6 +496,8 @@ static PyMethodDef tracer_methods[] = {
      METH_VARARGS | METH_KEYWORDS, mt_logview_configure_doc},
     {"log_batch", mt_logview_batch_method, METH_VARARGS, mt_logview_batch_doc},
     {"log_info", mt_logview_info_method, METH_NOARGS, mt_logview_info_doc},
+    {"log_activations", mt_logview_activations_method, METH_NOARGS,
+     mt_logview_activations_doc},
     {"log_tree_target",
      (PyCFunction)(void (*)(void))mt_logview_tree_target_method,
      METH_VARARGS | METH_KEYWORDS, mt_logview_tree_target_doc},

@@ -52,6 +52,9 @@ struct MtTracer {
     Py_ssize_t ndone_rows;
     MtEdgeTable done_edges;
     struct MtWatch *watch; /* Owned (watch.c), or NULL: no watch= */
+    /* The serial of the last generator activation that started (0 none
+     * yet): names activations across suspensions in the event log. */
+    uint32_t next_activation;
 };
 
 /* Record an internal failure seen on a slow path (GIL held). Clears any

@@ -128,14 +128,15 @@ class Page:
 
     def stats_rows(self, stats: Iterable[FunctionStats]) -> list[list[Any]]:
         """Table rows: function, calls, primitive calls, self, inclusive,
-        then min, p50, p90, p99, max (ns; -1 where unknown, as for pstats)."""
+        then min, p50, p90, p99, max (ns; -1 where unknown, as for pstats),
+        then wall time (ns; 0 for functions that never suspend)."""
         rows = []
         for s in stats:
             known = s.samples > 0 or s.max_time > 0
             lat = [_ns(v) if known else -1
                    for v in (s.min_time, s.p50, s.p90, s.p99, s.max_time)]
             rows.append([self.of_stats(s), s.calls, s.primitive_calls,
-                         _ns(s.self_time), _ns(s.total_time), *lat])
+                         _ns(s.self_time), _ns(s.total_time), *lat, _ns(s.wall_time)])
         return rows
 
     # ---- output -------------------------------------------------------------
@@ -331,7 +332,7 @@ def _stats_row(fn: int, t: _FnTotals) -> list[int]:
         return d[min(len(d), rank) - 1]
 
     return [fn, t.calls, t.calls, t.self_, t.total,
-            d[0] if d else -1, pct(50), pct(90), pct(99), d[-1] if d else -1]
+            d[0] if d else -1, pct(50), pct(90), pct(99), d[-1] if d else -1, 0]
 
 
 def _merge_stats(views: Sequence[ThreadView]) -> list[list[int]]:
@@ -344,7 +345,7 @@ def _merge_stats(views: Sequence[ThreadView]) -> list[list[int]]:
             if old is None:
                 merged[row[0]] = list(row)
                 continue
-            for i in (1, 2, 3, 4):
+            for i in (1, 2, 3, 4, 10):
                 old[i] += row[i]
             old[5] = min(old[5], row[5]) if old[5] >= 0 else row[5]
             for i in (6, 7, 8, 9):
@@ -645,7 +646,7 @@ def _from_monitrace_json(data: dict[str, Any], path: str, title: str) -> Page:
                 continue
             stats.append([fn_of[row["function"]], row["calls"], row["primitive_calls"],
                           row["self_ns"], row["total_ns"], row["min_ns"], -1, -1, -1,
-                          row["max_ns"]])
+                          row["max_ns"], row.get("wall_ns", 0)])
         view.stats = stats
         view.edges = [[fn_of[e["caller"]], fn_of[e["callee"]], e["calls"], e["total_ns"],
                        e["self_ns"]] for e in th.get("edges", ())

@@ -160,6 +160,9 @@
       rows.push(["calls (all)", fmtInt(r[1]) + (r[2] !== r[1] ? " (" + fmtInt(r[2]) + " primitive)" : "")]);
       rows.push(["inclusive (all)", fmtNs(r[4])]);
       rows.push(["self (all)", fmtNs(r[3])]);
+      if (r[10] > 0) {
+        rows.push(["wall (all, awaits included)", fmtNs(r[10])]);
+      }
       if (r[9] >= 0) {
         rows.push(["min / max", fmtNs(r[5]) + " / " + fmtNs(r[9])]);
         rows.push(["p50 / p90 / p99", fmtNs(r[6]) + " / " + fmtNs(r[7]) + " / " + fmtNs(r[8])]);
@@ -328,21 +331,28 @@
     ["max", function (r) { return r[9]; }],
     ["function", function (r) { return fname(r[0]).toLowerCase(); }]
   ];
+  var WALL_COL = ["walltime", function (r) { return r[10] || 0; }];
   var sortCol = 1, sortAsc = false, tableBox, tableHint, LIMIT = 1000;
   function drawTable() {
     tableBox.textContent = "";
+    // A wall time column (start to finish, awaits included) whenever a
+    // generator or coroutine ran.
+    var wall = current.stats.some(function (r) { return r[10] > 0; });
+    var cols = COLS.slice(0, 5).concat(wall ? [WALL_COL] : [], COLS.slice(5));
+    var fnCol = cols.length - 1;
+    if (sortCol >= cols.length) { sortCol = 1; sortAsc = false; }
     var rows = current.stats.filter(function (r) { return !query || matches(r[0]); });
-    var key = COLS[sortCol][1];
+    var key = cols[sortCol][1];
     rows.sort(function (a, b) {
       var x = key(a), y = key(b);
       var c = x < y ? -1 : x > y ? 1 : 0;
       return sortAsc ? c : -c;
     });
     var t = el("table"), thead = el("thead"), tr = el("tr");
-    COLS.forEach(function (c, i) {
-      var th = el("th", (i === 9 ? "fname" : "") + (i === sortCol ? " sorted" + (sortAsc ? " asc" : "") : ""), c[0]);
+    cols.forEach(function (c, i) {
+      var th = el("th", (i === fnCol ? "fname" : "") + (i === sortCol ? " sorted" + (sortAsc ? " asc" : "") : ""), c[0]);
       th.addEventListener("click", function () {
-        if (sortCol === i) { sortAsc = !sortAsc; } else { sortCol = i; sortAsc = i === 9; }
+        if (sortCol === i) { sortAsc = !sortAsc; } else { sortCol = i; sortAsc = i === fnCol; }
         drawTable();
       });
       tr.appendChild(th);
@@ -358,6 +368,7 @@
       row.appendChild(el("td", "num", fmtSec(r[1] ? r[3] / r[1] : 0)));
       row.appendChild(el("td", "num", fmtSec(r[4])));
       row.appendChild(el("td", "num", fmtSec(r[2] ? r[4] / r[2] : 0)));
+      if (wall) { row.appendChild(el("td", "num", r[10] > 0 ? fmtSec(r[10]) : "")); }
       for (var k = 6; k <= 9; k++) { row.appendChild(el("td", "num", fmtNs(r[k]))); }
       var name = el("td", "fname");
       name.appendChild(el("span", null, fname(r[0])));

@@ -50,7 +50,7 @@ def _buckets(hist: Iterable[Any]) -> list[list[Any]]:
 
 
 def _row(row: Any, ns_per_tick: float) -> dict[str, Any]:
-    index, calls, prim, total, self_, mn, mx, samples, hist, segments = row
+    index, calls, prim, total, self_, mn, mx, samples, hist, segments, wall = row
     item = {
         "function": index,
         "calls": calls,
@@ -70,6 +70,8 @@ def _row(row: Any, ns_per_tick: float) -> dict[str, Any]:
             "max_ns": _ns(seg_max, ns_per_tick),
             "histogram": _buckets(seg_hist),
         }
+    if segments is not None or wall:
+        item["wall_ns"] = _ns(wall, ns_per_tick)
     return item
 
 
