@@ -1,6 +1,7 @@
 /* Per-function records: creation on first sight, co_extra bookkeeping, the
  * C-function table, and teardown. */
 #include "records.h"
+#include "breakpoints.h"
 #include "eventlog.h"
 #include "guard.h"
 #include "threadstate.h"
@@ -463,6 +464,10 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     rec->next_of_code = extra->records;
     extra->records = rec;
     mt_eventlog_code_seen(tr, rec);
+    if (mt_targets_code_seen(tr, rec) < 0) {
+        /* The tracer changed while the planner ran: `tr` may be gone. */
+        return NULL;
+    }
     return rec;
 }
 
