@@ -17,6 +17,7 @@ from .report import FunctionStats
 
 if TYPE_CHECKING:
     from .api import Session, TracerError, last_session, report, trace
+    from .breakpoints import Breakpoint, BreakpointWarning
 
 # The names below come from .api, which loads the C extension. They are
 # bound on first use, so importing the package (as pytest does for the
@@ -30,6 +31,8 @@ del globals()["report"]
 __version__ = "0.1.0"
 
 __all__ = [
+    "Breakpoint",
+    "BreakpointWarning",
     "DiffRow",
     "Event",
     "FunctionInfo",
@@ -50,6 +53,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("Breakpoint", "BreakpointWarning"):
+        from . import breakpoints
+
+        return getattr(breakpoints, name)
     if name in _API_NAMES:
         from . import api
 

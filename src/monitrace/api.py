@@ -82,13 +82,22 @@ class Session:
     def __init__(self, options: Options) -> None:
         self._options = options
         self._filter = filters.compile_filter(options, _is_own)
+        # profile=False asks the filter only for the error snooper's sake.
+        uses_filter = options.profile or options.on_error is not None
         self._tracer = _core.Tracer(
-            filter=self._filter,
+            filter=self._filter if uses_filter else None,
             filter_module=True,
             c_calls=options.c_calls,
             clock=options.clock,
+            profile=options.profile,
         )
         filters.apply_scope(self._tracer, options)
+        self._targets: Any = None
+        if options.breakpoints or options.on_error is not None:
+            from .breakpoints import Targets
+
+            self._targets = Targets(options.breakpoints, options.on_error)
+            self._targets.install(self._tracer)
         self._errors: list[str] = []
         # Code objects whose activations the tree does not print (the CLI
         # hides the script's module code); see tree.tree_name.
@@ -184,7 +193,9 @@ class Session:
                 stacklevel=2,
             )
         self._report_dropped()
-        if self._warn_unmatched:
+        if self._targets is not None:
+            self._targets.report()
+        if self._warn_unmatched and (self._options.profile or self._options.on_error):
             self._report_unmatched()
 
     def unmatched_specs(self, labels: dict[str, str] | None = None) -> list[str]:
@@ -624,6 +635,12 @@ def trace(**options: Any) -> Session:
     ``file``); ``args``, ``retval`` (bounded reprs, ``repr_limit``
     characters); ``lines`` (LINE events, ``s.line_stats()``); display:
     ``path``, ``elapsed``, ``depth``, ``color``. See the README.
+
+    Breakpoints (docs/breakpoints.md): ``breakpoints`` (``"file.py:LINE"``,
+    ``"pkg.mod.func"``, either with ``" if EXPR"``, or
+    ``monitrace.Breakpoint`` objects); ``profile=False`` keeps no
+    statistics, so only breakpoints cost anything; ``on_error="errors"``
+    prints the last lines of a frame an exception leaves.
     """
     return Session(options_from(options))
 
