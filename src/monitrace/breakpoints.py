@@ -278,6 +278,9 @@ class Targets:
                 assert bp.function is not None
                 self._by_name.setdefault(bp.function.rpartition(".")[2], []).append(bp)
         self._said: set[str] = set()
+        # Where report() writes: None for warnings (the API), a stream for
+        # plain lines (the command line).
+        self.stream: Any = None
         self._snoop_cache: dict[tuple[types.CodeType, int], list[str]] = {}
 
     def install(self, tracer: Any) -> None:
@@ -297,7 +300,7 @@ class Targets:
             if _path_matches(code.co_filename, bp.path) and bp.line in _own_lines(code):
                 found.append((bp, bp.line))  # type: ignore[arg-type]
         for bp in self._by_name.get(code.co_name, ()):
-            if _function_matches(code, module, bp.function):
+            if _function_matches(code, _module_names(module, globals_), bp.function):
                 line = _first_body_line(code)
                 if line is not None:
                     found.append((bp, line))
@@ -372,7 +375,11 @@ class Targets:
             if message in self._said and "never matched" in message:
                 continue
             self._said.add(message)
-            warnings.warn(message, BreakpointWarning, stacklevel=3)
+            if self.stream is not None:
+                print(message if message.startswith("monitrace:") else f"monitrace: {message}",
+                      file=self.stream, flush=True)
+            else:
+                warnings.warn(message, BreakpointWarning, stacklevel=3)
 
     # ---- the error snooper ---------------------------------------------
 
@@ -428,11 +435,30 @@ def _path_matches(filename: str, path: str | None) -> bool:
     return name == path or name.endswith(os.sep + path)
 
 
-def _function_matches(code: types.CodeType, module: str | None, spec: str | None) -> bool:
-    if spec is None or module is None:
+def _module_names(module: str | None, globals_: Any) -> tuple[str, ...]:
+    """The names a function spec may give the module: its __name__, and
+    for __main__ also the name it was run by (``-m pkg.mod``, or the file
+    name of a script)."""
+    if module is None:
+        return ()
+    if module != "__main__" or not isinstance(globals_, dict):
+        return (module,)
+    names = [module]
+    spec = globals_.get("__spec__")
+    if getattr(spec, "name", None):
+        names.append(spec.name)
+    file = globals_.get("__file__")
+    if isinstance(file, str):
+        names.append(os.path.splitext(os.path.basename(file))[0])
+    return tuple(names)
+
+
+def _function_matches(code: types.CodeType, modules: tuple[str, ...], spec: str | None) -> bool:
+    if spec is None:
         return False
     qualname = code.co_qualname
-    return spec in (f"{module}.{qualname}", f"{module}.{qualname.replace('<locals>.', '')}")
+    plain = qualname.replace("<locals>.", "")
+    return any(spec in (f"{m}.{qualname}", f"{m}.{plain}") for m in modules)
 
 
 def _condition_function(text: str, code: types.CodeType, globals_: Any) -> tuple[Any, tuple[str, ...]]:
