@@ -31,7 +31,7 @@ ENV = "MONITRACE"
 _LIST_KEYS = ("include", "exclude", "within", "exclude_within", "threads")
 _BOOL_KEYS = ("stdlib", "site_packages", "c_calls", "args", "retval")
 # Keys that may also be given bare, meaning on.
-_FLAGS = ("report", "record", "args", "retval", "errors")
+_FLAGS = ("report", "record", "args", "retval")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 

@@ -379,7 +379,9 @@ class Targets:
                 print(message if message.startswith("monitrace:") else f"monitrace: {message}",
                       file=self.stream, flush=True)
             else:
-                warnings.warn(message, BreakpointWarning, stacklevel=3)
+                # Point at the user's line that stopped the session.
+                warnings.warn(message, BreakpointWarning,
+                              skip_file_prefixes=(os.path.dirname(__file__),))
 
     # ---- the error snooper ---------------------------------------------
 
@@ -415,10 +417,16 @@ class Targets:
             shown = " ".join(
                 f"{name}={short_repr(values[name])}"
                 for name in self._line_names(code, line)
-                if name in values
+                if name in values and not _is_definition(values[name])
             )
             out.append(f"  {line:>5} | {source}" + (f"    # {shown}" if shown else "") + "\n")
         return "".join(out)
+
+
+def _is_definition(value: Any) -> bool:
+    """Functions, classes and modules: names, not the data of a line."""
+    return isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type,
+                              types.ModuleType))
 
 
 def _own_lines(code: types.CodeType) -> set[int]:
