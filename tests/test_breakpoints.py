@@ -302,6 +302,19 @@ def test_ignore_and_temporary():
     assert [i for _, _, i in seen] == [1]
 
 
+def test_two_breakpoints_on_one_line():
+    first, second = [], []
+    bps = [
+        Breakpoint(f"{HERE}:{F_BODY}", action=lambda fr: first.append(fr.f_locals["i"]),
+                   temporary=True),
+        Breakpoint(f"{HERE}:{F_BODY} if i % 2", action=lambda fr: second.append(fr.f_locals["i"])),
+    ]
+    with trace(breakpoints=bps, profile=False):
+        f(5)
+    assert first == [0]
+    assert second == [1, 3]
+
+
 LIMIT = 3
 
 

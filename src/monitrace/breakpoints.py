@@ -105,7 +105,7 @@ class Breakpoint:
                 raise ValueError(f"breakpoints: {where!r} names no file")
             object.__setattr__(self, "path", os.path.normpath(path))
             object.__setattr__(self, "line", int(line))
-            if self.line < 1:
+            if int(line) < 1:
                 raise ValueError(f"breakpoints: {where!r}: lines start at 1")
             _check_file_line(where, path, int(line))
         elif all(part.isidentifier() for part in where.split(".")):
@@ -297,8 +297,9 @@ class Targets:
         `code`, or None (most code objects: two dict lookups)."""
         found: list[tuple[Breakpoint, int]] = []
         for bp in self._by_file.get(os.path.basename(code.co_filename), ()):
-            if _path_matches(code.co_filename, bp.path) and bp.line in _own_lines(code):
-                found.append((bp, bp.line))  # type: ignore[arg-type]
+            if (bp.line is not None and _path_matches(code.co_filename, bp.path)
+                    and bp.line in _own_lines(code)):
+                found.append((bp, bp.line))
         for bp in self._by_name.get(code.co_name, ()):
             if _function_matches(code, _module_names(module, globals_), bp.function):
                 line = _first_body_line(code)
@@ -452,9 +453,9 @@ def _module_names(module: str | None, globals_: Any) -> tuple[str, ...]:
     if module != "__main__" or not isinstance(globals_, dict):
         return (module,)
     names = [module]
-    spec = globals_.get("__spec__")
-    if getattr(spec, "name", None):
-        names.append(spec.name)
+    spec_name = getattr(globals_.get("__spec__"), "name", None)
+    if isinstance(spec_name, str):
+        names.append(spec_name)
     file = globals_.get("__file__")
     if isinstance(file, str):
         names.append(os.path.splitext(os.path.basename(file))[0])

@@ -470,12 +470,21 @@ mt_targets_line(MtTracer *tr, MtRecord *rec, PyObject *const *args)
         wanted = MT_TARGET_WANTED;
     }
     if (bc != NULL) {
+        /* Several breakpoints may share the line: each one is checked;
+         * once all of them are spent the line may go quiet. */
         MtBreakSite *s = find_site(bc, line);
-        if (s != NULL) {
+        MtBreakSite *end = bc->sites + bc->n;
+        for (; s != NULL && s < end && s->line == line; s++) {
             if (s->spent) {
-                return wanted;
+                continue;
             }
-            return hit(tr, s);
+            int r = hit(tr, s);
+            if (r != MT_TARGET_WANTED) {
+                return r;
+            }
+            if (!s->spent) {
+                wanted = MT_TARGET_WANTED;
+            }
         }
     }
     return wanted;
@@ -503,6 +512,12 @@ mt_targets_enter(MtTracer *tr, MtRecord *rec, int ev)
         Py_RETURN_NONE;
     }
     return Py_NewRef(tr->disable);
+}
+
+int
+mt_targets_snooping(MtTracer *tr)
+{
+    return tr->targets != NULL && tr->targets->on_error != NULL;
 }
 
 int

@@ -49,6 +49,8 @@ int mt_targets_line(MtTracer *tr, MtRecord *rec, PyObject *const *args);
 /* PY_START/PY_RESUME/PY_THROW of a targeted tracer: NULL to go on with
  * the usual statistics, else the (new) reference to return. */
 PyObject *mt_targets_enter(MtTracer *tr, MtRecord *rec, int ev);
+/* Whether the error snooper is on (it needs PY_UNWIND). */
+int mt_targets_snooping(MtTracer *tr);
 /* PY_UNWIND: MT_TARGET_GONE when the tracer changed (return None). */
 int mt_targets_unwind(MtTracer *tr, MtRecord *rec, PyObject *const *args);
 

@@ -1,5 +1,6 @@
 /* sys.monitoring registration, driven by the event table. */
 #include "monitor.h"
+#include "breakpoints.h"
 #include "callbacks.h"
 #include "records.h"
 #include "tracer.h"
@@ -198,7 +199,7 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
         /* profile=False: PY_START decides per code object; PY_UNWIND only
          * for the error snooper; LINE through local events. */
         if (!tr->profile && ev != MT_EV_PY_START && !spec->lines_only
-            && !(ev == MT_EV_PY_UNWIND && tr->targeted && tr->targets != NULL)) {
+            && !(ev == MT_EV_PY_UNWIND && mt_targets_snooping(tr))) {
             continue;
         }
         long bit;
