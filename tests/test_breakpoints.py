@@ -357,6 +357,20 @@ def test_keyboard_interrupt_from_an_action_reaches_the_program():
             f(3)
 
 
+def interrupt():
+    raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_in_a_condition_reaches_the_program():
+    seen, action = collect()
+    bps = [Breakpoint(f"{HERE}:{F_BODY} if i == 1 and interrupt()", action=action)]
+    with trace(breakpoints=bps, profile=False) as s:
+        with pytest.raises(KeyboardInterrupt):
+            f(3)
+    assert seen == []
+    assert s.errors == []
+
+
 def test_print_and_stack_actions(capsys):
     with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY} if i == 1", action="print")],
                profile=False):

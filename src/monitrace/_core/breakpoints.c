@@ -401,14 +401,21 @@ hit(MtTracer *tr, MtBreakSite *s)
     PyObject *error = NULL;
     PyObject *res = NULL;
     if (cond != NULL) {
-        mt_sigdefer_enter();
+        /* No signal bracket here (sigdefer.h): it would cost more than
+         * the condition itself, on every pass of a loop. What SIGINT's
+         * handler raises in the condition reaches the program below. */
         truth = check_condition(cond, names, frame);
-        mt_sigdefer_leave();
-        if (truth < 0) {
+        if (truth < 0 && mt_guard_interrupted()) {
+            truth = -2;
+        }
+        else if (truth < 0) {
             error = PyErr_GetRaisedException();
         }
     }
-    if (truth != 0) {
+    if (truth == -2) {
+        res = NULL; /* KeyboardInterrupt: to the program, as pdb lets it */
+    }
+    else if (truth != 0) {
         /* fire() runs the action (pdb reads the terminal: signals are not
          * deferred here, so Ctrl-C reaches pdb as it would). */
         res = PyObject_CallFunctionObjArgs(fire, bp, (PyObject *)frame,
