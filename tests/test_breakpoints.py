@@ -527,6 +527,18 @@ def test_a_later_session_is_not_left_disabled():
     assert {row.qualname: row.calls for row in s.stats()}["f"] == 5
 
 
+def test_lines_quiet_for_one_session_come_back_for_the_next():
+    seen = []
+    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY}", action=lambda fr: None)],
+               profile=False):
+        f(3)  # f's other lines answered DISABLE
+    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY + 1}",  # return total
+                                       action=lambda fr: seen.append(fr.f_locals["total"]))],
+               profile=False):
+        f(3)
+    assert seen == [3]
+
+
 def test_breakpoints_with_profile_and_lines_share_line_events():
     seen, action = collect()
     with trace(lines=True, breakpoints=[Breakpoint(f"{HERE}:{F_BODY}", action=action)]) as s:
