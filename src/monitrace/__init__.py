@@ -17,6 +17,7 @@ from .report import FunctionStats
 
 if TYPE_CHECKING:
     from .api import Session, TracerError, last_session, report, trace
+    from .breakpoints import Breakpoint, BreakpointWarning
     from .watch import snapshot
 
 # The names below come from .api, which loads the C extension. They are
@@ -31,6 +32,8 @@ del globals()["report"]
 from ._version import __version__  # noqa: E402
 
 __all__ = [
+    "Breakpoint",
+    "BreakpointWarning",
     "DiffRow",
     "Event",
     "FunctionInfo",
@@ -52,6 +55,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("Breakpoint", "BreakpointWarning"):
+        from . import breakpoints
+
+        return getattr(breakpoints, name)
     if name in _API_NAMES:
         from . import api
 

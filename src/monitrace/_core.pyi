@@ -45,6 +45,7 @@ class Tracer:
         c_calls: bool = False,
         clock: str = "auto",
         filter_module: bool = False,
+        profile: bool = True,
     ) -> None: ...
     @property
     def running(self) -> bool: ...
@@ -64,6 +65,12 @@ class Tracer:
     def reset(self) -> None: ...
     def clear(self) -> None: ...
     def snapshot(self, *, records_from: int = 0) -> dict[str, Any]: ...
+    def set_targets(
+        self,
+        planner: Callable[..., object] | None = None,
+        fire: Callable[..., object] | None = None,
+        on_error: Callable[..., object] | None = None,
+    ) -> None: ...
     def set_scope(
         self,
         *,

@@ -89,15 +89,24 @@ class Session:
         if options.watch:
             self._watcher = watch.Watcher(specs=options.watch, facts=self._filter.facts)
             tracer_filter = watch.watching_filter(self._filter, self._watcher)
+        # profile=False asks the filter only for the error snooper's sake.
+        uses_filter = options.profile or options.on_error is not None
         self._tracer = _core.Tracer(
-            filter=tracer_filter,
+            filter=tracer_filter if uses_filter else None,
             filter_module=True,
             c_calls=options.c_calls,
             clock=options.clock,
+            profile=options.profile,
         )
         filters.apply_scope(self._tracer, options)
         if self._watcher is not None:
             self._tracer.watch_configure(self._watcher.describe)
+        self._targets: Any = None
+        if options.breakpoints or options.on_error is not None:
+            from .breakpoints import Targets
+
+            self._targets = Targets(options.breakpoints, options.on_error)
+            self._targets.install(self._tracer)
         self._errors: list[str] = []
         self._dropped_reported = 0
         self._unmatched_reported: set[str] = set()
@@ -214,7 +223,9 @@ class Session:
                 stacklevel=2,
             )
         self._report_dropped()
-        if self._warn_unmatched:
+        if self._targets is not None:
+            self._targets.report()
+        if self._warn_unmatched and (self._options.profile or self._options.on_error):
             self._report_unmatched()
 
     def unmatched_specs(self, labels: dict[str, str] | None = None) -> list[str]:
@@ -676,6 +687,12 @@ def trace(**options: Any) -> Session:
     ``file``); ``args``, ``retval`` (bounded reprs, ``repr_limit``
     characters); ``lines`` (LINE events, ``s.line_stats()``); display:
     ``path``, ``elapsed``, ``depth``, ``color``. See the README.
+
+    Breakpoints (docs/breakpoints.md): ``breakpoints`` (``"file.py:LINE"``,
+    ``"pkg.mod.func"``, either with ``" if EXPR"``, or
+    ``monitrace.Breakpoint`` objects); ``profile=False`` keeps no
+    statistics, so only breakpoints cost anything; ``on_error="errors"``
+    prints the last lines of a frame an exception leaves.
     """
     return Session(options_from(options))
 

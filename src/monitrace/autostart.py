@@ -58,6 +58,12 @@ KEYS = {
     "limit": "report at most this many rows (0: all, the default)",
     "collect": "(set by trace(subprocesses=True)) trace with the options the "
     "parent left in this directory and write the results there",
+    "break": "a breakpoint: file.py:LINE or pkg.mod.func, optionally ' if EXPR' "
+    "(repeat the key for more); alone (no report, no output) nothing else is "
+    "traced and nothing written at exit",
+    "break_action": "what breakpoints do: pdb (default), print or stack",
+    "errors": "when an exception leaves a traced function, print the last "
+    "lines it ran with their variables (bare or 1/0)",
     "signal": "do not trace from the start: this signal (e.g. USR1) starts a "
     "session and the next one stops it and writes the output; "
     "`monitrace attach --signal PID` uses it too",
@@ -97,6 +103,9 @@ def parse(value: str) -> Config:
             if key == "report":
                 extra["report"] = True
                 continue
+            if key == "errors":
+                options["on_error"] = "errors"
+                continue
             if key in _FLAGS:
                 options[key] = True
                 continue
@@ -108,7 +117,18 @@ def parse(value: str) -> Config:
             raise ValueError(f"unknown key {key!r}; keys: {', '.join(KEYS)}")
         if not val:
             raise ValueError(f"{key}= needs a value")
-        if key in _LIST_KEYS:
+        if key == "break":
+            lists.setdefault("breakpoints", []).append(val)
+        elif key == "break_action":
+            if val not in ("pdb", "print", "stack"):
+                raise ValueError(f"break_action= takes pdb, print or stack, not {val!r}")
+            extra["break_action"] = val
+        elif key == "errors":
+            if val.lower() not in _TRUE + _FALSE:
+                raise ValueError(f"errors= takes 1 or 0, not {val!r}")
+            if val.lower() in _TRUE:
+                options["on_error"] = "errors"
+        elif key in _LIST_KEYS:
             parts = [val] if "re:" in val else [p.strip() for p in val.split(",")]
             values: list[str | int] = list(parts)
             if key == "threads":
@@ -157,7 +177,17 @@ def parse(value: str) -> Config:
                 raise ValueError(f"report= takes 1 or 0, not {val!r}")
         else:  # output: checked with the session's options, in plan_output()
             extra[key] = val
+    action = extra.pop("break_action", "pdb")
+    if "breakpoints" in lists:
+        from .breakpoints import Breakpoint
+
+        lists["breakpoints"] = [Breakpoint(w, action=action) for w in lists["breakpoints"]]
     options.update({k: tuple(v) for k, v in lists.items()})
+    if (options.get("breakpoints") or options.get("on_error")) and not (
+        extra.get("report") or extra.get("output") or options.get("record")
+    ):
+        # Breakpoints (or the error snooper) alone: no statistics, no output.
+        options["profile"] = False
     for key in ("args", "retval"):
         if options.get(key) and not options.get("record"):
             raise ValueError(f"{key} is kept in recorded events: add record")

@@ -98,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--subprocesses", action="store_true",
                      help="also trace the program's child processes (subprocess, os.fork, "
                      "multiprocessing) and merge their results into the report or -o FILE")
+    brk = parser.add_argument_group(
+        "breakpoints (alone: no tree, no statistics; the program runs at full speed "
+        "outside the functions that hold them)")
+    brk.add_argument("--break", dest="breaks", action="append", metavar="WHERE",
+                     help="stop at FILE.py:LINE or at the first line of pkg.mod.func "
+                     "(repeatable; WHERE may end in ' if EXPR')")
+    brk.add_argument("--break-if", metavar="EXPR",
+                     help="condition of every --break that has none of its own")
+    brk.add_argument("--break-action", choices=("pdb", "print", "stack"), default="pdb",
+                     help="what a breakpoint does: open pdb there (default), print the "
+                     "location and local variables, or print the call stack")
+    brk.add_argument("--errors", action="store_true",
+                     help="when an exception leaves a traced function, print the last "
+                     "lines that ran in it, with their variables")
     add_filter_arguments(parser)
     return parser
 
@@ -183,6 +197,22 @@ def trace_options(
     opts.update(filter_options_from_args(ns))
     if ns.subprocesses:
         opts["subprocesses"] = True
+    if ns.break_if is not None and not ns.breaks:
+        raise ValueError("argument --break-if: give --break WHERE too")
+    if ns.breaks:
+        from .breakpoints import Breakpoint
+
+        opts["breakpoints"] = [
+            Breakpoint(where, action=ns.break_action,
+                       condition=None if " if " in where else ns.break_if)
+            for where in ns.breaks
+        ]
+    if ns.errors:
+        opts["on_error"] = "errors"
+    if (ns.breaks or ns.errors) and not ns.report and export is None:
+        # Breakpoints alone: no tree, no statistics.
+        opts["profile"] = False
+        return opts
     if ns.by_task and export is None:
         opts.update(record=True)
     elif not ns.report and export is None:
@@ -324,6 +354,12 @@ def run(session: Session, program: _Program, args: list[str]) -> None:
     session.hide(program.code)
     session.start()
     exec(program.code, program.module.__dict__)
+
+
+def _pdb_quit(exc: BaseException) -> bool:
+    """Whether `exc` is pdb's quit (only a breakpoint's pdb raises it)."""
+    bdb = sys.modules.get("bdb")
+    return bdb is not None and isinstance(exc, bdb.BdbQuit)
 
 
 def _exit_message(exc: SystemExit) -> SystemExit:
@@ -539,6 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
         session.warn_unmatched = False  # _finish says it in one line
+        if session._targets is not None:
+            session._targets.stream = sys.stderr
         try:
             program = prepare(mode, target)
         except _CannotRun as exc:
@@ -560,6 +598,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ending from None
         except BaseException as exc:
             threads = _main_code_ended(session)
+            if _pdb_quit(exc):  # q in pdb ends the program quietly, as under pdb
+                _join_threads(session, threads)
+                finish()
+                return 0
             exc = exc.with_traceback(_user_traceback(exc.__traceback__, program.code))
             sys.excepthook(type(exc), exc, exc.__traceback__)
             _join_threads(session, threads)
@@ -597,8 +639,9 @@ class _Finish:
     def __call__(self) -> None:
         session = self.session
         assert session is not None
-        for line in session.unmatched_specs(_SPEC_FLAGS):
-            print(line, file=sys.stderr)
+        if session.options.profile or session.options.on_error:
+            for line in session.unmatched_specs(_SPEC_FLAGS):
+                print(line, file=sys.stderr)
         if self.ns.report:
             ns = self.ns
 

@@ -64,6 +64,13 @@ class Options:
     fork: str = "stop"
     # Follow child processes and merge their results (monitrace.children).
     subprocesses: bool = False
+    # Breakpoints (monitrace.breakpoints): str or Breakpoint items, parsed
+    # into Breakpoint objects; profile=False keeps no statistics (only the
+    # breakpoints and the error snooper cost anything); on_error="errors"
+    # prints the last lines of a frame an exception leaves.
+    breakpoints: Any = ()
+    profile: bool = True
+    on_error: str | None = None
 
     @property
     def record_limit(self) -> int:
@@ -94,6 +101,7 @@ class Options:
                 f"not {self.fork!r}"
             )
         _check_filters(self)
+        _check_targets(self)
 
     @property
     def dynamic_filters(self) -> bool:
@@ -150,6 +158,24 @@ def _recording_checks(o: Options) -> None:
             raise ValueError(
                 "depth= limits the call tree: pass record=True or live=True too"
             )
+
+
+def _check_targets(o: Options) -> None:
+    if o.breakpoints:
+        from . import breakpoints
+
+        object.__setattr__(o, "breakpoints", breakpoints.normalize(o.breakpoints))
+    else:
+        object.__setattr__(o, "breakpoints", ())
+    _check_bool("profile", o.profile)
+    if o.on_error is not None and o.on_error != "errors":
+        raise ValueError(f"on_error must be None or 'errors', not {o.on_error!r}")
+    if not o.profile:
+        for name in ("record", "live", "c_calls", "subprocesses"):
+            if getattr(o, name):
+                raise ValueError(
+                    f"profile=False keeps no calls nor statistics: {name}= needs profile=True"
+                )
 
 
 def _check_bool(name: str, value: Any) -> None:

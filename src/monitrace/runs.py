@@ -68,6 +68,8 @@ class Run:
             sys.stderr.write(f"monitrace: pid {os.getpid()}: {ENV} {line}\n")
 
     def write(self) -> None:
+        if not self.session.options.profile:
+            return  # breakpoints alone: nothing was measured
         if self.output is None:
             sys.stderr.write(f"monitrace: pid {os.getpid()} {' '.join(sys.argv)}\n")
             from .exporters.output import write_report

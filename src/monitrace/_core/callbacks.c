@@ -6,6 +6,7 @@
  * DISABLE is returned only from events that accept it (PY_START, PY_RESUME,
  * PY_RETURN, PY_YIELD) and only for code the filter excluded. */
 #include "callbacks.h"
+#include "breakpoints.h"
 #include "clock.h"
 #include "eventlog.h"
 #include "eventlog_lean.h"
@@ -73,6 +74,13 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
     if (MT_UNLIKELY(rec == NULL)) {
         Py_RETURN_NONE;
     }
+    if (MT_UNLIKELY(tr->targeted)) {
+        /* profile=False decides here; the error snooper notes a call. */
+        PyObject *res = mt_targets_enter(tr, rec, ev);
+        if (res != NULL) {
+            return res;
+        }
+    }
     if (!rec->traced) {
         if (ev == MT_EV_PY_THROW) {
             Py_RETURN_NONE;
@@ -111,6 +119,12 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
     MtRecord *rec = code_record(tr, args[0]);
     if (MT_UNLIKELY(rec == NULL)) {
         Py_RETURN_NONE;
+    }
+    if (MT_UNLIKELY(tr->targeted) && ev == MT_EV_PY_UNWIND) {
+        if (mt_targets_unwind(tr, rec, args) == MT_TARGET_GONE
+            || !tr->profile) {
+            Py_RETURN_NONE;
+        }
     }
     if (!rec->traced) {
         if (may_disable) {
@@ -287,8 +301,9 @@ mt_on_c_raise(PyObject *self, PyObject *const *args, size_t nargsf,
     return c_leave(self, args, nargsf, MT_EV_C_RAISE);
 }
 
-/* LINE is enabled only on traced code (set_local_events, eventlog.c), so
- * DISABLE here is for code another session of this tool id excluded. */
+/* LINE is enabled only through local events: on traced code for
+ * lines=True (eventlog.c), on code with breakpoints or snooped for errors
+ * (breakpoints.c). A line none of them wants answers DISABLE. */
 PyObject *
 mt_on_line(PyObject *self, PyObject *const *args, size_t nargsf,
            PyObject *kwnames)
@@ -305,7 +320,23 @@ mt_on_line(PyObject *self, PyObject *const *args, size_t nargsf,
     if (MT_UNLIKELY(rec == NULL)) {
         Py_RETURN_NONE;
     }
-    if (!rec->traced) {
+    int counted = tr->log.lines && rec->traced;
+    if (tr->targets != NULL) {
+        switch (mt_targets_line(tr, rec, args)) {
+        case MT_TARGET_RAISE:
+            return NULL;
+        case MT_TARGET_GONE:
+            Py_RETURN_NONE;
+        case MT_TARGET_WANTED:
+            if (!counted) {
+                Py_RETURN_NONE;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    if (!counted) {
         RETURN_DISABLE(tr);
     }
     return mt_eventlog_line(tr, rec, args, now);

@@ -4,6 +4,7 @@
  * from capture.c; logview.c shows the log to Python. */
 #include "eventlog.h"
 #include "asynctask.h"
+#include "breakpoints.h"
 #include "capture.h"
 #include "clock.h"
 #include "guard.h"
@@ -523,15 +524,19 @@ set_lines(MtTracer *tr, MtRecord *rec, int on)
     }
     PyObject *saved = PyErr_GetRaisedException();
     tr->in_callback++;
-    PyObject *res = PyObject_CallFunction(log->set_local, "iOl", tr->tool,
-                                          rec->key, on ? log->line_bit : 0L);
+    /* Only our LINE bit: breakpoints may want LINE here too (they keep
+     * it on), and other features other events. */
+    int rc = mt_local_events_change(tr->tool, rec->key,
+                                    on ? log->line_bit : 0L,
+                                    on || mt_targets_local_events(tr, rec)
+                                        ? 0L
+                                        : log->line_bit);
     tr->in_callback--;
-    if (res == NULL) {
+    if (rc < 0) {
         mt_tracer_fail(tr, MT_ERR_INTERNAL, "set_local_events");
     }
     else {
         info->lines_on = (uint8_t)on;
-        Py_DECREF(res);
     }
     PyErr_SetRaisedException(saved);
 }

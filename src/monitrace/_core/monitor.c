@@ -1,5 +1,6 @@
 /* sys.monitoring registration, driven by the event table. */
 #include "monitor.h"
+#include "breakpoints.h"
 #include "callbacks.h"
 #include "records.h"
 #include "tracer.h"
@@ -193,7 +194,13 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
         if (spec->c_calls_only && !tr->c_calls) {
             continue;
         }
-        if (spec->lines_only && !tr->log.lines) {
+        if (spec->lines_only && !tr->log.lines && tr->targets == NULL) {
+            continue;
+        }
+        /* profile=False: PY_START decides per code object; PY_UNWIND only
+         * for the error snooper; LINE through local events. */
+        if (!tr->profile && ev != MT_EV_PY_START && !spec->lines_only
+            && !(ev == MT_EV_PY_UNWIND && mt_targets_snooping(tr))) {
             continue;
         }
         if (spec->watch_only && tr->watch == NULL) {
@@ -276,7 +283,9 @@ rearm_disabled(MtTracer *tr, PyObject *mon, PyObject *events, int tool)
     const MtRecordSet *set = &tr->records;
     for (Py_ssize_t i = 0; i < set->count; i++) {
         const MtRecord *rec = set->items[i];
-        if (rec->kind != MT_KIND_PY || rec->traced || !mt_records_alive(rec)) {
+        /* profile=False answered DISABLE to traced code too. */
+        if (rec->kind != MT_KIND_PY || (rec->traced && tr->profile)
+            || !mt_records_alive(rec)) {
             continue;
         }
         for (int k = 0; k < 2; k++) {

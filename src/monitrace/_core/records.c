@@ -2,6 +2,7 @@
  * C-function table, and teardown. */
 #include "records.h"
 #include "watch.h"
+#include "breakpoints.h"
 #include "eventlog.h"
 #include "guard.h"
 #include "threadstate.h"
@@ -480,6 +481,11 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     rec->next_of_code = extra->records;
     extra->records = rec;
     mt_eventlog_code_seen(tr, rec);
+    if (mt_targets_code_seen(tr, rec) < 0) {
+        /* The tracer changed while the planner ran: `tr` may be gone. */
+        Py_XDECREF(watch);
+        return NULL;
+    }
     if (watch != NULL) {
         mt_watch_attach(tr, rec, watch); /* after LINE: it ORs its bit in */
     }

@@ -1,6 +1,7 @@
 /* The Tracer type: control methods (start, stop, pause, resume, clear,
  * snapshot) around the state that callbacks.c fills in. */
 #include "tracer.h"
+#include "breakpoints.h"
 #include "guard.h"
 #include "chrome.h"
 #include "clock.h"
@@ -58,14 +59,15 @@ static PyObject *
 tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"filter", "c_calls", "clock", "filter_module",
-                             NULL};
+                             "profile", NULL};
     PyObject *filter = Py_None;
     int c_calls = 0;
     const char *clock_name = "auto";
     int filter_module = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$Opsp:Tracer", kwlist,
+    int profile = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$Opspp:Tracer", kwlist,
                                      &filter, &c_calls, &clock_name,
-                                     &filter_module)) {
+                                     &filter_module, &profile)) {
         return NULL;
     }
     if (filter != Py_None && !PyCallable_Check(filter)) {
@@ -102,6 +104,8 @@ tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     tr->c_calls = c_calls;
     tr->filter = filter == Py_None ? NULL : Py_NewRef(filter);
     tr->filter_module = filter_module;
+    tr->profile = profile;
+    tr->targeted = !profile;
     tr->error_messages = PyList_New(0);
     if (tr->error_messages == NULL) {
         Py_DECREF(tr);
@@ -168,6 +172,7 @@ tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     mt_eventlog_start(tr);
     mt_watch_start(tr);
+    mt_targets_start(tr);
     tr->running = 1;
     tr->paused = 0;
     tr->run_ns0 = mt_clock_monotonic_ns();
@@ -217,6 +222,7 @@ tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
     }
     mt_eventlog_stop(tr);
     mt_watch_stop(tr);
+    mt_targets_stop(tr);
     int rc = mt_monitor_stop(tr);
     Py_CLEAR(tr->thread_table);
     if (rc < 0) {
@@ -279,6 +285,7 @@ clear_data(MtTracer *tr)
     mt_thread_clear_all(tr);
     mt_eventlog_clear(&tr->log);
     mt_watch_clear(tr);
+    mt_targets_clear(tr);
     memset(tr->event_counts, 0, sizeof(tr->event_counts));
     tr->total_ticks = 0;
     /* Thread-local pointers tagged with the old serial are now stale. */
@@ -490,6 +497,8 @@ static PyMethodDef tracer_methods[] = {
     {"reset", tracer_reset_method, METH_NOARGS, reset_doc},
     {"snapshot", (PyCFunction)(void (*)(void))tracer_snapshot,
      METH_VARARGS | METH_KEYWORDS, snapshot_doc},
+    {"set_targets", (PyCFunction)(void (*)(void))mt_targets_set,
+     METH_VARARGS | METH_KEYWORDS, mt_targets_set_doc},
     {"set_scope", (PyCFunction)(void (*)(void))mt_scope_set,
      METH_VARARGS | METH_KEYWORDS, mt_scope_set_doc},
     {"log_configure", (PyCFunction)(void (*)(void))mt_logview_configure_method,
@@ -540,7 +549,8 @@ tracer_traverse(PyObject *self, visitproc visit, void *arg)
     if (mt_records_traverse(&tr->records, visit, arg) < 0) {
         return -1;
     }
-    if (mt_eventlog_traverse(&tr->log, visit, arg) < 0) {
+    if (mt_eventlog_traverse(&tr->log, visit, arg) < 0
+        || mt_targets_traverse(tr, visit, arg) < 0) {
         return -1;
     }
     if (mt_watch_traverse(tr, visit, arg) < 0) {
@@ -562,6 +572,7 @@ tracer_clear(PyObject *self)
         PyObject *saved = PyErr_GetRaisedException();
         mt_eventlog_stop(tr);
         mt_watch_stop(tr);
+        mt_targets_stop(tr);
         if (mt_monitor_stop(tr) < 0) {
             PyErr_Clear();
         }
@@ -575,6 +586,7 @@ tracer_clear(PyObject *self)
     Py_CLEAR(tr->thread_table);
     Py_CLEAR(tr->error_messages);
     clear_data(tr);
+    mt_targets_free(tr);
     mt_eventlog_free(&tr->log);
     mt_watch_free(tr);
     return 0;
@@ -594,7 +606,7 @@ tracer_dealloc(PyObject *self)
 PyDoc_STRVAR(
     tracer_doc,
     "Tracer(*, filter=None, c_calls=False, clock='auto', "
-    "filter_module=False)\n"
+    "filter_module=False, profile=True)\n"
     "--\n\n"
     "The C engine of one monitrace session. `filter(code_or_callable)` is\n"
     "called once per code object (or C function) and decides, for good,\n"
@@ -602,7 +614,9 @@ PyDoc_STRVAR(
     "With filter_module=True it is called as filter(key, module), module\n"
     "being the defining module's __name__ (None for C functions). It returns\n"
     "a bool, or an int of bits: 1 trace, 2 within= target, 4 exclude_within=\n"
-    "target (targets are always traced; see set_scope()).");
+    "target (targets are always traced; see set_scope()). With\n"
+    "profile=False no statistics are kept: only PY_START is enabled, it\n"
+    "answers DISABLE, and breakpoints (set_targets()) work alone.");
 
 static PyType_Slot tracer_slots[] = {
     {Py_tp_doc, (void *)tracer_doc}, {Py_tp_new, tracer_new},

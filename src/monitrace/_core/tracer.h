@@ -25,6 +25,10 @@ struct MtTracer {
     PyObject *disable;                  /* Owned: sys.monitoring.DISABLE */
     uint64_t event_counts[MT_EV_COUNT]; /* callback invocations, by event */
     uint32_t errors;                    /* MT_ERR_* seen since the last stop */
+    int profile;  /* keep statistics (profile=True); else only targets */
+    int targeted; /* PY_START/PY_UNWIND go through mt_targets_enter/
+                     _unwind: profile=False, or the error snooper */
+    struct MtTargets *targets; /* Owned (breakpoints.c), or NULL */
 
     /* Control state. */
     int running;

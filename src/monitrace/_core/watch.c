@@ -1,5 +1,6 @@
 /* Statement snapshots of watched code (see watch.h). */
 #include "watch.h"
+#include "breakpoints.h" /* mt_local_events_change */
 #include "eventlog.h"
 #include "guard.h"
 #include "records.h"
@@ -81,22 +82,7 @@ local_events_update(MtTracer *tr, MtWatch *w, PyObject *code, long on,
         return 0;
     }
     tr->in_callback++;
-    int rc = -1;
-    PyObject *res = PyObject_CallFunction(w->get_local, "iO", tr->tool, code);
-    if (res != NULL) {
-        long cur = PyLong_AsLong(res);
-        Py_DECREF(res);
-        if (!(cur == -1 && PyErr_Occurred())) {
-            long want = (cur & ~off) | on;
-            rc = 0;
-            if (want != cur) {
-                res = PyObject_CallFunction(w->set_local, "iOl", tr->tool,
-                                            code, want);
-                rc = res == NULL ? -1 : 0;
-                Py_XDECREF(res);
-            }
-        }
-    }
+    int rc = mt_local_events_change(tr->tool, code, on, off);
     tr->in_callback--;
     return rc;
 }
