@@ -17,8 +17,9 @@ class BuildPyWithPth(build_py):
 
     def run(self):
         super().run()
-        self.copy_file(os.path.join("src", PTH), os.path.join(self.build_lib, PTH),
-                       preserve_mode=False)
+        self.copy_file(
+            os.path.join("src", PTH), os.path.join(self.build_lib, PTH), preserve_mode=False
+        )
 
     def get_outputs(self, include_bytecode=True):
         return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]
@@ -36,15 +37,19 @@ if os.environ.get("MONITRACE_DEBUG"):
 # build (scripts/asan.sh).
 extra_link_args = []
 if os.environ.get("MONITRACE_SANITIZE"):
-    sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
-                "-fno-omit-frame-pointer", "-g", "-O1"]
+    sanitize = [
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=undefined",
+        "-fno-omit-frame-pointer",
+        "-g",
+        "-O1",
+    ]
     extra_compile_args += sanitize
     extra_link_args += sanitize
 
 # setuptools rebuilds only sources newer than their objects: give every set
 # of flags its own build folder, so no build is taken for another's.
-flavour = [name for name in ("WERROR", "DEBUG", "SANITIZE")
-           if os.environ.get("MONITRACE_" + name)]
+flavour = [name for name in ("WERROR", "DEBUG", "SANITIZE") if os.environ.get("MONITRACE_" + name)]
 build_base = os.path.join("build", "-".join(flavour).lower() or "plain")
 
 setup(
@@ -58,5 +63,5 @@ setup(
             extra_compile_args=extra_compile_args,
             extra_link_args=extra_link_args,
         )
-    ]
+    ],
 )

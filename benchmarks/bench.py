@@ -35,8 +35,7 @@ import monitrace._core  # noqa: E402
 import bench_tracers as tracer_mod  # noqa: E402
 import bench_workloads as workloads  # noqa: E402
 
-PY_EVENTS = ("PY_START", "PY_RETURN", "PY_RESUME", "PY_YIELD", "PY_UNWIND",
-             "PY_THROW")
+PY_EVENTS = ("PY_START", "PY_RETURN", "PY_RESUME", "PY_YIELD", "PY_UNWIND", "PY_THROW")
 
 
 @dataclass
@@ -53,8 +52,7 @@ class Cell:
         return statistics.median(self.ratios) if self.ratios else float("nan")
 
     def ns(self) -> float:
-        return (statistics.median(self.ns_per_event) if self.ns_per_event
-                else float("nan"))
+        return statistics.median(self.ns_per_event) if self.ns_per_event else float("nan")
 
 
 def count_events(run: Callable[[], object]) -> int:
@@ -118,8 +116,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 t.unavailable = "peers skipped (--no-peers)"
     notes = {t.name: t.unavailable for t in tracers if t.unavailable}
     usable = [t for t in tracers if t.unavailable is None]
-    names = (args.workloads.split(",") if args.workloads
-             else list(workloads.CATALOGUE))
+    names = args.workloads.split(",") if args.workloads else list(workloads.CATALOGUE)
     runs = {name: workloads.make(name, args.quick) for name in names}
     for run in runs.values():
         run()  # imports, caches, first-call specialisation
@@ -137,8 +134,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 cell = cells[(w, t.name)]
                 if (w, t.name) in broken:
                     continue
-                if (t.name != "untraced" and rnd >= args.min_rounds
-                        and cell.spent > args.budget):
+                if t.name != "untraced" and rnd >= args.min_rounds and cell.spent > args.budget:
                     continue
                 try:
                     dt = timed(t, runs[w])
@@ -161,20 +157,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 cell.ns_per_event.append((dt - base) * 1e9 / events[w])
                 cell.round_ids.append(rnd)
         if args.verbose:
-            print(f"round {rnd + 1}/{args.rounds} done after "
-                  f"{time.perf_counter() - started:.1f}s", file=sys.stderr)
+            print(
+                f"round {rnd + 1}/{args.rounds} done after {time.perf_counter() - started:.1f}s",
+                file=sys.stderr,
+            )
     for (w, name), why in broken.items():
-        notes[name] = (notes.get(name, "") + ("; " if name in notes else "")
-                       + f"broke on {w} ({why})")
+        notes[name] = (
+            notes.get(name, "") + ("; " if name in notes else "") + f"broke on {w} ({why})"
+        )
     results: dict[str, Any] = {
         "machine": machine(),
         "quick": args.quick,
         "rounds": args.rounds,
         "elapsed_s": round(time.perf_counter() - started, 1),
         "workloads": {
-            w: {"description": workloads.CATALOGUE[w][0],
-                "events": events[w]}
-            for w in names
+            w: {"description": workloads.CATALOGUE[w][0], "events": events[w]} for w in names
         },
         "tracers": {t.name: t.label for t in tracers},
         "notes": notes,
@@ -187,15 +184,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         results["cells"].setdefault(w, {})[name] = {
             "ratio": cell.ratio(),
             "ns_per_event": cell.ns(),
-            "base_ms": statistics.median(cells[(w, "untraced")].seconds)
-            * 1e3,
+            "base_ms": statistics.median(cells[(w, "untraced")].seconds) * 1e3,
             "rounds": len(cell.ratios),
         }
     if any(t.name in ("chrome-save", "collapsed-save", "tree-text") for t in usable):
         results["write_rates"] = {
-            w: write_rates(runs[w]) for w in names if w in ("recursion", "stdlib")}
-    pair = (cells.get(("threads4", "monitrace")),
-            cells.get(("threads1", "monitrace")))
+            w: write_rates(runs[w]) for w in names if w in ("recursion", "stdlib")
+        }
+    pair = (cells.get(("threads4", "monitrace")), cells.get(("threads1", "monitrace")))
     if all(c is not None and c.ratios for c in pair):
         # Per round: overhead per event with 4 threads over that with 1,
         # both measured in the same round; the median of those.
@@ -240,6 +236,7 @@ def write_rates(run: Callable[[], object]) -> dict[str, float]:
 
 # ---- the targets of issue 7 -------------------------------------------------
 
+
 def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(target, measured, verdict) rows. Verdicts are information only."""
     rows: list[tuple[str, str, str]] = []
@@ -254,23 +251,35 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
         mine = ns("recursion", name)
         what = f"{res['tracers'].get(name, name)}: overhead <= {limit}x cProfile's (recursion)"
         if mine is None or cprof is None:
-            rows.append((what, "not measured: "
-                         + res["notes"].get(name, "no data"), "-"))
+            rows.append((what, "not measured: " + res["notes"].get(name, "no data"), "-"))
             continue
         frac = mine / cprof
-        rows.append((what, f"{mine:.1f} vs {cprof:.1f} ns/event = {frac:.2f}x",
-                     "met" if frac <= limit else "NOT met"))
+        rows.append(
+            (
+                what,
+                f"{mine:.1f} vs {cprof:.1f} ns/event = {frac:.2f}x",
+                "met" if frac <= limit else "NOT met",
+            )
+        )
     live, pyf = ns("recursion", "live-file"), ns("recursion", "pyftrace")
     base_live = rec.get("live-file")
     if live is not None and pyf is not None:
         frac = live / pyf
-        rows.append(("live tree to a file: overhead per event <= 0.1x pyftrace's (recursion)",
-                     f"{live:.1f} vs {pyf:.1f} ns/event = {frac:.3f}x",
-                     "met" if frac <= 0.1 else "NOT met"))
+        rows.append(
+            (
+                "live tree to a file: overhead per event <= 0.1x pyftrace's (recursion)",
+                f"{live:.1f} vs {pyf:.1f} ns/event = {frac:.3f}x",
+                "met" if frac <= 0.1 else "NOT met",
+            )
+        )
     if base_live is not None:
-        rows.append(("live tree to a file: <= 25x untraced (recursion)",
-                     f"{base_live['ratio']:.1f}x",
-                     "met" if base_live["ratio"] <= 25 else "NOT met"))
+        rows.append(
+            (
+                "live tree to a file: <= 25x untraced (recursion)",
+                f"{base_live['ratio']:.1f}x",
+                "met" if base_live["ratio"] <= 25 else "NOT met",
+            )
+        )
     for w in res["cells"]:
         cells = res["cells"][w]
         viz = cells.get("viztracer-save")
@@ -281,34 +290,48 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str]]:
             if mine is None:
                 continue
             frac = mine["ratio"] / viz["ratio"]
-            rows.append((f"{res['tracers'][name]}: time <= 0.5x VizTracer trace + save ({w})",
-                         f"{mine['ratio']:.2f}x vs {viz['ratio']:.2f}x untraced = {frac:.2f}x",
-                         "met" if frac <= 0.5 else "NOT met"))
+            rows.append(
+                (
+                    f"{res['tracers'][name]}: time <= 0.5x VizTracer trace + save ({w})",
+                    f"{mine['ratio']:.2f}x vs {viz['ratio']:.2f}x untraced = {frac:.2f}x",
+                    "met" if frac <= 0.5 else "NOT met",
+                )
+            )
     for w, rates in res.get("write_rates", {}).items():
         for what, rate in rates.items():
-            rows.append((f"{what}: writing >= 2 M events/s ({w}, recorded once, "
-                         "best of 3)", f"{rate / 1e6:.1f} M events/s",
-                         "met" if rate >= 2e6 else "NOT met"))
+            rows.append(
+                (
+                    f"{what}: writing >= 2 M events/s ({w}, recorded once, best of 3)",
+                    f"{rate / 1e6:.1f} M events/s",
+                    "met" if rate >= 2e6 else "NOT met",
+                )
+            )
     filt = rec.get("filtered")
     if filt is not None:
-        worst = max(c["filtered"]["ratio"] for c in res["cells"].values()
-                    if "filtered" in c)
-        rows.append(("everything filtered out: within 3% of untraced",
-                     f"recursion {filt['ratio']:.3f}x; worst workload "
-                     f"{worst:.3f}x",
-                     "met" if filt["ratio"] <= 1.03 else "NOT met"))
+        worst = max(c["filtered"]["ratio"] for c in res["cells"].values() if "filtered" in c)
+        rows.append(
+            (
+                "everything filtered out: within 3% of untraced",
+                f"recursion {filt['ratio']:.3f}x; worst workload {worst:.3f}x",
+                "met" if filt["ratio"] <= 1.03 else "NOT met",
+            )
+        )
     one, four = ns("threads1", "monitrace"), ns("threads4", "monitrace")
     frac = res.get("threads_ratio")
     if one is not None and four is not None and frac is not None:
-        verdict = ("met" if frac <= 1.0 else
-                   "within noise (<= 5%)" if frac <= 1.05 else "NOT met")
-        rows.append(("4 threads cost no more per event than 1 (stats mode)",
-                     f"{four:.1f} vs {one:.1f} ns/event; median of "
-                     f"per-round ratios {frac:.2f}x", verdict))
+        verdict = "met" if frac <= 1.0 else "within noise (<= 5%)" if frac <= 1.05 else "NOT met"
+        rows.append(
+            (
+                "4 threads cost no more per event than 1 (stats mode)",
+                f"{four:.1f} vs {one:.1f} ns/event; median of per-round ratios {frac:.2f}x",
+                verdict,
+            )
+        )
     return rows
 
 
 # ---- output -----------------------------------------------------------------
+
 
 def fmt(x: float, spec: str) -> str:
     return "-" if x != x else format(x, spec)
@@ -324,21 +347,25 @@ def markdown(res: dict[str, Any]) -> str:
         "",
     ]
     names = list(res["workloads"])
-    order = [t for t in res["tracers"] if any(
-        t in res["cells"].get(w, {}) for w in names)]
+    order = [t for t in res["tracers"] if any(t in res["cells"].get(w, {}) for w in names)]
     out.append("Time / untraced time (median of per-round ratios):")
     out.append("")
     out.append("| tracer | " + " | ".join(names) + " |")
     out.append("| --- |" + " ---: |" * len(names))
     for t in order:
         cells = [res["cells"].get(w, {}).get(t) for w in names]
-        out.append(f"| {res['tracers'][t]} | " + " | ".join(
-            ("broke" if f"{w}/{t}" in res["broken"] else "-") if c is None
-            else fmt(c["ratio"], ".2f") + "x"
-            for w, c in zip(names, cells)) + " |")
+        out.append(
+            f"| {res['tracers'][t]} | "
+            + " | ".join(
+                ("broke" if f"{w}/{t}" in res["broken"] else "-")
+                if c is None
+                else fmt(c["ratio"], ".2f") + "x"
+                for w, c in zip(names, cells)
+            )
+            + " |"
+        )
     out.append("")
-    out.append("Overhead in ns per event (median of per-round "
-               "(traced - untraced) / events):")
+    out.append("Overhead in ns per event (median of per-round (traced - untraced) / events):")
     out.append("")
     out.append("| tracer | " + " | ".join(names) + " |")
     out.append("| --- |" + " ---: |" * len(names))
@@ -346,18 +373,26 @@ def markdown(res: dict[str, Any]) -> str:
         if t == "untraced":
             continue
         cells = [res["cells"].get(w, {}).get(t) for w in names]
-        out.append(f"| {res['tracers'][t]} | " + " | ".join(
-            ("broke" if f"{w}/{t}" in res["broken"] else "-") if c is None
-            else fmt(c["ns_per_event"], ".1f")
-            for w, c in zip(names, cells)) + " |")
+        out.append(
+            f"| {res['tracers'][t]} | "
+            + " | ".join(
+                ("broke" if f"{w}/{t}" in res["broken"] else "-")
+                if c is None
+                else fmt(c["ns_per_event"], ".1f")
+                for w, c in zip(names, cells)
+            )
+            + " |"
+        )
     out.append("")
     out.append("| workload | events per run | untraced ms |")
     out.append("| --- | ---: | ---: |")
     for w in names:
         base = res["cells"].get(w, {}).get("untraced")
-        out.append(f"| {w}: {res['workloads'][w]['description']} | "
-                   f"{res['workloads'][w]['events']:,} | "
-                   f"{'-' if base is None else fmt(base['base_ms'], '.2f')} |")
+        out.append(
+            f"| {w}: {res['workloads'][w]['description']} | "
+            f"{res['workloads'][w]['events']:,} | "
+            f"{'-' if base is None else fmt(base['base_ms'], '.2f')} |"
+        )
     out.append("")
     out.append("| target | measured | verdict |")
     out.append("| --- | --- | --- |")
@@ -374,20 +409,28 @@ def markdown(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true",
-                   help="small workloads and few rounds (under a minute)")
-    p.add_argument("--rounds", type=int, default=None,
-                   help="interleaved rounds (default 15, quick 5)")
-    p.add_argument("--min-rounds", type=int, default=None,
-                   help="rounds every tracer runs before its time budget "
-                   "applies (default 3, quick 1)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="seconds one tracer may spend on one workload "
-                   "before later rounds skip it (default 15, quick 1)")
+    p.add_argument(
+        "--quick", action="store_true", help="small workloads and few rounds (under a minute)"
+    )
+    p.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds (default 15, quick 5)"
+    )
+    p.add_argument(
+        "--min-rounds",
+        type=int,
+        default=None,
+        help="rounds every tracer runs before its time budget applies (default 3, quick 1)",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds one tracer may spend on one workload "
+        "before later rounds skip it (default 15, quick 1)",
+    )
     p.add_argument("--tracers", help="comma-separated tracer names")
     p.add_argument("--workloads", help="comma-separated workload names")
-    p.add_argument("--no-peers", action="store_true",
-                   help="skip pyftrace, hunter and viztracer")
+    p.add_argument("--no-peers", action="store_true", help="skip pyftrace, hunter and viztracer")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--markdown", help="also write the tables to this file")
     p.add_argument("--json", help="also write raw results to this file")
@@ -430,8 +473,7 @@ def status(res: dict[str, Any]) -> int:
     peers = {make.name for make in tracer_mod.ALL if make.peer}
     ours = [b for b in res["broken"] if b.split("/")[1] not in peers]
     if ours:
-        print(f"monitrace broke while benchmarking: {', '.join(ours)}",
-              file=sys.stderr)
+        print(f"monitrace broke while benchmarking: {', '.join(ours)}", file=sys.stderr)
         return 1
     return 0
 

@@ -66,8 +66,9 @@ def untraced(work: Callable[[], None]) -> float:
 
 def with_monitrace(where: str) -> Callable[[Callable[[], None]], float]:
     def run(work: Callable[[], None]) -> float:
-        session = monitrace.trace(breakpoints=[monitrace.Breakpoint(where, action=print)],
-                                  profile=False)
+        session = monitrace.trace(
+            breakpoints=[monitrace.Breakpoint(where, action=print)], profile=False
+        )
         # The program's time while the session runs: starting and stopping
         # (instrumenting every code object once) is a fixed cost.
         with session:
@@ -82,8 +83,11 @@ def with_settrace(line: int) -> Callable[[Callable[[], None]], float]:
     condition = compile("i < 0", "<condition>", "eval")
 
     def local(frame: Any, event: str, arg: Any) -> Any:
-        if event == "line" and frame.f_lineno == line and eval(condition, frame.f_globals,
-                                                                frame.f_locals):
+        if (
+            event == "line"
+            and frame.f_lineno == line
+            and eval(condition, frame.f_globals, frame.f_locals)
+        ):
             print("hit")
         return local
 
@@ -109,14 +113,20 @@ def main() -> None:
     # The breakpoint in never_called never matches: that is the point.
     warnings.simplefilter("ignore", monitrace.BreakpointWarning)
     cases: dict[str, tuple[Callable[[], None], dict[str, Callable[..., float]]]] = {
-        "elsewhere": (elsewhere, {
-            "monitrace profile=False": with_monitrace(f"{HERE}:{NEVER_LINE}"),
-            "settrace (minimal)": with_settrace(NEVER_LINE),
-        }),
-        "false condition": (false_condition, {
-            "monitrace profile=False": with_monitrace(f"{HERE}:{LOOP_LINE} if i < 0"),
-            "settrace (minimal)": with_settrace(LOOP_LINE),
-        }),
+        "elsewhere": (
+            elsewhere,
+            {
+                "monitrace profile=False": with_monitrace(f"{HERE}:{NEVER_LINE}"),
+                "settrace (minimal)": with_settrace(NEVER_LINE),
+            },
+        ),
+        "false condition": (
+            false_condition,
+            {
+                "monitrace profile=False": with_monitrace(f"{HERE}:{LOOP_LINE} if i < 0"),
+                "settrace (minimal)": with_settrace(LOOP_LINE),
+            },
+        ),
     }
     print(f"Python {sys.version.split()[0]}, {ns.rounds} rounds, median of traced/untraced")
     for name, (work, tracers) in cases.items():

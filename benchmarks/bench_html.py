@@ -60,7 +60,9 @@ def program(scale):
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=10_000_000)
-    p.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
+    p.add_argument(
+        "--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     ns = p.parse_args()
     scale = ns.events / 8_900_000  # about that many events at scale 1
     t0 = time.perf_counter()
@@ -74,8 +76,10 @@ def main() -> int:
     t2 = time.perf_counter()
     text = render(page)
     t3 = time.perf_counter()
-    print(f"aggregation: {t2 - t1:.2f} s ({(t2 - t1) / max(1, info.recorded) * 1e9:.0f} ns/event); "
-          f"rendering the document: {t3 - t2:.2f} s; page: {len(text.encode()) / 1e6:.2f} MB")
+    print(
+        f"aggregation: {t2 - t1:.2f} s ({(t2 - t1) / max(1, info.recorded) * 1e9:.0f} ns/event); "
+        f"rendering the document: {t3 - t2:.2f} s; page: {len(text.encode()) / 1e6:.2f} MB"
+    )
     if not ns.chromium:
         print("!!! no chromium: load time not measured")
         return 0
@@ -86,12 +90,21 @@ def main() -> int:
         blank = os.path.join(d, "blank.html")
         with open(blank, "w") as f:
             f.write("<!DOCTYPE html><title>blank</title>")
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={d}/profile",
-                 "--dump-dom"]
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={d}/profile",
+            "--dump-dom",
+        ]
         for name, target in (("blank page", blank), ("report", path), ("report", path)):
             t4 = time.perf_counter()
-            out = subprocess.run([ns.chromium, *flags, "file://" + target],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [ns.chromium, *flags, "file://" + target],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             wall = time.perf_counter() - t4
             m = re.search(r'data-render-ms="(\d+)"', out)
             drawn = f", drawn {m.group(1)} ms after navigation" if m else ""

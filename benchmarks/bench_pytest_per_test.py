@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-HELPERS = '''
+HELPERS = """
 def parse(text):
     return [int(part) for part in text.split(",") if part]
 
@@ -49,21 +49,21 @@ class Account:
 
     def balance(self):
         return total(self.entries)
-'''
+"""
 
-TEST = '''
+TEST = """
 def test_case_{i}():
     values = parse("{i},2,3")
     account = Account("a{i}")
     for value in values:
         account.add(value)
     assert account.balance() == {expected}
-'''
+"""
 
 # cProfile per test, written as pytest-profiling's --profile does: one
 # profile file per test, merged with pstats at the end and the top rows
 # printed.
-CPROFILE_PLUGIN = '''
+CPROFILE_PLUGIN = """
 import cProfile, os, pstats, re, tempfile
 
 import pytest
@@ -98,7 +98,7 @@ class _Profiling:
 def pytest_configure(config):
     if config.getoption("cprofile"):
         config.pluginmanager.register(_Profiling(), "cprofile-per-test")
-'''
+"""
 
 MODULES = 20
 
@@ -148,8 +148,20 @@ def run_once(python: str, root: str, args: list[str]) -> tuple[float, float]:
 def profile_run(python: str, root: str, path: str) -> None:
     """cProfile one --monitrace run into `path` (pstats), to see where
     the plugin's time goes."""
-    cmd = [python, "-m", "cProfile", "-o", path, "-m", "pytest", "-q",
-           "-p", "no:cacheprovider", "--monitrace", root]
+    cmd = [
+        python,
+        "-m",
+        "cProfile",
+        "-o",
+        path,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--monitrace",
+        root,
+    ]
     subprocess.run(cmd, cwd=root, capture_output=True, check=True)
 
 
@@ -158,8 +170,9 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--python", default=sys.executable)
-    parser.add_argument("--profile", metavar="FILE",
-                        help="also cProfile one --monitrace run into FILE")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="also cProfile one --monitrace run into FILE"
+    )
     parser.add_argument("--markdown", metavar="FILE", help="also write the table here")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="monitrace-bench-") as root:
@@ -174,8 +187,14 @@ def main() -> None:
         if opts.profile:
             profile_run(opts.python, root, os.path.abspath(opts.profile))
     version = subprocess.run(
-        [opts.python, "-c", "import sys, pytest; print(sys.version.split()[0], pytest.__version__)"],
-        capture_output=True, text=True, check=True,
+        [
+            opts.python,
+            "-c",
+            "import sys, pytest; print(sys.version.split()[0], pytest.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     lines = [
         f"{count} small tests, Python {version[0]}, pytest {version[1]}, "
@@ -193,9 +212,11 @@ def main() -> None:
         cpu = statistics.median(c for c, _ in times[name])
         best = min(c for c, _ in times[name])
         wall = statistics.median(w for _, w in times[name])
-        lines.append(f"| {name} | {cpu:.2f} s | {(cpu - base) / count * 1000:+.2f} ms "
-                     f"| {best:.2f} s | {(best - best_base) / count * 1000:+.2f} ms "
-                     f"| {wall:.2f} s |")
+        lines.append(
+            f"| {name} | {cpu:.2f} s | {(cpu - base) / count * 1000:+.2f} ms "
+            f"| {best:.2f} s | {(best - best_base) / count * 1000:+.2f} ms "
+            f"| {wall:.2f} s |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     if opts.markdown:

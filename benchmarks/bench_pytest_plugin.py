@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-MODULE = '''
+MODULE = """
 import pytest
 
 
@@ -51,12 +51,12 @@ class TestGroup:
 
     def test_b(self):
         assert work(3) == 3
-'''
+"""
 
-PLAIN_TEST = '''
+PLAIN_TEST = """
 def test_plain_{i}(value):
     assert work({i}) == {total}
-'''
+"""
 
 MODULES = 20
 
@@ -68,9 +68,7 @@ def write_suite(root: str, tests: int) -> int:
     plain = per_module - params - 2
     count = 0
     for m in range(MODULES):
-        body = "".join(
-            PLAIN_TEST.format(i=i, total=sum(range(i))) for i in range(plain)
-        )
+        body = "".join(PLAIN_TEST.format(i=i, total=sum(range(i))) for i in range(plain))
         with open(os.path.join(root, f"test_mod{m:02d}.py"), "w") as f:
             f.write(MODULE.format(tests=body, params=params))
         count += plain + params + 2
@@ -130,8 +128,9 @@ pytest.main(["-q", "--co", "-p", "no:cacheprovider", "-p", "no:monitrace", sys.a
 def marker_scan_cost(python: str, root: str) -> tuple[int, float]:
     """(items, best seconds) of the plugin's only per-item work when idle:
     looking for @pytest.mark.monitrace among the collected items."""
-    out = subprocess.run([python, "-c", MARKER_SCAN, root], capture_output=True,
-                         text=True, check=True, cwd=root).stdout
+    out = subprocess.run(
+        [python, "-c", MARKER_SCAN, root], capture_output=True, text=True, check=True, cwd=root
+    ).stdout
     _, items, best = next(l for l in out.splitlines() if l.startswith("SCAN")).split()
     return int(items), float(best)
 
@@ -140,8 +139,11 @@ def import_cost(python: str, repeat: int) -> float:
     """Best time to import the plugin module in a fresh interpreter that
     has already imported pytest (what the entry point adds)."""
     return min(
-        float(subprocess.run([python, "-c", IMPORT_COST], capture_output=True,
-                             text=True, check=True).stdout)
+        float(
+            subprocess.run(
+                [python, "-c", IMPORT_COST], capture_output=True, text=True, check=True
+            ).stdout
+        )
         for _ in range(repeat)
     )
 
@@ -165,11 +167,19 @@ def main() -> None:
                     )
         items, scan = marker_scan_cost(opts.python, root)
     version = subprocess.run(
-        [opts.python, "-c", "import sys, pytest; print(sys.version.split()[0], pytest.__version__)"],
-        capture_output=True, text=True, check=True,
+        [
+            opts.python,
+            "-c",
+            "import sys, pytest; print(sys.version.split()[0], pytest.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
-    print(f"{count} tests, Python {version[0]}, pytest {version[1]}, "
-          f"median of {opts.repeat} fresh `python -m pytest` runs\n")
+    print(
+        f"{count} tests, Python {version[0]}, pytest {version[1]}, "
+        f"median of {opts.repeat} fresh `python -m pytest` runs\n"
+    )
     print("| what | configuration | CPU time | vs. without | wall time |")
     print("| --- | --- | ---: | ---: | ---: |")
     for mode in MODES:
@@ -177,11 +187,14 @@ def main() -> None:
         for name in CONFIGS:
             cpu = statistics.median(c for c, _ in times[(mode, name)])
             wall = statistics.median(w for _, w in times[(mode, name)])
-            print(f"| {mode} | {name} | {cpu:.3f} s | {(cpu - base) * 1000:+.0f} ms "
-                  f"| {wall:.3f} s |")
+            print(
+                f"| {mode} | {name} | {cpu:.3f} s | {(cpu - base) * 1000:+.0f} ms | {wall:.3f} s |"
+            )
     cost = import_cost(opts.python, opts.repeat)
-    print(f"\nimporting monitrace.pytest_plugin after pytest: {cost * 1000:.2f} ms (best of "
-          f"{opts.repeat}); the C extension is not loaded")
+    print(
+        f"\nimporting monitrace.pytest_plugin after pytest: {cost * 1000:.2f} ms (best of "
+        f"{opts.repeat}); the C extension is not loaded"
+    )
     print(f"looking for the marker among {items} collected items: {scan * 1000:.2f} ms")
 
 

@@ -127,8 +127,7 @@ class MonitraceSession(Tracer):
     def check(self) -> str | None:
         missing = [n for n in self.needs if n not in _option_names()]
         if missing:
-            return (f"trace() has no {', '.join(missing)} option in this "
-                    "build yet")
+            return f"trace() has no {', '.join(missing)} option in this build yet"
         try:
             monitrace.trace(**self.make_options())
         except Exception as exc:  # an option this build rejects
@@ -226,9 +225,9 @@ class MonitraceFiltered(Tracer):
 
     def check(self) -> str | None:
         self.use_options = "include" in _option_names()
-        self.label = ("monitrace, everything filtered out "
-                      + ("(include= nothing)" if self.use_options
-                         else "(core filter)"))
+        self.label = "monitrace, everything filtered out " + (
+            "(include= nothing)" if self.use_options else "(core filter)"
+        )
         if self.use_options:
             try:
                 monitrace.trace(include=["monitrace_bench_no_such_module"])
@@ -239,9 +238,7 @@ class MonitraceFiltered(Tracer):
 
     def begin(self) -> None:
         if self.use_options:
-            self.session = monitrace.trace(
-                include=["monitrace_bench_no_such_module"]
-            )
+            self.session = monitrace.trace(include=["monitrace_bench_no_such_module"])
             self.session.start()
         else:
             self.core = monitrace._core.Tracer(filter=lambda key: False)
@@ -285,8 +282,7 @@ class Pyftrace(Tracer):
         mon = sys.monitoring
         tool = self.tracer.tool_id
         mon.set_events(tool, 0)
-        for ev in (mon.events.CALL, mon.events.PY_RETURN,
-                   mon.events.C_RETURN, mon.events.C_RAISE):
+        for ev in (mon.events.CALL, mon.events.PY_RETURN, mon.events.C_RETURN, mon.events.C_RAISE):
             mon.register_callback(tool, ev, None)
         mon.free_tool_id(tool)
         self.sink.close()
@@ -371,8 +367,20 @@ class VizTracerSave(Tracer):
 
 
 ALL: list[Callable[[], Tracer]] = [
-    Untraced, SetprofileNoop, SettraceNoop, CProfile, MonitraceStats,
-    MonitraceRecord, MonitraceLive, MonitraceLiveFile, MonitraceFiltered,
-    MonitraceChromeSave, MonitraceCollapsedSave, MonitraceTreeText, Pyftrace,
-    Hunter, VizTracer, VizTracerSave,
+    Untraced,
+    SetprofileNoop,
+    SettraceNoop,
+    CProfile,
+    MonitraceStats,
+    MonitraceRecord,
+    MonitraceLive,
+    MonitraceLiveFile,
+    MonitraceFiltered,
+    MonitraceChromeSave,
+    MonitraceCollapsedSave,
+    MonitraceTreeText,
+    Pyftrace,
+    Hunter,
+    VizTracer,
+    VizTracerSave,
 ]

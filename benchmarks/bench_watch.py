@@ -98,12 +98,16 @@ def main() -> None:
     session = traced()
     watched = traced(watch="function:loop_heavy")
     rows.append(("workload untraced", untraced, ""))
-    rows.append(("workload, trace()", session, f"{(session / untraced - 1) * 100:+.0f}% vs untraced"))
-    rows.append((
-        "workload, trace(watch=loop_heavy)",
-        watched,
-        f"{(watched / session - 1) * 100:+.1f}% vs trace()",
-    ))
+    rows.append(
+        ("workload, trace()", session, f"{(session / untraced - 1) * 100:+.0f}% vs untraced")
+    )
+    rows.append(
+        (
+            "workload, trace(watch=loop_heavy)",
+            watched,
+            f"{(watched / session - 1) * 100:+.1f}% vs trace()",
+        )
+    )
     print(f"Python {sys.version.split()[0]}\n")
     print("| run | seconds | note |\n| --- | ---: | --- |")
     for name, secs, note in rows:

@@ -17,11 +17,13 @@ Workload = Callable[[], object]
 
 # ---- call-heavy recursion ------------------------------------------------
 
+
 def fib(n: int) -> int:
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
 
 # ---- a realistic stdlib mix ----------------------------------------------
+
 
 @dataclasses.dataclass
 class Address:
@@ -39,7 +41,7 @@ class Customer:
     balance: float = 0.0
 
 
-SOURCE = '''
+SOURCE = """
 def area(shape, *, scale=1.0):
     if shape.kind == "circle":
         return 3.14159 * shape.r ** 2 * scale
@@ -51,7 +53,7 @@ class Shape:
     def __init__(self, kind, **kw):
         self.kind = kind
         self.__dict__.update(kw)
-'''
+"""
 
 EMAIL = re.compile(r"(?P<user>[\w.]+)@(?P<host>[\w-]+)\.(?P<tld>[a-z]{2,})")
 
@@ -69,9 +71,13 @@ def stdlib_mix(rounds: int) -> int:
     out = 0
     for i in range(rounds):
         people = [
-            Customer(f"user{k}", f"user.{k}@example-{i}.org",
-                     Address(f"{k} Main St", "Springfield", f"{k:05d}"),
-                     tags=["a", "b"][: k % 3], balance=k * 1.5)
+            Customer(
+                f"user{k}",
+                f"user.{k}@example-{i}.org",
+                Address(f"{k} Main St", "Springfield", f"{k:05d}"),
+                tags=["a", "b"][: k % 3],
+                balance=k * 1.5,
+            )
             for k in range(8)
         ]
         blob = json.dumps([dataclasses.asdict(p) for p in people], indent=1)
@@ -86,6 +92,7 @@ def stdlib_mix(rounds: int) -> int:
 
 
 # ---- an object-oriented simulation ----------------------------------------
+
 
 class Body:
     def __init__(self, x: float, v: float, mass: float) -> None:
@@ -114,8 +121,7 @@ class Heavy(Body):
 class World:
     def __init__(self, n: int) -> None:
         self.bodies: list[Body] = [
-            (Heavy if k % 3 == 0 else Body)(float(k), 0.0, 1.0 + k % 4)
-            for k in range(n)
+            (Heavy if k % 3 == 0 else Body)(float(k), 0.0, 1.0 + k % 4) for k in range(n)
         ]
 
     def net_force(self, body: Body) -> float:
@@ -142,6 +148,7 @@ def simulate(bodies: int, ticks: int) -> float:
 
 
 # ---- generators with asyncio ----------------------------------------------
+
 
 def numbers(n: int):
     for k in range(n):
@@ -176,9 +183,7 @@ async def consume(queue: asyncio.Queue[int | None]) -> int:
 
 
 async def pipelines(count: int, n: int) -> int:
-    queues: list[asyncio.Queue[int | None]] = [
-        asyncio.Queue(maxsize=8) for _ in range(count)
-    ]
+    queues: list[asyncio.Queue[int | None]] = [asyncio.Queue(maxsize=8) for _ in range(count)]
     producers = [produce(q, n) for q in queues]
     consumers = [consume(q) for q in queues]
     results = await asyncio.gather(*producers, *consumers)
@@ -190,6 +195,7 @@ def async_generators(count: int, n: int) -> int:
 
 
 # ---- threads ---------------------------------------------------------------
+
 
 def fib_in_threads(threads: int, n: int, per_thread: int) -> None:
     """`threads` threads each computing fib(n) `per_thread` times; the
@@ -231,25 +237,38 @@ def gentree(rounds: int) -> int:
 
 # name -> (description, full-size workload, quick workload)
 CATALOGUE: dict[str, tuple[str, Workload, Workload]] = {
-    "recursion": ("fib(25) (quick: fib(22)), call-heavy recursion",
-                  lambda: fib(25), lambda: fib(22)),
-    "stdlib": ("json, re, ast, dataclasses",
-               lambda: stdlib_mix(60), lambda: stdlib_mix(20)),
-    "oo": ("n-body simulation: classes, properties, super()",
-           lambda: simulate(50, 30), lambda: simulate(30, 20)),
-    "async": ("asyncio queues, async and plain generator pipelines",
-              lambda: async_generators(8, 1500),
-              lambda: async_generators(4, 800)),
-    "gentree": ("recursion plus a method tree summed through generator "
-                "expressions (record mode's worst case)",
-                lambda: gentree(60), lambda: gentree(20)),
-    "threads4": ("4 threads, each fib(20) x 4 (quick: fib(18) x 2)",
-                 lambda: fib_in_threads(4, 20, 4),
-                 lambda: fib_in_threads(4, 18, 2)),
-    "threads1": ("threads4's work in 1 thread: fib(20) x 16 "
-                 "(quick: fib(18) x 8)",
-                 lambda: fib_in_threads(1, 20, 16),
-                 lambda: fib_in_threads(1, 18, 8)),
+    "recursion": (
+        "fib(25) (quick: fib(22)), call-heavy recursion",
+        lambda: fib(25),
+        lambda: fib(22),
+    ),
+    "stdlib": ("json, re, ast, dataclasses", lambda: stdlib_mix(60), lambda: stdlib_mix(20)),
+    "oo": (
+        "n-body simulation: classes, properties, super()",
+        lambda: simulate(50, 30),
+        lambda: simulate(30, 20),
+    ),
+    "async": (
+        "asyncio queues, async and plain generator pipelines",
+        lambda: async_generators(8, 1500),
+        lambda: async_generators(4, 800),
+    ),
+    "gentree": (
+        "recursion plus a method tree summed through generator "
+        "expressions (record mode's worst case)",
+        lambda: gentree(60),
+        lambda: gentree(20),
+    ),
+    "threads4": (
+        "4 threads, each fib(20) x 4 (quick: fib(18) x 2)",
+        lambda: fib_in_threads(4, 20, 4),
+        lambda: fib_in_threads(4, 18, 2),
+    ),
+    "threads1": (
+        "threads4's work in 1 thread: fib(20) x 16 (quick: fib(18) x 8)",
+        lambda: fib_in_threads(1, 20, 16),
+        lambda: fib_in_threads(1, 18, 8),
+    ),
 }
 
 

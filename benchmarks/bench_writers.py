@@ -43,8 +43,11 @@ def _snapshot():
     with monitrace.trace() as s:
         a(1)
     snap = s.snapshot()
-    idx = {key.co_name: i for i, (kind, key, _m, traced) in enumerate(snap["records"])
-           if kind == "py" and traced}
+    idx = {
+        key.co_name: i
+        for i, (kind, key, _m, traced) in enumerate(snap["records"])
+        if kind == "py" and traced
+    }
     return snap, (idx["a"], idx["b"], idx["c"])
 
 
@@ -73,8 +76,14 @@ def _run(fmt: str, source: Source, directory: str) -> int:
 
         send_spans(source, provider)
         return 0
-    suffix = {"pstats": ".pstats", "json": ".json", "json.gz": ".json.gz",
-              "chrome": ".json", "chrome.gz": ".json.gz", "collapsed": ".folded"}[fmt]
+    suffix = {
+        "pstats": ".pstats",
+        "json": ".json",
+        "json.gz": ".json.gz",
+        "chrome": ".json",
+        "chrome.gz": ".json.gz",
+        "collapsed": ".folded",
+    }[fmt]
     path = os.path.join(directory, "out" + suffix)
     exporters.save(source, path, format=fmt.split(".")[0])
     return os.path.getsize(path)
@@ -86,10 +95,12 @@ def main() -> None:
     parser.add_argument("--formats", default="pstats,json,chrome,chrome.gz,collapsed,otel")
     opts = parser.parse_args()
     snap, funcs = _snapshot()
-    source = Source(snapshot=snap, events=lambda: _events(opts.calls, funcs),
-                    threads=(ThreadInfo(1, 1, "MainThread"), ThreadInfo(2, 2, "worker")))
-    print(f"python {sys.version.split()[0]}, {opts.calls:,} calls "
-          f"({opts.calls // 3 * 6:,} events)")
+    source = Source(
+        snapshot=snap,
+        events=lambda: _events(opts.calls, funcs),
+        threads=(ThreadInfo(1, 1, "MainThread"), ThreadInfo(2, 2, "worker")),
+    )
+    print(f"python {sys.version.split()[0]}, {opts.calls:,} calls ({opts.calls // 3 * 6:,} events)")
     print(f"{'format':<10} {'seconds':>8} {'ns/call':>8} {'peak MiB':>9} {'size MiB':>9}")
     with tempfile.TemporaryDirectory() as directory:
         for fmt in opts.formats.split(","):
@@ -106,8 +117,10 @@ def main() -> None:
             _run(fmt, source, directory)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-            print(f"{fmt:<10} {seconds:8.2f} {seconds / opts.calls * 1e9:8.0f} "
-                  f"{peak / 2**20:9.2f} {size / 2**20:9.1f}")
+            print(
+                f"{fmt:<10} {seconds:8.2f} {seconds / opts.calls * 1e9:8.0f} "
+                f"{peak / 2**20:9.2f} {size / 2**20:9.1f}"
+            )
 
 
 if __name__ == "__main__":

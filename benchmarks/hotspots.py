@@ -66,11 +66,14 @@ def child(mode: str, n: int, threads: int = 0) -> None:
     import monitrace._core
 
     if threads:
+
         def run() -> None:
             threads_fib(threads, n)
     else:
+
         def run() -> None:
             fib(n)
+
     run()
     if mode == "monitrace":
         tracer = monitrace.trace()
@@ -97,10 +100,21 @@ CHILD_ENV = dict(os.environ, PYTHONHASHSEED="0")
 
 
 def perf_counts(mode: str, n: int) -> dict[str, int]:
-    cmd = ["perf", "stat", "-x", ",", "-e", "instructions:u,cycles:u",
-           sys.executable, __file__, "--child", mode, str(n), "0"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env=CHILD_ENV)
+    cmd = [
+        "perf",
+        "stat",
+        "-x",
+        ",",
+        "-e",
+        "instructions:u,cycles:u",
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        str(n),
+        "0",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=CHILD_ENV)
     counts = {}
     for line in out.stderr.splitlines():
         parts = line.split(",")
@@ -109,17 +123,26 @@ def perf_counts(mode: str, n: int) -> dict[str, int]:
     return counts
 
 
-def callgrind_counts(mode: str, n: int, tmp: str,
-                     threads: int = 0) -> dict[str, int]:
+def callgrind_counts(mode: str, n: int, tmp: str, threads: int = 0) -> dict[str, int]:
     out_file = os.path.join(tmp, f"cg.{mode}.{n}.{threads}")
-    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
-           sys.executable, __file__, "--child", mode, str(n), str(threads)]
-    subprocess.run(cmd, capture_output=True, text=True, check=True,
-                   env=CHILD_ENV)
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out_file}",
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        str(n),
+        str(threads),
+    ]
+    subprocess.run(cmd, capture_output=True, text=True, check=True, env=CHILD_ENV)
     ann = subprocess.run(
-        ["callgrind_annotate", "--inclusive=yes", "--threshold=100",
-         "--auto=no", out_file],
-        capture_output=True, text=True, check=True).stdout
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", out_file],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     total = 0
     # The table names some functions twice (with and without the build
     # directory's prefix): keep one number per function name.
@@ -149,19 +172,20 @@ def per_event(get, mode: str, n: int, key: str, runs: int = 1) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tool", choices=("perf", "callgrind", "both"),
-                   default="both")
-    p.add_argument("--n", type=int, default=None,
-                   help="fib size (default 24 for perf, 20 for callgrind)")
-    p.add_argument("--child", nargs=3, metavar=("MODE", "N", "THREADS"),
-                   help=argparse.SUPPRESS)
+    p.add_argument("--tool", choices=("perf", "callgrind", "both"), default="both")
+    p.add_argument(
+        "--n", type=int, default=None, help="fib size (default 24 for perf, 20 for callgrind)"
+    )
+    p.add_argument("--child", nargs=3, metavar=("MODE", "N", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]))
         return 0
-    print(f"Python {sys.version.split()[0]}; per event = (cost of the "
-          "traced fib(n+2) - fib(n)) - (the same untraced), divided by the "
-          "extra PY_START+PY_RETURN events")
+    print(
+        f"Python {sys.version.split()[0]}; per event = (cost of the "
+        "traced fib(n+2) - fib(n)) - (the same untraced), divided by the "
+        "extra PY_START+PY_RETURN events"
+    )
     if args.tool in ("perf", "both"):
         n = args.n or 24
         if shutil.which("perf") is None:
@@ -177,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nperf stat, n={n}, per event beyond untraced:")
             print(f"{'mode':<12} {'instructions':>13} {'cycles':>10}")
             for mode in MODES[1:]:
-                print(f"{mode:<12} {per_event(get, mode, n, 'instructions'):13.1f} "
-                      f"{per_event(get, mode, n, 'cycles'):10.1f}")
+                print(
+                    f"{mode:<12} {per_event(get, mode, n, 'instructions'):13.1f} "
+                    f"{per_event(get, mode, n, 'cycles'):10.1f}"
+                )
     if args.tool in ("callgrind", "both"):
         if shutil.which("valgrind") is None:
             print("callgrind: valgrind not installed, skipped")
@@ -192,17 +218,19 @@ def main(argv: list[str] | None = None) -> int:
                     cg[(mode, size)] = callgrind_counts(mode, size, tmp)
                 return cg[(mode, size)]
 
-            print(f"\ncallgrind, n={n}, instructions per event beyond "
-                  "untraced:")
+            print(f"\ncallgrind, n={n}, instructions per event beyond untraced:")
             print(f"{'mode':<12} {'total':>8} {'in mt_on_py_*':>14}")
             for mode in MODES[1:4]:
                 total = per_event(cget, mode, n, "total")
                 own = per_event(cget, mode, n, "callbacks")
                 print(f"{mode:<12} {total:8.1f} {own:14.1f}")
             m = max(n - 2, 4)
-            print(f"\ncallgrind, monitrace, fib({m}) x 4 over 1 or 4 "
-                  "threads, instructions per event beyond untraced:")
+            print(
+                f"\ncallgrind, monitrace, fib({m}) x 4 over 1 or 4 "
+                "threads, instructions per event beyond untraced:"
+            )
             for threads in (1, 4):
+
                 def tget(mode: str, size: int) -> dict[str, int]:
                     key = (f"{mode}/t{threads}", size)
                     if key not in cg:
@@ -211,8 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 total = per_event(tget, "monitrace", m, "total", runs=4)
                 own = per_event(tget, "monitrace", m, "callbacks", runs=4)
-                print(f"{threads} thread{'s' if threads > 1 else '':<6} "
-                      f"{total:8.1f} {own:14.1f}")
+                print(f"{threads} thread{'s' if threads > 1 else '':<6} {total:8.1f} {own:14.1f}")
     return 0
 
 

@@ -76,50 +76,49 @@ def record_mode(calls: int) -> dict[str, Any] | None:
     with session:
         chunk(calls)
         during = rss()
-    recorded = session.calls("top") + session.calls("middle") + \
-        session.calls("leaf")
-    return {"calls": recorded, "bytes": during - before,
-            "bytes_per_call": (during - before) / max(recorded, 1)}
+    recorded = session.calls("top") + session.calls("middle") + session.calls("leaf")
+    return {
+        "calls": recorded,
+        "bytes": during - before,
+        "bytes_per_call": (during - before) / max(recorded, 1),
+    }
 
 
-def markdown(calls: int, stats: list[tuple[int, int]],
-             record: dict[str, Any] | None) -> str:
+def markdown(calls: int, stats: list[tuple[int, int]], record: dict[str, Any] | None) -> str:
     mib = 1 << 20
     lines = [
-        f"Python {sys.version.split()[0]}: RSS of one stats-mode session "
-        f"over {calls:,} calls",
+        f"Python {sys.version.split()[0]}: RSS of one stats-mode session over {calls:,} calls",
         "",
         "| calls so far | RSS (MiB) |",
         "| ---: | ---: |",
     ]
     lines += [f"| {n:,} | {b / mib:.2f} |" for n, b in stats]
     spread = max(b for _, b in stats[1:]) - min(b for _, b in stats[1:])
-    lines += ["", f"Spread after the first sample: {spread / 1024:.0f} KiB.",
-              ""]
+    lines += ["", f"Spread after the first sample: {spread / 1024:.0f} KiB.", ""]
     if record is None:
-        lines.append("Record mode: not in this build yet (trace() has no "
-                     "`record` option).")
+        lines.append("Record mode: not in this build yet (trace() has no `record` option).")
     else:
         lines.append(
             f"Record mode: {record['calls']:,} recorded calls grew the RSS "
             f"by {record['bytes'] / mib:.1f} MiB = "
-            f"{record['bytes_per_call']:.1f} bytes per recorded call.")
+            f"{record['bytes_per_call']:.1f} bytes per recorded call."
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="1 million calls")
-    p.add_argument("--calls", type=int, default=None,
-                   help="calls for stats mode (default 10 million)")
+    p.add_argument(
+        "--calls", type=int, default=None, help="calls for stats mode (default 10 million)"
+    )
     p.add_argument("--record-calls", type=int, default=2_000_000)
     p.add_argument("--markdown", help="also write the tables to this file")
     args = p.parse_args(argv)
     calls = args.calls or (1_000_000 if args.quick else 10_000_000)
     calls -= calls % 50
     stats = stats_mode(calls)
-    record = record_mode(args.record_calls // 10 if args.quick
-                         else args.record_calls)
+    record = record_mode(args.record_calls // 10 if args.quick else args.record_calls)
     text = markdown(calls, stats, record)
     print(text)
     if args.markdown:

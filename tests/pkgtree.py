@@ -100,8 +100,4 @@ def app(tmp_path, monkeypatch):
 
 def tree_counts(session):
     """{module.qualname: calls} of the tree's functions in a session."""
-    return {
-        s.full_name: s.calls
-        for s in session.stats()
-        if s.module.partition(".")[0] in MODULES
-    }
+    return {s.full_name: s.calls for s in session.stats() if s.module.partition(".")[0] in MODULES}

@@ -15,7 +15,10 @@ import workloads
 
 
 def test_unknown_option_names_it():
-    with pytest.raises(TypeError, match=r"unknown trace\(\) option 'colour'.*known options: .*c_calls, clock, .*tool_id"):
+    with pytest.raises(
+        TypeError,
+        match=r"unknown trace\(\) option 'colour'.*known options: .*c_calls, clock, .*tool_id",
+    ):
         monitrace.trace(colour=True)
 
 
@@ -66,8 +69,11 @@ def test_nested_sessions_both_correct():
     assert outer.calls("fib") == 25 + 41
     # monitrace's own code never shows up in either (asked by module: the
     # checkout itself may well sit in a folder called monitrace/)
-    own = [s for s in outer.stats() + inner.stats()
-           if s.module == "monitrace" or s.module.startswith("monitrace.")]
+    own = [
+        s
+        for s in outer.stats() + inner.stats()
+        if s.module == "monitrace" or s.module.startswith("monitrace.")
+    ]
     assert not own
 
 
@@ -202,6 +208,7 @@ def test_decorator_traces_generator_while_it_runs():
     gen.close()
     assert session.calls("fib") == cprofile_fib_calls(0, 4)
     assert not session.running and session.tool_id is None
+
     # an exception from the generator reaches the caller unchanged
     @monitrace.trace()
     def broken():
@@ -342,8 +349,11 @@ def test_calls_names_as_users_write_them(mtpkg):
         assert s.calls(name) == expected["convert"], name
     # the name users import it by: a re-export, resolved by importing it
     assert s.calls("mtpkg_reexport.Converter.convert") == expected["convert"]
-    with pytest.raises(AssertionError, match="expected mtpkg_reexport.Converter.convert "
-                       "not to be called, but it was called 3 times"):
+    with pytest.raises(
+        AssertionError,
+        match="expected mtpkg_reexport.Converter.convert "
+        "not to be called, but it was called 3 times",
+    ):
         s.assert_not_called("mtpkg_reexport.Converter.convert")
     # the function object itself: plain, bound, classmethod, staticmethod,
     # behind functools.wraps, and a C function
@@ -369,21 +379,31 @@ def test_unknown_names_never_pass(mtpkg):
     for name in ("mtpkg_reexport.Converter.convrt", "convrt", "Converter.convrt"):
         assert s.calls(name) == 0
         assert not s.calls(name).known
-        with pytest.raises(ValueError, match=re.escape(
+        with pytest.raises(
+            ValueError,
+            match=re.escape(
                 f"{name} names no known function (it was not recorded, and it is not a "
-                "dotted name that imports); recorded functions with close names:")) as info:
+                "dotted name that imports); recorded functions with close names:"
+            ),
+        ) as info:
             s.assert_not_called(name)
         with pytest.raises(ValueError, match="names no known function"):
             s.assert_called(name)
         # the message shows the closest recorded functions
         assert "mtpkg_reexport/core.py:10(convert)" in str(info.value)
-    with pytest.raises(ValueError, match=r"no_such_module.f names no known function .* \(no "
-                       r"recorded function has a close name\); pass the function itself"):
+    with pytest.raises(
+        ValueError,
+        match=r"no_such_module.f names no known function .* \(no "
+        r"recorded function has a close name\); pass the function itself",
+    ):
         s.assert_not_called("no_such_module.f")
     with monitrace.trace() as empty:
         pass
-    with pytest.raises(ValueError, match=r"convert names no known function .* \(no function "
-                       r"was recorded\); pass the function itself or its module.qualname"):
+    with pytest.raises(
+        ValueError,
+        match=r"convert names no known function .* \(no function "
+        r"was recorded\); pass the function itself or its module.qualname",
+    ):
         empty.assert_not_called("convert")
     # not functions
     with pytest.raises(TypeError, match="is not a function"):
@@ -394,12 +414,17 @@ def test_unknown_names_never_pass(mtpkg):
 
 def test_calls_ambiguous_function_name():
     ns1 = {"__name__": "mod_a"}
-    exec("class A:\n    def run(self):\n        return 1\n"
-         "class B:\n    def run(self):\n        return 2\n", ns1)
+    exec(
+        "class A:\n    def run(self):\n        return 1\n"
+        "class B:\n    def run(self):\n        return 2\n",
+        ns1,
+    )
     with monitrace.trace() as s:
         ns1["A"]().run(), ns1["B"]().run()
     assert s.calls("A.run") == 1
-    with pytest.raises(ValueError, match="'run' is ambiguous; use one of: mod_a.A.run, mod_a.B.run"):
+    with pytest.raises(
+        ValueError, match="'run' is ambiguous; use one of: mod_a.A.run, mod_a.B.run"
+    ):
         s.calls("run")
 
 
@@ -436,12 +461,23 @@ def test_report_table_columns_and_rows(monkeypatch):
     text = s.report(sort="calls", limit=3, file=buf)
     assert buf.getvalue() == text
     lines = text.splitlines()
-    assert re.match(r"^\s+\d+ function calls \(\d+ primitive calls\) in \d+\.\d{6} seconds$", lines[0])
+    assert re.match(
+        r"^\s+\d+ function calls \(\d+ primitive calls\) in \d+\.\d{6} seconds$", lines[0]
+    )
     assert lines[2] == "   Ordered by: call count"
     assert lines[3].startswith("   List reduced from ")
     header = lines[5].split()
-    assert header == ["ncalls", "tottime", "percall", "cumtime", "percall", "p50", "p99", "max",
-                      "filename:lineno(function)"]
+    assert header == [
+        "ncalls",
+        "tottime",
+        "percall",
+        "cumtime",
+        "percall",
+        "p50",
+        "p99",
+        "max",
+        "filename:lineno(function)",
+    ]
     rows = [REPORT_LINE.match(line) for line in lines[6:]]
     assert all(rows), lines[6:]
     assert len(rows) == 3
@@ -455,8 +491,24 @@ def test_report_table_columns_and_rows(monkeypatch):
     assert rows[1]["loc"].endswith("(keyfn)")
 
 
-@pytest.mark.parametrize("sort", ["calls", "ncalls", "pcalls", "tottime", "time", "cumtime",
-                                  "cumulative", "name", "filename", "p50", "p90", "p99", "max"])
+@pytest.mark.parametrize(
+    "sort",
+    [
+        "calls",
+        "ncalls",
+        "pcalls",
+        "tottime",
+        "time",
+        "cumtime",
+        "cumulative",
+        "name",
+        "filename",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+    ],
+)
 def test_report_sort_keys(sort):
     with monitrace.trace() as s:
         workloads.everything()
@@ -470,7 +522,12 @@ def test_report_sort_orders():
     names = [REPORT_LINE.match(l)["loc"] for l in text.splitlines()[5:] if REPORT_LINE.match(l)]
     keys = [n.rsplit("(", 1)[1] for n in names]
     assert keys == sorted(keys)
-    cum = [x.total_time for x in monitrace.report.__globals__["render_table"].__globals__["sort_stats"](s.stats(), "cumtime")]
+    cum = [
+        x.total_time
+        for x in monitrace.report.__globals__["render_table"].__globals__["sort_stats"](
+            s.stats(), "cumtime"
+        )
+    ]
     assert cum == sorted(cum, reverse=True)
 
 

@@ -35,8 +35,9 @@ async def serve():
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
-        return await asyncio.gather(*(
-            asyncio.create_task(client(port, i), name=f"client-{i}") for i in range(CLIENTS)))
+        return await asyncio.gather(
+            *(asyncio.create_task(client(port, i), name=f"client-{i}") for i in range(CLIENTS))
+        )
 
 
 def test_traced_server_and_clients(tmp_path):
@@ -58,7 +59,7 @@ def test_traced_server_and_clients(tmp_path):
 
     got = shape(s.tree(by_task=True))
     headings = [i for i, x in enumerate(got) if x[0] == "task"]
-    trees = {got[i][1]: got[i + 1:j] for i, j in zip(headings, headings[1:] + [len(got)])}
+    trees = {got[i][1]: got[i + 1 : j] for i, j in zip(headings, headings[1:] + [len(got)])}
     for i in range(CLIENTS):
         assert trees[f"task 'client-{i}'"] == [(1, "client", 1, True)]
     handlers = [name for name, body in trees.items() if body == [(1, "handle", 1, True)]]
@@ -72,5 +73,6 @@ def test_traced_server_and_clients(tmp_path):
     tracks = _async_slices(json.loads(path.read_text())["traceEvents"])
     lives = sorted((sl[0][3], [n.rsplit(".", 1)[-1] for n, *_ in sl]) for sl in tracks.values())
     assert [x for x in lives if x[0].startswith("client")] == [
-        (f"client-{i}", ["client"]) for i in range(CLIENTS)]
+        (f"client-{i}", ["client"]) for i in range(CLIENTS)
+    ]
     assert sum(1 for _t, names in lives if names == ["handle"]) == CLIENTS

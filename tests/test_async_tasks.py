@@ -40,8 +40,10 @@ async def scenario():
     return got
 
 
-_LINE = re.compile(r"^(?P<indent> *)(?P<name>\S+)(?: \((?P<where>[^)]*)\))?  "
-                   r"(?P<calls>\d+) calls?(?P<wall>, \S+ wall)?, \S+ on CPU$")
+_LINE = re.compile(
+    r"^(?P<indent> *)(?P<name>\S+)(?: \((?P<where>[^)]*)\))?  "
+    r"(?P<calls>\d+) calls?(?P<wall>, \S+ wall)?, \S+ on CPU$"
+)
 
 
 def shape(text):
@@ -87,8 +89,10 @@ def test_tree_by_task_matches_the_stats():
     stats = {x.name: x for x in s.stats()}
     assert (stats["fetch"].calls, stats["leaf"].calls, stats["parse"].calls) == (3, 6, 6)
     text = s.tree(by_task=True)
-    assert sum(c for d, name, c, _ in
-               (x for x in shape(text) if x[0] != "task") if name == "leaf") == 6
+    assert (
+        sum(c for d, name, c, _ in (x for x in shape(text) if x[0] != "task") if name == "leaf")
+        == 6
+    )
 
 
 async def outer_task():
@@ -99,15 +103,18 @@ async def outer_task():
 
 def test_nested_awaits_stay_in_the_awaiting_task():
     with monitrace.trace(record=True, include=ONLY_HERE) as s:
+
         async def main():
             return await asyncio.create_task(outer_task(), name="outer")
+
         assert asyncio.run(main()) == 8 + 8 + 10 + 10
     got = shape(s.tree(by_task=True))
     i = got.index(("task", "task 'outer'"))
-    assert got[i + 1:i + 5] == [(1, "outer_task", 1, True)] + [
-        (d + 1, n, c, w) for d, n, c, w in FETCH]
+    assert got[i + 1 : i + 5] == [(1, "outer_task", 1, True)] + [
+        (d + 1, n, c, w) for d, n, c, w in FETCH
+    ]
     j = got.index(("task", "task 'inner'"))
-    assert got[j + 1:j + 4] == FETCH
+    assert got[j + 1 : j + 4] == FETCH
 
 
 def test_manual_coroutine_is_outside_any_task():
@@ -119,9 +126,11 @@ def test_manual_coroutine_is_outside_any_task():
         with pytest.raises(StopIteration):
             coro.send(None)
     got = shape(s.tree(by_task=True))
-    assert got == [("task", "outside any task"),
-                   (1, "test_manual_coroutine_is_outside_any_task.plain", 1, True),
-                   (2, "parse", 1, False)]
+    assert got == [
+        ("task", "outside any task"),
+        (1, "test_manual_coroutine_is_outside_any_task.plain", 1, True),
+        (2, "parse", 1, False),
+    ]
 
 
 def test_tasks_are_not_kept_alive():
@@ -161,8 +170,7 @@ def test_a_task_whose_get_name_raises_changes_nothing():
     got = shape(s.tree(by_task=True))
     # Unnamed, so not guessed: the child ran outside any task we know.
     i = got.index(("task", "outside any task"))
-    assert (1, "test_a_task_whose_get_name_raises_changes_nothing.child", 1, True) \
-        in got[i:]
+    assert (1, "test_a_task_whose_get_name_raises_changes_nothing.child", 1, True) in got[i:]
     assert s.errors == []
 
 
@@ -180,8 +188,9 @@ def _async_slices(events):
     that they nest on each id as Perfetto requires."""
     open_: dict = {}
     done: dict = {}
-    for ev in sorted((e for e in events if e.get("ph") in ("b", "e")),
-                     key=lambda e: (e["ts"], e["ph"] == "b")):
+    for ev in sorted(
+        (e for e in events if e.get("ph") in ("b", "e")), key=lambda e: (e["ts"], e["ph"] == "b")
+    ):
         assert ev["cat"] == "coroutine"
         stack = open_.setdefault(ev["id"], [])
         if ev["ph"] == "b":
@@ -191,7 +200,8 @@ def _async_slices(events):
             assert begin["name"] == ev["name"]  # LIFO on its track
             assert begin["ts"] <= ev["ts"]
             done.setdefault(ev["id"], []).append(
-                (ev["name"], begin["ts"], ev["ts"], begin.get("args", {}).get("task")))
+                (ev["name"], begin["ts"], ev["ts"], begin.get("args", {}).get("task"))
+            )
     assert all(not s for s in open_.values())  # every slice ended
     return done
 
@@ -245,8 +255,11 @@ def test_chrome_cancelled_and_failing_coroutines_end_their_slices(tmp_path):
     with monitrace.trace(record=True, include=ONLY_HERE) as s:
         assert asyncio.run(main()) == ["ValueError", "CancelledError"]
     tracks = _async_slices(_chrome(s, tmp_path))
-    names = {t: [n.rsplit(".", 1)[-1] for n, *_ in sl] for sl in tracks.values()
-             for t in {x[3] for x in sl}}
+    names = {
+        t: [n.rsplit(".", 1)[-1] for n, *_ in sl]
+        for sl in tracks.values()
+        for t in {x[3] for x in sl}
+    }
     assert names["fails"] == ["fails"]
     assert names["stuck"] == ["waits_forever"]
 
@@ -291,16 +304,35 @@ def test_cli_by_task(tmp_path):
     )
     out = tmp_path / "tree.txt"
     run = subprocess.run(
-        [sys.executable, "-m", "monitrace", "--by-task", "--include", "__main__",
-         "-o", str(out), str(script)],
-        capture_output=True, text=True, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "monitrace",
+            "--by-task",
+            "--include",
+            "__main__",
+            "-o",
+            str(out),
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout == "[0, 1]\n"  # the program's output is its own
     got = shape(out.read_text())
     assert got[0][0] == "task"
     assert got[1:3] == [(1, "main", 1, True), (2, "main.<genexpr>", 1, False)]
-    assert got[3:] == [("task", "task 'w0'"), (1, "work", 1, True),
-                       ("task", "task 'w1'"), (1, "work", 1, True)]
-    bad = subprocess.run([sys.executable, "-m", "monitrace", "--by-task", "--report",
-                          str(script)], capture_output=True, text=True)
+    assert got[3:] == [
+        ("task", "task 'w0'"),
+        (1, "work", 1, True),
+        ("task", "task 'w1'"),
+        (1, "work", 1, True),
+    ]
+    bad = subprocess.run(
+        [sys.executable, "-m", "monitrace", "--by-task", "--report", str(script)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "--by-task" in bad.stderr

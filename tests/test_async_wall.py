@@ -121,8 +121,17 @@ def test_report_shows_wall_column_only_when_something_suspended():
     s.report(file=out)
     text = out.getvalue()
     header = next(line for line in text.splitlines() if "ncalls" in line)
-    assert header.split()[:9] == ["ncalls", "tottime", "percall", "cumtime", "percall",
-                                  "walltime", "p50", "p99", "max"]
+    assert header.split()[:9] == [
+        "ncalls",
+        "tottime",
+        "percall",
+        "cumtime",
+        "percall",
+        "walltime",
+        "p50",
+        "p99",
+        "max",
+    ]
     g = _one(s.stats(), "three")
     (line,) = [x for x in text.splitlines() if x.endswith("(three)")]
     assert float(line.split()[5]) == pytest.approx(g.wall_time, abs=1e-6)
@@ -132,8 +141,7 @@ def test_report_shows_wall_column_only_when_something_suspended():
     # Sorted by wall time: the generator first, plain functions after.
     out = io.StringIO()
     s.report(file=out, sort="walltime")
-    rows = [x for x in out.getvalue().splitlines()
-            if x.endswith(")") and "ncalls" not in x]
+    rows = [x for x in out.getvalue().splitlines() if x.endswith(")") and "ncalls" not in x]
     assert rows[0].endswith("(three)")
     assert "Ordered by: wall time" in out.getvalue()
 

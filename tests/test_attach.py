@@ -111,8 +111,7 @@ needs_attach = pytest.mark.skipif(_can_attach() is not None, reason=str(_can_att
 class Target:
     """The target program, run as a subprocess of this interpreter."""
 
-    def __init__(self, tmp_path, *extra, args=(), env=None, python=sys.executable,
-                 slice_=None):
+    def __init__(self, tmp_path, *extra, args=(), env=None, python=sys.executable, slice_=None):
         script = tmp_path / "target.py"
         script.write_text(TARGET)
         if slice_ is None:
@@ -120,8 +119,12 @@ class Target:
             slice_ = 0.02 if REMOTE_EXEC else 0
         self.proc = subprocess.Popen(
             [python, *extra, str(script), str(slice_), *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, cwd=tmp_path, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=env,
         )
         self.out = [self.proc.stdout.readline()]
         assert self.out == ["ready\n"], self.proc.stderr.read()
@@ -202,7 +205,11 @@ class Attacher:
     def __init__(self, *args, cwd=None, env=None):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitrace", "attach", *map(str, args)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+            env=env,
         )
         self.err = []
 
@@ -295,19 +302,24 @@ def test_attach_writes_files_where_asked(target, tmp_path):
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["pid"] == t.pid
     (tick,) = [f["id"] for f in doc["functions"] if f["qualname"] == "tick"]
-    assert sum(r["calls"] for th in doc["threads"] for r in th["stats"]
-               if r["function"] == tick) == 3
+    assert (
+        sum(r["calls"] for th in doc["threads"] for r in th["stats"] if r["function"] == tick) == 3
+    )
     # A Chrome trace (record mode implied by the format)
-    out, err, rc = _run_attach(t, "-o", tmp_path / "trace.json", "--include",
-                               "function:tick", feed=4)
+    out, err, rc = _run_attach(
+        t, "-o", tmp_path / "trace.json", "--include", "function:tick", feed=4
+    )
     assert rc == 0, err
     events = json.loads((tmp_path / "trace.json").read_text())
     events = events["traceEvents"] if isinstance(events, dict) else events
-    assert len([e for e in events if e.get("name", "").endswith("tick")
-                and e.get("ph") in ("X", "B")]) == 4
+    assert (
+        len([e for e in events if e.get("name", "").endswith("tick") and e.get("ph") in ("X", "B")])
+        == 4
+    )
     # Collapsed stacks
-    out, err, rc = _run_attach(t, "-o", tmp_path / "stacks.folded", "--include",
-                               "function:tick", feed=1)
+    out, err, rc = _run_attach(
+        t, "-o", tmp_path / "stacks.folded", "--include", "function:tick", feed=1
+    )
     assert rc == 0, err
     lines = (tmp_path / "stacks.folded").read_text().splitlines()
     assert len(lines) == 1 and "tick" in lines[0]
@@ -319,15 +331,18 @@ def test_attach_writes_files_where_asked(target, tmp_path):
     assert rc == 0, err
     import gzip
 
-    assert report_calls(gzip.decompress((tmp_path / "report.txt.gz").read_bytes()).decode(),
-                        "tick") == 1
+    assert (
+        report_calls(gzip.decompress((tmp_path / "report.txt.gz").read_bytes()).decode(), "tick")
+        == 1
+    )
     stdout, stderr, code = t.finish()
     assert (stdout, stderr, code) == (t.expected_stdout(), "", 7)
     # Nothing of ours is left in the temporary directory.
     import tempfile
 
-    assert not [n for n in os.listdir(tempfile.gettempdir())
-                if n.startswith(f"monitrace-attach-{t.pid}-")]
+    assert not [
+        n for n in os.listdir(tempfile.gettempdir()) if n.startswith(f"monitrace-attach-{t.pid}-")
+    ]
 
 
 def test_attach_through_the_signal_handler(target):
@@ -346,8 +361,10 @@ def test_attach_through_the_signal_handler(target):
 def test_monitrace_signal_toggles_tracing(target, tmp_path):
     """MONITRACE='signal=USR1;output=...': the first signal starts, the
     next stops and writes; nothing is traced before or after."""
-    env = dict(os.environ, MONITRACE=f"signal=USR1;output={tmp_path}/t-{{pid}}.pstats;"
-               "include=function:tick")
+    env = dict(
+        os.environ,
+        MONITRACE=f"signal=USR1;output={tmp_path}/t-{{pid}}.pstats;include=function:tick",
+    )
     t = target(env=env, slice_=0)
     t.feed(1)
     os.kill(t.pid, signal.SIGUSR1)
@@ -369,17 +386,28 @@ def test_monitrace_signal_toggles_tracing(target, tmp_path):
 def test_cli_runs_a_script_named_attach(tmp_path):
     (tmp_path / "attach").write_text("import sys; print('script', sys.argv[1:])\n")
     for argv in (["./attach", "1"], ["--", "attach", "1"]):
-        res = subprocess.run([sys.executable, "-m", "monitrace", "--report", *argv],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        res = subprocess.run(
+            [sys.executable, "-m", "monitrace", "--report", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert res.returncode == 0, res.stderr
         assert res.stdout == "script ['1']\n"
 
 
 # ---- bad input: one line, a non-zero exit, the target untouched --------------
 
+
 def _attach_cmd(*args, env=None):
-    res = subprocess.run([sys.executable, "-m", "monitrace", "attach", *map(str, args)],
-                         capture_output=True, text=True, timeout=120, env=env)
+    res = subprocess.run(
+        [sys.executable, "-m", "monitrace", "attach", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     return res.stdout, res.stderr, res.returncode
 
 
@@ -402,7 +430,10 @@ def test_attach_to_a_process_that_is_not_python(tmp_path):
     try:
         out, err, rc = _attach_cmd(proc.pid)
         assert (out, err, rc) == (
-            "", f"monitrace: process {proc.pid} (sleep) is not a Python process\n", 1)
+            "",
+            f"monitrace: process {proc.pid} (sleep) is not a Python process\n",
+            1,
+        )
         assert _untouched(proc.pid) and proc.poll() is None
     finally:
         proc.kill()
@@ -414,13 +445,20 @@ def test_attach_to_an_older_python():
     old = old if os.path.exists(old) else shutil.which("python3.11")
     if old is None:
         pytest.skip("no Python 3.11 here to play the old target")
-    proc = subprocess.Popen([old, "-c", "import sys, time; print('up', flush=True); "
-                             "time.sleep(3600)"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [old, "-c", "import sys, time; print('up', flush=True); time.sleep(3600)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline() == "up\n"
         out, err, rc = _attach_cmd(proc.pid)
-        assert (out, err, rc) == ("", f"monitrace: process {proc.pid} (python3.11) runs "
-                                  "Python 3.11; monitrace needs 3.12 or newer\n", 1)
+        assert (out, err, rc) == (
+            "",
+            f"monitrace: process {proc.pid} (python3.11) runs "
+            "Python 3.11; monitrace needs 3.12 or newer\n",
+            1,
+        )
         assert _untouched(proc.pid) and proc.poll() is None
     finally:
         proc.kill()
@@ -440,8 +478,11 @@ def test_attach_to_another_users_process(monkeypatch, capsys):
         rc = attach_mod.main([str(proc.pid)])
         out, err = capsys.readouterr()
         assert (out, err, rc) == (
-            "", f"monitrace: process {proc.pid} belongs to root (uid 0), not to you: "
-            "run monitrace as that user (or as root)\n", 1)
+            "",
+            f"monitrace: process {proc.pid} belongs to root (uid 0), not to you: "
+            "run monitrace as that user (or as root)\n",
+            1,
+        )
         assert _untouched(proc.pid)
     finally:
         proc.kill()
@@ -460,7 +501,8 @@ def test_target_that_exits_mid_attach(target):
     out, err, rc = a.wait()
     assert (out, rc) == ("", 1)
     assert err.splitlines()[-1] == (
-        f"monitrace: process {t.pid} exited while it was traced; nothing was collected")
+        f"monitrace: process {t.pid} exited while it was traced; nothing was collected"
+    )
 
 
 @needs_attach
@@ -469,8 +511,10 @@ def test_target_that_cannot_import_monitrace(target):
     t = target("-S")
     out, err, rc = _attach_cmd(t.pid)
     assert rc == 1 and out == ""
-    assert err.startswith(f"monitrace: process {t.pid} cannot import monitrace "
-                          "(ModuleNotFoundError: No module named 'monitrace'")
+    assert err.startswith(
+        f"monitrace: process {t.pid} cannot import monitrace "
+        "(ModuleNotFoundError: No module named 'monitrace'"
+    )
     assert err.endswith("install monitrace in its environment\n")
     assert err.count("\n") == 1
     stdout, stderr, code = t.finish()
@@ -489,19 +533,23 @@ def test_attach_without_gdb(target, tmp_path):
         f"monitrace: process {t.pid} runs Python {sys.version_info[0]}."
         f"{sys.version_info[1]}, where attaching needs gdb, and gdb is not installed: "
         "install it (apt-get install gdb), or start the target with "
-        "MONITRACE='signal=USR1' and use attach --signal\n")
+        "MONITRACE='signal=USR1' and use attach --signal\n"
+    )
     stdout, stderr, code = t.finish()
     assert (stdout, stderr, code) == (t.expected_stdout(), "", 7)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["abc"], "PID must be a process id (a whole number), not 'abc'"),
-    (["0"], "PID must be a positive process id, not 0"),
-    (["1", "--duration", "0"], "argument --duration: must be more than 0 seconds, not '0'"),
-    (["1", "--duration", "soon"], "argument --duration: invalid duration 'soon'"),
-    (["1", "-o", "/nonexistent/x.pstats"], "argument -o/--output: "),
-    (["1", "--signal", "--signal-name", "KILL"], "SIGKILL cannot be used"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["abc"], "PID must be a process id (a whole number), not 'abc'"),
+        (["0"], "PID must be a positive process id, not 0"),
+        (["1", "--duration", "0"], "argument --duration: must be more than 0 seconds, not '0'"),
+        (["1", "--duration", "soon"], "argument --duration: invalid duration 'soon'"),
+        (["1", "-o", "/nonexistent/x.pstats"], "argument -o/--output: "),
+        (["1", "--signal", "--signal-name", "KILL"], "SIGKILL cannot be used"),
+    ],
+)
 def test_bad_command_lines(args, message):
     out, err, rc = _attach_cmd(*args)
     assert rc == 2 and out == ""
@@ -514,10 +562,15 @@ def test_signal_attach_to_a_process_without_the_handler(target):
     does not catch it."""
     t = target()
     out, err, rc = _attach_cmd(t.pid, "--signal")
-    assert (out, err, rc) == ("", (
-        f"monitrace: process {t.pid} does not handle SIGUSR1, which would end it: "
-        "start it with MONITRACE='signal=USR1' or have it call "
-        "monitrace.remote.install(signal=signal.SIGUSR1)\n"), 1)
+    assert (out, err, rc) == (
+        "",
+        (
+            f"monitrace: process {t.pid} does not handle SIGUSR1, which would end it: "
+            "start it with MONITRACE='signal=USR1' or have it call "
+            "monitrace.remote.install(signal=signal.SIGUSR1)\n"
+        ),
+        1,
+    )
     stdout, stderr, code = t.finish()
     assert (stdout, stderr, code) == (t.expected_stdout(), "", 7)
 
@@ -540,7 +593,8 @@ def test_ptrace_restricted_by_yama(monkeypatch, capsys):
             "which lets only a parent trace it: run monitrace as the target's user or "
             "as root, allow it with `sysctl kernel.yama.ptrace_scope=0`, or in a "
             "container add `--cap-add SYS_PTRACE`; or use --signal with a target that "
-            "called monitrace.remote.install()")
+            "called monitrace.remote.install()"
+        )
         assert proc.poll() is None
     finally:
         proc.kill()

@@ -23,8 +23,9 @@ def python(env_value, cwd, *argv):
     env.pop("MONITRACE", None)
     if env_value is not None:
         env["MONITRACE"] = env_value
-    return subprocess.run([sys.executable, *argv], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, *argv], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_pth_file_is_installed_in_site_packages():
@@ -169,10 +170,14 @@ def test_record_writes_chrome_traces_with_args_for_each_process(tmp_path):
         assert {s[0] for s in slices} == {pid}
         names = [s[1] for s in slices]
         assert {name: names.count(name) for name in names} == {
-            "__main__.<module>": 1, "__main__.work": 1, "__main__.leaf": n}
+            "__main__.<module>": 1,
+            "__main__.work": 1,
+            "__main__.leaf": n,
+        }
         leaves = [(b["args"], e) for _, name, b, e in slices if name == "__main__.leaf"]
-        assert leaves == [({"x": str(i)}, {"exit": "return", "return": str(2 * i)})
-                          for i in range(n)]
+        assert leaves == [
+            ({"x": str(i)}, {"exit": "return", "return": str(2 * i)}) for i in range(n)
+        ]
         (work,) = [(b["args"], e["return"]) for _, name, b, e in slices if name == "__main__.work"]
         assert work == ({"n": str(n)}, str([2 * i for i in range(n)]))
 
@@ -180,18 +185,23 @@ def test_record_writes_chrome_traces_with_args_for_each_process(tmp_path):
 def test_record_writes_collapsed_stacks_for_each_process(tmp_path):
     script = tmp_path / "prog.py"
     script.write_text(RECORDED)
-    res = python(f"include=__main__;record;output={tmp_path}/stacks-{{pid}}.folded",
-                 tmp_path, str(script))
+    res = python(
+        f"include=__main__;record;output={tmp_path}/stacks-{{pid}}.folded", tmp_path, str(script)
+    )
     assert (res.returncode, res.stderr) == (0, "")
     pids = eval(res.stdout)
     for pid in pids.values():
         lines = (tmp_path / f"stacks-{pid}.folded").read_text().splitlines()
         stacks = {line.rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1]) for line in lines}
-        assert set(stacks) == {"__main__.<module>", "__main__.<module>;__main__.work",
-                               "__main__.<module>;__main__.work;__main__.leaf"}
+        assert set(stacks) == {
+            "__main__.<module>",
+            "__main__.<module>;__main__.work",
+            "__main__.<module>;__main__.work;__main__.leaf",
+        }
         assert all(us > 0 for us in stacks.values())
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["prog.py"] + [f"stacks-{pid}.folded" for pid in pids.values()])
+        ["prog.py"] + [f"stacks-{pid}.folded" for pid in pids.values()]
+    )
 
 
 def test_json_output_has_the_documented_keys(tmp_path):
@@ -205,12 +215,19 @@ def test_json_output_has_the_documented_keys(tmp_path):
 
     def table(title):
         section = schema.split(title, 1)[1].split("\n#", 1)[0]
-        return {k for row in re.findall(r"^\| `([^|]+)` \|", section, re.M)
-                for k in re.findall(r"[a-z_]+", row)}
+        return {
+            k
+            for row in re.findall(r"^\| `([^|]+)` \|", section, re.M)
+            for k in re.findall(r"[a-z_]+", row)
+        }
 
-    res = python(f"include=__main__;output={tmp_path}/s.json", tmp_path, "-c",
-                 "import threading\ndef f():\n    return 1\n"
-                 "t = threading.Thread(target=f)\nt.start()\nt.join()\nf()\n")
+    res = python(
+        f"include=__main__;output={tmp_path}/s.json",
+        tmp_path,
+        "-c",
+        "import threading\ndef f():\n    return 1\n"
+        "t = threading.Thread(target=f)\nt.start()\nt.join()\nf()\n",
+    )
     assert (res.returncode, res.stderr) == (0, "")
     with open(tmp_path / "s.json") as f:
         doc = json.load(f)
@@ -254,23 +271,40 @@ def test_text_report_to_a_file(tmp_path):
         ("stdlib=maybe", "stdlib= takes 1 or 0"),
         ("min_duration=fast", "invalid duration 'fast'"),
         ("clock=sundial", "clock must be one of"),
-        ("output=/nonexistent/dir/x.json",
-         "output=/nonexistent/dir/x.json: cannot write the trace: no directory '/nonexistent/dir'"),
+        (
+            "output=/nonexistent/dir/x.json",
+            "output=/nonexistent/dir/x.json: cannot write the trace: no directory '/nonexistent/dir'",
+        ),
         ("include", "'include' is not key=value nor a known flag"),
         # Found at start, naming the key, not after the whole run.
         ("sort=bogus", "sort= takes one of calls, cumtime, "),
         ("limit=-5", "limit= takes 0 or more rows, not -5"),
         ("output=x.bin", "output=x.bin: cannot tell the format of "),
         ("output=x.folded", "output=x.folded: the collapsed format (.folded) needs record mode"),
-        ("output=x.collapsed.gz", "output=x.collapsed.gz: the collapsed format (.collapsed) needs record mode"),
+        (
+            "output=x.collapsed.gz",
+            "output=x.collapsed.gz: the collapsed format (.collapsed) needs record mode",
+        ),
         ("args;output=x.json", "args is kept in recorded events: add record"),
         ("retval=1", "retval is kept in recorded events: add record"),
-        ("record=lots", "record= takes 1 or 0 (true/false), or the most events to keep, not 'lots'"),
+        (
+            "record=lots",
+            "record= takes 1 or 0 (true/false), or the most events to keep, not 'lots'",
+        ),
         ("record=-3", "record must be True, False or a positive int"),
         ("recrod", "'recrod' is not key=value nor a known flag (report, record, args, retval)"),
-        ("output=/proc/x.txt", "output=/proc/x.txt: cannot write the trace: cannot create a file in '/proc'"),
-        ("output=/proc/x-{pid}.json", "output=/proc/x-{pid}.json: cannot write the trace: cannot create a file in '/proc'"),
-        ("output=/proc/version", "output=/proc/version: cannot write the trace: cannot create a file in '/proc'"),
+        (
+            "output=/proc/x.txt",
+            "output=/proc/x.txt: cannot write the trace: cannot create a file in '/proc'",
+        ),
+        (
+            "output=/proc/x-{pid}.json",
+            "output=/proc/x-{pid}.json: cannot write the trace: cannot create a file in '/proc'",
+        ),
+        (
+            "output=/proc/version",
+            "output=/proc/version: cannot write the trace: cannot create a file in '/proc'",
+        ),
         (f"max_depth={10**30}", "max_depth must be 1 or more, up to 9223372036854775807"),
         ("min_duration=1e300", "min_duration must be 0 or more seconds, up to 9223372036"),
     ],
@@ -310,7 +344,10 @@ def test_parse_syntax():
     assert autostart.parse("include=re:^a{1,2}$").options["include"] == ("re:^a{1,2}$",)
     assert autostart.parse("1") == autostart.Config(options={}, report=True)
     assert autostart.parse("record;args;retval=1").options == {
-        "record": True, "args": True, "retval": True}
+        "record": True,
+        "args": True,
+        "retval": True,
+    }
     assert autostart.parse("record=5000;args=0").options == {"record": 5000, "args": False}
     assert autostart.parse("record=off").options == {"record": False}
     assert autostart.output_path("x-{pid}-{pid}.json", 42) == "x-42-42.json"
@@ -319,12 +356,30 @@ def test_parse_syntax():
 def test_cli_filter_flags():
     parser = argparse.ArgumentParser()
     add_filter_arguments(parser)
-    args = parser.parse_args([
-        "--include", "app.*", "--include", "function:re:^h", "--exclude", "app.tests",
-        "--within", "app.main", "--exclude-within", "app.slow", "--max-depth", "3",
-        "--no-stdlib", "--site-packages", "--threads", "MainThread", "--threads", "77",
-        "--min-duration", "1.5ms",
-    ])
+    args = parser.parse_args(
+        [
+            "--include",
+            "app.*",
+            "--include",
+            "function:re:^h",
+            "--exclude",
+            "app.tests",
+            "--within",
+            "app.main",
+            "--exclude-within",
+            "app.slow",
+            "--max-depth",
+            "3",
+            "--no-stdlib",
+            "--site-packages",
+            "--threads",
+            "MainThread",
+            "--threads",
+            "77",
+            "--min-duration",
+            "1.5ms",
+        ]
+    )
     opts = filter_options_from_args(args)
     assert opts == {
         "include": ("app.*", "function:re:^h"),
@@ -350,8 +405,10 @@ def test_cli_filter_flags():
         (["--max-depth", "0"], "argument --max-depth: must be 1 or more, not 0"),
         (["--max-depth", "x"], "argument --max-depth: expected a whole number"),
         (["--min-duration", "soon"], "argument --min-duration: invalid duration 'soon'"),
-        (["--max-depth", str(2**63)],
-         "argument --max-depth: must be less than 9223372036854775807, not 9223372036854775808"),
+        (
+            ["--max-depth", str(2**63)],
+            "argument --max-depth: must be less than 9223372036854775807, not 9223372036854775808",
+        ),
         (["--max-depth", str(2**63 - 1)], "argument --max-depth: must be less than"),
     ],
 )
@@ -421,6 +478,7 @@ def test_output_into_a_device_keeps_it(tmp_path, name):
 
 # ---- MONITRACE and pytest ------------------------------------------------------
 
+
 def test_pytest_with_warnings_as_errors_runs_under_monitrace(tmp_path):
     """The .pth imports monitrace before pytest starts; pytest must not
     turn that into a PytestAssertRewriteWarning (an error here)."""
@@ -428,8 +486,17 @@ def test_pytest_with_warnings_as_errors_runs_under_monitrace(tmp_path):
     (tmp_path / "test_x.py").write_text(
         "def helper():\n    return 2\n\n\ndef test_a():\n    assert helper() == 2\n"
     )
-    res = python(f"include=test_x;output={tmp_path}/out-{{pid}}.json", tmp_path,
-                 "-m", "pytest", "-W", "error", "-p", "no:cacheprovider", "test_x.py")
+    res = python(
+        f"include=test_x;output={tmp_path}/out-{{pid}}.json",
+        tmp_path,
+        "-m",
+        "pytest",
+        "-W",
+        "error",
+        "-p",
+        "no:cacheprovider",
+        "test_x.py",
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 passed" in res.stdout
     assert "Warning" not in res.stdout + res.stderr
@@ -519,9 +586,16 @@ def _run_until_sigterm(tmp_path, value, mode, *, preexec_fn=None):
     env.pop("MONITRACE", None)
     if value is not None:
         env["MONITRACE"] = value
-    proc = subprocess.Popen([sys.executable, str(script), mode], env=env, cwd=tmp_path,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), mode],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec_fn,
+    )
     first = proc.stdout.readline()
     if mode == "stdin":
         proc.send_signal(signal.SIGTERM)
@@ -588,16 +662,23 @@ def test_unmatched_spec_said_only_by_a_process_that_traced_nothing(tmp_path):
     MONITRACE names an unmatched one only where the process traced nothing:
     the reason its output is empty. Nothing reaches the program's warnings."""
     code = "def f():\n    return 1\nf(); f()\n"
-    res = python(f"include=nosuchmodule;output={tmp_path}/a.json", tmp_path, "-W", "error",
-                 "-c", code)
+    res = python(
+        f"include=nosuchmodule;output={tmp_path}/a.json", tmp_path, "-W", "error", "-c", code
+    )
     assert res.returncode == 0
     assert res.stderr.splitlines() == [
         f"monitrace: pid {json.loads((tmp_path / 'a.json').read_text())['pid']}: MONITRACE "
         "include spec 'nosuchmodule' matched no function (a bare name means a module or a "
         "full name module.qualname; for a function named so use 'function:nosuchmodule')"
     ]
-    res = python(f"include=__main__,nosuchmodule;output={tmp_path}/b.json", tmp_path,
-                 "-W", "error", "-c", code)
+    res = python(
+        f"include=__main__,nosuchmodule;output={tmp_path}/b.json",
+        tmp_path,
+        "-W",
+        "error",
+        "-c",
+        code,
+    )
     assert res.returncode == 0 and res.stderr == ""
 
 
@@ -605,7 +686,8 @@ def test_forked_child_ending_with_os_exit_writes_its_own_output(tmp_path):
     """os._exit skips atexit; many forking programs end their children
     with it. Each process still writes its own output, of its own calls
     only, and the exit status is the one given."""
-    (tmp_path / "prog.py").write_text(textwrap.dedent("""
+    (tmp_path / "prog.py").write_text(
+        textwrap.dedent("""
         import os
 
         def work(n):
@@ -620,7 +702,8 @@ def test_forked_child_ending_with_os_exit_writes_its_own_output(tmp_path):
             os._exit(7)
         _, status = os.waitpid(pid, 0)
         print("child exit", os.waitstatus_to_exitcode(status))
-    """))
+    """)
+    )
     res = python(f"output={tmp_path}/out-{{pid}}.json", tmp_path, "prog.py")
     assert res.returncode == 0, res.stderr
     assert res.stdout == "child exit 7\n"

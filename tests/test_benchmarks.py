@@ -50,7 +50,8 @@ def test_thread_workloads_do_the_same_work():
     # Starting threads costs events of its own: the benchmark's threads4
     # row carries that, threads1 does not.
     assert bench.count_events(lambda: workloads.fib_in_threads(4, 8, 1)) > bench.count_events(
-        lambda: workloads.fib_in_threads(1, 8, 4))
+        lambda: workloads.fib_in_threads(1, 8, 4)
+    )
 
 
 def test_every_workload_runs_and_counts():
@@ -75,10 +76,21 @@ def test_tracer_starts_and_stops_cleanly(make):
 
 
 def test_measure_one_round_gives_every_cell():
-    ns = type("Args", (), dict(
-        quick=True, rounds=1, min_rounds=1, budget=0.0, seed=1,
-        tracers="untraced,monitrace,filtered", workloads="recursion",
-        no_peers=True, verbose=False))()
+    ns = type(
+        "Args",
+        (),
+        dict(
+            quick=True,
+            rounds=1,
+            min_rounds=1,
+            budget=0.0,
+            seed=1,
+            tracers="untraced,monitrace,filtered",
+            workloads="recursion",
+            no_peers=True,
+            verbose=False,
+        ),
+    )()
     res = bench.measure(ns)
     cells = res["cells"]["recursion"]
     assert set(cells) == {"untraced", "monitrace", "filtered"}

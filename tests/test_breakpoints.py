@@ -24,8 +24,13 @@ def run(args, stdin="", cwd=None, env=None):
     full_env = {k: v for k, v in os.environ.items() if k not in ("MONITRACE", "PYTHONBREAKPOINT")}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, *args], input=stdin, capture_output=True, text=True, cwd=cwd,
-        env=full_env, timeout=60,
+        [sys.executable, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=60,
     )
 
 
@@ -54,12 +59,15 @@ print("result", f(4))
 
 def test_pdb_stops_at_the_line_in_its_frame_and_continues(tmp_path):
     write(tmp_path / "prog.py", PROG)
-    driver = write(tmp_path / "driver.py", """\
+    driver = write(
+        tmp_path / "driver.py",
+        """\
         import runpy, monitrace
         with monitrace.trace(breakpoints=["prog.py:4 if i == 2"], profile=False):
             runpy.run_path("prog.py")
         print("after")
-    """)
+    """,
+    )
     r = run([driver], stdin="p total, i\nc\n", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -73,11 +81,14 @@ def test_pdb_stops_at_the_line_in_its_frame_and_continues(tmp_path):
 
 def test_pdb_next_steps_and_quit_raises_bdbquit(tmp_path):
     write(tmp_path / "prog.py", PROG)
-    driver = write(tmp_path / "driver.py", """\
+    driver = write(
+        tmp_path / "driver.py",
+        """\
         import runpy, monitrace
         with monitrace.trace(breakpoints=["prog.py:4 if i == 1"], profile=False):
             runpy.run_path("prog.py")
-    """)
+    """,
+    )
     r = run([driver], stdin="n\nn\np i, total\nc\n", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     # n: the for line, n: the body again (i == 2), where total is 1.
@@ -133,11 +144,14 @@ def test_pdb_in_method_nested_function_generator_and_coroutine(tmp_path):
         f"places.py:{line_of(prog, 'yield sq')} if k == 2",
         f"places.py:{line_of(prog, 'return doubled')}",
     ]
-    driver = write(tmp_path / "driver.py", f"""\
+    driver = write(
+        tmp_path / "driver.py",
+        f"""\
         import runpy, monitrace
         with monitrace.trace(breakpoints={where!r}, profile=False):
             runpy.run_path("places.py")
-    """)
+    """,
+    )
     stdin = "p new, self.size\nc\np a, b, both\nc\np k, sq\nc\np doubled\nc\n"
     r = run([driver], stdin=stdin, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -171,11 +185,14 @@ print("done")
 def test_pdb_in_two_threads_one_at_a_time(tmp_path):
     prog = write(tmp_path / "threads.py", THREADS)
     line = line_of(prog, "return label")
-    driver = write(tmp_path / "driver.py", f"""\
+    driver = write(
+        tmp_path / "driver.py",
+        f"""\
         import runpy, monitrace
         with monitrace.trace(breakpoints=["threads.py:{line}"], profile=False):
             runpy.run_path("threads.py")
-    """)
+    """,
+    )
     r = run([driver], stdin="p label\nc\np label\nc\n", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = r.stdout
@@ -194,8 +211,11 @@ def test_pdb_in_two_threads_one_at_a_time(tmp_path):
 
 def test_cli_break_with_script_prints_no_tree(tmp_path):
     prog = write(tmp_path / "prog.py", PROG)
-    r = run(["-m", "monitrace", "--break", "prog.py:4", "--break-if", "i == 3", prog, "x"],
-            stdin="p total\nc\n", cwd=tmp_path)
+    r = run(
+        ["-m", "monitrace", "--break", "prog.py:4", "--break-if", "i == 3", prog, "x"],
+        stdin="p total\nc\n",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "-> total += i" in r.stdout
     assert "(Pdb) 3" in r.stdout
@@ -205,13 +225,25 @@ def test_cli_break_with_script_prints_no_tree(tmp_path):
 
 def test_cli_break_with_module_and_command(tmp_path):
     write(tmp_path / "progmod.py", PROG)
-    r = run(["-m", "monitrace", "--break", "progmod.f", "-m", "progmod"],
-            stdin="p n\nc\n", cwd=tmp_path)
+    r = run(
+        ["-m", "monitrace", "--break", "progmod.f", "-m", "progmod"], stdin="p n\nc\n", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert "progmod.py(2)f()" in r.stdout  # the first line of f's body
     assert "(Pdb) 4" in r.stdout
-    r = run(["-m", "monitrace", "--break", "progmod.f", "--break-action", "print",
-             "-c", "import progmod"], cwd=tmp_path)
+    r = run(
+        [
+            "-m",
+            "monitrace",
+            "--break",
+            "progmod.f",
+            "--break-action",
+            "print",
+            "-c",
+            "import progmod",
+        ],
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stderr == f"monitrace: {tmp_path / 'progmod.py'}:2 f() n=4\n"
 
@@ -236,8 +268,10 @@ def test_cli_bad_break_is_a_usage_error(tmp_path):
 
 def test_cli_break_with_report_keeps_statistics(tmp_path):
     prog = write(tmp_path / "prog.py", PROG)
-    r = run(["-m", "monitrace", "--report", "--break", "prog.f", "--break-action", "stack",
-             prog], cwd=tmp_path)
+    r = run(
+        ["-m", "monitrace", "--report", "--break", "prog.f", "--break-action", "stack", prog],
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "called from:" in r.stderr
     assert "ncalls" in r.stderr  # the report table
@@ -245,8 +279,7 @@ def test_cli_break_with_report_keeps_statistics(tmp_path):
 
 def test_monitrace_env_break(tmp_path):
     prog = write(tmp_path / "prog.py", PROG)
-    r = run([prog], cwd=tmp_path,
-            env={"MONITRACE": "break=prog.py:4 if i >= 2;break_action=print"})
+    r = run([prog], cwd=tmp_path, env={"MONITRACE": "break=prog.py:4 if i >= 2;break_action=print"})
     assert r.returncode == 0, r.stderr
     assert r.stdout == "result 6\n"
     path = tmp_path / "prog.py"
@@ -304,8 +337,9 @@ def test_ignore_and_temporary():
 def test_two_breakpoints_on_one_line():
     first, second = [], []
     bps = [
-        Breakpoint(f"{HERE}:{F_BODY}", action=lambda fr: first.append(fr.f_locals["i"]),
-                   temporary=True),
+        Breakpoint(
+            f"{HERE}:{F_BODY}", action=lambda fr: first.append(fr.f_locals["i"]), temporary=True
+        ),
         Breakpoint(f"{HERE}:{F_BODY} if i % 2", action=lambda fr: second.append(fr.f_locals["i"])),
     ]
     with trace(breakpoints=bps, profile=False):
@@ -341,7 +375,9 @@ def test_action_error_is_reported_at_stop_not_raised():
         raise ZeroDivisionError("in the action")
 
     s = trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY}", action=action)], profile=False)
-    with pytest.warns(BreakpointWarning, match=r"action raised ZeroDivisionError\('in the action'\)"):
+    with pytest.warns(
+        BreakpointWarning, match=r"action raised ZeroDivisionError\('in the action'\)"
+    ):
         with s:
             assert f(3) == 3
 
@@ -370,13 +406,15 @@ def test_keyboard_interrupt_in_a_condition_reaches_the_program():
 
 
 def test_print_and_stack_actions(capsys):
-    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY} if i == 1", action="print")],
-               profile=False):
+    with trace(
+        breakpoints=[Breakpoint(f"{HERE}:{F_BODY} if i == 1", action="print")], profile=False
+    ):
         f(2)
     err = capsys.readouterr().err
     assert err == f"monitrace: {__file__}:{F_BODY} f() n=2 total=0 i=1\n"
-    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY} if i == 1", action="stack")],
-               profile=False):
+    with trace(
+        breakpoints=[Breakpoint(f"{HERE}:{F_BODY} if i == 1", action="stack")], profile=False
+    ):
         f(2)
     err = capsys.readouterr().err
     assert err.startswith(f"monitrace: {__file__}:{F_BODY} f(), called from:\n")
@@ -386,8 +424,10 @@ def test_print_and_stack_actions(capsys):
 
 def test_function_spec_breaks_at_its_first_line():
     seen = []
-    with trace(breakpoints=[Breakpoint(f"{__name__}.f", action=lambda fr: seen.append(fr.f_lineno))],
-               profile=False):
+    with trace(
+        breakpoints=[Breakpoint(f"{__name__}.f", action=lambda fr: seen.append(fr.f_lineno))],
+        profile=False,
+    ):
         f(2)
         f(1)
     assert seen == [f.__code__.co_firstlineno + 1] * 2
@@ -397,6 +437,7 @@ def test_nested_function_spec_and_generator_and_coroutine():
     def outer():
         def inner(x):
             return x + 1
+
         return inner(1)
 
     def gen():
@@ -414,9 +455,11 @@ def test_nested_function_spec_and_generator_and_coroutine():
 
     first = outer.__code__.co_firstlineno
     bps = [
-        Breakpoint(f"{__name__}.test_nested_function_spec_and_generator_and_coroutine.outer.inner",
-                   action=action),
-        Breakpoint(f"{HERE}:{first + 6}", action=action),   # yield 2
+        Breakpoint(
+            f"{__name__}.test_nested_function_spec_and_generator_and_coroutine.outer.inner",
+            action=action,
+        ),
+        Breakpoint(f"{HERE}:{first + 6}", action=action),  # yield 2
         Breakpoint(f"{HERE}:{first + 10}", action=action),  # return 3
     ]
     with trace(breakpoints=bps, profile=False):
@@ -443,7 +486,9 @@ def test_breakpoints_in_threads():
 def test_file_line_without_code_raises_at_start(tmp_path):
     prog = write(tmp_path / "prog.py", "x = 1\n\n# a comment\ny = 2\n")
     for line, why in ((2, "blank"), (3, "blank, a comment"), (9, "past the end")):
-        with pytest.raises(ValueError, match=rf"'{prog}:{line}': line {line} of .* has no code \({why}"):
+        with pytest.raises(
+            ValueError, match=rf"'{prog}:{line}': line {line} of .* has no code \({why}"
+        ):
             trace(breakpoints=[f"{prog}:{line}"])
     trace(breakpoints=[f"{prog}:4"])  # fine
 
@@ -497,8 +542,9 @@ def test_profile_false_decides_once_per_code_object():
 def test_beside_a_statistics_session_counts_stay_exact():
     seen, action = collect()
     stats = trace()
-    brk = trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY} if i == 1", action=action)],
-                profile=False)
+    brk = trace(
+        breakpoints=[Breakpoint(f"{HERE}:{F_BODY} if i == 1", action=action)], profile=False
+    )
     with stats:
         with brk:
             for _ in range(50):
@@ -516,8 +562,7 @@ def test_a_later_session_is_not_left_disabled():
     with pytest.warns(BreakpointWarning, match="never matched"):
         with trace(breakpoints=[f"{HERE}:{F_BODY}"], profile=False):
             pass  # nothing ran there
-    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY}", action=lambda fr: None)],
-               profile=False):
+    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY}", action=lambda fr: None)], profile=False):
         f(2)
     with trace() as s:
         for _ in range(5):
@@ -527,12 +572,17 @@ def test_a_later_session_is_not_left_disabled():
 
 def test_lines_quiet_for_one_session_come_back_for_the_next():
     seen = []
-    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY}", action=lambda fr: None)],
-               profile=False):
+    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY}", action=lambda fr: None)], profile=False):
         f(3)  # f's other lines answered DISABLE
-    with trace(breakpoints=[Breakpoint(f"{HERE}:{F_BODY + 1}",  # return total
-                                       action=lambda fr: seen.append(fr.f_locals["total"]))],
-               profile=False):
+    with trace(
+        breakpoints=[
+            Breakpoint(
+                f"{HERE}:{F_BODY + 1}",  # return total
+                action=lambda fr: seen.append(fr.f_locals["total"]),
+            )
+        ],
+        profile=False,
+    ):
         f(3)
     assert seen == [3]
 
@@ -574,18 +624,21 @@ def test_errors_prints_the_last_lines_of_the_frame_it_leaves(capsys):
         "the last lines it ran:",
         f"  {first + 1:>5} | y = x * 2    # x=3 y=6",
         f"  {first + 2:>5} | z = y + 1    # y=6 z=7",
-        f"  {first + 3:>5} | raise ValueError(f\"bad {{z}}\")    # z=7",
+        f'  {first + 3:>5} | raise ValueError(f"bad {{z}}")    # z=7',
     ]
 
 
 def test_cli_errors(tmp_path):
-    prog = write(tmp_path / "boom.py", """\
+    prog = write(
+        tmp_path / "boom.py",
+        """\
         def boom(n):
             half = n // 2
             return 10 // (half - half)
 
         boom(8)
-    """)
+    """,
+    )
     r = run(["-m", "monitrace", "--errors", prog], cwd=tmp_path)
     assert r.returncode == 1
     try:

@@ -62,8 +62,7 @@ def test_chrome_json_escapes_everything_and_stays_utf8(tmp_path):
     data = path.read_bytes()
     text = data.decode("utf-8")  # strict: a lone surrogate would fail here
     doc = json.loads(text)
-    (take,) = [e for e in doc["traceEvents"]
-               if e["ph"] == "B" and e["name"].endswith(".take")]
+    (take,) = [e for e in doc["traceEvents"] if e["ph"] == "B" and e["name"].endswith(".take")]
     assert take["args"]["args"]["a"] == repr(Odd())  # \ud800 comes back as written
     assert take["args"]["args"]["b"] == "'xxx'"
     assert "\\ud800" in text and "\\u0000" in text and "\\u001f" in text
@@ -134,7 +133,9 @@ def test_live_tree_to_a_full_device_is_reported_at_stop(tmp_path):
                 cases.fact(3)
 
         messages = _tracer_errors(run)
-    assert len(messages) == 1 and "live output: OSError(28, 'No space left on device')" in messages[0]
+    assert (
+        len(messages) == 1 and "live output: OSError(28, 'No space left on device')" in messages[0]
+    )
 
 
 def test_live_tree_to_a_file_is_buffered_and_complete_at_stop(tmp_path):
@@ -189,8 +190,12 @@ def test_forked_child_does_not_repeat_the_parents_buffered_tree(tmp_path):
             example.bar()
     lines = path.read_text().splitlines()
     assert [line.strip().split(" ")[:2] for line in lines] == [
-        ["Called", "foo:1"], ["Called", "bar:5"], ["Returning", "bar"],
-        ["Returning", "foo"], ["Called", "bar:5"], ["Returning", "bar"],
+        ["Called", "foo:1"],
+        ["Called", "bar:5"],
+        ["Returning", "bar"],
+        ["Returning", "foo"],
+        ["Called", "bar:5"],
+        ["Returning", "bar"],
     ]
 
 
@@ -244,11 +249,14 @@ def test_tree_library_is_validated():
 
 def test_command_hides_deep_library_frames_unless_all(tmp_path):
     script = tmp_path / "uses_json.py"
-    script.write_text("import json\n\n\ndef main():\n    return json.dumps([1, {'a': 2}])\n\n\nmain()\n")
+    script.write_text(
+        "import json\n\n\ndef main():\n    return json.dumps([1, {'a': 2}])\n\n\nmain()\n"
+    )
     cmd = [sys.executable, "-m", "monitrace"]
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    first = subprocess.run([*cmd, str(script)], capture_output=True, text=True, env=env,
-                           cwd=tmp_path, timeout=60)
+    first = subprocess.run(
+        [*cmd, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    )
     lines = first.stderr.splitlines()
     assert lines[:4] == [
         "Called main:4 from line 8",
@@ -258,17 +266,30 @@ def test_command_hides_deep_library_frames_unless_all(tmp_path):
     ]
     assert lines[1].strip().startswith("Called dumps:") and lines[2].strip() == "Returning dumps"
     assert lines[-1].startswith("monitrace: ") and lines[-1].endswith(
-        " calls in library code not shown; --all shows them")
-    full = subprocess.run([*cmd, "--all", str(script)], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=60)
+        " calls in library code not shown; --all shows them"
+    )
+    full = subprocess.run(
+        [*cmd, "--all", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert "JSONEncoder.encode" in full.stderr and "not shown" not in full.stderr
     hidden = int(lines[-1].split()[1].replace(",", ""))
     shown_all = sum(1 for line in full.stderr.splitlines() if line.strip().startswith("Called "))
     shown_first = sum(1 for line in lines if line.strip().startswith("Called "))
     assert shown_all - shown_first == hidden
     # --stdlib asks for the standard library: shown in full too
-    stdlib = subprocess.run([*cmd, "--stdlib", str(script)], capture_output=True, text=True,
-                            env=env, cwd=tmp_path, timeout=60)
+    stdlib = subprocess.run(
+        [*cmd, "--stdlib", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert stdlib.stderr == full.stderr
 
 
@@ -320,7 +341,11 @@ def test_live_tree_from_many_threads_keeps_every_line_whole():
             assert name in ("w0", "w1", "w2", "w3")
         words.append(" ".join(line.strip().split(" ")[:2]).split(":")[0])
     assert sorted(set(words)) == [
-        "Called _branch", "Called _leaf", "Returning _branch", "Returning _leaf"]
+        "Called _branch",
+        "Called _leaf",
+        "Returning _branch",
+        "Returning _leaf",
+    ]
     assert [words.count(w) for w in ("Called _branch", "Returning _branch")] == [4, 4]
     assert [words.count(w) for w in ("Called _leaf", "Returning _leaf")] == [200, 200]
 
@@ -338,8 +363,9 @@ def test_tree_library_first_still_shows_user_callbacks_below_hidden_frames():
     with monitrace.trace(live=True, file=buf, tree_library="first"):
         assert dumps_with_a_callback() == '{"s": [1, 2, 3]}'
     lines = buf.getvalue().splitlines()
-    assert [line.split(":")[0] if line.lstrip().startswith("Called") else line
-            for line in lines[:-1]] == [
+    assert [
+        line.split(":")[0] if line.lstrip().startswith("Called") else line for line in lines[:-1]
+    ] == [
         "Called dumps_with_a_callback",
         "    Called dumps",
         "        Called _user_default",
@@ -372,6 +398,7 @@ def test_min_duration_exports_from_c_match_the_python_writers(min_duration):
             def per_thread(text):
                 doc = json.loads(text)
                 return sorted(json.dumps(e, sort_keys=True) for e in doc["traceEvents"])
+
             assert per_thread(mine) == per_thread(py.getvalue())
         else:
             assert mine == py.getvalue()

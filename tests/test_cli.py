@@ -259,10 +259,7 @@ def test_depth_lines_path_c_calls(tmp_path):
     assert r.stderr.splitlines()[0] == "Called foo@example.py:1 from example.py:8"
     r = run("--c-calls", "-c", "def f():\n    return len('ab')\nf()\n")
     assert r.stderr == (
-        "Called f:1 from line 3\n"
-        "    Called len from line 2\n"
-        "    Returning len\n"
-        "Returning f\n"
+        "Called f:1 from line 3\n    Called len from line 2\n    Returning len\nReturning f\n"
     )
 
 
@@ -305,19 +302,29 @@ def test_spec_flags_are_checked_and_unmatched_specs_said_once():
     assert r.stderr.splitlines()[-1] == (
         "monitrace: error: argument --include: unknown field 'bogus' in 'bogus:foo'; a spec "
         "is [field:][re:]pattern with field one of module, function, qualname, fullname, "
-        "file, filename")
+        "file, filename"
+    )
     r = run("--within", "funtion:foo", EXAMPLE)
     assert r.returncode == 2
-    assert "argument --within: unknown field 'funtion' in 'funtion:foo' (did you mean " \
+    assert (
+        "argument --within: unknown field 'funtion' in 'funtion:foo' (did you mean "
         "'function'?)" in r.stderr
+    )
     # `--within foo` names a module: nothing is traced, and one line says why
     r = run("--within", "foo", "--include", "__main__", EXAMPLE)
-    assert (r.returncode, r.stderr) == (0, (
-        "monitrace: --within spec 'foo' matched no function (a bare name means a module or "
-        "a full name module.qualname; for a function named so use 'function:foo')\n"))
+    assert (r.returncode, r.stderr) == (
+        0,
+        (
+            "monitrace: --within spec 'foo' matched no function (a bare name means a module or "
+            "a full name module.qualname; for a function named so use 'function:foo')\n"
+        ),
+    )
     r = run("--within", "function:foo", EXAMPLE)
-    assert (r.returncode, r.stderr) == (0, "Called foo:1 from line 8\n    Called bar:5 from "
-                                        "line 2\n    Returning bar\nReturning foo\n")
+    assert (r.returncode, r.stderr) == (
+        0,
+        "Called foo:1 from line 8\n    Called bar:5 from "
+        "line 2\n    Returning bar\nReturning foo\n",
+    )
 
 
 DEPTHS = """\
@@ -338,17 +345,30 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("flags, options, calls", [
-    # a: the thread's top level
-    (["--max-depth", "1"], dict(max_depth=1), {"work": 1, "a": 1}),
-    (["--max-depth", "2"], dict(max_depth=2), {"work": 1, "a": 2, "b": 1}),
-    (["--within", "function:a", "--max-depth", "1"], dict(within="function:a", max_depth=1),
-     {"a": 2}),
-    (["--within", "function:b", "--max-depth", "2"], dict(within="function:b", max_depth=2),
-     {"b": 2, "c": 4}),
-    (["--include", "function:a", "--include", "function:b", "--max-depth", "1"],
-     dict(include=("function:a", "function:b"), max_depth=1), {"a": 2}),
-], ids=["depth1", "depth2", "within-a-1", "within-b-2", "include-1"])
+@pytest.mark.parametrize(
+    "flags, options, calls",
+    [
+        # a: the thread's top level
+        (["--max-depth", "1"], dict(max_depth=1), {"work": 1, "a": 1}),
+        (["--max-depth", "2"], dict(max_depth=2), {"work": 1, "a": 2, "b": 1}),
+        (
+            ["--within", "function:a", "--max-depth", "1"],
+            dict(within="function:a", max_depth=1),
+            {"a": 2},
+        ),
+        (
+            ["--within", "function:b", "--max-depth", "2"],
+            dict(within="function:b", max_depth=2),
+            {"b": 2, "c": 4},
+        ),
+        (
+            ["--include", "function:a", "--include", "function:b", "--max-depth", "1"],
+            dict(include=("function:a", "function:b"), max_depth=1),
+            {"a": 2},
+        ),
+    ],
+    ids=["depth1", "depth2", "within-a-1", "within-b-2", "include-1"],
+)
 def test_max_depth_records_the_same_calls_as_the_api(tmp_path, flags, options, calls):
     """--max-depth N counts levels as trace(max_depth=N) does: from the
     calls the program's code makes, from a within= target, from the first
@@ -385,12 +405,16 @@ print("main done", flush=True)
 """
 
 
-@pytest.mark.parametrize("ending, status", [
-    ("", 0),
-    ("sys.exit('bye')\n", 1),
-    ("sys.exit(3)\n", 3),
-    ("raise ValueError('boom')\n", 1),
-], ids=["end", "exit-message", "exit-3", "exception"])
+@pytest.mark.parametrize(
+    "ending, status",
+    [
+        ("", 0),
+        ("sys.exit('bye')\n", 1),
+        ("sys.exit(3)\n", 3),
+        ("raise ValueError('boom')\n", 1),
+    ],
+    ids=["end", "exit-message", "exit-3", "exception"],
+)
 def test_threads_that_outlive_the_main_code_are_traced_until_joined(tmp_path, ending, status):
     """A non-daemon thread that works after the main code has ended is
     traced until the interpreter would join it: --report counts all of
@@ -403,15 +427,18 @@ def test_threads_that_outlive_the_main_code_are_traced_until_joined(tmp_path, en
     r = run("--report", "--no-stdlib", script)
     assert (r.returncode, r.stdout) == (status, expected.stdout)
     assert r.stderr.startswith(expected.stderr)  # the report comes last
-    rows = {line.rsplit("(", 1)[1]: line.split()[0]
-            for line in r.stderr[len(expected.stderr):].splitlines() if "outlive.py:" in line}
+    rows = {
+        line.rsplit("(", 1)[1]: line.split()[0]
+        for line in r.stderr[len(expected.stderr) :].splitlines()
+        if "outlive.py:" in line
+    }
     assert rows == {"<module>)": "1", "worker)": "1", "f)": "25"}
     # With the standard library traced: what the main thread does once its
     # code has ended (printing, joining) is not the program's, and is left out.
     r = run("--report", script)
     assert (r.returncode, r.stdout) == (status, expected.stdout)
     assert r.stderr.startswith(expected.stderr)
-    report = r.stderr[len(expected.stderr):]
+    report = r.stderr[len(expected.stderr) :]
     (f_row,) = [line for line in report.splitlines() if line.endswith("outlive.py:2(f)")]
     assert f_row.split()[0] == "25"
     assert "(_shutdown)" not in report and "traceback.py" not in report
@@ -424,8 +451,12 @@ def test_threads_that_outlive_the_main_code_are_traced_until_joined(tmp_path, en
     called = [line for line in lines if line.startswith("Called worker:4 from line ")]
     assert len(called) == 1
     lines.remove(called[0])
-    assert "".join(lines) == expected.stderr + "    Called f:2 from line 7\n    Returning f\n" * 25 \
+    assert (
+        "".join(lines)
+        == expected.stderr
+        + "    Called f:2 from line 7\n    Returning f\n" * 25
         + "Returning worker\n"
+    )
 
 
 def test_output_extension_chooses_an_export(tmp_path):
@@ -500,10 +531,14 @@ def test_output_into_a_device_keeps_the_device(tmp_path):
 
 
 @needs_root
-@pytest.mark.parametrize("args", [[], ["--report"], ["--format", "json"], ["--format", "pstats"]],
-                         ids=["tree", "report", "json", "pstats"])
-@pytest.mark.parametrize("ending, status", [("", 0), ("import sys; sys.exit(3)\n", 3)],
-                         ids=["exit0", "exit3"])
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--report"], ["--format", "json"], ["--format", "pstats"]],
+    ids=["tree", "report", "json", "pstats"],
+)
+@pytest.mark.parametrize(
+    "ending, status", [("", 0), ("import sys; sys.exit(3)\n", 3)], ids=["exit0", "exit3"]
+)
 def test_failed_output_write_is_one_line_and_keeps_the_exit_status(tmp_path, args, ending, status):
     full = make_device(tmp_path / "full", "full")
     script = write(tmp_path / "big.py", BIG + ending)
@@ -551,12 +586,15 @@ f()
 """
 
 
-@pytest.mark.parametrize("name, args, message", [
-    ("out.pstats", [], "monitrace: wrote pstats to {path}\n"),
-    ("out.json", ["--format", "json"], "monitrace: wrote json to {path}\n"),
-    ("tree.txt", [], ""),
-    ("report.txt", ["--report"], ""),
-])
+@pytest.mark.parametrize(
+    "name, args, message",
+    [
+        ("out.pstats", [], "monitrace: wrote pstats to {path}\n"),
+        ("out.json", ["--format", "json"], "monitrace: wrote json to {path}\n"),
+        ("tree.txt", [], ""),
+        ("report.txt", ["--report"], ""),
+    ],
+)
 def test_relative_output_is_taken_from_the_start_directory(tmp_path, name, args, message):
     (tmp_path / "sub").mkdir()
     write(tmp_path / "prog.py", CHDIR)

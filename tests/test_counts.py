@@ -87,8 +87,11 @@ def test_c_counts_equal_cprofile_builtins():
     with monitrace.trace(c_calls=True) as s:
         body()
     ours = {x.location[1:-1]: x.calls for x in s.stats() if x.kind == "c"}
-    for label in ("method 'append' of 'list' objects", "built-in method builtins.len",
-                  "built-in method builtins.sorted"):
+    for label in (
+        "method 'append' of 'list' objects",
+        "built-in method builtins.len",
+        "built-in method builtins.sorted",
+    ):
         assert ours[label] == cp[f"<{label}>"], label
 
 
@@ -117,9 +120,7 @@ def test_threads_exact_per_thread_counts():
     with monitrace.trace() as s:
         workloads.run_threads(counts)
     assert s.calls("workloads.work") == sum(counts)
-    per_thread = {
-        x.thread_name: x.calls for x in s.stats(by_thread=True) if x.name == "work"
-    }
+    per_thread = {x.thread_name: x.calls for x in s.stats(by_thread=True) if x.name == "work"}
     assert per_thread == {f"worker-{k}": n for k, n in enumerate(counts)}
     idents = {x.thread_id for x in s.stats(by_thread=True) if x.name == "work"}
     assert len(idents) == 4

@@ -15,13 +15,35 @@ from monitrace.diff import DiffRow, FailRule, load, main
 from monitrace.report import FunctionStats
 
 
-def fs(qualname, calls, self_time=1.0, total=None, *, module="m", filename="/src/m.py",
-       line=1, p99=0.0, samples=0):
+def fs(
+    qualname,
+    calls,
+    self_time=1.0,
+    total=None,
+    *,
+    module="m",
+    filename="/src/m.py",
+    line=1,
+    p99=0.0,
+    samples=0,
+):
     return FunctionStats(
-        name=qualname.rsplit(".", 1)[-1], qualname=qualname, module=module, filename=filename,
-        firstlineno=line, calls=calls, primitive_calls=calls, total_time=total or self_time,
-        self_time=self_time, min_time=0.0, max_time=p99, p50=0.0, p90=0.0, p99=p99,
-        samples=samples)
+        name=qualname.rsplit(".", 1)[-1],
+        qualname=qualname,
+        module=module,
+        filename=filename,
+        firstlineno=line,
+        calls=calls,
+        primitive_calls=calls,
+        total_time=total or self_time,
+        self_time=self_time,
+        min_time=0.0,
+        max_time=p99,
+        p50=0.0,
+        p90=0.0,
+        p99=p99,
+        samples=samples,
+    )
 
 
 def test_counts_always_times_beyond_threshold():
@@ -31,10 +53,16 @@ def test_counts_always_times_beyond_threshold():
     assert set(rows) == {"m.a", "m.c", "m.gone", "m.fresh"}  # b: 5% is noise
     assert (rows["m.a"].status, rows["m.a"].calls_delta) == ("changed", 2)
     assert (rows["m.c"].status, rows["m.c"].calls_delta, rows["m.c"].tottime_ratio) == (
-        "changed", 0, 2.0)
+        "changed",
+        0,
+        2.0,
+    )
     assert (rows["m.gone"].status, rows["m.gone"].new_calls) == ("removed", 0)
     assert (rows["m.fresh"].status, rows["m.fresh"].base_calls, rows["m.fresh"].new_calls) == (
-        "added", 0, 7)
+        "added",
+        0,
+        7,
+    )
     # a lower threshold shows b; calls_only hides c
     assert "m.b" in {r.function for r in monitrace.diff(base, new, min_change=0.01)}
     only = monitrace.diff(base, new, calls_only=True)
@@ -44,14 +72,19 @@ def test_counts_always_times_beyond_threshold():
 
 
 def test_matching_survives_moved_lines_and_ties_go_by_file_and_line():
-    base = [fs("f", 1, line=10, filename="/a.py"), fs("f", 2, line=20, filename="/b.py"),
-            fs("g", 1, line=5)]
-    new = [fs("f", 2, line=25, filename="/b.py"), fs("f", 4, line=12, filename="/a.py"),
-           fs("g", 1, line=9)]  # every line moved
+    base = [
+        fs("f", 1, line=10, filename="/a.py"),
+        fs("f", 2, line=20, filename="/b.py"),
+        fs("g", 1, line=5),
+    ]
+    new = [
+        fs("f", 2, line=25, filename="/b.py"),
+        fs("f", 4, line=12, filename="/a.py"),
+        fs("g", 1, line=9),
+    ]  # every line moved
     rows = monitrace.diff(base, new, include_same=True)
     got = sorted((r.file, r.base_calls, r.new_calls, r.status) for r in rows)
-    assert got == [("/a.py", 1, 4, "changed"), ("/b.py", 2, 2, "same"),
-                   ("/src/m.py", 1, 1, "same")]
+    assert got == [("/a.py", 1, 4, "changed"), ("/b.py", 2, 2, "same"), ("/src/m.py", 1, 1, "same")]
 
 
 def test_bad_arguments():
@@ -63,12 +96,19 @@ def test_bad_arguments():
         monitrace.diff([1], [])
 
 
-@pytest.mark.parametrize("text, base, new, broken", [
-    ("calls>0", 10, 10, False), ("calls>0", 10, 11, True), ("calls>=2", 10, 11, False),
-    ("tottime>+20%", 1.0, 1.19, False), ("tottime>+20%", 1.0, 1.21, True),
-    ("cumtime>0.5", 1.0, 1.4, False), ("cumtime>0.5", 1.0, 1.6, True),
-    ("p99>+50%", 2.0, 3.5, True),
-])
+@pytest.mark.parametrize(
+    "text, base, new, broken",
+    [
+        ("calls>0", 10, 10, False),
+        ("calls>0", 10, 11, True),
+        ("calls>=2", 10, 11, False),
+        ("tottime>+20%", 1.0, 1.19, False),
+        ("tottime>+20%", 1.0, 1.21, True),
+        ("cumtime>0.5", 1.0, 1.4, False),
+        ("cumtime>0.5", 1.0, 1.6, True),
+        ("p99>+50%", 2.0, 3.5, True),
+    ],
+)
 def test_fail_on_rules(text, base, new, broken):
     rule = FailRule.parse(text)
     if rule.metric == "calls":
@@ -113,8 +153,9 @@ PROGRAM = textwrap.dedent("""
 def _run(tmp_path, n, out, pad="", extra=()):
     script = tmp_path / "prog.py"  # the same file, edited between runs
     script.write_text(PROGRAM.replace("{pad}", pad))
-    subprocess.run([sys.executable, str(script), str(n), str(out), *extra], check=True,
-                   cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, str(script), str(n), str(out), *extra], check=True, cwd=tmp_path
+    )
     return out
 
 
@@ -128,7 +169,11 @@ def test_saved_runs_compare_exactly(tmp_path, suffix, capsys):
     assert set(rows) == {"leaf", "only_new"}
     leaf = rows["leaf"]
     assert (leaf["status"], leaf["base_calls"], leaf["new_calls"], leaf["calls_delta"]) == (
-        "changed", 10, 15, 5)
+        "changed",
+        10,
+        15,
+        5,
+    )
     assert leaf["line"] == 8 and leaf["function"].startswith(stem)  # moved from line 5
     assert rows["only_new"]["status"] == "added" and rows["only_new"]["base_cumtime"] == 0
     for key in ("file", "base_tottime", "new_tottime", "base_cumtime", "new_cumtime"):
@@ -152,8 +197,12 @@ def test_cprofile_pstats_and_pytest_summaries_load(tmp_path):
     prof.dump_stats(tmp_path / "c.pstats")
     (row,) = [s for s in load(tmp_path / "c.pstats") if s.name == "twice"]
     assert row.calls == 7 and row.filename == __file__
-    summary = {"version": 1, "tests_traced": 1, "slowest_tests": [],
-               "functions": [dict(dataclasses.asdict(fs("h", 4)), histogram=[])]}
+    summary = {
+        "version": 1,
+        "tests_traced": 1,
+        "slowest_tests": [],
+        "functions": [dict(dataclasses.asdict(fs("h", 4)), histogram=[])],
+    }
     (tmp_path / "s.json").write_text(json.dumps(summary))
     assert [(s.qualname, s.calls) for s in load(tmp_path / "s.json")] == [("h", 4)]
     (tmp_path / "other.json").write_text("{}")
@@ -197,8 +246,11 @@ def test_the_command_runs_diff_and_a_script_named_diff(tmp_path):
     a = _run(tmp_path, 2, tmp_path / "a.json")
     b = _run(tmp_path, 3, tmp_path / "b.json")
     cmd = [sys.executable, "-m", "monitrace"]
-    r = subprocess.run([*cmd, "diff", str(a), str(b), "--calls-only", "--fail-on", "calls>0"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [*cmd, "diff", str(a), str(b), "--calls-only", "--fail-on", "calls>0"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 1 and "2 -> 3" in r.stdout and "calls>0 broken" in r.stderr
     (tmp_path / "diff").write_text("print('the script ran')\n")
     r = subprocess.run([*cmd, "./diff"], capture_output=True, text=True, cwd=tmp_path)

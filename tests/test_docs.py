@@ -20,8 +20,9 @@ import textwrap
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOC_FILES = sorted([os.path.join(ROOT, "README.md")]
-                   + glob.glob(os.path.join(ROOT, "docs", "*.md")))
+DOC_FILES = sorted(
+    [os.path.join(ROOT, "README.md")] + glob.glob(os.path.join(ROOT, "docs", "*.md"))
+)
 FENCE = re.compile(r"^```([\w+-]*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
 SEPARATOR = "\n--- monitrace docs: end of block ---\n"
 
@@ -30,8 +31,9 @@ def blocks(path):
     """(language, code, line) of every fenced block of `path`, in order."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    return [(m.group(1), m.group(2), text.count("\n", 0, m.start()) + 1)
-            for m in FENCE.finditer(text)]
+    return [
+        (m.group(1), m.group(2), text.count("\n", 0, m.start()) + 1) for m in FENCE.finditer(text)
+    ]
 
 
 def runnable(path):
@@ -74,10 +76,19 @@ def driver(path, snippets):
 
 def test_every_doc_file_is_found():
     names = {os.path.relpath(p, ROOT) for p in DOC_FILES}
-    for name in ("README.md", "docs/guide.md", "docs/filters.md", "docs/recording.md",
-                 "docs/exporting.md", "docs/pytest.md", "docs/whole-program.md",
-                 "docs/guarantees.md", "docs/internals.md", "docs/contributing.md",
-                 "docs/json-schema.md"):
+    for name in (
+        "README.md",
+        "docs/guide.md",
+        "docs/filters.md",
+        "docs/recording.md",
+        "docs/exporting.md",
+        "docs/pytest.md",
+        "docs/whole-program.md",
+        "docs/guarantees.md",
+        "docs/internals.md",
+        "docs/contributing.md",
+        "docs/json-schema.md",
+    ):
         assert name in names
 
 
@@ -111,8 +122,14 @@ def run_doc(path, tmp_path):
     env["NO_COLOR"] = "1"
     work = tmp_path / "work"
     work.mkdir()
-    proc = subprocess.run([sys.executable, str(script)], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     name = os.path.relpath(path, ROOT)
     if proc.returncode != 0:
         return [f"{name}: examples failed\n{proc.stdout}\n{proc.stderr}"]
@@ -120,9 +137,11 @@ def run_doc(path, tmp_path):
     assert len(outputs) == len(snippets) + 1
     checker = doctest.OutputChecker()
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    return [f"{name}:{line}: the block printed\n{got}\nbut the doc shows\n{expected}"
-            for (code, line, expected), got in zip(snippets, outputs)
-            if expected is not None and not checker.check_output(expected, got, flags)]
+    return [
+        f"{name}:{line}: the block printed\n{got}\nbut the doc shows\n{expected}"
+        for (code, line, expected), got in zip(snippets, outputs)
+        if expected is not None and not checker.check_output(expected, got, flags)
+    ]
 
 
 def test_checker_catches_wrong_output_and_errors(tmp_path):
@@ -131,12 +150,12 @@ def test_checker_catches_wrong_output_and_errors(tmp_path):
         "```python\nx = 2\nprint(x * 21)\n```\n```output\n42\n```\n"
         "```python\nprint('took', 1.5, 's')\n```\n```output\ntook ... s\n```\n"
         "```python\nprint(x)\n```\n```output\n3\n```\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     problems = run_doc(str(doc), tmp_path / "a")
     assert len(problems) == 1 and "sample.md:14" in problems[0], problems
     assert "printed\n2\n" in problems[0]
-    doc.write_text("text\n```python\nx = 1\n\nimport nothing_by_this_name\n```\n",
-                   encoding="utf-8")
+    doc.write_text("text\n```python\nx = 1\n\nimport nothing_by_this_name\n```\n", encoding="utf-8")
     problems = run_doc(str(doc), tmp_path / "b")
     assert len(problems) == 1
     assert 'File "sample.md, block at line 2", line 3' in problems[0], problems
@@ -171,7 +190,9 @@ def test_links_between_docs_resolve(path):
         if re.match(r"[a-z]+:", target):
             continue  # a web address
         file_part, _, fragment = target.partition("#")
-        dest = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+        dest = (
+            os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+        )
         if not os.path.exists(dest):
             broken.append(target)
         elif fragment and dest.endswith(".md") and fragment not in anchors(dest):
@@ -181,8 +202,10 @@ def test_links_between_docs_resolve(path):
 
 def test_anchor_slugs(tmp_path):
     doc = tmp_path / "a.md"
-    doc.write_text("# Top\n## Tracing a running process: `monitrace attach`\n"
-                   "```text\n# not a heading\n```\n", encoding="utf-8")
+    doc.write_text(
+        "# Top\n## Tracing a running process: `monitrace attach`\n```text\n# not a heading\n```\n",
+        encoding="utf-8",
+    )
     assert anchors(str(doc)) == {"top", "tracing-a-running-process-monitrace-attach"}
 
 
@@ -192,7 +215,9 @@ def test_readme_is_short_and_starts_with_the_two_commands():
     first = blocks(path)[0]
     assert first[0] == "sh"
     assert [line.split("#")[0].strip() for line in first[1].splitlines()] == [
-        "make demo", "make test"]
+        "make demo",
+        "make test",
+    ]
     # .ci/run runs the README's test command
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
         assert f.read().rstrip().splitlines()[-1] == "make test"

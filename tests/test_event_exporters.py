@@ -25,10 +25,16 @@ def source():
         workloads.consume_generator()
         sorted([2, 1])
     snap = s.snapshot()
-    (srt,) = [i for i, (kind, key, _m, _t) in enumerate(snap["records"])
-              if kind == "c" and key[:2] == ("sorted", None)]
-    idx = {key.co_name: i for i, (kind, key, _m, traced) in enumerate(snap["records"])
-           if kind == "py" and traced}
+    (srt,) = [
+        i
+        for i, (kind, key, _m, _t) in enumerate(snap["records"])
+        if kind == "c" and key[:2] == ("sorted", None)
+    ]
+    idx = {
+        key.co_name: i
+        for i, (kind, key, _m, traced) in enumerate(snap["records"])
+        if kind == "py" and traced
+    }
     m, ev, od, fib, cd = (idx[n] for n in ("mutual", "is_even", "is_odd", "fib", "countdown"))
     E = LogEvent
     events = [
@@ -54,8 +60,12 @@ def source():
         E(Kind.CALL, 110 * US, 0, fib),  # never returns: closed at 110
     ]
     threads = (ThreadInfo(111, 1001, "MainThread"), ThreadInfo(222, 1002, "worker"))
-    return Source(snapshot=snap, events=lambda: iter(events), threads=threads,
-                  wall_offset_ns=1_700_000_000_000_000_000)
+    return Source(
+        snapshot=snap,
+        events=lambda: iter(events),
+        threads=threads,
+        wall_offset_ns=1_700_000_000_000_000_000,
+    )
 
 
 def _short(name):
@@ -96,13 +106,22 @@ def test_chrome_trace_nests_per_thread(tmp_path, source, name):
         assert stack == []
     assert opened[1002] == [("fib", 25.0), ("fib", 31.0)]
     assert [n for n, _ in opened[1001]] == [
-        "mutual", "is_even", "is_odd", "is_even", "is_odd", "countdown", "countdown",
-        "sorted", "fib"]
+        "mutual",
+        "is_even",
+        "is_odd",
+        "is_even",
+        "is_odd",
+        "countdown",
+        "countdown",
+        "sorted",
+        "fib",
+    ]
     (b_sorted,) = [e for e in tracks[1001] if e["ph"] == "B" and e["ts"] == 105.0]
     assert b_sorted["cat"] == "c"
     assert b_sorted["args"] == {"args": {"iterable": "[None, 1]"}}
     assert [e["args"] for e in tracks[1001] if e["ph"] == "E" and e["ts"] == 106.0] == [
-        {"exit": "raise", "exception": "TypeError()"}]
+        {"exit": "raise", "exception": "TypeError()"}
+    ]
     main = tracks[1001]
     # args on the begin, return value and exception on the end
     (b_even,) = [e for e in main if e["ph"] == "B" and e["ts"] == 20.0]
@@ -122,8 +141,10 @@ def test_chrome_trace_nests_per_thread(tmp_path, source, name):
 
 
 def test_chrome_timestamps_are_exact(tmp_path, source):
-    events = [LogEvent(Kind.CALL, 1_234_567_891_234_567, 0, 0),
-              LogEvent(Kind.RETURN, 1_234_567_891_234_999, 0, 0)]
+    events = [
+        LogEvent(Kind.CALL, 1_234_567_891_234_567, 0, 0),
+        LogEvent(Kind.RETURN, 1_234_567_891_234_999, 0, 0),
+    ]
     src = Source(snapshot=source.snapshot, events=lambda: events, threads=source.threads)
     exporters.save(src, tmp_path / "x.json", format="chrome")
     text = (tmp_path / "x.json").read_text()
@@ -186,17 +207,22 @@ def test_opentelemetry_spans(source):
     assert odd.parent.span_id == even.context.span_id
     assert {s.context.trace_id for s in (mutual, even, odd)} == {mutual.context.trace_id}
     assert dict(odd.attributes) == {
-        "code.function": "is_odd", "code.namespace": "workloads",
+        "code.function": "is_odd",
+        "code.namespace": "workloads",
         "code.filepath": workloads.__file__,
         "code.lineno": workloads.is_odd.__code__.co_firstlineno,
-        "thread.id": 111, "thread.name": "MainThread", "monitrace.return": "True",
+        "thread.id": 111,
+        "thread.name": "MainThread",
+        "monitrace.return": "True",
     }
     assert even.attributes["monitrace.args.n"] == "3"
     assert even.status.status_code is StatusCode.ERROR
     (exc,) = even.events
     assert exc.name == "exception"
-    assert dict(exc.attributes) == {"exception.type": "ValueError",
-                                    "exception.message": "ValueError('x')"}
+    assert dict(exc.attributes) == {
+        "exception.type": "ValueError",
+        "exception.message": "ValueError('x')",
+    }
     outer_fib = by_start[(222, 25 * US)]
     inner_fib = by_start[(222, 31 * US)]
     assert outer_fib.attributes["thread.name"] == "worker"
@@ -213,17 +239,33 @@ def test_json_with_events(tmp_path, source):
     funcs = {f["id"]: f["name"] for f in doc["functions"]}
     evs = doc["events"]
     assert len(evs) == 20
-    assert evs[0] == {"kind": "call", "time_ns": 10 * US, "thread": 111,
-                      "function": evs[0]["function"], "depth": 0}
+    assert evs[0] == {
+        "kind": "call",
+        "time_ns": 10 * US,
+        "thread": 111,
+        "function": evs[0]["function"],
+        "depth": 0,
+    }
     assert funcs[evs[0]["function"]] == "mutual"
     assert evs[1]["args"] == [["n", "3"]]
     assert evs[2]["thread"] == 222
-    assert evs[7] == {"kind": "raise", "time_ns": 50 * US, "thread": 111,
-                      "function": evs[1]["function"], "depth": 0,
-                      "exception_type": "ValueError", "exception": "ValueError('x')"}
+    assert evs[7] == {
+        "kind": "raise",
+        "time_ns": 50 * US,
+        "thread": 111,
+        "function": evs[1]["function"],
+        "depth": 0,
+        "exception_type": "ValueError",
+        "exception": "ValueError('x')",
+    }
     assert [e["kind"] for e in evs[12:16]] == ["call", "yield", "resume", "return"]
     assert evs[17]["kind"] == "c_call"
     assert funcs[evs[17]["function"]] == "<built-in method builtins.sorted>"
-    assert evs[18] == {"kind": "c_raise", "time_ns": 106 * US, "thread": 111,
-                       "function": evs[17]["function"], "depth": 0,
-                       "exception": "TypeError()"}
+    assert evs[18] == {
+        "kind": "c_raise",
+        "time_ns": 106 * US,
+        "thread": 111,
+        "function": evs[17]["function"],
+        "depth": 0,
+        "exception": "TypeError()",
+    }

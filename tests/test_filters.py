@@ -49,14 +49,13 @@ def test_include_full_name_of_a_class_takes_its_methods(app):  # noqa: F811
 
 def test_exclude_wins_over_include(app):  # noqa: F811
     got = run(app, include="app", exclude=["app.helpers", "app.sub"])
-    assert got == only("app.main.main", "app.core.handle_many", "app.core.handle",
-                       "app.core.Service.run")
+    assert got == only(
+        "app.main.main", "app.core.handle_many", "app.core.handle", "app.core.Service.run"
+    )
 
 
 def test_function_and_qualname_globs_and_regex(app):  # noqa: F811
-    assert run(app, include="function:handle*") == only(
-        "app.core.handle", "app.core.handle_many"
-    )
+    assert run(app, include="function:handle*") == only("app.core.handle", "app.core.handle_many")
     assert run(app, include="qualname:Service.*") == only("app.core.Service.run")
     assert run(app, include="function:re:^(inc|walk)$") == only(
         "app.helpers.inc", "app.sub.deep.walk"
@@ -115,8 +114,11 @@ def test_c_functions_stay_with_stdlib_and_site_packages_off():
     every = stats[isinstance_key][1]
     from_use = stats[isinstance_key][4][use_key][0]
     assert from_use == 3 < every
-    for switches in ({"stdlib": False}, {"site_packages": False},
-                     {"stdlib": False, "site_packages": False}):
+    for switches in (
+        {"stdlib": False},
+        {"site_packages": False},
+        {"stdlib": False, "site_packages": False},
+    ):
         with monitrace.trace(c_calls=True, **switches) as s:
             use()
         # the C functions `use` calls are there; those called inside the
@@ -248,11 +250,11 @@ def test_generated_code_facts(tmp_path, monkeypatch):
 @pytest.mark.filterwarnings("ignore::monitrace.UnmatchedSpecWarning")  # Q(module__eq="app")
 def test_q_composition(app):  # noqa: F811
     q = Q(module="app.helpers") | Q(function="walk")
-    assert run(app, include=q) == only("app.helpers.double", "app.helpers.inc",
-                                       "app.sub.deep.walk")
+    assert run(app, include=q) == only("app.helpers.double", "app.helpers.inc", "app.sub.deep.walk")
     q = Q(module="app") & ~Q(module__startswith="app.core")
-    assert run(app, include=q) == only("app.main.main", "app.helpers.double",
-                                       "app.helpers.inc", "app.sub.deep.walk")
+    assert run(app, include=q) == only(
+        "app.main.main", "app.helpers.double", "app.helpers.inc", "app.sub.deep.walk"
+    )
     q = Q(qualname__in={"handle", "other"}, kind="python")
     assert run(app, include=q) == only("app.core.handle", "appx.other")
     assert run(app, include=Q(site_packages=True)) == only("vendorlib.vend")
@@ -280,8 +282,16 @@ def test_c_functions_are_filtered_too():
 
 
 def facts(**kw):
-    base = dict(module="m", function="f", qualname="C.f", fullname="m.C.f",
-                filename="/src/m.py", kind="python", stdlib=False, site_packages=False)
+    base = dict(
+        module="m",
+        function="f",
+        qualname="C.f",
+        fullname="m.C.f",
+        filename="/src/m.py",
+        kind="python",
+        stdlib=False,
+        site_packages=False,
+    )
     base.update(kw)
     return Facts(**base)
 
@@ -317,11 +327,26 @@ def test_q_repr_shows_the_tree():
 
 
 def test_spec_strings():
-    f = facts(module="pkg.mod", qualname="Handler.get", fullname="pkg.mod.Handler.get",
-              function="get", filename="/src/pkg/mod.py")
-    for spec in ("pkg", "pkg.*", "pkg.mod.Handler", "module:pkg.mod", "function:g?t",
-                 "qualname:Handler.*", "file:*/pkg/*", "pkg/mod.py", "re:^pkg\\.m",
-                 "function:re:^get$", "fullname:pkg.mod.Handler.get"):
+    f = facts(
+        module="pkg.mod",
+        qualname="Handler.get",
+        fullname="pkg.mod.Handler.get",
+        function="get",
+        filename="/src/pkg/mod.py",
+    )
+    for spec in (
+        "pkg",
+        "pkg.*",
+        "pkg.mod.Handler",
+        "module:pkg.mod",
+        "function:g?t",
+        "qualname:Handler.*",
+        "file:*/pkg/*",
+        "pkg/mod.py",
+        "re:^pkg\\.m",
+        "function:re:^get$",
+        "fullname:pkg.mod.Handler.get",
+    ):
         assert spec_to_q(spec, "include").matches(f), spec
     for spec in ("pk", "pkg.mod.Other", "function:post", "file:*/other/*", "xmod.py"):
         assert not spec_to_q(spec, "include").matches(f), spec
@@ -335,8 +360,7 @@ def test_own_code_is_never_traced_even_when_included():
 
 
 def test_compiled_filter_verdict_bits():
-    f = CompiledFilter(within="fullname:m.w", exclude_within="fullname:m.e",
-                       include="other")
+    f = CompiledFilter(within="fullname:m.w", exclude_within="fullname:m.e", include="other")
 
     def code(name):
         return compile(f"def {name}(): pass", "/src/m.py", "exec").co_consts[0]
@@ -349,22 +373,32 @@ def test_compiled_filter_verdict_bits():
 
 # ---- bad input ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "kwargs, exc, pattern",
     [
         ({"include": 42}, TypeError, r"include must be a str, a monitrace.Q or a list"),
         ({"exclude": [None]}, TypeError, r"exclude: expected a str or a monitrace.Q"),
-        ({"include": "function:re:("}, ValueError,
-         r"include: Q\(function__regex=...\): invalid regular expression '\('"),
+        (
+            {"include": "function:re:("},
+            ValueError,
+            r"include: Q\(function__regex=...\): invalid regular expression '\('",
+        ),
         ({"within": ""}, ValueError, r"within: empty pattern"),
         ({"exclude_within": "module:"}, ValueError, r"exclude_within: empty pattern"),
-        ({"include": "funtion:main"}, ValueError,
-         r"include: unknown field 'funtion' in 'funtion:main' \(did you mean 'function'\?\); "
-         r"a spec is \[field:\]\[re:\]pattern with field one of module, function"),
+        (
+            {"include": "funtion:main"},
+            ValueError,
+            r"include: unknown field 'funtion' in 'funtion:main' \(did you mean 'function'\?\); "
+            r"a spec is \[field:\]\[re:\]pattern with field one of module, function",
+        ),
         ({"exclude": ["app", "bogus:foo"]}, ValueError, r"exclude: unknown field 'bogus'"),
         ({"within": "Module:app"}, ValueError, r"within: unknown field 'Module' .*'module'"),
-        ({"exclude_within": "re:x:y", "include": "fule:a.py"}, ValueError,
-         r"include: unknown field 'fule' .*did you mean 'file'"),
+        (
+            {"exclude_within": "re:x:y", "include": "fule:a.py"},
+            ValueError,
+            r"include: unknown field 'fule' .*did you mean 'file'",
+        ),
         ({"stdlib": "no"}, TypeError, r"stdlib must be True or False"),
         ({"site_packages": None}, TypeError, r"site_packages must be True or False"),
         ({"max_depth": -1}, ValueError, r"max_depth must be 1 or more"),
@@ -387,12 +421,21 @@ def test_bad_filter_options_raise_naming_the_option(kwargs, exc, pattern):
 @pytest.mark.parametrize(
     "build, exc, pattern",
     [
-        (lambda: Q(modul="x"), TypeError,
-         r"unknown Q field 'modul'; fields: module, function, qualname"),
-        (lambda: Q(module__like="x"), TypeError,
-         r"unknown Q operator 'like' in 'module__like'; operators: eq, glob, regex"),
-        (lambda: Q(module__regex="[a"), ValueError,
-         r"Q\(module__regex=...\): invalid regular expression '\[a'"),
+        (
+            lambda: Q(modul="x"),
+            TypeError,
+            r"unknown Q field 'modul'; fields: module, function, qualname",
+        ),
+        (
+            lambda: Q(module__like="x"),
+            TypeError,
+            r"unknown Q operator 'like' in 'module__like'; operators: eq, glob, regex",
+        ),
+        (
+            lambda: Q(module__regex="[a"),
+            ValueError,
+            r"Q\(module__regex=...\): invalid regular expression '\[a'",
+        ),
         (lambda: Q(module__in="abc"), TypeError, r"takes a collection of str"),
         (lambda: Q(module__startswith=3), TypeError, r"takes a str or a tuple of str"),
         (lambda: Q(module=3), TypeError, r"Q\(module=...\) takes a str, not int"),
@@ -415,8 +458,9 @@ def test_specs_with_colons_that_are_not_fields():
 
 
 def test_unmatched_include_and_within_specs_are_said_once_at_stop(app):  # noqa: F811
-    s = monitrace.trace(include=["app.helpers", "nosuch", Q(module="nomod")],
-                        within=["app.main.main", "main"])
+    s = monitrace.trace(
+        include=["app.helpers", "nosuch", Q(module="nomod")], within=["app.main.main", "main"]
+    )
     with pytest.warns(monitrace.UnmatchedSpecWarning) as caught:
         with s:
             app.main()
@@ -438,7 +482,8 @@ def test_unmatched_include_and_within_specs_are_said_once_at_stop(app):  # noqa:
         with monitrace.trace(exclude="nosuch"):  # exclude specs are not checked
             app.main()
     assert s.unmatched_specs({"include": "--include"})[0].startswith(
-        "monitrace: --include spec 'nosuch' matched no function")
+        "monitrace: --include spec 'nosuch' matched no function"
+    )
 
 
 def test_errors_name_the_option_for_each_spec_option():

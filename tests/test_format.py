@@ -19,6 +19,9 @@ def test_c_sources_are_clang_formatted():
         pytest.skip("source tree not available")
     proc = subprocess.run(
         [exe, "--style=file", "--dry-run", "--Werror", *SOURCES],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]

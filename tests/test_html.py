@@ -30,6 +30,7 @@ HERE = os.path.abspath(__file__)
 
 # ---- workload ---------------------------------------------------------------------
 
+
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
@@ -82,7 +83,7 @@ def tree_nodes(view):
     flat = view["tree"]
     paths, out = [], []
     for i in range(0, len(flat), 5):
-        fn, parent, calls, total, self_ = flat[i:i + 5]
+        fn, parent, calls, total, self_ = flat[i : i + 5]
         path = (paths[parent] if parent >= 0 else ()) + (fn,)
         paths.append(path)
         out.append((fn, path, calls, total, self_))
@@ -97,17 +98,28 @@ def stats_row(view, fn):
 
 # ---- Chromium ----------------------------------------------------------------------
 
+
 def chromium_path():
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         found = shutil.which(name)
         if found:
             return found
-    pytest.skip("!!! NO CHROMIUM: the HTML report was not rendered; install Debian's "
-                "`chromium` package (make test does where apt is available)")
+    pytest.skip(
+        "!!! NO CHROMIUM: the HTML report was not rendered; install Debian's "
+        "`chromium` package (make test does where apt is available)"
+    )
 
 
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-          "--disable-extensions", "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 
 
 class Rendered:
@@ -133,12 +145,18 @@ def render(path, tmp_path, *, screenshot=True):
     url = "file://" + os.path.abspath(path)
     # The browser is not ours to instrument (scripts/asan.sh preloads
     # its runtime into everything the suite starts).
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")
+    }
     proc = subprocess.run(
-        [exe, *_FLAGS, f"--user-data-dir={profile}", f"--log-net-log={net}",
-         "--dump-dom", url],
-        capture_output=True, text=True, timeout=120, env=env)
+        [exe, *_FLAGS, f"--user-data-dir={profile}", f"--log-net-log={net}", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     requests = []
     with open(net) as f:
@@ -151,9 +169,20 @@ def render(path, tmp_path, *, screenshot=True):
     if screenshot:
         shot = tmp_path / "shot.png"
         subprocess.run(
-            [exe, *_FLAGS, f"--user-data-dir={profile}", "--window-size=1200,900",
-             f"--screenshot={shot}", url],
-            capture_output=True, text=True, timeout=120, check=True, env=env)
+            [
+                exe,
+                *_FLAGS,
+                f"--user-data-dir={profile}",
+                "--window-size=1200,900",
+                f"--screenshot={shot}",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env=env,
+        )
         png = shot.read_bytes()
     return Rendered(proc.stdout, proc.stderr, requests, png)
 
@@ -164,9 +193,9 @@ def png_colours(png):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, head = 8, b"", None
     while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kind = png[pos + 4:pos + 8]
-        body = png[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
+        body = png[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             head = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -181,7 +210,7 @@ def png_colours(png):
     colours = set()
     for y in range(height):
         start = y * (stride + 1)
-        ftype, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        ftype, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for x in range(stride):
             a = line[x - bpp] if x >= bpp else 0
             b = prev[x]
@@ -197,7 +226,7 @@ def png_colours(png):
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
         if y % 8 == 0:
-            colours.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp * 4))
+            colours.update(bytes(line[i : i + 3]) for i in range(0, stride, bpp * 4))
         prev = line
     return colours
 
@@ -218,6 +247,7 @@ def assert_clean(r):
 
 # ---- a recorded session -------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     out = tmp_path_factory.mktemp("html") / "report.html"
@@ -231,14 +261,17 @@ def test_recorded_page_counts_match_cprofile(recorded):
     data = page_data(recorded)
     counts = cprofile_counts(program, filename=HERE)
     every = data["views"][0]
-    for name, line in (("fib", fib.__code__.co_firstlineno),
-                       ("branch", branch.__code__.co_firstlineno),
-                       ("leaf", leaf.__code__.co_firstlineno)):
+    for name, line in (
+        ("fib", fib.__code__.co_firstlineno),
+        ("branch", branch.__code__.co_firstlineno),
+        ("leaf", leaf.__code__.co_firstlineno),
+    ):
         fn = fn_index(data, "." + name)
         row = stats_row(every, fn)
         assert (row[1], row[2]) == counts[(line, name)], name
-        assert data["functions"][fn][1] == "tests/test_html.py" or \
-            data["functions"][fn][1].endswith("test_html.py")
+        assert data["functions"][fn][1] == "tests/test_html.py" or data["functions"][fn][
+            1
+        ].endswith("test_html.py")
         # The tree, summed over every path of the function, counts the same.
         nodes = [n for n in tree_nodes(every) if n[0] == fn]
         assert sum(n[2] for n in nodes) == row[1]
@@ -338,6 +371,7 @@ def test_deep_recursion_builds_and_renders(tmp_path):
 
 # ---- stats only ------------------------------------------------------------------------
 
+
 def test_stats_session_has_table_and_labelled_approximate_tree(tmp_path):
     with monitrace.trace() as s:
         program()
@@ -371,8 +405,11 @@ def test_names_are_never_markup(tmp_path):
     ns: dict = {}
     exec("def f():\n    return 1\n", ns)
     f = ns["f"]
-    f.__code__ = f.__code__.replace(co_name=EVIL, co_qualname=EVIL,
-                                    co_filename="<img src=y onerror=\"document.title='pwned3'\">")
+    f.__code__ = f.__code__.replace(
+        co_name=EVIL,
+        co_qualname=EVIL,
+        co_filename="<img src=y onerror=\"document.title='pwned3'\">",
+    )
     with monitrace.trace(record=True) as s:
         f()
         f()
@@ -398,6 +435,7 @@ def test_embed_json_escapes_markup():
 
 # ---- monitrace view ------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     d = tmp_path_factory.mktemp("saved")
@@ -419,10 +457,15 @@ def _counts(data, view=0):
 
 def test_view_reads_every_saved_kind(saved, tmp_path, capsys):
     counts = cprofile_counts(program, filename=HERE)
-    want = {name: counts[(fn.__code__.co_firstlineno, name)]
-            for name, fn in (("fib", fib), ("branch", branch), ("leaf", leaf))}
-    for src, kind in (("run.json", "exact"), ("run.trace.json", "exact"),
-                      ("run.pstats", "approximate")):
+    want = {
+        name: counts[(fn.__code__.co_firstlineno, name)]
+        for name, fn in (("fib", fib), ("branch", branch), ("leaf", leaf))
+    }
+    for src, kind in (
+        ("run.json", "exact"),
+        ("run.trace.json", "exact"),
+        ("run.pstats", "approximate"),
+    ):
         out = tmp_path / (src + ".html")
         assert view_main([str(saved / src), "-o", str(out)]) == 0
         data = page_data(out)
@@ -481,16 +524,23 @@ def test_view_of_chrome_trace_renders(saved, tmp_path):
 
 # ---- the command line and pytest ------------------------------------------------------------
 
+
 def test_cli_output_html(tmp_path):
     script = tmp_path / "prog.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         def fib(n):
             return n if n < 2 else fib(n - 1) + fib(n - 2)
         fib(12)
-    """))
+    """)
+    )
     out = tmp_path / "report.html"
-    proc = subprocess.run([sys.executable, "-m", "monitrace", "-o", str(out), str(script)],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitrace", "-o", str(out), str(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     data = page_data(out)
     assert data["tree_kind"] == "exact"
@@ -500,7 +550,8 @@ def test_cli_output_html(tmp_path):
 
 
 def test_pytest_monitrace_html(pytester, tmp_path):
-    pytester.makepyfile(test_some="""
+    pytester.makepyfile(
+        test_some="""
         import pytest
 
         def fib(n):
@@ -512,11 +563,13 @@ def test_pytest_monitrace_html(pytester, tmp_path):
         @pytest.mark.monitrace(record=True)
         def test_two():
             assert fib(8) == 21
-    """)
+    """
+    )
     out = tmp_path / "pages"
     summary = tmp_path / "summary"
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--monitrace-html={out}",
-                                           f"--monitrace-out={summary}")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--monitrace-html={out}", f"--monitrace-out={summary}"
+    )
     result.assert_outcomes(passed=2)
     names = sorted(os.listdir(out))
     assert names == ["index.html", "test_some.py--test_one.html", "test_some.py--test_two.html"]
@@ -529,7 +582,9 @@ def test_pytest_monitrace_html(pytester, tmp_path):
     index = page_data(out / "index.html")
     assert stats_row(index["views"][0], fn_index(index, "fib"))[1] == 177 + 67
     assert [link[1] for link in index["links"]] == [
-        "test_some.py--test_one.html", "test_some.py--test_two.html"]
+        "test_some.py--test_one.html",
+        "test_some.py--test_two.html",
+    ]
     r = render(out / "index.html", tmp_path, screenshot=False)
     assert_clean(r)
     assert 'href="test_some.py--test_two.html"' in r.dom
@@ -543,7 +598,8 @@ def test_pytest_monitrace_html(pytester, tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist")
 def test_pytest_monitrace_html_with_xdist(pytester, tmp_path):
-    pytester.makepyfile(test_par="""
+    pytester.makepyfile(
+        test_par="""
         def fib(n):
             return n if n < 2 else fib(n - 1) + fib(n - 2)
 
@@ -552,17 +608,24 @@ def test_pytest_monitrace_html_with_xdist(pytester, tmp_path):
 
         def test_b():
             assert fib(7) == 13
-    """)
+    """
+    )
     out = tmp_path / "pages"
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
-                                           f"--monitrace-html={out}")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", f"--monitrace-html={out}"
+    )
     result.assert_outcomes(passed=2)
     assert sorted(os.listdir(out)) == [
-        "index.html", "test_par.py--test_a.html", "test_par.py--test_b.html"]
+        "index.html",
+        "test_par.py--test_a.html",
+        "test_par.py--test_b.html",
+    ]
     index = page_data(out / "index.html")
     assert stats_row(index["views"][0], fn_index(index, "fib"))[1] == 25 + 41
     assert sorted(link[1] for link in index["links"]) == [
-        "test_par.py--test_a.html", "test_par.py--test_b.html"]
+        "test_par.py--test_a.html",
+        "test_par.py--test_b.html",
+    ]
 
 
 def test_pytest_monitrace_html_bad_dir(pytester, tmp_path):
@@ -582,6 +645,7 @@ def test_from_file_rejects_other_json(tmp_path):
 
 
 # ---- the one-pass aggregation pairs events as walk() does ------------------------------
+
 
 def _gen(n):
     for _ in range(n):
@@ -615,7 +679,8 @@ def test_aggregation_matches_walk():
     src = Source.of(s)
     page = html_data.Page("t", "session")
     views = html_data.aggregate_events(
-        page, src.events(), lambda rec: rec, lambda th: (th, str(th)))
+        page, src.events(), lambda rec: rec, lambda th: (th, str(th))
+    )
     got = {}
     for v in views:
         nodes = tree_nodes({"tree": html_data._tree_data(v.tree)})
@@ -642,19 +707,35 @@ def test_firefox_draws_the_page(recorded, tmp_path):
     if exe is None:
         pytest.skip("no firefox installed: the page was checked in Chromium only")
     shot = tmp_path / "ff.png"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "PYTHONMALLOC")
+    }
     env["HOME"] = str(tmp_path)
-    subprocess.run([exe, "--headless", "--no-remote", "--profile", str(tmp_path),
-                    "--window-size=1200,900", "--screenshot", str(shot),
-                    "file://" + os.path.abspath(recorded)],
-                   capture_output=True, timeout=120, env=env)
+    subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-remote",
+            "--profile",
+            str(tmp_path),
+            "--window-size=1200,900",
+            "--screenshot",
+            str(shot),
+            "file://" + os.path.abspath(recorded),
+        ],
+        capture_output=True,
+        timeout=120,
+        env=env,
+    )
     assert shot.exists()
     # Without the script, the page is white with one line of grey text.
     assert len(chromatic(png_colours(shot.read_bytes()))) > 20
 
 
 # ---- the diff page: monitrace diff BASE NEW -o diff.html ----------------------------------
+
 
 def gone():
     return 0
@@ -695,14 +776,19 @@ def diff_rows(data):
 def side_paths(data, side):
     """{path of short names: calls} of one side's tree on a diff page."""
     names = [f[0].rsplit(".", 1)[-1] for f in data["functions"]]
-    return {tuple(names[fn] for fn in n[1][1:]): n[2]
-            for n in tree_nodes(data["diff"][side]) if n[0] >= 0}
+    return {
+        tuple(names[fn] for fn in n[1][1:]): n[2]
+        for n in tree_nodes(data["diff"][side])
+        if n[0] >= 0
+    }
 
 
 def flame_frames(dom):
     """(attributes, text) of each flame graph frame in a rendered DOM."""
-    return [(dict(re.findall(r'([a-z-]+)="([^"]*)"', attrs)), text)
-            for attrs, text in re.findall(r'<div class="fn[^"]*"([^>]*)>([^<]*)</div>', dom)]
+    return [
+        (dict(re.findall(r'([a-z-]+)="([^"]*)"', attrs)), text)
+        for attrs, text in re.findall(r'<div class="fn[^"]*"([^>]*)>([^<]*)</div>', dom)
+    ]
 
 
 def test_diff_page_counts_are_exact_and_match_diff(tmp_path, capsys):
@@ -727,7 +813,8 @@ def test_diff_page_counts_are_exact_and_match_diff(tmp_path, capsys):
     # The page's rows are monitrace.diff's, in its order.
     want = monitrace.diff(a, b, calls_only=True, include_same=True)
     assert [(data["functions"][r[0]][0], r[1], r[2], r[3]) for r in data["diff"]["rows"]] == [
-        (w.function, w.status, w.base_calls, w.new_calls) for w in want]
+        (w.function, w.status, w.base_calls, w.new_calls) for w in want
+    ]
     # Both call trees, by path: leaf under branch 4 -> 6 calls.
     base, new = side_paths(data, "base"), side_paths(data, "new")
     assert base[("diffed", "branch", "leaf")] == 4 and new[("diffed", "branch", "leaf")] == 6
@@ -749,8 +836,11 @@ def test_diff_page_renders_coloured_flame_graph(tmp_path):
     assert int(status["flame-nodes"]) >= 10
     names = {n: data["functions"][fn_index(data, "." + n)][0] for n in ("leaf", "fib", "gone")}
     # The table: names with base -> new counts and the delta.
-    assert re.search(re.escape(names["leaf"]) + r".*?<td class=\"num calls\">4 \u2192 6</td>"
-                     r"<td class=\"num delta\">\+2</td>", r.dom)
+    assert re.search(
+        re.escape(names["leaf"]) + r".*?<td class=\"num calls\">4 \u2192 6</td>"
+        r"<td class=\"num delta\">\+2</td>",
+        r.dom,
+    )
     assert re.search(re.escape(names["fib"]) + r".*?354 \u2192 531", r.dom)
     # The flame graph: frames coloured by change, red where NEW calls more.
     by_name = {}
@@ -758,24 +848,34 @@ def test_diff_page_renders_coloured_flame_graph(tmp_path):
         by_name.setdefault(text, []).append((attrs["data-change"], attrs["style"]))
     leaf_frames = by_name[names["leaf"]]
     assert leaf_frames and all(c == "more" for c, _ in leaf_frames)
-    rgb = [int(v) for v in re.search(r"background: rgb\((\d+), (\d+), (\d+)\)",
-                                     leaf_frames[0][1]).groups()]
+    rgb = [
+        int(v)
+        for v in re.search(r"background: rgb\((\d+), (\d+), (\d+)\)", leaf_frames[0][1]).groups()
+    ]
     assert rgb[0] > rgb[2] + 40  # red, not blue or grey
     fresh_name = data["functions"][fn_index(data, ".fresh")][0]
     assert [c for c, _ in by_name[fresh_name]] == ["added"]
     # gone() has no width in NEW: it is listed as a path only BASE took.
     assert names["gone"] not in by_name
-    assert re.search(r'<li class="gone" data-fn="\d+"><span>[^<]*' + re.escape(names["gone"]),
-                     r.dom)
+    assert re.search(
+        r'<li class="gone" data-fn="\d+"><span>[^<]*' + re.escape(names["gone"]), r.dom
+    )
     assert len(chromatic(png_colours(r.png))) > 10
     # Hover details: a copy of the page that moves the mouse over leaf's
     # frame once drawn (inline scripts run in order, after the report's).
     hover = tmp_path / "hover.html"
     leaf_fn = fn_index(data, ".leaf")
-    hover.write_text(out.read_text().replace("</body>", (
-        "<script>var f = document.querySelector('.flame .fn[data-fn=\"%d\"]');"
-        "f.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 5, clientY: 5}));"
-        "</script></body>") % leaf_fn))
+    hover.write_text(
+        out.read_text().replace(
+            "</body>",
+            (
+                "<script>var f = document.querySelector('.flame .fn[data-fn=\"%d\"]');"
+                "f.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 5, clientY: 5}));"
+                "</script></body>"
+            )
+            % leaf_fn,
+        )
+    )
     r = render(hover, tmp_path, screenshot=False)
     assert_clean(r)
     tip = re.search(r'<div id="mt-tip"[^>]*>(.*?)</div><div id="mt-status"', r.dom, re.S)
@@ -818,8 +918,11 @@ def test_diff_page_names_are_never_markup(tmp_path):
     ns: dict = {}
     exec("def f():\n    return 1\n", ns)
     f = ns["f"]
-    f.__code__ = f.__code__.replace(co_name=EVIL, co_qualname=EVIL,
-                                    co_filename="<img src=y onerror=\"document.title='pwned3'\">")
+    f.__code__ = f.__code__.replace(
+        co_name=EVIL,
+        co_qualname=EVIL,
+        co_filename="<img src=y onerror=\"document.title='pwned3'\">",
+    )
     sessions = []
     for k in (2, 3):
         with monitrace.trace(record=True) as s:
@@ -848,10 +951,11 @@ def test_diff_html_arguments(tmp_path, capsys):
 
     a, b = _diff_runs(tmp_path, "pstats")
     for argv, message in (
-            (["--format", "html"], "name it with -o"),
-            (["--format", "json", "-o", str(tmp_path / "x.html")], "prints to stdout"),
-            (["-o", str(a)], "is an input file"),
-            (["-o", str(tmp_path / "no" / "x.html")], "cannot write")):
+        (["--format", "html"], "name it with -o"),
+        (["--format", "json", "-o", str(tmp_path / "x.html")], "prints to stdout"),
+        (["-o", str(a)], "is an input file"),
+        (["-o", str(tmp_path / "no" / "x.html")], "cannot write"),
+    ):
         with pytest.raises(SystemExit) as exit:
             diff_main([str(a), str(b), *argv])
         assert exit.value.code == 2

@@ -92,7 +92,9 @@ def test_no_import_cycles():
     assert len(graph) > 30  # the walk found the package
     cycles = _cycles(graph)
     detail = "\n".join(
-        " <-> ".join(c) + "\n" + "\n".join(f"    {m} imports {sorted(graph[m] & set(c))}" for m in c)
+        " <-> ".join(c)
+        + "\n"
+        + "\n".join(f"    {m} imports {sorted(graph[m] & set(c))}" for m in c)
         for c in cycles
     )
     assert not cycles, "import cycles:\n" + detail

@@ -30,8 +30,12 @@ def test_stats_document(tmp_path, name):
     by_name = {f["name"]: f for f in funcs.values() if f["filename"] == FILE}
     assert set(by_name) == {"mutual", "is_even", "is_odd"}
     assert by_name["is_odd"] == {
-        "id": by_name["is_odd"]["id"], "kind": "python", "name": "is_odd",
-        "qualname": "is_odd", "module": "workloads", "filename": FILE,
+        "id": by_name["is_odd"]["id"],
+        "kind": "python",
+        "name": "is_odd",
+        "qualname": "is_odd",
+        "module": "workloads",
+        "filename": FILE,
         "lineno": workloads.is_odd.__code__.co_firstlineno,
     }
     assert all(f["module"] != "monitrace.api" for f in funcs.values())
@@ -79,8 +83,9 @@ def test_c_functions_are_keyed_like_cprofile(tmp_path):
     doc = _load(tmp_path / "c.json")
     c_names = {f["name"] for f in doc["functions"] if f["kind"] == "c"}
     assert "<built-in method builtins.sorted>" in c_names
-    assert all(f["filename"] == "~" and f["lineno"] == 0
-               for f in doc["functions"] if f["kind"] == "c")
+    assert all(
+        f["filename"] == "~" and f["lineno"] == 0 for f in doc["functions"] if f["kind"] == "c"
+    )
 
 
 def test_process_identity(tmp_path):

@@ -35,14 +35,27 @@ def files_under_src():
     (tracked, or new and not ignored); a plain walk where git is absent."""
     try:
         out = subprocess.run(
-            ["git", "-C", ROOT, "ls-files", "--cached", "--others", "--exclude-standard",
-             "--", "src"],
-            capture_output=True, text=True, check=True).stdout
+            [
+                "git",
+                "-C",
+                ROOT,
+                "ls-files",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "--",
+                "src",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         found = set()
         for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, "src")):
-            dirnames[:] = [d for d in dirnames
-                           if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)]
+            dirnames[:] = [
+                d for d in dirnames if d not in IGNORED_DIRS and not d.endswith(IGNORED_SUFFIXES)
+            ]
             for name in filenames:
                 if not name.endswith(IGNORED_SUFFIXES):
                     path = os.path.relpath(os.path.join(dirpath, name), ROOT)
@@ -53,9 +66,11 @@ def files_under_src():
 
 
 def test_rows_parse():
-    text = ("intro\n## Layout\n\n| file | what it owns |\n| --- | --- |\n"
-            "| `src/a.py` | the a |\n| `src/b/c.h` | c's header |\n## Next\n"
-            "| `src/not_layout.py` | outside the section |\n")
+    text = (
+        "intro\n## Layout\n\n| file | what it owns |\n| --- | --- |\n"
+        "| `src/a.py` | the a |\n| `src/b/c.h` | c's header |\n## Next\n"
+        "| `src/not_layout.py` | outside the section |\n"
+    )
     assert layout_rows(text) == {"src/a.py": "the a", "src/b/c.h": "c's header"}
 
 
@@ -71,7 +86,8 @@ def test_every_file_is_listed_with_what_it_owns():
         rows = layout_rows(f.read())
     unlisted = sorted(files_under_src() - set(rows))
     assert not unlisted, (
-        f"files under src/ missing from the layout table of docs/internals.md: {unlisted}")
+        f"files under src/ missing from the layout table of docs/internals.md: {unlisted}"
+    )
     assert all(rows.values()), "every layout row says what the file owns"
 
 

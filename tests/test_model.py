@@ -25,8 +25,11 @@ def test_snapshot_rows_and_edges_are_typed():
     with monitrace.trace(live=False) as s:
         workloads.fib(5)
     snap = s.snapshot()
-    idx = next(i for i, (kind, key, _m, _t) in enumerate(snap["records"])
-               if kind == "py" and key.co_name == "fib")
+    idx = next(
+        i
+        for i, (kind, key, _m, _t) in enumerate(snap["records"])
+        if kind == "py" and key.co_name == "fib"
+    )
     (row,) = [r for th in snap["threads"] for r in th["rows"] if r.function == idx]
     assert isinstance(row, _core.Row) and isinstance(row, tuple)
     assert (row.calls, row.primitive_calls) == (row[1], row[2]) == (15, 1)
@@ -42,8 +45,11 @@ def test_generator_rows_carry_typed_segments():
     with monitrace.trace(live=False) as s:
         list(workloads.countdown(3))
     snap = s.snapshot()
-    idx = next(i for i, (kind, key, _m, _t) in enumerate(snap["records"])
-               if kind == "py" and key.co_name == "countdown")
+    idx = next(
+        i
+        for i, (kind, key, _m, _t) in enumerate(snap["records"])
+        if kind == "py" and key.co_name == "countdown"
+    )
     (row,) = [r for th in snap["threads"] for r in th["rows"] if r.function == idx]
     assert isinstance(row.segments, _core.Segments)
     assert (row.calls, row.segments.samples) == (1, 4)  # 3 yields, then the return
@@ -73,9 +79,11 @@ def test_python_function_names():
 def test_short_path():
     std = sysconfig.get_paths()["stdlib"]
     assert model.short_path(os.path.join(std, "json", "__init__.py"), cwd="/nowhere") == (
-        "<stdlib>/json/__init__.py")
+        "<stdlib>/json/__init__.py"
+    )
     assert model.short_path("/v/lib/python3.12/site-packages/pkg/m.py", cwd="/v") == (
-        "site-packages/pkg/m.py")
+        "site-packages/pkg/m.py"
+    )
     assert model.short_path("/home/u/proj/app/m.py", cwd="/home/u/proj") == "app/m.py"
     assert model.short_path("/home/u/projx/m.py", cwd="/home/u/proj") == "/home/u/projx/m.py"
     assert model.short_path("<string>") == "<string>"

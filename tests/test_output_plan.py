@@ -8,34 +8,40 @@ import pytest
 from monitrace.exporters.output import REPORT, choose_format, plan_output
 
 
-@pytest.mark.parametrize(("path", "kwargs", "want"), [
-    # The commands (recording=None): the format turns record mode on.
-    ("t.json", {}, ("chrome", True)),
-    ("t.json", {"format": "json"}, ("json", False)),
-    ("t.json.gz", {}, ("chrome", True)),
-    ("t.folded", {}, ("collapsed", True)),
-    ("t.html", {}, ("html", True)),
-    ("t.pstats", {}, ("pstats", False)),
-    ("t.txt", {}, (REPORT, False)),
-    ("t.log.gz", {}, (REPORT, False)),
-    ("t", {}, (REPORT, False)),
-    ("t.out", {"unknown_is_text": True}, (REPORT, False)),
-    ("t.txt", {"format": "pstats"}, ("pstats", False)),
-    # A session whose recording is settled (MONITRACE, the signal toggle).
-    ("t.json", {"recording": False}, ("json", False)),
-    ("t.json", {"recording": True}, ("chrome", True)),
-    ("t.pstats", {"report": True}, (REPORT, False)),
-])
+@pytest.mark.parametrize(
+    ("path", "kwargs", "want"),
+    [
+        # The commands (recording=None): the format turns record mode on.
+        ("t.json", {}, ("chrome", True)),
+        ("t.json", {"format": "json"}, ("json", False)),
+        ("t.json.gz", {}, ("chrome", True)),
+        ("t.folded", {}, ("collapsed", True)),
+        ("t.html", {}, ("html", True)),
+        ("t.pstats", {}, ("pstats", False)),
+        ("t.txt", {}, (REPORT, False)),
+        ("t.log.gz", {}, (REPORT, False)),
+        ("t", {}, (REPORT, False)),
+        ("t.out", {"unknown_is_text": True}, (REPORT, False)),
+        ("t.txt", {"format": "pstats"}, ("pstats", False)),
+        # A session whose recording is settled (MONITRACE, the signal toggle).
+        ("t.json", {"recording": False}, ("json", False)),
+        ("t.json", {"recording": True}, ("chrome", True)),
+        ("t.pstats", {"report": True}, (REPORT, False)),
+    ],
+)
 def test_choose_format(path, kwargs, want):
     assert choose_format(path, **kwargs) == want
 
 
-@pytest.mark.parametrize(("path", "kwargs", "match"), [
-    ("t.folded", {"recording": False}, r"collapsed format \(.folded\) needs record mode"),
-    ("t.out", {}, "cannot tell the format of 't.out'"),
-    ("t.pstats.gz", {}, "cannot be gzip-compressed"),
-    ("t.json", {"format": "xml"}, "format must be one of"),
-])
+@pytest.mark.parametrize(
+    ("path", "kwargs", "match"),
+    [
+        ("t.folded", {"recording": False}, r"collapsed format \(.folded\) needs record mode"),
+        ("t.out", {}, "cannot tell the format of 't.out'"),
+        ("t.pstats.gz", {}, "cannot be gzip-compressed"),
+        ("t.json", {"format": "xml"}, "format must be one of"),
+    ],
+)
 def test_choose_format_refuses(path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         choose_format(path, **kwargs)

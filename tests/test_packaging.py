@@ -22,7 +22,9 @@ def test_version_is_written_once():
     # pyproject takes it from monitrace/_version.py rather than repeating it
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "monitrace._version.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "monitrace._version.__version__"
+    }
     # the installed metadata is that version
     assert importlib.metadata.version("monitrace") == monitrace.__version__
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", monitrace.__version__)

@@ -17,8 +17,17 @@ import workloads
 
 FILE = workloads.__file__
 
-CASES = ["fib", "mutual", "exceptions", "objects", "decorators", "lambdas", "from_c",
-         "everything", "builtins_by_kind"]
+CASES = [
+    "fib",
+    "mutual",
+    "exceptions",
+    "objects",
+    "decorators",
+    "lambdas",
+    "from_c",
+    "everything",
+    "builtins_by_kind",
+]
 
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -116,8 +125,7 @@ def test_c_functions_keyed_as_cprofile_keys_them(tmp_path):
     assert {k: v[:2] for k, v in st[sorted_key][4].items()} == {from_c: (1, 1)}
     keyfn = (FILE, workloads.keyfn.__code__.co_firstlineno, "keyfn")
     callers = {k: v[:2] for k, v in st[keyfn][4].items()}
-    assert callers == {sorted_key: (20, 20),
-                       ("~", 0, "<built-in method builtins.max>"): (9, 9)}
+    assert callers == {sorted_key: (20, 20), ("~", 0, "<built-in method builtins.max>"): (9, 9)}
 
 
 def test_builtins_of_every_binding_keyed_without_addresses(tmp_path):
@@ -144,8 +152,11 @@ def test_builtins_of_every_binding_keyed_without_addresses(tmp_path):
         assert {k: v[:2] for k, v in callers.items()} == {caller: (calls, calls)}, label
     # str.maketrans: 3.15 gives static methods a __module__, as cProfile shows.
     maketrans = [k[2] for k in st if "maketrans" in k[2]]
-    assert maketrans == (["<built-in method builtins.maketrans>"]
-                         if sys.version_info >= (3, 15) else ["<built-in method maketrans>"])
+    assert maketrans == (
+        ["<built-in method builtins.maketrans>"]
+        if sys.version_info >= (3, 15)
+        else ["<built-in method maketrans>"]
+    )
 
 
 def test_report_names_builtins_by_their_type():
@@ -171,6 +182,7 @@ def test_builtins_sharing_a_label_are_summed():
     """bytes.fromhex and bytearray.fromhex are two functions with one
     cProfile label; the pstats entry holds both (cProfile's own stats keep
     only the last: its raw entries are the reference)."""
+
     def body():
         return bytes.fromhex("00"), bytearray.fromhex("0101"), bytes.fromhex("02")
 
@@ -178,8 +190,11 @@ def test_builtins_sharing_a_label_are_summed():
     prof.enable(subcalls=True, builtins=True)
     body()
     prof.disable()
-    expected = sum(e.callcount for e in prof.getstats()
-                   if isinstance(e.code, str) and e.code == "<built-in method fromhex>")
+    expected = sum(
+        e.callcount
+        for e in prof.getstats()
+        if isinstance(e.code, str) and e.code == "<built-in method fromhex>"
+    )
     with monitrace.trace(c_calls=True) as s:
         body()
     st = monitrace.exporters.pstats.build(s.snapshot())
@@ -195,8 +210,7 @@ def test_generators_count_once_per_start(tmp_path):
     s.save(tmp_path / "g.pstats")
     st = pstats.Stats(str(tmp_path / "g.pstats")).stats
     key = (FILE, workloads.countdown.__code__.co_firstlineno, "countdown")
-    caller = (FILE, workloads.consume_generator.__code__.co_firstlineno,
-              "consume_generator")
+    caller = (FILE, workloads.consume_generator.__code__.co_firstlineno, "consume_generator")
     cc, nc, tt, ct, callers = st[key]
     assert (nc, cc) == (1, 1)
     assert callers[caller][:2] == (1, 1)
@@ -225,6 +239,7 @@ def test_file_is_plain_marshal(tmp_path):
 
 # ---- real consumers --------------------------------------------------------
 
+
 @pytest.fixture
 def mutual_profile(tmp_path):
     with monitrace.trace() as s:
@@ -237,9 +252,10 @@ def mutual_profile(tmp_path):
 def test_gprof2dot_draws_the_graph(mutual_profile):
     pytest.importorskip("gprof2dot")
     dot = subprocess.run(
-        [sys.executable, "-m", "gprof2dot", "-f", "pstats", "-n0", "-e0",
-         str(mutual_profile)],
-        check=True, capture_output=True, text=True,
+        [sys.executable, "-m", "gprof2dot", "-f", "pstats", "-n0", "-e0", str(mutual_profile)],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     nodes = dict(re.findall(r'^\s*(\d+) \[.*label="workloads:\d+:(\w+)\\n', dot, re.M))
     by_name = {name: node for node, name in nodes.items()}

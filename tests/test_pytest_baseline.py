@@ -46,8 +46,10 @@ def _save(suite, path, *extra):
 def test_save_writes_exact_counts_per_test(suite, tmp_path):
     data = _save(suite, tmp_path / "base.json")
     assert data["format"] == "monitrace-baseline/1"
-    calls = {node.split("::")[1]: {f: v[0] for f, v in funcs.items()}
-             for node, funcs in data["tests"].items()}
+    calls = {
+        node.split("::")[1]: {f: v[0] for f, v in funcs.items()}
+        for node, funcs in data["tests"].items()
+    }
     assert calls == {
         "test_one": {"helpers.helper": 1},
         "test_two": {"helpers.helper": 2, "helpers.twice": 1},
@@ -58,14 +60,19 @@ def test_save_writes_exact_counts_per_test(suite, tmp_path):
 def test_rising_counts_fail_the_test_with_the_functions_named(suite, tmp_path):
     base = tmp_path / "base.json"
     _save(suite, base)
-    suite.makepyfile(helpers=HELPERS.replace("return helper(n) + helper(n)",
-                                             "return helper(n) + helper(n) + helper(n)"))
+    suite.makepyfile(
+        helpers=HELPERS.replace(
+            "return helper(n) + helper(n)", "return helper(n) + helper(n) + helper(n)"
+        )
+    )
     r = suite.runpytest_subprocess(*ARGS, f"--monitrace-baseline={base}")
     r.assert_outcomes(passed=2, failed=1)
-    r.stdout.fnmatch_lines([
-        "*monitrace baseline*counts rose in test_base.py::test_two*",
-        "*helpers.helper: 2 -> 3 calls (+1)*",
-    ])
+    r.stdout.fnmatch_lines(
+        [
+            "*monitrace baseline*counts rose in test_base.py::test_two*",
+            "*helpers.helper: 2 -> 3 calls (+1)*",
+        ]
+    )
     # unchanged counts, and counts that fell, pass
     suite.makepyfile(helpers=HELPERS)
     suite.runpytest_subprocess(*ARGS, f"--monitrace-baseline={base}").assert_outcomes(passed=3)
@@ -82,8 +89,9 @@ def test_times_only_when_a_rule_asks(suite, tmp_path):
             v[1] = v[2] = 1e-12
     base.write_text(json.dumps(data))
     suite.runpytest_subprocess(*ARGS, f"--monitrace-baseline={base}").assert_outcomes(passed=3)
-    r = suite.runpytest_subprocess(*ARGS, f"--monitrace-baseline={base}",
-                                   "--monitrace-baseline-fail-on=tottime>+50%")
+    r = suite.runpytest_subprocess(
+        *ARGS, f"--monitrace-baseline={base}", "--monitrace-baseline-fail-on=tottime>+50%"
+    )
     r.assert_outcomes(failed=3)
     r.stdout.fnmatch_lines(["*[[]tottime>+50%[]]*"])
 
@@ -102,8 +110,9 @@ def test_bad_input(suite, tmp_path):
     r = suite.runpytest_subprocess(*ARGS, f"--monitrace-baseline={bad}")
     assert r.ret != 0
     r.stderr.fnmatch_lines(["*--monitrace-baseline*not a monitrace baseline*"])
-    r = suite.runpytest_subprocess(*ARGS, f"--monitrace-baseline={bad}",
-                                   "--monitrace-baseline-fail-on=speed>1")
+    r = suite.runpytest_subprocess(
+        *ARGS, f"--monitrace-baseline={bad}", "--monitrace-baseline-fail-on=speed>1"
+    )
     assert r.ret != 0
 
 
@@ -112,8 +121,11 @@ def test_with_xdist(suite, tmp_path):
     base = tmp_path / "base.json"
     data = _save(suite, base, "-n", "2")
     assert len(data["tests"]) == 3
-    suite.makepyfile(helpers=HELPERS.replace("return helper(n) + helper(n)",
-                                             "return helper(n) + helper(n) + helper(n)"))
+    suite.makepyfile(
+        helpers=HELPERS.replace(
+            "return helper(n) + helper(n)", "return helper(n) + helper(n) + helper(n)"
+        )
+    )
     r = suite.runpytest_subprocess(*ARGS, f"--monitrace-baseline={base}", "-n", "2")
     r.assert_outcomes(passed=2, failed=1)
     r.stdout.fnmatch_lines(["*helpers.helper: 2 -> 3 calls (+1)*"])

@@ -63,7 +63,9 @@ def summary_rows(stdout):
     for line in lines[start:]:
         if line.startswith("Slowest tests"):
             break
-        m = re.match(r"\s*(\d+(?:/\d+)?)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+\S+\s+\S+\s+\S+\s+(.*)$", line)
+        m = re.match(
+            r"\s*(\d+(?:/\d+)?)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+\S+\s+\S+\s+\S+\s+(.*)$", line
+        )
         if m:
             rows[m.group(2)] = m.group(1)
     return rows
@@ -83,7 +85,9 @@ def pstats_calls(path, mine=False):
     only the functions defined beside the file (the test's own code, not
     the standard library functions pytest calls while setting it up)."""
     out = {}
-    for (filename, _line, name), (_cc, nc, _tt, _ct, _callers) in pstats.Stats(str(path)).stats.items():
+    for (filename, _line, name), (_cc, nc, _tt, _ct, _callers) in pstats.Stats(
+        str(path)
+    ).stats.items():
         if mine and (filename.startswith(STDLIB) or filename.startswith(("<", "~"))):
             continue
         key = (os.path.basename(filename), name)
@@ -94,11 +98,13 @@ def pstats_calls(path, mine=False):
 def calls_of(path, name, in_file=None):
     """Calls of functions called `name`; `in_file`: only those defined in
     that file (contextlib's decorator wrapper is also called `helper`)."""
-    return sum(n for (f, func), n in pstats_calls(path).items()
-               if func == name and in_file in (None, f))
+    return sum(
+        n for (f, func), n in pstats_calls(path).items() if func == name and in_file in (None, f)
+    )
 
 
 # ---- idle unless used ---------------------------------------------------------
+
 
 def test_import_loads_no_core():
     code = (
@@ -108,8 +114,12 @@ def test_import_loads_no_core():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(eval(out.stdout))
     assert "monitrace.pytest_plugin" in loaded
-    assert not loaded & {"monitrace._core", "monitrace.api", "monitrace.pytest_suite",
-                         "monitrace.exporters"}
+    assert not loaded & {
+        "monitrace._core",
+        "monitrace.api",
+        "monitrace.pytest_suite",
+        "monitrace.exporters",
+    }
 
 
 def test_plugin_idle_in_a_suite_that_does_not_use_it(work):
@@ -130,9 +140,11 @@ def test_plugin_idle_in_a_suite_that_does_not_use_it(work):
 
 # ---- the fixture --------------------------------------------------------------
 
+
 def test_fixture_counts_and_records(pytester):
     pytester.makepyfile(helpers=HELPERS)
-    pytester.makepyfile(test_fx="""
+    pytester.makepyfile(
+        test_fx="""
         import helpers
 
         def test_counts(monitrace):
@@ -161,7 +173,8 @@ def test_fixture_counts_and_records(pytester):
             import pytest
             with pytest.raises(TypeError, match="unknown trace"):
                 monitrace.trace(colour=True)
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
 
@@ -170,7 +183,8 @@ def test_fixture_inside_monitrace_nested_sessions(pytester, tmp_path):
     """--monitrace traces the test (tool id 3) while the test traces itself
     through the fixture (tool id 4): both counts are exact."""
     pytester.makepyfile(helpers=HELPERS)
-    pytester.makepyfile(test_nest="""
+    pytester.makepyfile(
+        test_nest="""
         import sys
         import helpers
 
@@ -183,7 +197,8 @@ def test_fixture_inside_monitrace_nested_sessions(pytester, tmp_path):
             helpers.helper(1)
             assert s.calls("helpers.helper") == 2
             assert s.calls("helpers.twice") == 1
-    """)
+    """
+    )
     out = tmp_path / "out"
     result = pytester.runpytest("-p", "no:cacheprovider", "--monitrace", f"--monitrace-out={out}")
     result.assert_outcomes(passed=1)
@@ -195,9 +210,11 @@ def test_fixture_inside_monitrace_nested_sessions(pytester, tmp_path):
 
 # ---- failure messages ----------------------------------------------------------
 
+
 def test_failure_messages_show_report_rows(pytester):
     pytester.makepyfile(helpers=HELPERS)
-    pytester.makepyfile(test_fail="""
+    pytester.makepyfile(
+        test_fail="""
         import helpers
 
         def run(monitrace):
@@ -223,44 +240,47 @@ def test_failure_messages_show_report_rows(pytester):
 
         def test_assert_not_called_misspelt(monitrace):
             run(monitrace).assert_not_called("helpers.helpr")
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=6)
     row = r"E \s+ 2 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ .*helpers.py:1\(helper\)"
-    result.stdout.re_match_lines([
-        r"_+ test_eq _+",
-        r">\s+assert run\(monitrace\).calls\(\"helpers.helper\"\) == 3",
-        r"E\s+assert 2 == 3",
-        r"E\s+monitrace: helpers.helper was called 2 times:",
-        r"E\s+ncalls\s+tottime\s+percall\s+cumtime\s+percall\s+p50\s+p99\s+max\s+filename:lineno\(function\)",
-        row,
-        r"_+ test_misspelt _+",
-        r"E\s+assert 0 == 1",
-        r"E\s+monitrace: helpers.helpr names no known function \(it was not recorded, and it "
-        r"is not a dotted name that imports\); recorded functions with close names:",
-        r"E\s+ncalls.*",
-        row,
-        r"_+ test_assert_called _+",
-        r">\s+run\(monitrace\).assert_called\(\"helpers.helper\", times=1\)",
-        r"E\s+AssertionError: expected helpers.helper to be called once, but it was called 2 times:",
-        r"E\s+ncalls.*",
-        row,
-        r"_+ test_assert_not_called _+",
-        r"E\s+AssertionError: expected helpers.helper not to be called, but it was called 2 times:",
-        r"E\s+ncalls.*",
-        row,
-        r"_+ test_assert_called_never _+",
-        r"E\s+AssertionError: expected helpers.never to be called, but it was never called; "
-        r"recorded functions with close names:",
-        r"E\s+ncalls.*",
-        row,
-        r"_+ test_assert_not_called_misspelt _+",
-        r">\s+run\(monitrace\).assert_not_called\(\"helpers.helpr\"\)",
-        r"E\s+ValueError: helpers.helpr names no known function .*; recorded functions with "
-        r"close names:",
-        r"E\s+ncalls.*",
-        row,
-    ])
+    result.stdout.re_match_lines(
+        [
+            r"_+ test_eq _+",
+            r">\s+assert run\(monitrace\).calls\(\"helpers.helper\"\) == 3",
+            r"E\s+assert 2 == 3",
+            r"E\s+monitrace: helpers.helper was called 2 times:",
+            r"E\s+ncalls\s+tottime\s+percall\s+cumtime\s+percall\s+p50\s+p99\s+max\s+filename:lineno\(function\)",
+            row,
+            r"_+ test_misspelt _+",
+            r"E\s+assert 0 == 1",
+            r"E\s+monitrace: helpers.helpr names no known function \(it was not recorded, and it "
+            r"is not a dotted name that imports\); recorded functions with close names:",
+            r"E\s+ncalls.*",
+            row,
+            r"_+ test_assert_called _+",
+            r">\s+run\(monitrace\).assert_called\(\"helpers.helper\", times=1\)",
+            r"E\s+AssertionError: expected helpers.helper to be called once, but it was called 2 times:",
+            r"E\s+ncalls.*",
+            row,
+            r"_+ test_assert_not_called _+",
+            r"E\s+AssertionError: expected helpers.helper not to be called, but it was called 2 times:",
+            r"E\s+ncalls.*",
+            row,
+            r"_+ test_assert_called_never _+",
+            r"E\s+AssertionError: expected helpers.never to be called, but it was never called; "
+            r"recorded functions with close names:",
+            r"E\s+ncalls.*",
+            row,
+            r"_+ test_assert_not_called_misspelt _+",
+            r">\s+run\(monitrace\).assert_not_called\(\"helpers.helpr\"\)",
+            r"E\s+ValueError: helpers.helpr names no known function .*; recorded functions with "
+            r"close names:",
+            r"E\s+ncalls.*",
+            row,
+        ]
+    )
     # pytest hides monitrace's own frame: the test's line is the last shown
     assert "api.py" not in result.stdout.str()
 
@@ -276,6 +296,7 @@ def test_call_count_is_an_int():
 
 # ---- --monitrace and its options ----------------------------------------------
 
+
 def test_monitrace_summary(work):
     result = work.runpytest("-p", "no:cacheprovider", "--monitrace", "--monitrace-report=500")
     result.assert_outcomes(passed=3)
@@ -285,15 +306,20 @@ def test_monitrace_summary(work):
     assert rows["helpers.py:4(twice)"] == "1"
     # no row of pytest's own machinery (or of monitrace)
     assert not [r for r in rows if "_pytest" in r or "pluggy" in r or "monitrace" in r]
-    result.stdout.fnmatch_lines([
-        "*= monitrace: 3 tests traced =*",
-        "Functions with the most self time across the suite:",
-        "*Ordered by: internal time",
-        "Slowest tests and their hottest functions (self time):",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*= monitrace: 3 tests traced =*",
+            "Functions with the most self time across the suite:",
+            "*Ordered by: internal time",
+            "Slowest tests and their hottest functions (self time):",
+        ]
+    )
     # the 3 slowest of 3 tests, each with its hottest functions
-    for nodeid in ("test_work.py::test_one", "test_work.py::test_two",
-                   "test_work.py::test_three[5]"):
+    for nodeid in (
+        "test_work.py::test_one",
+        "test_work.py::test_two",
+        "test_work.py::test_three[5]",
+    ):
         assert re.search(rf"^{re.escape(nodeid)}  \d+\.\d{{6}}s$", out, re.M), nodeid
 
 
@@ -330,7 +356,9 @@ def test_out_dir_files_follow_symlinks_and_keep_fifos(work, tmp_path):
     reader.join()
     assert (out / "test_work.py--test_one.pstats").is_symlink()
     assert pstats_calls(elsewhere / "one.pstats", mine=True) == {
-        ("helpers.py", "helper"): 1, ("test_work.py", "test_one"): 1}
+        ("helpers.py", "helper"): 1,
+        ("test_work.py", "test_one"): 1,
+    }
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert json.loads(got[0])["tests_traced"] == 3
 
@@ -346,10 +374,14 @@ def test_out_dir_one_file_per_test(work, tmp_path):
         "test_work.py--test_two.pstats",
     ]
     assert pstats_calls(out / "test_work.py--test_one.pstats", mine=True) == {
-        ("helpers.py", "helper"): 1, ("test_work.py", "test_one"): 1}
+        ("helpers.py", "helper"): 1,
+        ("test_work.py", "test_one"): 1,
+    }
     assert pstats_calls(out / "test_work.py--test_two.pstats", mine=True) == {
-        ("helpers.py", "helper"): 2, ("helpers.py", "twice"): 1,
-        ("test_work.py", "test_two"): 1}
+        ("helpers.py", "helper"): 2,
+        ("helpers.py", "twice"): 1,
+        ("test_work.py", "test_two"): 1,
+    }
     three = pstats_calls(out / "test_work.py--test_three_5.pstats")
     assert three[("helpers.py", "helper")] == 3
     assert three[("test_work.py", "test_three")] == 1
@@ -357,7 +389,10 @@ def test_out_dir_one_file_per_test(work, tmp_path):
     assert summary["tests_traced"] == 3
     assert calls_in(summary, "helper") == 6
     assert {t["nodeid"] for t in summary["slowest_tests"]} == {
-        "test_work.py::test_one", "test_work.py::test_two", "test_work.py::test_three[5]"}
+        "test_work.py::test_one",
+        "test_work.py::test_two",
+        "test_work.py::test_three[5]",
+    }
     # the records are full FunctionStats
     rec = stats_from_data(next(f for f in summary["functions"] if f["qualname"] == "helper"))
     assert rec.full_name == "helpers.helper" and sum(c for _, _, c in rec.histogram) == 6
@@ -365,23 +400,26 @@ def test_out_dir_one_file_per_test(work, tmp_path):
 
 def test_include_exclude(pytester):
     pytester.mkpydir("pkg")
-    pytester.makepyfile(**{
-        "pkg/a": "def fa():\n    return 1\n",
-        "pkg/b": "def fb():\n    return 2\n",
-        "other": "def fo():\n    return 3\n",
-        "test_mods": """
+    pytester.makepyfile(
+        **{
+            "pkg/a": "def fa():\n    return 1\n",
+            "pkg/b": "def fb():\n    return 2\n",
+            "other": "def fo():\n    return 3\n",
+            "test_mods": """
             from pkg.a import fa
             from pkg.b import fb
             from other import fo
             def test_all():
                 fa(); fb(); fb(); fo()
         """,
-    })
+        }
+    )
 
     def traced(*args):
         out = pytester.path / "out"
-        result = pytester.runpytest("-p", "no:cacheprovider", "--monitrace",
-                                    f"--monitrace-out={out}", *args)
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "--monitrace", f"--monitrace-out={out}", *args
+        )
         result.assert_outcomes(passed=1)
         calls = pstats_calls(out / "test_mods.py--test_all.pstats")
         return {func: n for (_f, func), n in calls.items()}
@@ -392,7 +430,9 @@ def test_include_exclude(pytester):
     assert traced("--monitrace-include=pkg") == {"fa": 1, "fb": 2}
     assert traced("--monitrace-include=pkg.*", "--monitrace-exclude=pkg.b") == {"fa": 1}
     assert traced("--monitrace-include=other", "--monitrace-include=function:fb") == {
-        "fb": 2, "fo": 1}
+        "fb": 2,
+        "fo": 1,
+    }
     assert "fo" not in traced("--monitrace-exclude=oth*")
     # pytest's own code is out by default (the test it calls is in), and in
     # when an include names it
@@ -400,20 +440,31 @@ def test_include_exclude(pytester):
     assert not [f for f, _ in files if f in ("runner.py", "python.py", "fixtures.py")]
     traced("--monitrace-include=_pytest")
     files = pstats_calls(pytester.path / "out" / "test_mods.py--test_all.pstats")
-    assert ("python.py", "pytest_pyfunc_call") in files and ("test_mods.py", "test_all") not in files
+    assert ("python.py", "pytest_pyfunc_call") in files and (
+        "test_mods.py",
+        "test_all",
+    ) not in files
 
 
 def test_unmatched_include_said_once_for_the_run(work):
-    result = work.runpytest("-p", "no:cacheprovider", "--monitrace",
-                            "--monitrace-include=helpers", "--monitrace-include=nosuch",
-                            "--monitrace-include=function:test_o*")
+    result = work.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--monitrace",
+        "--monitrace-include=helpers",
+        "--monitrace-include=nosuch",
+        "--monitrace-include=function:test_o*",
+    )
     result.assert_outcomes(passed=3)
     out = result.stdout.str()
     assert out.count("matched no function") == 1
-    result.stdout.fnmatch_lines([
-        "monitrace: --monitrace-include spec 'nosuch' matched no function (a bare name means "
-        "a module or a full name module.qualname; for a function named so use "
-        "'function:nosuch')"])
+    result.stdout.fnmatch_lines(
+        [
+            "monitrace: --monitrace-include spec 'nosuch' matched no function (a bare name means "
+            "a module or a full name module.qualname; for a function named so use "
+            "'function:nosuch')"
+        ]
+    )
     # test_two and test_three never match function:test_o*, test_one does
     assert "warnings summary" not in out
 
@@ -430,14 +481,23 @@ def test_base_options():
         (["--monitrace-report=-1"], "--monitrace-report must be 0 or more, not -1"),
         (["--monitrace-report=x"], "--monitrace-report: invalid int value: 'x'"),
         (["--monitrace-out=afile.txt/sub"], "--monitrace-out: cannot create 'afile.txt/sub'"),
-        (["--monitrace-out=afile.txt/run.pstats"], "--monitrace-out: cannot create 'afile.txt/run.pstats'"),
+        (
+            ["--monitrace-out=afile.txt/run.pstats"],
+            "--monitrace-out: cannot create 'afile.txt/run.pstats'",
+        ),
         (["--monitrace-out=adir.prof"], "--monitrace-out: 'adir.prof' is a directory"),
         (["--monitrace-include=re:("], "--monitrace-include: Q(module__regex=...): invalid "),
         (["--monitrace-exclude=re:["], "--monitrace-exclude: Q(module__regex=...): invalid "),
-        (["--monitrace-include=bogus:x"], "--monitrace-include: unknown field 'bogus' in "
-         "'bogus:x'; a spec is [field:][re:]pattern with field one of module, function, "),
-        (["--monitrace-exclude=funtion:main"], "--monitrace-exclude: unknown field 'funtion' "
-         "in 'funtion:main' (did you mean 'function'?)"),
+        (
+            ["--monitrace-include=bogus:x"],
+            "--monitrace-include: unknown field 'bogus' in "
+            "'bogus:x'; a spec is [field:][re:]pattern with field one of module, function, ",
+        ),
+        (
+            ["--monitrace-exclude=funtion:main"],
+            "--monitrace-exclude: unknown field 'funtion' "
+            "in 'funtion:main' (did you mean 'function'?)",
+        ),
     ],
 )
 def test_bad_options(pytester, args, message):
@@ -450,7 +510,9 @@ def test_bad_options(pytester, args, message):
 
 
 def test_file_stem():
-    assert file_stem("tests/test_a.py::TestX::test_y[a/b-1]") == "tests_test_a.py--TestX--test_y_a_b-1"
+    assert (
+        file_stem("tests/test_a.py::TestX::test_y[a/b-1]") == "tests_test_a.py--TestX--test_y_a_b-1"
+    )
     long = file_stem("t.py::test[" + "x" * 300 + "]")
     assert len(long) == 150 + 13 and long != file_stem("t.py::test[" + "x" * 299 + "y]")
 
@@ -546,31 +608,47 @@ def kinds(pytester):
 
 def test_every_kind_of_item_is_traced(kinds, tmp_path):
     out = tmp_path / "out"
-    result = kinds.runpytest("-p", "no:cacheprovider", "--doctest-modules", "--monitrace",
-                             f"--monitrace-out={out}", "--monitrace-report=500")
+    result = kinds.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--doctest-modules",
+        "--monitrace",
+        f"--monitrace-out={out}",
+        "--monitrace-report=500",
+    )
     result.assert_outcomes(passed=7)
-    files = {f[:-len(".pstats")]: out / f for f in os.listdir(out) if f.endswith(".pstats")}
+    files = {f[: -len(".pstats")]: out / f for f in os.listdir(out) if f.endswith(".pstats")}
     assert sorted(files) == sorted(KINDS_HELPER_CALLS)
     assert {stem: pstats_calls(path)[HELPER] for stem, path in files.items()} == KINDS_HELPER_CALLS
     # the unittest methods themselves, with setUp and tearDown, once each
     plain = pstats_calls(files["test_kinds.py--TestUnit--test_plain"], mine=True)
-    assert plain == {("helpers.py", "helper"): 4, ("test_kinds.py", "setUp"): 1,
-                     ("test_kinds.py", "tearDown"): 1, ("test_kinds.py", "test_plain"): 1}
+    assert plain == {
+        ("helpers.py", "helper"): 4,
+        ("test_kinds.py", "setUp"): 1,
+        ("test_kinds.py", "tearDown"): 1,
+        ("test_kinds.py", "test_plain"): 1,
+    }
     subtests = pstats_calls(files["test_kinds.py--TestUnit--test_subtests"], mine=True)
     assert subtests[("test_kinds.py", "test_subtests")] == 1
     assert calls_of(files["test_kinds.py--test_kinds.doubled"], "doubled") == 1
     assert calls_of(files["items.helpers--x3"], "runtest") == 1
     # pytest's bookkeeping of a plain test's call phase stays out
     assert pstats_calls(files["test_kinds.py--test_param_2"], mine=True) == {
-        ("helpers.py", "helper"): 2, ("test_kinds.py", "test_param"): 1}
+        ("helpers.py", "helper"): 2,
+        ("test_kinds.py", "test_param"): 1,
+    }
     assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == str(
-        sum(KINDS_HELPER_CALLS.values()))
+        sum(KINDS_HELPER_CALLS.values())
+    )
 
 
 def merged_calls(path):
     """{function name: calls} of the functions of helpers.py and of tests."""
-    return {name: n for (f, name), n in pstats_calls(path).items()
-            if f == "helpers.py" or f.startswith("test_")}
+    return {
+        name: n
+        for (f, name), n in pstats_calls(path).items()
+        if f == "helpers.py" or f.startswith("test_")
+    }
 
 
 def test_out_merged_pstats(kinds, tmp_path):
@@ -586,8 +664,9 @@ def test_out_merged_pstats(kinds, tmp_path):
     stats = pstats.Stats(str(merged))
     assert merged_calls(merged)["helper"] == sum(KINDS_HELPER_CALLS.values())
     # the same functions, calls and caller edges as the per-test files summed
-    expected = pstats.Stats(*[str(per_test / f) for f in sorted(os.listdir(per_test))
-                              if f.endswith(".pstats")])
+    expected = pstats.Stats(
+        *[str(per_test / f) for f in sorted(os.listdir(per_test)) if f.endswith(".pstats")]
+    )
     assert set(stats.stats) == set(expected.stats)
     for key, (cc, nc, _tt, _ct, callers) in expected.stats.items():
         mcc, mnc, mtt, mct, mcallers = stats.stats[key]
@@ -596,8 +675,15 @@ def test_out_merged_pstats(kinds, tmp_path):
         assert mtt > 0 and mct >= mtt
     helper = next(k for k in stats.stats if k[0].endswith("helpers.py") and k[2] == "helper")
     assert {k[2]: v[0] for k, v in stats.stats[helper][4].items()} == {
-        "setUp": 2, "tearDown": 2, "test_plain": 2, "test_subtests": 3, "test_method": 1,
-        "test_param": 3, "doubled": 2, "runtest": 3}
+        "setUp": 2,
+        "tearDown": 2,
+        "test_plain": 2,
+        "test_subtests": 3,
+        "test_method": 1,
+        "test_param": 3,
+        "doubled": 2,
+        "runtest": 3,
+    }
     # .prof works the same
     kinds.runpytest(*args, f"--monitrace-out={tmp_path / 'run.prof'}").assert_outcomes(passed=7)
     assert merged_calls(tmp_path / "run.prof")["helper"] == sum(KINDS_HELPER_CALLS.values())
@@ -605,9 +691,11 @@ def test_out_merged_pstats(kinds, tmp_path):
 
 # ---- the marker ------------------------------------------------------------------
 
+
 def test_marker_traces_only_marked_tests(pytester, tmp_path):
     pytester.makepyfile(helpers=HELPERS)
-    pytester.makepyfile(test_mark="""
+    pytester.makepyfile(
+        test_mark="""
         import pytest
         import helpers
 
@@ -627,10 +715,12 @@ def test_marker_traces_only_marked_tests(pytester, tmp_path):
         class TestClass:
             def test_in_class(self):
                 helpers.twice(1)
-    """)
+    """
+    )
     out = tmp_path / "out"
-    result = pytester.runpytest("-p", "no:cacheprovider", f"--monitrace-out={out}",
-                                "--monitrace-report=500")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--monitrace-out={out}", "--monitrace-report=500"
+    )
     result.assert_outcomes(passed=4)
     assert sorted(os.listdir(out)) == [
         "monitrace-summary.json",
@@ -643,7 +733,9 @@ def test_marker_traces_only_marked_tests(pytester, tmp_path):
     with_c = pstats_calls(out / "test_mark.py--test_marked_c_calls.pstats")
     assert with_c[("~", "<built-in method builtins.len>")] == 1
     assert with_c[("helpers.py", "helper")] == 1
-    assert calls_of(out / "test_mark.py--TestClass--test_in_class.pstats", "helper", "helpers.py") == 2
+    assert (
+        calls_of(out / "test_mark.py--TestClass--test_in_class.pstats", "helper", "helpers.py") == 2
+    )
     result.stdout.fnmatch_lines(["*= monitrace: 3 tests traced =*"])
     assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == "4"
 
@@ -654,8 +746,10 @@ def chrome_calls(path, prefix):
     data = load(path)
     events = data["traceEvents"] if isinstance(data, dict) else data
     out, stacks = [], {}
-    for ev in sorted((e for e in events if e.get("ph") in ("B", "E", "X")),
-                     key=lambda e: (e["ts"], e["ph"] != "E")):
+    for ev in sorted(
+        (e for e in events if e.get("ph") in ("B", "E", "X")),
+        key=lambda e: (e["ts"], e["ph"] != "E"),
+    ):
         stack = stacks.setdefault(ev["tid"], [])
         if ev["ph"] == "E":
             stack.pop()
@@ -669,7 +763,8 @@ def chrome_calls(path, prefix):
 
 
 def test_marker_record_writes_chrome_trace(pytester, tmp_path):
-    pytester.makepyfile(test_rec="""
+    pytester.makepyfile(
+        test_rec="""
         import pytest
 
         def helper(n):
@@ -679,22 +774,32 @@ def test_marker_record_writes_chrome_trace(pytester, tmp_path):
         def test_rec():
             helper(1)
             helper(2)
-    """)
+    """
+    )
     out = tmp_path / "out"
     result = pytester.runpytest("-p", "no:cacheprovider", f"--monitrace-out={out}")
     result.assert_outcomes(passed=1)
     assert sorted(os.listdir(out)) == [
-        "monitrace-summary.json", "test_rec.py--test_rec.json", "test_rec.py--test_rec.pstats"]
+        "monitrace-summary.json",
+        "test_rec.py--test_rec.json",
+        "test_rec.py--test_rec.pstats",
+    ]
     calls = chrome_calls(out / "test_rec.py--test_rec.json", "test_rec.")
     depth = calls[0][0]
-    assert calls == [(depth, "test_rec.test_rec"), (depth + 1, "test_rec.helper"),
-                     (depth + 1, "test_rec.helper")]
+    assert calls == [
+        (depth, "test_rec.test_rec"),
+        (depth + 1, "test_rec.helper"),
+        (depth + 1, "test_rec.helper"),
+    ]
     assert pstats_calls(out / "test_rec.py--test_rec.pstats", mine=True) == {
-        ("test_rec.py", "helper"): 2, ("test_rec.py", "test_rec"): 1}
+        ("test_rec.py", "helper"): 2,
+        ("test_rec.py", "test_rec"): 1,
+    }
 
 
 def test_marker_bad_options_fail_that_test(pytester):
-    pytester.makepyfile(test_bad="""
+    pytester.makepyfile(
+        test_bad="""
         import pytest
 
         @pytest.mark.monitrace(colour=True)
@@ -707,13 +812,16 @@ def test_marker_bad_options_fail_that_test(pytester):
 
         def test_fine():
             pass
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=2)
-    result.stdout.fnmatch_lines([
-        "*TypeError: @pytest.mark.monitrace: unknown trace() option 'colour'; known options: *",
-        "*TypeError: @pytest.mark.monitrace takes keyword options only *, not ('c_calls',)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*TypeError: @pytest.mark.monitrace: unknown trace() option 'colour'; known options: *",
+            "*TypeError: @pytest.mark.monitrace takes keyword options only *, not ('c_calls',)",
+        ]
+    )
 
 
 def test_marker_registered(pytester):
@@ -726,9 +834,11 @@ def test_marker_registered(pytester):
 # ---- xdist and pytest-cov ----------------------------------------------------------
 
 needs_xdist = pytest.mark.skipif(
-    importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist")
+    importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist"
+)
 needs_cov = pytest.mark.skipif(
-    importlib.util.find_spec("pytest_cov") is None, reason="needs pytest-cov")
+    importlib.util.find_spec("pytest_cov") is None, reason="needs pytest-cov"
+)
 
 COV_MODULE = """
 def work(n):
@@ -757,15 +867,24 @@ def test_small_again():
 @needs_xdist
 def test_xdist_worker_files_and_merged_summary(work, tmp_path):
     out = tmp_path / "out"
-    work.makepyfile(test_more="""
+    work.makepyfile(
+        test_more="""
         from helpers import helper
         def test_four():
             helper(1)
         def test_five():
             helper(1)
-    """)
-    result = work.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--monitrace",
-                                       f"--monitrace-out={out}", "--monitrace-report=500")
+    """
+    )
+    result = work.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "2",
+        "--monitrace",
+        f"--monitrace-out={out}",
+        "--monitrace-report=500",
+    )
     result.assert_outcomes(passed=5)
     files = sorted(os.listdir(out))
     assert files == [
@@ -781,7 +900,9 @@ def test_xdist_worker_files_and_merged_summary(work, tmp_path):
     workers = [load(out / f"monitrace-worker-gw{i}.json") for i in (0, 1)]
     assert sum(w["tests_traced"] for w in workers) == 5
     assert sum(calls_in(w, "helper") for w in workers) == 8
-    assert sum(calls_of(out / f, "helper", "helpers.py") for f in files if f.endswith(".pstats")) == 8
+    assert (
+        sum(calls_of(out / f, "helper", "helpers.py") for f in files if f.endswith(".pstats")) == 8
+    )
     summary = load(out / "monitrace-summary.json")
     assert summary["tests_traced"] == 5 and calls_in(summary, "helper") == 8
     result.stdout.fnmatch_lines(["*= monitrace: 5 tests traced =*"])
@@ -791,8 +912,9 @@ def test_xdist_worker_files_and_merged_summary(work, tmp_path):
 @needs_xdist
 def test_xdist_merged_pstats(work, tmp_path):
     merged = tmp_path / "run.pstats"
-    result = work.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--monitrace",
-                                       f"--monitrace-out={merged}")
+    result = work.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--monitrace", f"--monitrace-out={merged}"
+    )
     result.assert_outcomes(passed=3)
     assert os.listdir(tmp_path) == ["run.pstats"]
     calls = merged_calls(merged)
@@ -801,15 +923,18 @@ def test_xdist_merged_pstats(work, tmp_path):
 
 @needs_xdist
 def test_xdist_with_marker_only(work):
-    work.makepyfile(test_marked="""
+    work.makepyfile(
+        test_marked="""
         import pytest
         from helpers import helper
         @pytest.mark.monitrace
         def test_marked():
             helper(1); helper(2)
-    """)
-    result = work.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
-                                       "--monitrace-report=500")
+    """
+    )
+    result = work.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--monitrace-report=500"
+    )
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*= monitrace: 1 test traced =*"])
     assert summary_rows(result.stdout.str())["helpers.py:1(helper)"] == "2"
@@ -823,8 +948,14 @@ def test_with_pytest_cov(pytester, monkeypatch, tmp_path, core, xdist):
     monkeypatch.setenv("COVERAGE_CORE", core)
     pytester.makepyfile(mod=COV_MODULE, test_cov=COV_TESTS)
     out = tmp_path / "out"
-    args = ["-p", "no:cacheprovider", "--cov=mod", "--cov-report=term-missing",
-            "--monitrace", f"--monitrace-out={out}"]
+    args = [
+        "-p",
+        "no:cacheprovider",
+        "--cov=mod",
+        "--cov-report=term-missing",
+        "--monitrace",
+        f"--monitrace-out={out}",
+    ]
     if xdist:
         args += ["-n", "2"]
     result = pytester.runpytest_subprocess(*args)
@@ -833,7 +964,9 @@ def test_with_pytest_cov(pytester, monkeypatch, tmp_path, core, xdist):
     result.stdout.re_match_lines([r"mod\.py\s+6\s+1\s+83%\s+7$"])
     # monitrace: exact counts per test and for the suite
     assert pstats_calls(out / "test_cov.py--test_big.pstats", mine=True) == {
-        ("mod.py", "work"): 1, ("test_cov.py", "test_big"): 1}
+        ("mod.py", "work"): 1,
+        ("test_cov.py", "test_big"): 1,
+    }
     summary = load(out / "monitrace-summary.json")
     assert summary["tests_traced"] == 3 and calls_in(summary, "work") == 3
     assert calls_in(summary, "unused") == 0
@@ -841,10 +974,26 @@ def test_with_pytest_cov(pytester, monkeypatch, tmp_path, core, xdist):
 
 # ---- suite statistics ------------------------------------------------------------
 
+
 def test_suite_stats_merge_roundtrip():
     def rec(name, calls, self_time, hist):
-        return FunctionStats(name, name, "m", "m.py", 1, calls, calls, self_time * 2,
-                             self_time, 1e-6, 2e-6, 0.0, 0.0, 0.0, histogram=hist)
+        return FunctionStats(
+            name,
+            name,
+            "m",
+            "m.py",
+            1,
+            calls,
+            calls,
+            self_time * 2,
+            self_time,
+            1e-6,
+            2e-6,
+            0.0,
+            0.0,
+            0.0,
+            histogram=hist,
+        )
 
     a = SuiteStats(slowest=2, hottest=1)
     a.add_test("t::a", 0.5, [rec("f", 2, 0.1, ((1000.0, 1100.0, 2),)), rec("g", 1, 0.3, ())])
@@ -860,5 +1009,7 @@ def test_suite_stats_merge_roundtrip():
     assert f.histogram == ((1000.0, 1100.0, 3), (2000.0, 2200.0, 4))
     slow = merged.slowest_tests()
     assert [(t.nodeid, [s.name for s in t.hottest]) for t in slow] == [
-        ("t::c", ["f"]), ("t::a", ["g"])]
+        ("t::c", ["f"]),
+        ("t::a", ["g"]),
+    ]
     assert stats_from_data(stats_to_data(f)) == f

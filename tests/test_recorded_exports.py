@@ -59,8 +59,11 @@ def test_chrome_trace_of_a_recording(tmp_path, session, name):
         assert calls[func] == session.calls(f"workloads.{func}"), func
     assert {"MainThread", "worker-0", "worker-1"} <= set(names.values())
     per_thread = collections.Counter(
-        names[tid] for tid, track in tracks.items() for e in track
-        if e["ph"] == "B" and _short(e["name"]) == "work")
+        names[tid]
+        for tid, track in tracks.items()
+        for e in track
+        if e["ph"] == "B" and _short(e["name"]) == "work"
+    )
     assert per_thread == {"worker-0": 3, "worker-1": 4}
 
 
@@ -103,7 +106,8 @@ def test_json_events_of_a_recording(tmp_path, session):
     assert len(doc["events"]) == session.record_info().recorded
     funcs = {f["id"]: f["name"] for f in doc["functions"]}
     kinds = collections.Counter(
-        e["kind"] for e in doc["events"] if funcs.get(e["function"]) == "countdown")
+        e["kind"] for e in doc["events"] if funcs.get(e["function"]) == "countdown"
+    )
     assert kinds == {"call": 1, "yield": 3, "resume": 3, "return": 1}
 
 
@@ -129,5 +133,7 @@ def test_spans_of_a_recording(session):
         assert s.attributes["thread.name"] == "MainThread"
     work = [s for s in spans if s.name == "workloads.work"]
     assert sorted(s.attributes["thread.name"] for s in work) == ["worker-0"] * 3 + ["worker-1"] * 4
-    raised = [s for s in spans if s.name == "workloads.raiser" and s.status.status_code.name == "ERROR"]
+    raised = [
+        s for s in spans if s.name == "workloads.raiser" and s.status.status_code.name == "ERROR"
+    ]
     assert raised and all(e.name == "exception" for s in raised for e in s.events)

@@ -78,15 +78,13 @@ def test_sort_matches_pstats_order(work, tmp_path, sort):
     s.save(tmp_path / "out.pstats")
     # pstats' order of the workload's functions in the same data
     ps = pstats.Stats(str(tmp_path / "out.pstats"), stream=io.StringIO()).sort_stats(sort)
-    theirs = [f"{file}:{line}({name})" for file, line, name in ps.fcn_list
-              if file == work.__file__]
+    theirs = [f"{file}:{line}({name})" for file, line, name in ps.fcn_list if file == work.__file__]
     text = s.report(sort=sort, file=io.StringIO(), full_paths=True)
     ours = [r["loc"] for r in rows_of(text) if r["loc"].startswith(work.__file__ + ":")]
     assert len(ours) == 4  # run, pair, leaf, down
     assert ours == [loc for loc in theirs if loc in ours]
     if sort in ("calls", "ncalls"):
-        assert [r["ncalls"] for r in rows_of(text) if r["loc"] in ours] == [
-            "8/2", "6", "3", "1"]
+        assert [r["ncalls"] for r in rows_of(text) if r["loc"] in ours] == ["8/2", "6", "3", "1"]
 
 
 def test_limit_line_hint_and_zero(work):
@@ -122,13 +120,14 @@ def test_short_and_full_paths(work):
     approx = pytest.approx.__code__
     parts = approx.co_filename.split(os.sep)
     assert "site-packages" in parts  # pytest is installed in the venv
-    installed = "/".join(parts[parts.index("site-packages"):])
+    installed = "/".join(parts[parts.index("site-packages") :])
     by_name = {}
     for r in rows_of(s.report(file=io.StringIO())):
         by_name.setdefault(r["loc"].rsplit("(", 1)[1], []).append(r["loc"])
     assert by_name["leaf)"] == ["reportwork.py:4(leaf)"]
     assert [loc for loc in by_name["dumps)"] if "json" in loc] == [
-        f"<stdlib>/json/__init__.py:{json.dumps.__code__.co_firstlineno}(dumps)"]
+        f"<stdlib>/json/__init__.py:{json.dumps.__code__.co_firstlineno}(dumps)"
+    ]
     assert by_name["approx)"] == [f"{installed}:{approx.co_firstlineno}(approx)"]
     # In full: the function's own file names, as cProfile labels them.
     full = [r["loc"] for r in rows_of(s.report(file=io.StringIO(), full_paths=True))]
@@ -139,12 +138,18 @@ def test_short_and_full_paths(work):
     # The session's option is the default; monitrace.report() follows it.
     with monitrace.trace(full_paths=True) as s2:
         work.leaf(1)
-    assert [r["loc"] for r in rows_of(s2.report(file=io.StringIO()))] == [f"{work.__file__}:4(leaf)"]
+    assert [r["loc"] for r in rows_of(s2.report(file=io.StringIO()))] == [
+        f"{work.__file__}:4(leaf)"
+    ]
     assert [r["loc"] for r in rows_of(monitrace.report(file=io.StringIO(), full_paths=False))] == [
-        "reportwork.py:4(leaf)"]
+        "reportwork.py:4(leaf)"
+    ]
     # FunctionStats.location stays cProfile's label; short_location is the short one.
     (leaf,) = [x for x in s2.stats() if x.name == "leaf"]
-    assert (leaf.location, leaf.short_location) == (f"{work.__file__}:4(leaf)", "reportwork.py:4(leaf)")
+    assert (leaf.location, leaf.short_location) == (
+        f"{work.__file__}:4(leaf)",
+        "reportwork.py:4(leaf)",
+    )
 
 
 # ---- the command and MONITRACE ----------------------------------------------
@@ -159,11 +164,18 @@ MANY = "\n".join(f"def f{i:02d}():\n    return {i}\n" for i in range(45)) + text
 
 
 def run_cli(*args, cwd, env=None):
-    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR",
-                                                                 "MONITRACE")}
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "MONITRACE")
+    }
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "monitrace", *args], capture_output=True,
-                          text=True, cwd=cwd, env=full_env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "monitrace", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -184,8 +196,10 @@ def test_cli_report_sort_and_limit(many):
     assert lines[3] == "   List reduced from 46 to 3 due to restriction <3>"
     assert lines[4] == "   (--limit 0 prints them all)"
     assert [(x["ncalls"], x["loc"]) for x in rows_of(r.stderr)] == [
-        ("45", f"many.py:{fline(44)}(f44)"), ("44", f"many.py:{fline(43)}(f43)"),
-        ("43", f"many.py:{fline(42)}(f42)")]
+        ("45", f"many.py:{fline(44)}(f44)"),
+        ("44", f"many.py:{fline(43)}(f43)"),
+        ("43", f"many.py:{fline(42)}(f42)"),
+    ]
     # By name, ascending, as pstats sorts it.
     r = run_cli("--report", "--sort=name", "--limit=2", "many.py", cwd=many)
     assert [x["loc"] for x in rows_of(r.stderr)] == ["many.py:1(<module>)", "many.py:1(f00)"]
@@ -209,13 +223,16 @@ def test_cli_report_default_limit_and_all(many):
     assert sum(int(x["ncalls"]) for x in rows) == 1 + 45 * 46 // 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--report", "--sort", "bogus"], "argument --sort: invalid choice: 'bogus'"),
-    (["--report", "--limit", "-1"], "argument --limit: must be 0 (all rows) or more, not -1"),
-    (["--report", "--limit", "x"], "argument --limit: invalid int value: 'x'"),
-    (["--sort", "calls"], "argument --sort: only with --report"),
-    (["--limit", "5"], "argument --limit: only with --report"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--report", "--sort", "bogus"], "argument --sort: invalid choice: 'bogus'"),
+        (["--report", "--limit", "-1"], "argument --limit: must be 0 (all rows) or more, not -1"),
+        (["--report", "--limit", "x"], "argument --limit: invalid int value: 'x'"),
+        (["--sort", "calls"], "argument --sort: only with --report"),
+        (["--limit", "5"], "argument --limit: only with --report"),
+    ],
+)
 def test_cli_bad_sort_and_limit(many, args, message):
     r = run_cli(*args, "many.py", cwd=many)
     assert r.returncode == 2
@@ -225,8 +242,14 @@ def test_cli_bad_sort_and_limit(many, args, message):
 
 def test_monitrace_env_sort_and_limit(many):
     def run(value):
-        r = subprocess.run([sys.executable, "many.py"], capture_output=True, text=True,
-                           cwd=many, env={**os.environ, "MONITRACE": value}, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "many.py"],
+            capture_output=True,
+            text=True,
+            cwd=many,
+            env={**os.environ, "MONITRACE": value},
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         return r.stderr
 
@@ -234,13 +257,16 @@ def test_monitrace_env_sort_and_limit(many):
     reduced = re.search(r"^   List reduced from (\d+) to 2 due to restriction <2>$", err, re.M)
     assert reduced and int(reduced[1]) >= 46
     assert [x["loc"] for x in rows_of(err)] == [
-        f"many.py:{fline(44)}(f44)", f"many.py:{fline(43)}(f43)"]
+        f"many.py:{fline(44)}(f44)",
+        f"many.py:{fline(43)}(f43)",
+    ]
     # limit=0: every row, as --limit 0 in the command.
     err = run("report;sort=calls;limit=0")
     assert len(rows_of(err)) == int(reduced[1]) and "List reduced" not in err
 
 
 # ---- the pytest plugin's suite totals ----------------------------------------
+
 
 def _snapshots(tmp_path):
     """Snapshots of several small 'tests', one with a thread that ends
@@ -282,7 +308,11 @@ def test_suite_totals_in_ticks_match_summed_stats(tmp_path):
     assert [f.location for f in mine] == [f.location for f in theirs]
     for a, b in zip(mine, theirs):
         assert (a.calls, a.primitive_calls, a.samples, a.histogram) == (
-            b.calls, b.primitive_calls, b.samples, b.histogram)
+            b.calls,
+            b.primitive_calls,
+            b.samples,
+            b.histogram,
+        )
         for field in ("total_time", "self_time", "min_time", "max_time", "p50", "p90", "p99"):
             assert getattr(a, field) == pytest.approx(getattr(b, field), rel=1e-12, abs=1e-15)
     (leaf,) = [f for f in mine if f.name == "leaf"]
@@ -344,10 +374,17 @@ def test_pytest_summary_short_paths(pytester):
     pytester.makepyfile(
         helpers="def helper(n):\n    return sum(range(n))\n",
         test_paths="import json\nfrom helpers import helper\n\n"
-                   "def test_it():\n    helper(3)\n    json.dumps([1])\n",
+        "def test_it():\n    helper(3)\n    json.dumps([1])\n",
     )
-    result = pytester.runpytest_subprocess("--monitrace", "--monitrace-include", "helpers",
-                                           "--monitrace-include", "json", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--monitrace",
+        "--monitrace-include",
+        "helpers",
+        "--monitrace-include",
+        "json",
+        "-p",
+        "no:cacheprovider",
+    )
     assert result.ret == 0
     locs = [m["loc"] for m in map(ROW.match, result.stdout.lines) if m]
     line = json.dumps.__code__.co_firstlineno

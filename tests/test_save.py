@@ -22,8 +22,14 @@ def session():
 
 @pytest.mark.parametrize(
     "name, fmt",
-    [("a.pstats", "pstats"), ("a.prof", "pstats"), ("A.PROF", "pstats"),
-     ("a.json", "json"), ("a.json.gz", "json"), ("dir.v2/a.json", "json")],
+    [
+        ("a.pstats", "pstats"),
+        ("a.prof", "pstats"),
+        ("A.PROF", "pstats"),
+        ("a.json", "json"),
+        ("a.json.gz", "json"),
+        ("dir.v2/a.json", "json"),
+    ],
 )
 def test_format_from_extension(tmp_path, session, name, fmt):
     path = tmp_path / name
@@ -49,7 +55,9 @@ def test_unknown_extension_and_format_are_clear(tmp_path, session):
         session.save(tmp_path / "trace.txt")
     with pytest.raises(ValueError, match=r"format must be one of 'pstats', 'json'.* not 'xml'"):
         session.save(tmp_path / "a.json", format="xml")
-    with pytest.raises(ValueError, match=r"pstats format cannot be gzip-compressed: '.*a\.prof\.gz'"):
+    with pytest.raises(
+        ValueError, match=r"pstats format cannot be gzip-compressed: '.*a\.prof\.gz'"
+    ):
         session.save(tmp_path / "a.prof.gz")
     with pytest.raises(TypeError, match="path must be a str"):
         session.save(b"a.json")
@@ -58,7 +66,9 @@ def test_unknown_extension_and_format_are_clear(tmp_path, session):
 
 def test_missing_directory_names_the_path(tmp_path, session):
     path = tmp_path / "no" / "such" / "run.pstats"
-    with pytest.raises(FileNotFoundError, match=r"cannot write the trace: no directory '.*such'.*: '.*run\.pstats'") as info:
+    with pytest.raises(
+        FileNotFoundError, match=r"cannot write the trace: no directory '.*such'.*: '.*run\.pstats'"
+    ) as info:
         session.save(path)
     assert info.value.filename == str(path)
 
@@ -132,7 +142,9 @@ def test_command_line_hooks(tmp_path, session, capsys):
     assert (plan.path, plan.format) == (str(tmp_path / "r.prof"), "pstats")
     assert plan.write(session) == "pstats"
     assert (tmp_path / "r.prof").exists()
-    plan = output_from_args(parser, parser.parse_args(["-o", str(tmp_path / "r"), "--format", "json"]))
+    plan = output_from_args(
+        parser, parser.parse_args(["-o", str(tmp_path / "r"), "--format", "json"])
+    )
     assert plan.format == "json"
     assert output_from_args(parser, parser.parse_args([])) is None
     for argv, message in [
@@ -147,6 +159,7 @@ def test_command_line_hooks(tmp_path, session, capsys):
 
 
 # ---- what is at the path: symlinks, FIFOs, devices stay what they are ------
+
 
 def test_symlink_is_followed_and_stays_a_link(tmp_path, session):
     (tmp_path / "real").mkdir()
@@ -221,7 +234,9 @@ def test_device_node_is_written_in_place(tmp_path, session):
 @needs_root
 def test_full_device_raises_enospc_naming_the_path(tmp_path, session):
     full = make_device(tmp_path / "full", "full")
-    with pytest.raises(OSError, match=r"cannot write the trace: No space left on device: '.*full'") as info:
+    with pytest.raises(
+        OSError, match=r"cannot write the trace: No space left on device: '.*full'"
+    ) as info:
         session.save(full, format="json")
     assert info.value.errno == 28
     assert is_device(full, "full")

@@ -102,6 +102,7 @@ def test_exclude_within_wins_over_within(app):  # noqa: F811
 
 # ---- control flow through left-out activations ------------------------------
 
+
 def raiser(depth):
     if depth == 0:
         raise KeyError(depth)
@@ -184,6 +185,7 @@ def test_recursion_below_max_depth():
 
 # ---- threads -------------------------------------------------------------------
 
+
 def in_threads(*names_, **options):
     with monitrace.trace(**options) as s:
         threads = [threading.Thread(target=consume, name=n) for n in names_]
@@ -202,8 +204,12 @@ def in_threads(*names_, **options):
 def test_threads_by_name_glob():
     got = in_threads("worker-1", "worker-2", "other", threads="worker-*")
     assert got == {
-        ("worker-1", "consume"): 1, ("worker-1", "gen"): 1, ("worker-1", "leaf"): 4,
-        ("worker-2", "consume"): 1, ("worker-2", "gen"): 1, ("worker-2", "leaf"): 4,
+        ("worker-1", "consume"): 1,
+        ("worker-1", "gen"): 1,
+        ("worker-1", "leaf"): 4,
+        ("worker-2", "consume"): 1,
+        ("worker-2", "gen"): 1,
+        ("worker-2", "leaf"): 4,
     }
 
 
@@ -215,6 +221,7 @@ def test_threads_by_ident_and_name():
 
 
 # ---- min_duration ---------------------------------------------------------------
+
 
 def test_min_duration_never_drops_calls_from_stats():
     with monitrace.trace(min_duration=10.0) as s:

@@ -29,7 +29,10 @@ def _norm(res):
         (
             stack,
             {
-                key: (hits, {n: [(t, _ADDR.sub(" at 0x?", r)) for t, r in v] for n, v in names.items()})
+                key: (
+                    hits,
+                    {n: [(t, _ADDR.sub(" at 0x?", r)) for t, r in v] for n, v in names.items()},
+                )
                 for key, (hits, names) in data.items()
             },
         )
@@ -78,11 +81,14 @@ def test_incl_unhit_same_as_tracefunc():
 
 def test_values_are_taken_after_the_statement():
     res = monitrace.snapshot(T.loops, 4)
-    (stack, data), = res
+    ((stack, data),) = res
     assert stack == ""
     assert data["total = 0"] == (1, {"total": [("int", "0")]})
     # i = 0..3: odd i add, even i subtract one: -1, 0, -1, 2.
-    assert data["total += i"] == (2, {"i": [("int", "1"), ("int", "3")], "total": [("int", "0"), ("int", "2")]})
+    assert data["total += i"] == (
+        2,
+        {"i": [("int", "1"), ("int", "3")], "total": [("int", "0"), ("int", "2")]},
+    )
     assert data["total -= 1"][1]["total"] == [("int", "-1"), ("int", "-1")]
     assert data["while k < 3:"][0] == 4
     assert data["k += 1"][1]["k"] == [("int", "1"), ("int", "2"), ("int", "3")]
@@ -90,7 +96,11 @@ def test_values_are_taken_after_the_statement():
 
 def test_recursion_gives_one_result_per_call_with_its_stack():
     res = monitrace.snapshot(T.run_fact, 3, target=T.fact)
-    assert [d["if n <= 1:"][1]["n"] for _, d in res] == [[("int", "3")], [("int", "2")], [("int", "1")]]
+    assert [d["if n <= 1:"][1]["n"] for _, d in res] == [
+        [("int", "3")],
+        [("int", "2")],
+        [("int", "1")],
+    ]
     assert res[0][0] == "run_fact (snapshot_targets.py:76)\nfact (snapshot_targets.py:68)"
     assert res[2][0].splitlines() == [
         "run_fact (snapshot_targets.py:76)",
@@ -106,28 +116,34 @@ def test_generators_and_coroutines_keep_their_call_across_suspensions():
     assert len(res) == 2
     assert res[0][1]["sq = i * i"][1]["sq"] == [("int", "0"), ("int", "1"), ("int", "4")]
     assert res[1][1]["sq = i * i"][1]["sq"] == [("int", "0"), ("int", "1")]
-    assert res[0][1]["tail = \"end\""][0] == 1
+    assert res[0][1]['tail = "end"'][0] == 1
     res = monitrace.snapshot(T.run_coro, 3, target=T.coro)
     assert [d["total += i"][1]["total"][-1] for _, d in res] == [("int", "3"), ("int", "6")]
 
 
 def test_match_cases_are_snippets():
     # tracefunc fails on match statements: checked by hand.
-    (_, data), = monitrace.snapshot(T.matcher, {"k": 3})
+    ((_, data),) = monitrace.snapshot(T.matcher, {"k": 3})
     assert data == {
         "match v:": (1, {"v": [("dict", "{'k': 3}")]}),
-        "case [a, b]:": (1, {"a": [("NameError", "<unavailable>")], "b": [("NameError", "<unavailable>")]}),
+        "case [a, b]:": (
+            1,
+            {"a": [("NameError", "<unavailable>")], "b": [("NameError", "<unavailable>")]},
+        ),
         'case {"k": k}:': (1, {"k": [("int", "3")]}),
         "out = k": (1, {"k": [("int", "3")], "out": [("int", "3")]}),
         "return out": (1, {"out": [("int", "3")]}),
     }
-    (_, data), = monitrace.snapshot(T.matcher, 5)
-    assert data["case int() if v > 3:"] == (1, {"int": [("type", "<class 'int'>")], "v": [("int", "5")]})
+    ((_, data),) = monitrace.snapshot(T.matcher, 5)
+    assert data["case int() if v > 3:"] == (
+        1,
+        {"int": [("type", "<class 'int'>")], "v": [("int", "5")]},
+    )
     assert data["out = v * 2"][1]["out"] == [("int", "10")]
 
 
 def test_comprehension_snapshot_per_iteration():
-    (_, data), = monitrace.snapshot(T.comprehensions, 4)
+    ((_, data),) = monitrace.snapshot(T.comprehensions, 4)
     assert data["[x * x for x in range(n)]"][0] == 4
     assert data["[x * x for x in range(n)]"][1]["x"] == [("int", str(i)) for i in range(4)]
     assert data["(y for y in range(n))"][0] == 4
@@ -179,7 +195,7 @@ def test_a_hostile_repr_never_breaks_the_program():
 def test_exception_in_fn_is_kept_with_the_results_so_far():
     res = monitrace.snapshot(T.raises, 5)
     assert isinstance(res.exc, ValueError) and str(res.exc) == "too big"
-    assert res[0][1]["raise ValueError(\"too big\")"][0] == 1
+    assert res[0][1]['raise ValueError("too big")'][0] == 1
     assert "return x" not in res[0][1]
 
 
@@ -211,6 +227,7 @@ def test_no_tool_id_left_taken():
 
 
 # ---- trace(watch=...) ----------------------------------------------------------
+
 
 def test_session_watch_matches_snapshot():
     with monitrace.trace(watch="function:loops") as s:
@@ -277,23 +294,28 @@ def test_snapshots_needs_watch():
 
 def test_cli_watch(tmp_path):
     prog = tmp_path / "prog.py"
-    prog.write_text(textwrap.dedent("""\
+    prog.write_text(
+        textwrap.dedent("""\
         def loops(n):
             total = 0
             for i in range(n):
                 total += i
             return total
         loops(3)
-    """))
+    """)
+    )
     out = subprocess.run(
         [sys.executable, "-m", "monitrace", "--watch", "function:loops", str(prog)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stderr
     assert "watch: call 1 of 1: loops (prog.py:1)" in out
     assert re.search(r"^\s+3  total \+= i\s+i=2 total=3$", out, re.M)
     env = dict(os.environ, MONITRACE="watch=function:loops")
-    out = subprocess.run([sys.executable, str(prog)], capture_output=True, text=True,
-                         check=True, env=env).stderr
+    out = subprocess.run(
+        [sys.executable, str(prog)], capture_output=True, text=True, check=True, env=env
+    ).stderr
     assert re.search(r"^\s+4  for i in range\(n\):\s+i=2 n=3", out, re.M)
 
 
@@ -317,8 +339,10 @@ def test_watched_code_frees_cleanly_with_the_tracer():
     tr.start()
     T.loops(2)
     tr.stop()
-    assert tr.watch_results() == ([], {"values": 0, "dropped_calls": 0, "dropped_values": 0,
-                                       "dropped_frames": 0})
+    assert tr.watch_results() == (
+        [],
+        {"values": 0, "dropped_calls": 0, "dropped_values": 0, "dropped_frames": 0},
+    )
 
 
 def _stmt(line, text, changes=""):
@@ -367,13 +391,16 @@ def test_snapshots_keep_no_reference_to_the_programs_objects():
 
 def test_a_watch_spec_that_matches_nothing_is_said():
     # The classic trap: a bare name is a module or module.qualname.
-    with pytest.warns(monitrace.UnmatchedSpecWarning, match="watch spec 'loops' matched no function"):
+    with pytest.warns(
+        monitrace.UnmatchedSpecWarning, match="watch spec 'loops' matched no function"
+    ):
         with monitrace.trace(watch="loops") as s:
             T.loops(2)
     assert s.snapshots() == []
     assert s.unmatched_specs({"watch": "--watch"}) == [
         "monitrace: --watch spec 'loops' matched no function (a bare name means a module or a "
-        "full name module.qualname; for a function named so use 'function:loops')"]
+        "full name module.qualname; for a function named so use 'function:loops')"
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with monitrace.trace(watch="function:loops") as s:

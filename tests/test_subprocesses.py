@@ -23,7 +23,7 @@ import monitrace
 from monitrace import merge
 from monitrace.diff import load
 
-LIB = '''
+LIB = """
 import os
 
 LEDGER = os.environ["LEDGER"]
@@ -36,9 +36,9 @@ def work(n):
 def child(k):
     for i in range(k):
         work(i)
-'''
+"""
 
-PRELUDE = '''
+PRELUDE = """
 import json, os, signal, subprocess, sys
 import multiprocessing as mp
 import monitrace
@@ -46,7 +46,7 @@ from lib import work, child
 
 RUN = [sys.executable, "-c"]
 CHILD = "import lib; lib.child(3)"
-'''
+"""
 
 
 def run_program(tmp_path, body, *, traced=True, argv=()):
@@ -55,11 +55,18 @@ def run_program(tmp_path, body, *, traced=True, argv=()):
     prog.write_text(PRELUDE + textwrap.dedent(body))
     tmp = tmp_path / "tmp"
     tmp.mkdir(exist_ok=True)
-    env = dict(os.environ, LEDGER=str(tmp_path / "ledger"), TMPDIR=str(tmp),
-               TRACED="1" if traced else "")
+    env = dict(
+        os.environ, LEDGER=str(tmp_path / "ledger"), TMPDIR=str(tmp), TRACED="1" if traced else ""
+    )
     env.pop("MONITRACE", None)
-    res = subprocess.run([sys.executable, *argv, str(prog)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, *argv, str(prog)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return res
 
 
@@ -96,14 +103,19 @@ def chrome_work_by_pid(path):
     with open(path) as f:
         doc = json.load(f)
     return collections.Counter(
-        e["pid"] for e in doc["traceEvents"]
-        if e.get("ph") == "B" and e.get("name", "").endswith("work"))
+        e["pid"]
+        for e in doc["traceEvents"]
+        if e.get("ph") == "B" and e.get("name", "").endswith("work")
+    )
 
 
 def html_work_calls(path):
     text = path.read_text()
-    data = json.loads(re.search(
-        r'<script type="application/json" id="mt-data">(.*?)</script>', text, re.S).group(1))
+    data = json.loads(
+        re.search(r'<script type="application/json" id="mt-data">(.*?)</script>', text, re.S).group(
+            1
+        )
+    )
     names = [f[0] for f in data["functions"]]
     work = {i for i, n in enumerate(names) if n.endswith(".work")}
     return sum(row[1] for row in data["views"][0]["stats"] if row[0] in work)
@@ -111,7 +123,7 @@ def html_work_calls(path):
 
 # ---- subprocess and os.fork children -------------------------------------------
 
-FORKS = '''
+FORKS = """
 with monitrace.trace(subprocesses=True, include=["function:work", "function:child"]) as s:
     where = os.environ["MONITRACE"].removeprefix("collect=")
     print("mode", oct(os.stat(where).st_mode & 0o777), flush=True)
@@ -137,7 +149,7 @@ s.save("out.json")
 s.save("out.pstats")
 s.save("out.html")
 sys.exit(7)
-'''
+"""
 
 
 def test_subprocess_and_fork_children_merged(tmp_path):
@@ -164,7 +176,7 @@ def test_subprocess_and_fork_children_merged(tmp_path):
 
 
 def test_output_and_exit_code_unchanged(tmp_path):
-    body = '''
+    body = """
     ctx = None
     if os.environ["TRACED"]:
         ctx = monitrace.trace(subprocesses=True, include=["function:work"]).start()
@@ -178,7 +190,7 @@ def test_output_and_exit_code_unchanged(tmp_path):
     sys.stderr.write("to stderr\\n")
     if ctx: ctx.stop()
     sys.exit(4)
-    '''
+    """
     plain = run_program(tmp_path, body, traced=False)
     (tmp_path / "ledger").unlink()
     traced = run_program(tmp_path, body)
@@ -191,7 +203,7 @@ def test_output_and_exit_code_unchanged(tmp_path):
 
 # ---- multiprocessing -------------------------------------------------------------
 
-POOL = '''
+POOL = """
 if __name__ == "__main__":
     ctx = mp.get_context(sys.argv[1])
     with monitrace.trace(subprocesses=True, include=["function:work"], record=True) as s:
@@ -204,7 +216,7 @@ if __name__ == "__main__":
     s.save("out.json", "json")
     s.save("out.pstats")
     s.save("out.trace.json", "chrome")
-'''
+"""
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
@@ -216,8 +228,14 @@ def test_pool_workers_merged(tmp_path, method):
     tmp.mkdir()
     env = dict(os.environ, LEDGER=str(tmp_path / "ledger"), TMPDIR=str(tmp))
     env.pop("MONITRACE", None)
-    res = subprocess.run([sys.executable, str(prog), method], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, str(prog), method],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
     lines = dict(line.split(" ", 1) for line in res.stdout.splitlines() if " " in line)
@@ -238,8 +256,9 @@ def test_pool_workers_merged(tmp_path, method):
 
 # ---- a killed child ---------------------------------------------------------------
 
+
 def test_killed_child_is_named_and_others_kept(tmp_path):
-    body = '''
+    body = """
     import warnings
     warnings.simplefilter("always")
     killer = "import os, signal, lib; lib.child(4); os.kill(os.getpid(), signal.SIGKILL)"
@@ -253,7 +272,7 @@ def test_killed_child_is_named_and_others_kept(tmp_path):
     print("warned", json.dumps([str(w.message) for w in caught]))
     print("merged", sum(x.calls for x in s.stats() if x.name == "work"))
     s.report(file=open("report.txt", "w"))
-    '''
+    """
     res = run_program(tmp_path, body)
     assert res.returncode == 0, res.stderr
     lines = dict(line.split(" ", 1) for line in res.stdout.splitlines())
@@ -274,15 +293,26 @@ def test_killed_child_is_named_and_others_kept(tmp_path):
 
 # ---- the command --------------------------------------------------------------------
 
+
 def test_cli_subprocesses_merges_into_the_output(tmp_path):
-    body = '''
+    body = """
     work(0)
     subprocess.run(RUN + [CHILD], check=True)
     sys.exit(5)
-    '''
-    res = run_program(tmp_path, body, argv=(
-        "-m", "monitrace", "--subprocesses", "--include", "function:work",
-        "-o", str(tmp_path / "out.pstats")))
+    """
+    res = run_program(
+        tmp_path,
+        body,
+        argv=(
+            "-m",
+            "monitrace",
+            "--subprocesses",
+            "--include",
+            "function:work",
+            "-o",
+            str(tmp_path / "out.pstats"),
+        ),
+    )
     assert res.returncode == 5, res.stderr
     assert pstats_work_calls(tmp_path / "out.pstats") == 4 == sum(ledger(tmp_path).values())
     assert no_monitrace_dirs(tmp_path)
@@ -301,6 +331,7 @@ def test_subprocesses_option_is_checked():
 
 
 # ---- monitrace merge ----------------------------------------------------------------
+
 
 def f():
     return 1
@@ -352,12 +383,15 @@ def test_merge_chrome_keeps_pids_apart(tmp_path, capsys):
     with open(tmp_path / "m.json") as fh:
         events = json.load(fh)["traceEvents"]
     begins = collections.Counter(
-        e["pid"] for e in events if e["ph"] == "B" and e["name"].endswith(".f"))
+        e["pid"] for e in events if e["ph"] == "B" and e["name"].endswith(".f")
+    )
     assert sorted(begins.values()) == [2, 5]
     assert os.getpid() in begins  # the first keeps its pid, the other is renamed
     names = {e["pid"]: e["args"]["name"] for e in events if e.get("name") == "process_name"}
-    assert len(names) == 2 and f"(pid {os.getpid()})" in [
-        n for p, n in names.items() if p != os.getpid()][0]
+    assert (
+        len(names) == 2
+        and f"(pid {os.getpid()})" in [n for p, n in names.items() if p != os.getpid()][0]
+    )
 
 
 def test_merge_bad_input_is_one_line_and_status_2(tmp_path, capsys):
@@ -378,13 +412,42 @@ def test_merge_bad_input_is_one_line_and_status_2(tmp_path, capsys):
 
 
 def test_merge_json_unit():
-    doc = {"schema": "monitrace/1", "pid": 1, "total_ns": 5, "functions": [
-        {"id": 0, "kind": "python", "name": "f", "qualname": "f", "module": "m",
-         "filename": "m.py", "lineno": 1}],
-        "threads": [{"ident": 9, "name": "MainThread", "stats": [
-            {"function": 0, "calls": 2, "primitive_calls": 2, "total_ns": 10,
-             "self_ns": 10, "min_ns": 5, "max_ns": 5, "samples": 2,
-             "histogram": [[4, 8, 2]]}], "edges": []}]}
+    doc = {
+        "schema": "monitrace/1",
+        "pid": 1,
+        "total_ns": 5,
+        "functions": [
+            {
+                "id": 0,
+                "kind": "python",
+                "name": "f",
+                "qualname": "f",
+                "module": "m",
+                "filename": "m.py",
+                "lineno": 1,
+            }
+        ],
+        "threads": [
+            {
+                "ident": 9,
+                "name": "MainThread",
+                "stats": [
+                    {
+                        "function": 0,
+                        "calls": 2,
+                        "primitive_calls": 2,
+                        "total_ns": 10,
+                        "self_ns": 10,
+                        "min_ns": 5,
+                        "max_ns": 5,
+                        "samples": 2,
+                        "histogram": [[4, 8, 2]],
+                    }
+                ],
+                "edges": [],
+            }
+        ],
+    }
     other = json.loads(json.dumps(doc))
     other["pid"] = 2
     other["functions"][0]["id"] = 3

@@ -34,8 +34,9 @@ def test_make_test_runs_lint_and_lint_runs_every_tool():
     for command in ('"$bin/ruff" check .', '"$bin/ruff" format --check .', '"$py" -m mypy'):
         assert command in lint
     assert "|| true" not in lint and "exit 0" not in lint
-    dry = subprocess.run(["make", "-n", "lint", "dev", "test-fast"], cwd=ROOT,
-                         capture_output=True, text=True)
+    dry = subprocess.run(
+        ["make", "-n", "lint", "dev", "test-fast"], cwd=ROOT, capture_output=True, text=True
+    )
     assert dry.returncode == 0, dry.stderr
     assert "scripts/lint.sh" in dry.stdout and "pre-commit" in dry.stdout
     assert "-e " in dry.stdout and "scripts/test-fast.sh" in dry.stdout
@@ -44,19 +45,24 @@ def test_make_test_runs_lint_and_lint_runs_every_tool():
 
 def test_pre_commit_hooks_pin_the_lint_extra_versions():
     extra = pyproject()["project"]["optional-dependencies"]["lint"]
-    pins = dict(re.fullmatch(r"([\w-]+)==(\S+)", spec).groups()
-                for spec in extra if "==" in spec)
+    pins = dict(re.fullmatch(r"([\w-]+)==(\S+)", spec).groups() for spec in extra if "==" in spec)
     assert set(pins) == {"ruff", "mypy"}
     hooks = read(".pre-commit-config.yaml")
     for hook_id in ("ruff", "ruff-format", "mypy"):
         assert re.search(rf"^\s+- id: {hook_id}$", hooks, re.M)
     assert sorted(re.findall(r'"(ruff|mypy)==([^"]+)"', hooks)) == sorted(
-        [("ruff", pins["ruff"])] * 2 + [("mypy", pins["mypy"])])
+        [("ruff", pins["ruff"])] * 2 + [("mypy", pins["mypy"])]
+    )
     assert "monitrace[lint]" in pyproject()["project"]["optional-dependencies"]["test"]
 
 
 def test_ruff_check_is_clean():
     # The test extras install ruff; without it this fails, it does not skip.
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

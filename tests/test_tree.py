@@ -38,6 +38,7 @@ def golden(text):
 
 # ---- golden trees ----------------------------------------------------------
 
+
 def test_issue_example_exact():
     assert tree(example.foo, retval=True) == golden(
         """
@@ -135,8 +136,10 @@ def test_generators_send_throw_close():
         if _close_throws_into_simple()
         else ""
     )
-    assert tree(cases.drive_generator, retval=True) == golden(
-        """
+    assert (
+        tree(cases.drive_generator, retval=True)
+        == golden(
+            """
         Called drive_generator:36 from line {SITE}
             Called gen:22 from line 38
             Yielding gen-> 1
@@ -149,7 +152,10 @@ def test_generators_send_throw_close():
             Called simple:31 from line 43
             Yielding simple-> 1
         """
-    ) + simple_close + "Returning drive_generator-> None\n"
+        )
+        + simple_close
+        + "Returning drive_generator-> None\n"
+    )
 
 
 def test_recursion():
@@ -243,7 +249,9 @@ def test_repr_that_calls_the_tracer_cannot_stop_it():
         cases.take(Sneaky(), 1)
         assert session.running
     line = session.tree().splitlines()[0]
-    assert line.endswith("with a=<Sneaky object; repr raised RuntimeError>, b=1, rest=(), key=None, extra={}")
+    assert line.endswith(
+        "with a=<Sneaky object; repr raised RuntimeError>, b=1, rest=(), key=None, extra={}"
+    )
 
 
 def test_depth_limit_path_and_elapsed():
@@ -288,6 +296,7 @@ def test_print_tree_writes_the_same_text():
 
 # ---- events ------------------------------------------------------------------
 
+
 def test_events_typed_and_ordered():
     before = time.monotonic_ns()
     s = traced(example.foo, retval=True)
@@ -301,7 +310,11 @@ def test_events_typed_and_ordered():
     ]
     foo = events[0].function
     assert (foo.name, foo.module, foo.filename, foo.firstlineno, foo.kind) == (
-        "foo", "example", example.__file__, 1, "python",
+        "foo",
+        "example",
+        example.__file__,
+        1,
+        "python",
     )
     assert foo is events[3].function
     assert [e.retval for e in events] == [None, None, "20", "10"]
@@ -357,7 +370,9 @@ def test_events_stream_in_batches():
 def test_record_needed_for_tree_and_events():
     with monitrace.trace() as s:
         example.foo()
-    with pytest.raises(RuntimeError, match=r"tree\(\) needs a session started with trace\(record=True\)"):
+    with pytest.raises(
+        RuntimeError, match=r"tree\(\) needs a session started with trace\(record=True\)"
+    ):
         s.tree()
     with pytest.raises(RuntimeError, match=r"events\(\) needs"):
         s.events()
@@ -380,6 +395,7 @@ def test_clear_forgets_events_and_restart_appends():
 
 
 # ---- live ----------------------------------------------------------------------
+
 
 def test_live_tree_prints_while_running():
     buf = io.StringIO()
@@ -428,6 +444,7 @@ def test_live_keeps_the_in_flight_exception():
 
 # ---- lines -----------------------------------------------------------------------
 
+
 def test_line_stats_match_the_trace_module():
     import trace as stdlib_trace
 
@@ -436,12 +453,16 @@ def test_line_stats_match_the_trace_module():
     t = stdlib_trace.Trace(count=1, trace=0)
     t.runfunc(cases.loop, 5)
     expected = {k: v for k, v in t.results().counts.items() if k[0] == cases.__file__}
-    assert s.line_stats() == expected == {
-        (cases.__file__, 67): 1,
-        (cases.__file__, 68): 6,
-        (cases.__file__, 69): 5,
-        (cases.__file__, 70): 1,
-    }
+    assert (
+        s.line_stats()
+        == expected
+        == {
+            (cases.__file__, 67): 1,
+            (cases.__file__, 68): 6,
+            (cases.__file__, 69): 5,
+            (cases.__file__, 70): 1,
+        }
+    )
 
 
 def test_lines_in_the_tree():
@@ -475,7 +496,10 @@ def test_lazy_import_body_shows_where_it_first_runs(tmp_path, monkeypatch):
         loaded_at_import = "lazy_heavy" in sys.modules
         assert lazy_user.use() == 42
     assert not loaded_at_import
-    got = [(e.kind, os.path.basename(e.function.filename), e.function.qualname, e.depth) for e in s.events()]
+    got = [
+        (e.kind, os.path.basename(e.function.filename), e.function.qualname, e.depth)
+        for e in s.events()
+    ]
     assert got == [
         ("call", "lazy_user.py", "<module>", 0),
         ("return", "lazy_user.py", "<module>", 0),
@@ -512,6 +536,7 @@ def test_lines_only_on_traced_code():
 
 
 # ---- options -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "kwargs, exc, pattern",
@@ -558,7 +583,9 @@ def test_tree_example_script_output():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     r = subprocess.run(
         [sys.executable, os.path.join(root, "examples", "tree.py")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     with open(os.path.join(os.path.dirname(__file__), "data", "tree_example.txt")) as f:
         assert (r.returncode, r.stderr, r.stdout) == (0, "", f.read())
@@ -590,12 +617,12 @@ def test_min_duration_drops_short_activations_and_their_insides():
         _ev("call", 0, 0, "outer"),
         _ev("call", 10, 1, "short"),
         _ev("line", 20, 1, "short"),
-        _ev("return", 50, 1, "short"),       # 40 ns: dropped with its line
+        _ev("return", 50, 1, "short"),  # 40 ns: dropped with its line
         _ev("call", 60, 1, "long"),
         _ev("call", 70, 2, "tiny"),
-        _ev("return", 75, 2, "tiny"),        # dropped
-        _ev("return", 300, 1, "long"),       # 240 ns: kept
-        _ev("call", 310, 1, "tail"),         # still open at the end: kept
+        _ev("return", 75, 2, "tiny"),  # dropped
+        _ev("return", 300, 1, "long"),  # 240 ns: kept
+        _ev("call", 310, 1, "tail"),  # still open at the end: kept
     ]
     out = [e for ev in stream for e in keep.feed(ev)] + keep.flush()
     assert _named(out) == [
@@ -610,11 +637,11 @@ def test_min_duration_holds_events_back_only_until_decided():
     from monitrace.events import MinDuration
 
     keep = MinDuration(100)
-    assert keep.feed(_ev("call", 0, 0, "a")) == []         # undecided yet
+    assert keep.feed(_ev("call", 0, 0, "a")) == []  # undecided yet
     assert keep.feed(_ev("call", 5, 1, "b")) == []
-    out = keep.feed(_ev("call", 150, 2, "c"))              # a and b lasted 100
+    out = keep.feed(_ev("call", 150, 2, "c"))  # a and b lasted 100
     assert _named(out) == [("call", "a"), ("call", "b")]
-    assert keep.feed(_ev("return", 160, 2, "c")) == []     # c was short
+    assert keep.feed(_ev("return", 160, 2, "c")) == []  # c was short
     other = keep.feed(_ev("call", 160, 0, "x", thread=2))  # threads are separate
     assert other == []
     assert [name for _k, name in _named(keep.flush())] == ["x"]

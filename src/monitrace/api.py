@@ -54,8 +54,7 @@ def _reset_after_fork() -> None:
         try:
             session._after_fork_child()
         except Exception as exc:  # never break the child
-            warnings.warn(f"monitrace: reset after fork failed: {exc!r}", TracerError,
-                          stacklevel=1)
+            warnings.warn(f"monitrace: reset after fork failed: {exc!r}", TracerError, stacklevel=1)
 
 
 def _flush_before_fork() -> None:
@@ -239,8 +238,11 @@ class Session:
         if self._children:
             # subprocesses=True: a spec that some child matched is matched.
             plain = [filters.unmatched_line(option, spec) for option, spec in pairs]
-            lines = [line for line, key in zip(lines, plain)
-                     if all(key in child.unmatched for child in self._children)]
+            lines = [
+                line
+                for line, key in zip(lines, plain)
+                if all(key in child.unmatched for child in self._children)
+            ]
         return lines
 
     def _report_unmatched(self) -> None:
@@ -250,8 +252,9 @@ class Session:
             if message not in self._unmatched_reported:
                 self._unmatched_reported.add(message)
                 # Point at the user's line that stopped the session.
-                warnings.warn(message, filters.UnmatchedSpecWarning,
-                              skip_file_prefixes=(_PACKAGE_DIR,))
+                warnings.warn(
+                    message, filters.UnmatchedSpecWarning, skip_file_prefixes=(_PACKAGE_DIR,)
+                )
 
     def _collect_children(self) -> None:
         collector, self._collector = self._collector, None
@@ -329,6 +332,7 @@ class Session:
         elif inspect.isgeneratorfunction(func):
             wrapper = _generator_wrapper(session, func)
         elif inspect.iscoroutinefunction(func):
+
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if session.running:
@@ -338,6 +342,7 @@ class Session:
 
             wrapper = async_wrapper
         else:
+
             @functools.wraps(func)
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if session.running:
@@ -395,9 +400,7 @@ class Session:
         """True if `name` (as for calls()) ran at least once."""
         return self.calls(name) > 0
 
-    def assert_called(
-        self, name: str | Callable[..., Any], times: int | None = None
-    ) -> None:
+    def assert_called(self, name: str | Callable[..., Any], times: int | None = None) -> None:
         """Raise AssertionError, showing the report rows of `name` (or of
         the functions nearest to it), unless `name` (as for calls()) ran
         (exactly `times` times when given). A name that stands for no known
@@ -476,8 +479,9 @@ class Session:
             return save_merged(self, self._children, path, format)
         # The event formats stream the recorded events from the C log.
         log = self._tracer if self._options.record else None
-        return save(Source.of(self), path, format, log=log,
-                    min_duration_ns=self._recording.min_duration_ns)
+        return save(
+            Source.of(self), path, format, log=log, min_duration_ns=self._recording.min_duration_ns
+        )
 
     def send_spans(self, tracer_provider: Any = None, context: Any = None) -> int:
         """Send the recorded calls to OpenTelemetry as spans, through
@@ -524,8 +528,7 @@ class Session:
         :mod:`monitrace.tasktree`)."""
         if by_task:
             return self._recording.task_tree_text()
-        style = self._recording.style(None, path=path, elapsed=elapsed, depth=depth,
-                                      color=False)
+        style = self._recording.style(None, path=path, elapsed=elapsed, depth=depth, color=False)
         return self._recording.tree_text(style)
 
     def print_tree(

@@ -57,17 +57,17 @@ class CallCount(int):
         nearby = nearby_records(self.name, self.recorded)
         never = "was never called" if self.known else _UNKNOWN
         if not nearby:
-            why = "no recorded function has a close name" if self.recorded else (
-                "no function was recorded")
+            why = (
+                "no recorded function has a close name"
+                if self.recorded
+                else ("no function was recorded")
+            )
             return [f"{who} {never} ({why})"]
         head = f"{who} {never}; recorded functions with close names:"
         return [head] + render_rows(nearby, sort="name")
 
 
-_UNKNOWN = (
-    "names no known function (it was not recorded, and it is not a dotted "
-    "name that imports)"
-)
+_UNKNOWN = "names no known function (it was not recorded, and it is not a dotted name that imports)"
 
 
 def check_known(count: CallCount) -> None:
@@ -83,9 +83,7 @@ def check_known(count: CallCount) -> None:
     raise ValueError("\n".join([first] + rows))
 
 
-def nearby_records(
-    name: str, recorded: Sequence[FunctionStats]
-) -> list[FunctionStats]:
+def nearby_records(name: str, recorded: Sequence[FunctionStats]) -> list[FunctionStats]:
     """Records a user may have meant by `name`: the same qualname in other
     modules, then functions of the same module, then close spellings."""
     module, _, qualname = name.rpartition(".")

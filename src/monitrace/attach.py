@@ -65,30 +65,54 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("pid", metavar="PID", help="the process to trace")
-    parser.add_argument("--duration", metavar="SECONDS", type=_positive_duration,
-                        help="trace this long (e.g. 10, 500ms); default: until Ctrl-C")
-    parser.add_argument("--signal", action="store_true",
-                        help="ask the target through its monitrace.remote.install() "
-                        "signal handler instead of a debugger")
-    parser.add_argument("--signal-name", metavar="NAME", default="USR1",
-                        help="the signal the target installed (default: USR1)")
+    parser.add_argument(
+        "--duration",
+        metavar="SECONDS",
+        type=_positive_duration,
+        help="trace this long (e.g. 10, 500ms); default: until Ctrl-C",
+    )
+    parser.add_argument(
+        "--signal",
+        action="store_true",
+        help="ask the target through its monitrace.remote.install() "
+        "signal handler instead of a debugger",
+    )
+    parser.add_argument(
+        "--signal-name",
+        metavar="NAME",
+        default="USR1",
+        help="the signal the target installed (default: USR1)",
+    )
     show = parser.add_argument_group("what to record")
     show.add_argument("--c-calls", action="store_true", help="time C functions too")
-    show.add_argument("--record", action="store_true",
-                      help="record events (for .json Chrome traces and .folded stacks; "
-                      "implied by those -o formats)")
-    show.add_argument("--args", action="store_true", help="record argument values (implies --record)")
-    show.add_argument("--retval", action="store_true",
-                      help="record return values and exceptions (implies --record)")
+    show.add_argument(
+        "--record",
+        action="store_true",
+        help="record events (for .json Chrome traces and .folded stacks; "
+        "implied by those -o formats)",
+    )
+    show.add_argument(
+        "--args", action="store_true", help="record argument values (implies --record)"
+    )
+    show.add_argument(
+        "--retval",
+        action="store_true",
+        help="record return values and exceptions (implies --record)",
+    )
     out = parser.add_argument_group("output (default: the report, printed on stdout)")
     out.add_argument("--report", action="store_true", help="print the profile table (the default)")
     out.add_argument(
-        "-o", "--output", metavar="FILE",
+        "-o",
+        "--output",
+        metavar="FILE",
         help="write FILE instead: the report for .txt, else the format its extension "
         f"names ({', '.join(SUFFIXES)}, optionally .gz; .json: a Chrome/Perfetto trace)",
     )
-    out.add_argument("--format", choices=sorted(set(SUFFIXES.values())),
-                     help="the format of -o FILE, whatever its extension")
+    out.add_argument(
+        "--format",
+        choices=sorted(set(SUFFIXES.values())),
+        help="the format of -o FILE, whatever its extension",
+    )
     add_filter_arguments(parser)
     return parser
 
@@ -105,11 +129,19 @@ def _positive_duration(text: str) -> float:
 
 # ---- what the user asked for ----------------------------------------------
 
+
 class Plan:
     """The parsed, checked command line."""
 
-    def __init__(self, pid: int, options: dict[str, Any], output: str | None,
-                 format: str, duration: float | None, use_signal: int | None) -> None:
+    def __init__(
+        self,
+        pid: int,
+        options: dict[str, Any],
+        output: str | None,
+        format: str,
+        duration: float | None,
+        use_signal: int | None,
+    ) -> None:
         self.pid = pid
         self.options = options
         self.output = output  # absolute path, or None: the report on stdout
@@ -142,8 +174,10 @@ def make_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Plan:
         try:
             plan = plan_output(ns.output, ns.format, recording=True if record else None)
         except OSError as exc:
-            parser.error(f"argument -o/--output: cannot write {ns.output!r}: "
-                         f"{(exc.strerror or str(exc)).removeprefix('cannot write the trace: ')}")
+            parser.error(
+                f"argument -o/--output: cannot write {ns.output!r}: "
+                f"{(exc.strerror or str(exc)).removeprefix('cannot write the trace: ')}"
+            )
         except ValueError as exc:
             parser.error(f"argument -o/--output: {exc}")
         assert plan is not None
@@ -172,6 +206,7 @@ def make_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Plan:
 
 
 # ---- the target -------------------------------------------------------------
+
 
 class Target:
     """What /proc says about the process: who owns it, which Python."""
@@ -262,10 +297,12 @@ def check_target(target: Target, plan: Plan) -> None:
 
 
 def _ptrace_fix() -> str:
-    return ("run monitrace as the target's user or as root, allow it with "
-            "`sysctl kernel.yama.ptrace_scope=0`, or in a container add "
-            "`--cap-add SYS_PTRACE`; or use --signal with a target that called "
-            "monitrace.remote.install()")
+    return (
+        "run monitrace as the target's user or as root, allow it with "
+        "`sysctl kernel.yama.ptrace_scope=0`, or in a container add "
+        "`--cap-add SYS_PTRACE`; or use --signal with a target that called "
+        "monitrace.remote.install()"
+    )
 
 
 def _yama_scope() -> int | None:
@@ -296,11 +333,13 @@ def _check_ptrace(target: Target) -> None:
 
 
 def _ptrace_denied(pid: int, detail: str) -> AttachError:
-    return AttachError(f"cannot attach to process {pid}: ptrace is not permitted "
-                       f"({detail}): {_ptrace_fix()}")
+    return AttachError(
+        f"cannot attach to process {pid}: ptrace is not permitted ({detail}): {_ptrace_fix()}"
+    )
 
 
 # ---- the private directory --------------------------------------------------
+
 
 class Channel:
     """The private directory and the two FIFOs, from the attacher's end."""
@@ -380,6 +419,7 @@ class Channel:
         """Ctrl-C from now on only sets `interrupted` and wakes receive():
         the attach then ends in order, whatever it was doing. Returns what
         restores the previous handling."""
+
         def on_sigint(signum: int, frame: Any) -> None:
             self.interrupted = True
 
@@ -525,8 +565,18 @@ except Exception as exc:
 
 
 #: Environment variables meant for Python processes, not for gdb.
-_NOT_FOR_GDB = frozenset({"LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
-                          "PYTHONMALLOC", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"})
+_NOT_FOR_GDB = frozenset(
+    {
+        "LD_PRELOAD",
+        "ASAN_OPTIONS",
+        "UBSAN_OPTIONS",
+        "LSAN_OPTIONS",
+        "PYTHONMALLOC",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+    }
+)
 #: Seconds gdb gets to attach, call into the target and detach.
 GDB_TIMEOUT = 120
 
@@ -539,17 +589,28 @@ def inject_gdb(target: Target, channel: Channel) -> bool:
     with open(script, "w", encoding="utf-8") as f:
         f.write(_GDB_SCRIPT % {"params": ascii(json.dumps({"code": channel.one_liner()}))})
     cmd = [
-        "gdb", "-nx", "-q", "-batch",
-        "-iex", "set auto-load off",
-        "-iex", "set debuginfod enabled off",
-        "-ex", "set pagination off",
-        "-ex", "set confirm off",
+        "gdb",
+        "-nx",
+        "-q",
+        "-batch",
+        "-iex",
+        "set auto-load off",
+        "-iex",
+        "set debuginfod enabled off",
+        "-ex",
+        "set pagination off",
+        "-ex",
+        "set confirm off",
         # A signal inside a called function unwinds it: the target goes on
         # where it was stopped.
-        "-ex", "set unwindonsignal on",
-        "-p", str(target.pid),
-        "-x", script,
-        "-ex", "detach",
+        "-ex",
+        "set unwindonsignal on",
+        "-p",
+        str(target.pid),
+        "-x",
+        script,
+        "-ex",
+        "detach",
     ]
     # Its own session: a Ctrl-C on our terminal must not reach gdb while it
     # holds the target stopped in the middle of a call.
@@ -557,9 +618,15 @@ def inject_gdb(target: Target, channel: Channel) -> bool:
     # with (a preloaded sanitizer runtime, allocator and module paths)
     # is not for it; libasan preloaded into gdb deadlocks it at start.
     env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_GDB}
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True, text=True,
-                            env=env)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+        env=env,
+    )
     try:
         out, _ = proc.communicate(timeout=GDB_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -567,13 +634,18 @@ def inject_gdb(target: Target, channel: Channel) -> bool:
         proc.communicate()
         raise AttachError(
             f"gdb did not finish attaching to process {target.pid} within {GDB_TIMEOUT} s "
-            "(the process may be stopped in a state gdb cannot call into)") from None
-    results = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines()
-               if line.startswith("MONITRACE-GDB ")]
+            "(the process may be stopped in a state gdb cannot call into)"
+        ) from None
+    results = [
+        json.loads(line.split(" ", 1)[1])
+        for line in out.splitlines()
+        if line.startswith("MONITRACE-GDB ")
+    ]
     if not results:
         if "ptrace:" in out or "Operation not permitted" in out:
-            detail = next((ln.strip() for ln in out.splitlines() if "ptrace" in ln),
-                          "Operation not permitted")
+            detail = next(
+                (ln.strip() for ln in out.splitlines() if "ptrace" in ln), "Operation not permitted"
+            )
             raise _ptrace_denied(target.pid, detail)
         if not target.alive:
             raise AttachError(f"process {target.pid} exited while monitrace attached")
@@ -582,8 +654,9 @@ def inject_gdb(target: Target, channel: Channel) -> bool:
     result = results[-1]
     kind = result["result"]
     if kind == "nopython":
-        raise AttachError(f"process {target.pid} ({target.name}) is not a Python process "
-                          "(no Py_Version symbol)")
+        raise AttachError(
+            f"process {target.pid} ({target.name}) is not a Python process (no Py_Version symbol)"
+        )
     if kind == "old":
         raise AttachError(f"process {target.pid} runs a Python older than 3.12")
     if kind == "error":
@@ -612,9 +685,17 @@ def inject_remote_exec(target: Target, channel: Channel) -> None:
         return
     exe = os.readlink(f"/proc/{target.pid}/exe")
     proc = subprocess.run(
-        [exe, "-I", "-c", "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])",
-         str(target.pid), script],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        [
+            exe,
+            "-I",
+            "-c",
+            "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])",
+            str(target.pid),
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
@@ -651,6 +732,7 @@ def inject_signal(target: Target, channel: Channel, signum: int) -> None:
 
 
 # ---- the command --------------------------------------------------------------
+
 
 def _say(text: str) -> None:
     print(f"monitrace: {text}", file=sys.stderr, flush=True)
@@ -710,8 +792,10 @@ def _start(target: Target, plan: Plan, channel: Channel) -> dict[str, Any]:
                     "now); nothing was changed in it"
                 )
             if not said and waiting:
-                _say(f"waiting for process {pid}: {waiting} runs the request when it "
-                     "next executes Python code (Ctrl-C gives up)")
+                _say(
+                    f"waiting for process {pid}: {waiting} runs the request when it "
+                    "next executes Python code (Ctrl-C gives up)"
+                )
                 said = True
     event = message.get("event")
     if event == "started":
@@ -731,8 +815,10 @@ def _start(target: Target, plan: Plan, channel: Channel) -> dict[str, Any]:
 def _trace(target: Target, plan: Plan, channel: Channel, started: dict[str, Any]) -> int:
     pid = target.pid
     how = f"for {plan.duration:g} s" if plan.duration is not None else "until Ctrl-C"
-    _say(f"tracing process {pid} (Python {started.get('python')}, tool id "
-         f"{started.get('tool_id')}) {how}")
+    _say(
+        f"tracing process {pid} (Python {started.get('python')}, tool id "
+        f"{started.get('tool_id')}) {how}"
+    )
     message = channel.receive(plan.duration)
     if message is not None and message.get("event") == "eof":
         _say(f"process {pid} exited while it was traced; nothing was collected")
@@ -779,8 +865,10 @@ def _deliver(plan: Plan, channel: Channel, pid: int) -> int:
     try:
         write_atomic(plan.output, copy, binary=True)
     except OSError as exc:
-        _say(f"could not write the trace to {plan.output}: "
-             f"{(exc.strerror or str(exc)).removeprefix('cannot write the trace: ')}")
+        _say(
+            f"could not write the trace to {plan.output}: "
+            f"{(exc.strerror or str(exc)).removeprefix('cannot write the trace: ')}"
+        )
         return 1
     what = "the report" if plan.format == "report" else plan.format
     _say(f"wrote {what} of process {pid} to {plan.output}")

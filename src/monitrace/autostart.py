@@ -167,9 +167,7 @@ def parse(value: str) -> Config:
             from .report import SORT_KEYS
 
             if val not in SORT_KEYS:
-                raise ValueError(
-                    f"sort= takes one of {', '.join(sorted(SORT_KEYS))}, not {val!r}"
-                )
+                raise ValueError(f"sort= takes one of {', '.join(sorted(SORT_KEYS))}, not {val!r}")
             extra[key] = val
         elif key == "report":
             extra[key] = val.lower() in _TRUE
@@ -220,8 +218,11 @@ def plan_output(config: Config) -> tuple[str, str] | None:
         return None
     template = os.path.abspath(config.output)
     try:
-        chosen = plan(output_path(template), report=config.report,
-                      recording=bool(config.options.get("record")))
+        chosen = plan(
+            output_path(template),
+            report=config.report,
+            recording=bool(config.options.get("record")),
+        )
     except OSError as exc:  # the path is said already
         raise ValueError(f"output={config.output}: {exc.strerror or exc}") from None
     except ValueError as exc:
@@ -261,9 +262,7 @@ def activate(value: str | None = None) -> bool:
         session = trace(**{**config.options, "fork": "continue"})
         output = plan_output(config)
     except (TypeError, ValueError, OSError) as exc:
-        sys.stderr.write(
-            f"monitrace: ignoring {ENV}={value!r}: {exc}; the program runs untraced\n"
-        )
+        sys.stderr.write(f"monitrace: ignoring {ENV}={value!r}: {exc}; the program runs untraced\n")
         return False
     session.warn_unmatched = False  # Run._say_unmatched decides
     try:
@@ -287,8 +286,11 @@ def activate_child(directory: str) -> bool:
         return False
     try:
         with open(os.path.join(directory, OPTIONS_FILE), "rb") as f:
-            options = {name: tuple(value) if isinstance(value, list) else value
-                       for name, value in json.load(f).items() if name in PASSED}
+            options = {
+                name: tuple(value) if isinstance(value, list) else value
+                for name, value in json.load(f).items()
+                if name in PASSED
+            }
     except OSError:
         return False  # the parent is done collecting: run untraced
     except Exception as exc:

@@ -67,9 +67,7 @@ class Breakpoint:
         where = where.strip()
         if sep:
             if self.condition is not None:
-                raise ValueError(
-                    f"breakpoints: {self.where!r} has a condition and condition= too"
-                )
+                raise ValueError(f"breakpoints: {self.where!r} has a condition and condition= too")
             object.__setattr__(self, "condition", cond.strip())
         object.__setattr__(self, "where", where)
         if self.condition is not None:
@@ -96,8 +94,7 @@ class Breakpoint:
             )
         if not isinstance(self.temporary, bool):
             raise TypeError(
-                f"breakpoints: temporary of {where!r} must be True or False, "
-                f"not {self.temporary!r}"
+                f"breakpoints: temporary of {where!r} must be True or False, not {self.temporary!r}"
             )
         path, colon, line = where.rpartition(":")
         if colon and line.strip().isdigit():
@@ -162,9 +159,7 @@ def _check_file_line(where: str, path: str, line: int) -> None:
     nlines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
     if line not in _code_lines(code) - {0}:
         why = "past the end of the file" if line > nlines else "blank, a comment or no statement"
-        raise ValueError(
-            f"breakpoints: {where!r}: line {line} of {path} has no code ({why})"
-        )
+        raise ValueError(f"breakpoints: {where!r}: line {line} of {path} has no code ({why})")
 
 
 def _first_body_line(code: types.CodeType) -> int | None:
@@ -218,8 +213,9 @@ def print_action(frame: types.FrameType) -> None:
 def stack_action(frame: types.FrameType) -> None:
     """The call stack that led to the line."""
     text = "".join(traceback.format_stack(frame))
-    print(f"monitrace: {_location(frame)}, called from:\n{text}", end="", file=sys.stderr,
-          flush=True)
+    print(
+        f"monitrace: {_location(frame)}, called from:\n{text}", end="", file=sys.stderr, flush=True
+    )
 
 
 # pdb reads one terminal: one thread at a time stops in it.
@@ -297,8 +293,11 @@ class Targets:
         `code`, or None (most code objects: two dict lookups)."""
         found: list[tuple[Breakpoint, int]] = []
         for bp in self._by_file.get(os.path.basename(code.co_filename), ()):
-            if (bp.line is not None and _path_matches(code.co_filename, bp.path)
-                    and bp.line in _own_lines(code)):
+            if (
+                bp.line is not None
+                and _path_matches(code.co_filename, bp.path)
+                and bp.line in _own_lines(code)
+            ):
                 found.append((bp, bp.line))
         for bp in self._by_name.get(code.co_name, ()):
             if _function_matches(code, _module_names(module, globals_), bp.function):
@@ -344,7 +343,9 @@ class Targets:
             self._problem(f"breakpoint {bp}: the action raised {exc!r}")
         return state.spent
 
-    def snoop(self, frame: types.FrameType | None, lines: tuple[int, ...], exc: BaseException) -> None:
+    def snoop(
+        self, frame: types.FrameType | None, lines: tuple[int, ...], exc: BaseException
+    ) -> None:
         """An exception leaves `frame`: print the lines that ran there."""
         if frame is None:
             return
@@ -377,12 +378,16 @@ class Targets:
                 continue
             self._said.add(message)
             if self.stream is not None:
-                print(message if message.startswith("monitrace:") else f"monitrace: {message}",
-                      file=self.stream, flush=True)
+                print(
+                    message if message.startswith("monitrace:") else f"monitrace: {message}",
+                    file=self.stream,
+                    flush=True,
+                )
             else:
                 # Point at the user's line that stopped the session.
-                warnings.warn(message, BreakpointWarning,
-                              skip_file_prefixes=(os.path.dirname(__file__),))
+                warnings.warn(
+                    message, BreakpointWarning, skip_file_prefixes=(os.path.dirname(__file__),)
+                )
 
     # ---- the error snooper ---------------------------------------------
 
@@ -403,7 +408,9 @@ class Targets:
             self._snoop_cache[key] = names
         return names
 
-    def _error_text(self, frame: types.FrameType, lines: tuple[int, ...], exc: BaseException) -> str:
+    def _error_text(
+        self, frame: types.FrameType, lines: tuple[int, ...], exc: BaseException
+    ) -> str:
         import linecache
 
         code = frame.f_code
@@ -426,8 +433,9 @@ class Targets:
 
 def _is_definition(value: Any) -> bool:
     """Functions, classes and modules: names, not the data of a line."""
-    return isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type,
-                              types.ModuleType))
+    return isinstance(
+        value, (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)
+    )
 
 
 def _own_lines(code: types.CodeType) -> set[int]:
@@ -470,7 +478,9 @@ def _function_matches(code: types.CodeType, modules: tuple[str, ...], spec: str 
     return any(spec in (f"{m}.{qualname}", f"{m}.{plain}") for m in modules)
 
 
-def _condition_function(text: str, code: types.CodeType, globals_: Any) -> tuple[Any, tuple[str, ...]]:
+def _condition_function(
+    text: str, code: types.CodeType, globals_: Any
+) -> tuple[Any, tuple[str, ...]]:
     """The condition as a function whose parameters are the variables of
     `code` it reads (the core passes their values from the frame); other
     names are the module's globals, as in the frame."""

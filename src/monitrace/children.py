@@ -45,9 +45,23 @@ __all__ = ["ChildLostWarning", "ChildProcess", "ChildRun", "Collector", "adopt_f
 OPTIONS_FILE = "options.json"
 #: The session options a child takes from its parent (the rest, such as
 #: live output or a tool id, belong to the parent's session).
-PASSED = ("c_calls", "clock", "include", "exclude", "stdlib", "site_packages", "within",
-          "exclude_within", "max_depth", "threads", "min_duration", "record", "args",
-          "retval", "repr_limit")
+PASSED = (
+    "c_calls",
+    "clock",
+    "include",
+    "exclude",
+    "stdlib",
+    "site_packages",
+    "within",
+    "exclude_within",
+    "max_depth",
+    "threads",
+    "min_duration",
+    "record",
+    "args",
+    "retval",
+    "repr_limit",
+)
 
 _HELPERS = {
     "from multiprocessing.resource_tracker import main": "resource_tracker",
@@ -87,6 +101,7 @@ class ChildResult:
 
 # ---- the parent's side --------------------------------------------------------
 
+
 class Collector:
     """The directory children write to and the environment that tells
     them; made when the session starts (errors name ``subprocesses``)."""
@@ -101,13 +116,15 @@ class Collector:
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"subprocesses=True passes the filters to child processes as plain data "
-                f"(strings, not Q queries), and these cannot be passed: {exc}") from None
+                f"(strings, not Q queries), and these cannot be passed: {exc}"
+            ) from None
         self.directory = tempfile.mkdtemp(prefix="monitrace-children-")  # 0700
         if ";" in self.directory:
             shutil.rmtree(self.directory, ignore_errors=True)
             raise ValueError(
                 f"subprocesses=True: the temporary directory {self.directory!r} has a ';', "
-                "which MONITRACE cannot carry; set TMPDIR to another directory")
+                "which MONITRACE cannot carry; set TMPDIR to another directory"
+            )
         try:
             with open(os.path.join(self.directory, OPTIONS_FILE), "xb") as f:
                 f.write(blob)
@@ -175,8 +192,9 @@ def _read_result(directory: str, info: ChildProcess) -> ChildResult | None:
         return None
     doc.pop("events", None)  # the Chrome trace keeps them; they are large
     doc["argv"] = list(info.argv)
-    return ChildResult(info, doc, table, chrome, meta.get("wall_offset_ns"),
-                       list(meta.get("unmatched", ())))
+    return ChildResult(
+        info, doc, table, chrome, meta.get("wall_offset_ns"), list(meta.get("unmatched", ()))
+    )
 
 
 def warn_lost(lost: list[ChildProcess]) -> None:
@@ -186,11 +204,14 @@ def warn_lost(lost: list[ChildProcess]) -> None:
 
 
 def lost_line(child: ChildProcess) -> str:
-    return (f"monitrace: child process {child.pid} ({child.command}) wrote no results "
-            "(killed, or still running when tracing stopped): its calls are missing")
+    return (
+        f"monitrace: child process {child.pid} ({child.command}) wrote no results "
+        "(killed, or still running when tracing stopped): its calls are missing"
+    )
 
 
 # ---- merged views of a session ------------------------------------------------
+
 
 def _own_json(session: Any) -> dict[str, Any]:
     from .exporters import Source
@@ -259,9 +280,12 @@ def save_merged(session: Any, results: list[ChildResult], path: Any, format: str
         return chosen
     else:
         package = os.path.dirname(os.path.abspath(__file__)) + os.sep
-        warnings.warn(f"monitrace: the {chosen} format holds this process only; "
-                      "json, pstats, chrome and html merge the child processes",
-                      ChildLostWarning, skip_file_prefixes=(package,))
+        warnings.warn(
+            f"monitrace: the {chosen} format holds this process only; "
+            "json, pstats, chrome and html merge the child processes",
+            ChildLostWarning,
+            skip_file_prefixes=(package,),
+        )
         return save(source, path, chosen)
     kind = "chrome" if chosen == "chrome" else chosen
     write_atomic(name, lambda out: dump(kind, merged, out), binary=chosen == "pstats", gz=gz)
@@ -269,6 +293,7 @@ def save_merged(session: Any, results: list[ChildResult], path: Any, format: str
 
 
 # ---- the child's side ---------------------------------------------------------
+
 
 def helper_process() -> str | None:
     """Which multiprocessing helper process this is, if one."""
@@ -298,8 +323,11 @@ class ChildRun(runs.Run):
         argv = list(getattr(sys, "orig_argv", sys.argv))
         data = {"pid": os.getpid(), "ppid": os.getppid(), "argv": argv}
         try:
-            write_atomic(os.path.join(self.directory, f"{os.getpid()}.start"),
-                         lambda f: json.dump(data, f), binary=False)
+            write_atomic(
+                os.path.join(self.directory, f"{os.getpid()}.start"),
+                lambda f: json.dump(data, f),
+                binary=False,
+            )
             self.announced = True
         except OSError:  # the parent stopped collecting: trace for nobody
             self.announced = False

@@ -58,73 +58,117 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     target = parser.add_argument_group("what to run (the rest of the line goes to the program)")
-    target.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script")
+    target.add_argument(
+        "-m", dest="module", metavar="MODULE", help="run a library module as a script"
+    )
     target.add_argument("-c", dest="command", metavar="CODE", help="run a string of code")
     show = parser.add_argument_group("what to show")
-    show.add_argument("--report", action="store_true", help="print a profile table at the end instead of the tree")
-    show.add_argument("--sort", choices=sorted(SORT_KEYS), metavar="KEY",
-                      help="order of the --report table: a pstats sort key (cumtime, tottime, "
-                      "calls, name, ...) or p50, p90, p99, max (default cumtime)")
-    show.add_argument("--limit", type=int, metavar="N",
-                      help=f"rows of the --report table (default {REPORT_LIMIT}; 0: all)")
-    show.add_argument("--by-task", action="store_true",
-                      help="print the call tree at the end instead, one tree per asyncio "
-                      "task (named as the program named it) of the calls it ran")
+    show.add_argument(
+        "--report", action="store_true", help="print a profile table at the end instead of the tree"
+    )
+    show.add_argument(
+        "--sort",
+        choices=sorted(SORT_KEYS),
+        metavar="KEY",
+        help="order of the --report table: a pstats sort key (cumtime, tottime, "
+        "calls, name, ...) or p50, p90, p99, max (default cumtime)",
+    )
+    show.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help=f"rows of the --report table (default {REPORT_LIMIT}; 0: all)",
+    )
+    show.add_argument(
+        "--by-task",
+        action="store_true",
+        help="print the call tree at the end instead, one tree per asyncio "
+        "task (named as the program named it) of the calls it ran",
+    )
     show.add_argument("--depth", type=int, metavar="N", help="print calls up to N levels deep")
     show.add_argument("--args", action="store_true", help="show argument values")
     show.add_argument("--retval", action="store_true", help="show return values and exceptions")
     show.add_argument("--c-calls", action="store_true", help="trace C functions too")
     show.add_argument("--lines", action="store_true", help="show every line as it runs")
     show.add_argument("--path", action="store_true", help="show file paths")
-    show.add_argument("--full-paths", action="store_true",
-                      help="print file paths in full (default: relative to the working "
-                           "directory, site-packages/ or <stdlib>/)")
+    show.add_argument(
+        "--full-paths",
+        action="store_true",
+        help="print file paths in full (default: relative to the working "
+        "directory, site-packages/ or <stdlib>/)",
+    )
     show.add_argument("--elapsed", action="store_true", help="show the time each call took")
-    show.add_argument("--all", action="store_true",
-                      help="show library code (stdlib, site-packages) in full; by default the "
-                           "tree shows only the first frame of each call into it (also with "
-                           "--stdlib)")
-    show.add_argument("--repr-limit", type=int, default=80, metavar="N",
-                      help="cut argument and return value reprs to N characters (default 80)")
+    show.add_argument(
+        "--all",
+        action="store_true",
+        help="show library code (stdlib, site-packages) in full; by default the "
+        "tree shows only the first frame of each call into it (also with "
+        "--stdlib)",
+    )
+    show.add_argument(
+        "--repr-limit",
+        type=int,
+        default=80,
+        metavar="N",
+        help="cut argument and return value reprs to N characters (default 80)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
-        "-o", "--output", metavar="FILE",
+        "-o",
+        "--output",
+        metavar="FILE",
         help="write the trace to FILE instead of stderr; a FILE whose extension names "
         f"an export format ({', '.join(SUFFIXES)}, optionally .gz) or --format "
         "saves that format instead (.json: a Chrome/Perfetto trace)",
     )
     out.add_argument("--format", choices=FORMATS, help="export -o FILE in this format")
     out.add_argument("--no-color", action="store_true", help="never use colours")
-    out.add_argument("--subprocesses", action="store_true",
-                     help="also trace the program's child processes (subprocess, os.fork, "
-                     "multiprocessing) and merge their results into the report or -o FILE")
+    out.add_argument(
+        "--subprocesses",
+        action="store_true",
+        help="also trace the program's child processes (subprocess, os.fork, "
+        "multiprocessing) and merge their results into the report or -o FILE",
+    )
     brk = parser.add_argument_group(
         "breakpoints (alone: no tree, no statistics; the program runs at full speed "
-        "outside the functions that hold them)")
-    brk.add_argument("--break", dest="breaks", action="append", metavar="WHERE",
-                     help="stop at FILE.py:LINE or at the first line of pkg.mod.func "
-                     "(repeatable; WHERE may end in ' if EXPR')")
-    brk.add_argument("--break-if", metavar="EXPR",
-                     help="condition of every --break that has none of its own")
-    brk.add_argument("--break-action", choices=("pdb", "print", "stack"), default="pdb",
-                     help="what a breakpoint does: open pdb there (default), print the "
-                     "location and local variables, or print the call stack")
-    brk.add_argument("--errors", action="store_true",
-                     help="when an exception leaves a traced function, print the last "
-                     "lines that ran in it, with their variables")
+        "outside the functions that hold them)"
+    )
+    brk.add_argument(
+        "--break",
+        dest="breaks",
+        action="append",
+        metavar="WHERE",
+        help="stop at FILE.py:LINE or at the first line of pkg.mod.func "
+        "(repeatable; WHERE may end in ' if EXPR')",
+    )
+    brk.add_argument(
+        "--break-if", metavar="EXPR", help="condition of every --break that has none of its own"
+    )
+    brk.add_argument(
+        "--break-action",
+        choices=("pdb", "print", "stack"),
+        default="pdb",
+        help="what a breakpoint does: open pdb there (default), print the "
+        "location and local variables, or print the call stack",
+    )
+    brk.add_argument(
+        "--errors",
+        action="store_true",
+        help="when an exception leaves a traced function, print the last "
+        "lines that ran in it, with their variables",
+    )
     add_filter_arguments(parser)
     return parser
 
 
-def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[list[str], str, str, list[str]]:
+def split_argv(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> tuple[list[str], str, str, list[str]]:
     """(our options, mode, target, program arguments): everything from the
     script name, ``-m MODULE`` or ``-c CODE`` on belongs to the program.
     Raises SystemExit (usage error) when there is no target."""
     takes_value = {
-        opt
-        for action in parser._actions
-        for opt in action.option_strings
-        if action.nargs != 0
+        opt for action in parser._actions for opt in action.option_strings if action.nargs != 0
     }
     ours: list[str] = []
     i = 0
@@ -132,17 +176,17 @@ def split_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[li
         arg = argv[i]
         if arg == "--":
             if i + 1 < len(argv):
-                return ours, "script", argv[i + 1], list(argv[i + 2:])
+                return ours, "script", argv[i + 1], list(argv[i + 2 :])
             break
         for flag, mode in (("-m", "module"), ("-c", "command")):
             if arg == flag:
                 if i + 1 >= len(argv):
                     parser.error(f"argument {flag}: expected one argument")
-                return ours, mode, argv[i + 1], list(argv[i + 2:])
+                return ours, mode, argv[i + 1], list(argv[i + 2 :])
             if arg.startswith(flag) and not arg.startswith("--"):
-                return ours, mode, arg[2:], list(argv[i + 1:])
+                return ours, mode, arg[2:], list(argv[i + 1 :])
         if not arg.startswith("-") or arg == "-":
-            return ours, "script", arg, list(argv[i + 1:])
+            return ours, "script", arg, list(argv[i + 1 :])
         ours.append(arg)
         if arg in takes_value:
             if i + 1 < len(argv):
@@ -173,8 +217,10 @@ def export_plan(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> Outp
     if ns.output is None and ns.format is None:
         return None
     try:
-        if ns.output is not None and choose_format(
-                ns.output, ns.format, unknown_is_text=True)[0] == REPORT:
+        if (
+            ns.output is not None
+            and choose_format(ns.output, ns.format, unknown_is_text=True)[0] == REPORT
+        ):
             return None
         return plan_output(ns.output, ns.format)
     except OSError as exc:
@@ -203,8 +249,9 @@ def trace_options(
         from .breakpoints import Breakpoint
 
         opts["breakpoints"] = [
-            Breakpoint(where, action=ns.break_action,
-                       condition=None if " if " in where else ns.break_if)
+            Breakpoint(
+                where, action=ns.break_action, condition=None if " if " in where else ns.break_if
+            )
             for where in ns.breaks
         ]
     if ns.errors:
@@ -234,8 +281,11 @@ def trace_options(
 
 # ---- preparing the program ------------------------------------------------
 
+
 class _Program:
-    def __init__(self, code: types.CodeType, module: types.ModuleType, argv0: str, path0: str) -> None:
+    def __init__(
+        self, code: types.CodeType, module: types.ModuleType, argv0: str, path0: str
+    ) -> None:
         self.code = code
         self.module = module
         self.argv0 = argv0
@@ -334,7 +384,10 @@ def prepare(mode: str, target: str) -> _Program:
 
 # ---- running it -------------------------------------------------------------
 
-def _user_traceback(tb: types.TracebackType | None, code: types.CodeType) -> types.TracebackType | None:
+
+def _user_traceback(
+    tb: types.TracebackType | None, code: types.CodeType
+) -> types.TracebackType | None:
     """The traceback from the program's own first frame on (drop ours)."""
     first = tb
     while first is not None and first.tb_frame.f_code is not code:
@@ -547,7 +600,10 @@ def _merge(argv: list[str]) -> int:
 #: Subcommands, by the first argument; anything else is run as a program
 #: (``./attach`` or ``-- attach`` runs a script of that name).
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "attach": _attach, "diff": _diff, "view": _view, "merge": _merge,
+    "attach": _attach,
+    "diff": _diff,
+    "view": _view,
+    "merge": _merge,
 }
 
 
@@ -563,11 +619,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.by_task and export is not None:
         parser.error("argument --by-task: the tree is text; -o FILE takes a text file here")
     if ns.subprocesses and not ns.report and export is None:
-        parser.error("argument --subprocesses: the live call tree is this process's only; "
-                     "add --report, or -o FILE in an export format, for the merged result")
+        parser.error(
+            "argument --subprocesses: the live call tree is this process's only; "
+            "add --report, or -o FILE in an export format, for the merged result"
+        )
     text_path = _text_output(parser, ns) if export is None else None
-    live = (_open_live(parser, ns, text_path)
-            if text_path is not None and not (ns.report or ns.by_task) else None)
+    live = (
+        _open_live(parser, ns, text_path)
+        if text_path is not None and not (ns.report or ns.by_task)
+        else None
+    )
     finish = _Finish(session=None, ns=ns, live=live, export=export, text_path=text_path)
     try:
         try:

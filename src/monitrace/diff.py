@@ -20,12 +20,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from .report import FunctionStats
-from .diffrows import (SORT_KEYS, STATUSES, DiffRow, check_options, make_row, match_functions,
-                       ratio)
+from .diffrows import SORT_KEYS, STATUSES, DiffRow, check_options, make_row, match_functions, ratio
 from .saved import load
 
-__all__ = ["SORT_KEYS", "STATUSES", "DiffRow", "FailRule", "check_options", "diff", "load",
-           "main", "parser", "render_json", "render_markdown", "render_text", "write_html"]
+__all__ = [
+    "SORT_KEYS",
+    "STATUSES",
+    "DiffRow",
+    "FailRule",
+    "check_options",
+    "diff",
+    "load",
+    "main",
+    "parser",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "write_html",
+]
+
 
 def _stats_of(what: Any) -> list[FunctionStats]:
     if isinstance(what, (str, os.PathLike)):
@@ -60,16 +73,25 @@ def diff(
     adds the unchanged functions (status ``"same"``)."""
     check_options(min_change, sort)
     threshold = math.inf if calls_only else float(min_change)
-    rows = [make_row(old, n, threshold) for old, n in match_functions(_stats_of(base), _stats_of(new))]
+    rows = [
+        make_row(old, n, threshold) for old, n in match_functions(_stats_of(base), _stats_of(new))
+    ]
     if not include_same:
         rows = [r for r in rows if r.status != "same"]
     key = SORT_KEYS["calls" if calls_only and sort == "impact" else sort]
     return sorted(rows, key=key)
 
 
-def write_html(base: Any, new: Any, path: str | os.PathLike[str], *,
-               min_change: float = 0.1, calls_only: bool = False, sort: str = "impact",
-               title: str | None = None) -> None:
+def write_html(
+    base: Any,
+    new: Any,
+    path: str | os.PathLike[str],
+    *,
+    min_change: float = 0.1,
+    calls_only: bool = False,
+    sort: str = "impact",
+    title: str | None = None,
+) -> None:
     """Write the HTML page of the diff of two runs (paths of saved runs or
     Sessions) to `path`: the table of the functions compared and a
     differential flame graph (red: more time or calls in `new`, blue:
@@ -78,15 +100,17 @@ def write_html(base: Any, new: Any, path: str | os.PathLike[str], *,
     from .exporters.html import write_page
     from .exporters.html_diff import diff_page
 
-    page = diff_page(base, new, min_change=min_change, calls_only=calls_only, sort=sort,
-                     title=title)
+    page = diff_page(
+        base, new, min_change=min_change, calls_only=calls_only, sort=sort, title=title
+    )
     write_atomic(path, lambda f: write_page(page, f), binary=False)
 
 
 # ---- --fail-on ----------------------------------------------------------------
 
 _RULE = re.compile(
-    r"^\s*(calls|tottime|cumtime|p99)\s*(>=|>)\s*([+-]?)(\d+(?:\.\d*)?|\.\d+)\s*(%?)\s*$")
+    r"^\s*(calls|tottime|cumtime|p99)\s*(>=|>)\s*([+-]?)(\d+(?:\.\d*)?|\.\d+)\s*(%?)\s*$"
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -107,7 +131,8 @@ class FailRule:
         if m is None:
             raise ValueError(
                 f"--fail-on {text!r}: expected METRIC>VALUE, METRIC one of calls, tottime, "
-                f"cumtime, p99 and VALUE a number or a percentage (calls>0, tottime>+20%)")
+                f"cumtime, p99 and VALUE a number or a percentage (calls>0, tottime>+20%)"
+            )
         metric, op, sign, number, pct = m.groups()
         if sign == "-":
             raise ValueError(f"--fail-on {text!r}: the limit is an increase, not negative")
@@ -137,6 +162,7 @@ class FailRule:
 
 # ---- text ---------------------------------------------------------------------
 
+
 def _secs(seconds: float) -> str:
     from .report import format_duration
 
@@ -149,8 +175,9 @@ def _times(base: float, new: float) -> str:
     return f"{_secs(base)} -> {_secs(new)} ({shown})"
 
 
-def render_text(rows: Sequence[DiffRow], *, limit: int | None = None,
-                calls_only: bool = False, title: str = "") -> str:
+def render_text(
+    rows: Sequence[DiffRow], *, limit: int | None = None, calls_only: bool = False, title: str = ""
+) -> str:
     """The table ``monitrace diff`` prints."""
     counts = {s: sum(1 for r in rows if r.status == s) for s in STATUSES}
     lines = []
@@ -158,7 +185,8 @@ def render_text(rows: Sequence[DiffRow], *, limit: int | None = None,
         lines.append(title)
     lines.append(
         f"{counts['changed']} changed, {counts['added']} added, {counts['removed']} removed"
-        + ("" if rows else " (no differences)"))
+        + ("" if rows else " (no differences)")
+    )
     shown = rows if limit is None or limit <= 0 else rows[:limit]
     if not shown:
         return "\n".join(lines) + "\n"
@@ -172,8 +200,10 @@ def render_text(rows: Sequence[DiffRow], *, limit: int | None = None,
         text = f"{calls:>24} {r.calls_delta:>+9,}"
         if not calls_only:
             p99 = "" if r.p99_ratio is None else f"{r.p99_ratio:.2f}x"
-            text += (f"  {_times(r.base_tottime, r.new_tottime):<30}"
-                     f" {_times(r.base_cumtime, r.new_cumtime):<30} {p99:<8}")
+            text += (
+                f"  {_times(r.base_tottime, r.new_tottime):<30}"
+                f" {_times(r.base_cumtime, r.new_cumtime):<30} {p99:<8}"
+            )
         where = f" ({r.status})" if r.status != "changed" else ""
         lines.append(f"{text}  {r.function}{where}")
     if len(shown) < len(rows):
@@ -181,20 +211,28 @@ def render_text(rows: Sequence[DiffRow], *, limit: int | None = None,
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(rows: Sequence[DiffRow], *, limit: int | None = None,
-                    calls_only: bool = False) -> str:
+def render_markdown(
+    rows: Sequence[DiffRow], *, limit: int | None = None, calls_only: bool = False
+) -> str:
     shown = rows if limit is None or limit <= 0 else rows[:limit]
     cols = ["function", "status", "base calls", "new calls", "delta"]
     if not calls_only:
         cols += ["self time", "inclusive time", "p99"]
     out = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
     for r in shown:
-        cells = [f"`{r.function}`", r.status, f"{r.base_calls:,}", f"{r.new_calls:,}",
-                 f"{r.calls_delta:+,}"]
+        cells = [
+            f"`{r.function}`",
+            r.status,
+            f"{r.base_calls:,}",
+            f"{r.new_calls:,}",
+            f"{r.calls_delta:+,}",
+        ]
         if not calls_only:
-            cells += [_times(r.base_tottime, r.new_tottime),
-                      _times(r.base_cumtime, r.new_cumtime),
-                      "" if r.p99_ratio is None else f"{r.p99_ratio:.2f}x"]
+            cells += [
+                _times(r.base_tottime, r.new_tottime),
+                _times(r.base_cumtime, r.new_cumtime),
+                "" if r.p99_ratio is None else f"{r.p99_ratio:.2f}x",
+            ]
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     if len(shown) < len(rows):
         out.append(f"\n{len(rows) - len(shown)} more rows not shown.")
@@ -208,6 +246,7 @@ def render_json(rows: Sequence[DiffRow], *, limit: int | None = None) -> str:
 
 # ---- the command ----------------------------------------------------------------
 
+
 def _percent(text: str) -> float:
     import argparse
 
@@ -215,7 +254,8 @@ def _percent(text: str) -> float:
         value = float(text.rstrip("%"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a percentage such as 10 or 10%, not {text!r}") from None
+            f"expected a percentage such as 10 or 10%, not {text!r}"
+        ) from None
     if not (value >= 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a percentage >= 0, not {text!r}")
     return value / 100.0
@@ -227,8 +267,7 @@ def _rule(text: str) -> FailRule:
     try:
         return FailRule.parse(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            str(exc).removeprefix(f"--fail-on {text!r}: ")) from None
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--fail-on {text!r}: ")) from None
 
 
 def parser() -> Any:
@@ -237,25 +276,51 @@ def parser() -> Any:
     p = argparse.ArgumentParser(
         prog="monitrace diff",
         description="Compare two saved runs (monitrace JSON, pytest --monitrace summaries, "
-                    "or pstats) function by function: exact call count changes always, "
-                    "time changes beyond --min-change.")
+        "or pstats) function by function: exact call count changes always, "
+        "time changes beyond --min-change.",
+    )
     p.add_argument("base", help="the earlier run")
     p.add_argument("new", help="the later run")
-    p.add_argument("--sort", choices=tuple(SORT_KEYS), default="impact",
-                   help="order of the rows (default: impact, the self time moved)")
-    p.add_argument("--limit", type=int, default=40, metavar="N",
-                   help="rows shown at most (default 40; 0: all)")
+    p.add_argument(
+        "--sort",
+        choices=tuple(SORT_KEYS),
+        default="impact",
+        help="order of the rows (default: impact, the self time moved)",
+    )
+    p.add_argument(
+        "--limit", type=int, default=40, metavar="N", help="rows shown at most (default 40; 0: all)"
+    )
     p.add_argument("--calls-only", action="store_true", help="compare call counts only")
-    p.add_argument("--min-change", type=_percent, default=0.1, metavar="PCT",
-                   help="smallest relative time change shown (default 10%%)")
-    p.add_argument("--format", choices=("text", "json", "markdown", "html"), default=None,
-                   help="text, json or markdown print to stdout (default text); html writes "
-                        "the page with the table and a differential flame graph to -o")
-    p.add_argument("-o", "--output", metavar="FILE.html", default=None,
-                   help="write the HTML page there (implies --format html)")
-    p.add_argument("--fail-on", type=_rule, action="append", default=[], metavar="EXPR",
-                   help="exit 1 when a change exceeds EXPR: calls>0, tottime>+20%%, "
-                        "cumtime>0.5 (seconds), p99>+50%%; may be repeated")
+    p.add_argument(
+        "--min-change",
+        type=_percent,
+        default=0.1,
+        metavar="PCT",
+        help="smallest relative time change shown (default 10%%)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "html"),
+        default=None,
+        help="text, json or markdown print to stdout (default text); html writes "
+        "the page with the table and a differential flame graph to -o",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.html",
+        default=None,
+        help="write the HTML page there (implies --format html)",
+    )
+    p.add_argument(
+        "--fail-on",
+        type=_rule,
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="exit 1 when a change exceeds EXPR: calls>0, tottime>+20%%, "
+        "cumtime>0.5 (seconds), p99>+50%%; may be repeated",
+    )
     return p
 
 
@@ -287,8 +352,9 @@ def main(argv: Sequence[str]) -> int:
     if ns.format == "html":
         _check_output(p, ns)
     elif ns.output is not None:
-        p.error(f"argument -o/--output: writes the HTML page; --format {ns.format} prints "
-                "to stdout")
+        p.error(
+            f"argument -o/--output: writes the HTML page; --format {ns.format} prints to stdout"
+        )
     page = None
     try:
         if ns.format == "html":
@@ -296,12 +362,19 @@ def main(argv: Sequence[str]) -> int:
             # its rows are diff()'s of the same numbers.
             from .exporters.html_diff import diff_page
 
-            page = diff_page(ns.base, ns.new, min_change=ns.min_change,
-                             calls_only=ns.calls_only, sort=ns.sort)
+            page = diff_page(
+                ns.base, ns.new, min_change=ns.min_change, calls_only=ns.calls_only, sort=ns.sort
+            )
             every = page.rows
         else:
-            every = diff(ns.base, ns.new, min_change=ns.min_change, calls_only=ns.calls_only,
-                         sort=ns.sort, include_same=True)
+            every = diff(
+                ns.base,
+                ns.new,
+                min_change=ns.min_change,
+                calls_only=ns.calls_only,
+                sort=ns.sort,
+                include_same=True,
+            )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"monitrace diff: {exc}", file=sys.stderr)
         return 2
@@ -315,18 +388,29 @@ def main(argv: Sequence[str]) -> int:
         except OSError as exc:
             print(f"monitrace diff: {exc}", file=sys.stderr)
             return 2
-        print(f"monitrace diff: wrote {ns.output} ({len(rows)} functions changed, added or "
-              "removed)", file=sys.stderr)
+        print(
+            f"monitrace diff: wrote {ns.output} ({len(rows)} functions changed, added or removed)",
+            file=sys.stderr,
+        )
     elif ns.format == "json":
         sys.stdout.write(render_json(rows, limit=ns.limit))
     elif ns.format == "markdown":
         sys.stdout.write(render_markdown(rows, limit=ns.limit, calls_only=ns.calls_only))
     else:
-        sys.stdout.write(render_text(rows, limit=ns.limit, calls_only=ns.calls_only,
-                                     title=f"monitrace diff: {ns.base} -> {ns.new}"))
+        sys.stdout.write(
+            render_text(
+                rows,
+                limit=ns.limit,
+                calls_only=ns.calls_only,
+                title=f"monitrace diff: {ns.base} -> {ns.new}",
+            )
+        )
     # Rules see every matched function, also time changes below --min-change.
     broken = [(rule, r) for rule in ns.fail_on for r in every if rule.broken_by(r)]
     for rule, r in broken:
-        print(f"monitrace diff: {rule.text} broken by {r.function} ({r.file}:{r.line}): "
-              f"calls {r.base_calls} -> {r.new_calls}", file=sys.stderr)
+        print(
+            f"monitrace diff: {rule.text} broken by {r.function} ({r.file}:{r.line}): "
+            f"calls {r.base_calls} -> {r.new_calls}",
+            file=sys.stderr,
+        )
     return 1 if broken else 0

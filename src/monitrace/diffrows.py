@@ -13,7 +13,15 @@ from typing import Any
 
 from .report import FunctionStats
 
-__all__ = ["SORT_KEYS", "STATUSES", "DiffRow", "check_options", "make_row", "match_functions", "ratio"]
+__all__ = [
+    "SORT_KEYS",
+    "STATUSES",
+    "DiffRow",
+    "check_options",
+    "make_row",
+    "match_functions",
+    "ratio",
+]
 
 
 STATUSES = ("changed", "added", "removed")
@@ -77,6 +85,7 @@ def ratio(base: float, new: float) -> float:
 
 
 # ---- matching -------------------------------------------------------------------
+
 
 def match_functions(
     base: Sequence[FunctionStats], new: Sequence[FunctionStats]
@@ -147,8 +156,11 @@ SORT_KEYS: dict[str, Callable[[DiffRow], Any]] = {
 
 def check_options(min_change: Any, sort: Any) -> None:
     """ValueError naming the option when `min_change` or `sort` is bad."""
-    if not isinstance(min_change, (int, float)) or isinstance(min_change, bool) or not (
-            min_change >= 0 and math.isfinite(min_change)):
+    if (
+        not isinstance(min_change, (int, float))
+        or isinstance(min_change, bool)
+        or not (min_change >= 0 and math.isfinite(min_change))
+    ):
         raise ValueError(f"min_change must be a number >= 0 (0.1 = 10%), not {min_change!r}")
     if sort not in SORT_KEYS:
         raise ValueError(f"sort must be one of {', '.join(SORT_KEYS)}, not {sort!r}")

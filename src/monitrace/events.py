@@ -133,7 +133,9 @@ class LogReader:
         if info["generation"] != self.generation:
             self._tracer.log_batch(0, 0, self.generation)  # raises
         self.records = info["records"]
-        self.threads[len(self.threads):] = [ThreadInfo(*t) for t in info["threads"][len(self.threads):]]
+        self.threads[len(self.threads) :] = [
+            ThreadInfo(*t) for t in info["threads"][len(self.threads) :]
+        ]
 
     def all_records(self) -> Sequence[Any]:
         self._refresh()
@@ -171,8 +173,14 @@ class _Events:
                 self._names.reset(self._reader.records)
             n = self._names[index]
             info = self._functions[index] = FunctionInfo(
-                name=n.name, qualname=n.qualname, module=n.module, filename=n.filename,
-                firstlineno=n.firstlineno, kind=n.kind, code=self._names.key(index))
+                name=n.name,
+                qualname=n.qualname,
+                module=n.module,
+                filename=n.filename,
+                firstlineno=n.firstlineno,
+                kind=n.kind,
+                code=self._names.key(index),
+            )
         return info
 
     def event(self, ev: LogEvent) -> Event:
@@ -214,11 +222,11 @@ class MinDuration:
         out: list[LogEvent] = []
         self._decide(stack, pending, ev.time_ns, out)
         if ev.kind in ENTERS:
-            del stack[ev.depth:]
+            del stack[ev.depth :]
             stack.append([ev.time_ns, False, len(pending)])
             pending.append(ev)
         elif ev.kind in EXITS and len(stack) > ev.depth:
-            del stack[ev.depth + 1:]
+            del stack[ev.depth + 1 :]
             start, decided, index = stack.pop()
             if decided or ev.time_ns - start >= self.min_ns:
                 pending.append(ev)

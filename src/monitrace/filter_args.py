@@ -20,8 +20,7 @@ def parse_duration(text: str) -> float:
     m = _DURATION.match(text)
     if m is None:
         raise ValueError(
-            f"invalid duration {text!r}: use a number with an optional unit, "
-            "e.g. 500us, 1.5ms, 2s"
+            f"invalid duration {text!r}: use a number with an optional unit, e.g. 500us, 1.5ms, 2s"
         )
     return float(m.group(1)) * _UNIT[m.group(2)]
 
@@ -50,7 +49,7 @@ def _spec_arg(option: str) -> Any:
             message = str(exc)
             prefix = f"{option}: "
             raise argparse.ArgumentTypeError(
-                message[len(prefix):] if message.startswith(prefix) else message
+                message[len(prefix) :] if message.startswith(prefix) else message
             ) from None
         return text
 
@@ -80,41 +79,92 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
         "anything else a module or full-name glob (pkg, pkg.*, pkg.mod.func). "
         "Repeat a flag to give several.",
     )
-    group.add_argument("--include", action="append", metavar="SPEC",
-                       type=_spec_arg("--include"),
-                       help="trace only functions matching a SPEC")
-    group.add_argument("--exclude", action="append", metavar="SPEC",
-                       type=_spec_arg("--exclude"),
-                       help="never trace functions matching a SPEC")
-    group.add_argument("--within", action="append", metavar="SPEC",
-                       type=_spec_arg("--within"),
-                       help="record only calls made inside a call of a matching function")
-    group.add_argument("--exclude-within", action="append", metavar="SPEC",
-                       type=_spec_arg("--exclude-within"), dest="exclude_within",
-                       help="leave out a matching function and everything it calls")
-    group.add_argument("--watch", action="append", metavar="SPEC",
-                       type=_spec_arg("--watch"),
-                       help="statement snapshots of matching functions: hit counts "
-                            "and variable values per statement, printed at the end")
-    group.add_argument("--max-depth", type=_depth_arg, metavar="N", dest="max_depth",
-                       help="record calls down to N levels below where tracing "
-                            "(or a --within function) started")
-    group.add_argument("--stdlib", action=argparse.BooleanOptionalAction, default=None,
-                       help="trace the standard library (default: yes)")
-    group.add_argument("--site-packages", action=argparse.BooleanOptionalAction,
-                       default=None, dest="site_packages",
-                       help="trace installed packages (default: yes)")
-    group.add_argument("--threads", action="append", metavar="NAME_OR_IDENT",
-                       type=parse_thread,
-                       help="record only these threads (name globs or idents)")
-    group.add_argument("--min-duration", type=_duration_arg, metavar="TIME",
-                       dest="min_duration",
-                       help="drop calls shorter than TIME (e.g. 50us) from trees "
-                            "and event logs; statistics keep them")
+    group.add_argument(
+        "--include",
+        action="append",
+        metavar="SPEC",
+        type=_spec_arg("--include"),
+        help="trace only functions matching a SPEC",
+    )
+    group.add_argument(
+        "--exclude",
+        action="append",
+        metavar="SPEC",
+        type=_spec_arg("--exclude"),
+        help="never trace functions matching a SPEC",
+    )
+    group.add_argument(
+        "--within",
+        action="append",
+        metavar="SPEC",
+        type=_spec_arg("--within"),
+        help="record only calls made inside a call of a matching function",
+    )
+    group.add_argument(
+        "--exclude-within",
+        action="append",
+        metavar="SPEC",
+        type=_spec_arg("--exclude-within"),
+        dest="exclude_within",
+        help="leave out a matching function and everything it calls",
+    )
+    group.add_argument(
+        "--watch",
+        action="append",
+        metavar="SPEC",
+        type=_spec_arg("--watch"),
+        help="statement snapshots of matching functions: hit counts "
+        "and variable values per statement, printed at the end",
+    )
+    group.add_argument(
+        "--max-depth",
+        type=_depth_arg,
+        metavar="N",
+        dest="max_depth",
+        help="record calls down to N levels below where tracing (or a --within function) started",
+    )
+    group.add_argument(
+        "--stdlib",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="trace the standard library (default: yes)",
+    )
+    group.add_argument(
+        "--site-packages",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        dest="site_packages",
+        help="trace installed packages (default: yes)",
+    )
+    group.add_argument(
+        "--threads",
+        action="append",
+        metavar="NAME_OR_IDENT",
+        type=parse_thread,
+        help="record only these threads (name globs or idents)",
+    )
+    group.add_argument(
+        "--min-duration",
+        type=_duration_arg,
+        metavar="TIME",
+        dest="min_duration",
+        help="drop calls shorter than TIME (e.g. 50us) from trees "
+        "and event logs; statistics keep them",
+    )
 
 
-_NAMES = ("include", "exclude", "within", "exclude_within", "watch", "max_depth", "stdlib",
-          "site_packages", "threads", "min_duration")
+_NAMES = (
+    "include",
+    "exclude",
+    "within",
+    "exclude_within",
+    "watch",
+    "max_depth",
+    "stdlib",
+    "site_packages",
+    "threads",
+    "min_duration",
+)
 
 
 def filter_options_from_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -65,6 +65,7 @@ Test = Callable[[Facts], bool]
 
 # ---- Q --------------------------------------------------------------------
 
+
 class Q:
     """A query on a function's static facts; combine with ``&``, ``|``, ``~``.
 
@@ -132,9 +133,7 @@ def _any(tests: list[Test]) -> Test:
 def _leaf(key: str, value: Any) -> Test:
     field, _, op = key.partition("__")
     if field not in FIELDS:
-        raise TypeError(
-            f"unknown Q field {field!r}; fields: {', '.join(FIELDS)}"
-        )
+        raise TypeError(f"unknown Q field {field!r}; fields: {', '.join(FIELDS)}")
     if field in _BOOL_FIELDS:
         if op not in ("", "eq"):
             raise TypeError(f"Q({key}=...): {field} is a bool field and takes only eq")
@@ -143,9 +142,7 @@ def _leaf(key: str, value: Any) -> Test:
         return lambda f: getattr(f, field) is value
     op = op or "glob"
     if op not in OPERATORS:
-        raise TypeError(
-            f"unknown Q operator {op!r} in {key!r}; operators: {', '.join(OPERATORS)}"
-        )
+        raise TypeError(f"unknown Q operator {op!r} in {key!r}; operators: {', '.join(OPERATORS)}")
     if op == "in":
         if isinstance(value, str) or not isinstance(value, Iterable):
             raise TypeError(f"Q({key}=...) takes a collection of str, not {value!r}")
@@ -183,8 +180,13 @@ def unmatched_line(option: str, spec: Spec, labels: dict[str, str] | None = None
     (``{"include": "--include"}``)."""
     option = (labels or {}).get(option, option)
     hint = ""
-    if isinstance(spec, str) and ":" not in spec and not _WILDCARDS.search(spec) \
-            and "/" not in spec and "." not in spec:
+    if (
+        isinstance(spec, str)
+        and ":" not in spec
+        and not _WILDCARDS.search(spec)
+        and "/" not in spec
+        and "." not in spec
+    ):
         hint = (
             f" (a bare name means a module or a full name module.qualname; "
             f"for a function named so use 'function:{spec}')"
@@ -272,8 +274,7 @@ def normalize_specs(option: str, value: Any) -> tuple[Spec, ...]:
         value = (value,)
     elif not isinstance(value, Iterable):
         raise TypeError(
-            f"{option} must be a str, a monitrace.Q or a list of them, not "
-            f"{type(value).__name__}"
+            f"{option} must be a str, a monitrace.Q or a list of them, not {type(value).__name__}"
         )
     specs = tuple(value)
     for spec in specs:
@@ -325,6 +326,7 @@ def thread_filter(threads: tuple[str | int, ...]) -> Callable[[int, str | None],
 
 # ---- the compiled filter -----------------------------------------------------
 
+
 class CompiledFilter:
     """``filter(key, module) -> verdict bits``, given to ``_core.Tracer``.
 
@@ -355,9 +357,9 @@ class CompiledFilter:
         self._is_own = is_own
         self._places_cache: Places | None = None
         self._trivial = (
-            stdlib and site_packages and not any(
-                (self._include, self._exclude, self._within, self._exclude_within)
-            )
+            stdlib
+            and site_packages
+            and not any((self._include, self._exclude, self._within, self._exclude_within))
         )
 
     def __call__(self, key: Any, module: str | None = None) -> int:
@@ -474,6 +476,7 @@ def _union(specs: Spec | Iterable[Spec], option: str) -> _SpecSet | None:
 
 
 # ---- what a Session uses ---------------------------------------------------
+
 
 def compile_filter(options: Any, is_own: Callable[[Any], bool]) -> CompiledFilter:
     """The static filter of a session's Options."""

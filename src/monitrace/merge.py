@@ -25,6 +25,7 @@ _SUFFIX_KINDS = {".json": ("json", "chrome"), ".pstats": ("pstats",), ".prof": (
 
 # ---- reading ------------------------------------------------------------------
 
+
 def read(path: str) -> tuple[str, Any]:
     """(kind, data) of a saved result; ValueError (or OSError) says why
     it is none that merge takes."""
@@ -62,9 +63,15 @@ def _pstats_table(raw: bytes) -> dict[Any, Any]:
 
 # ---- merging ------------------------------------------------------------------
 
+
 def _identity(function: dict[str, Any]) -> tuple[Any, ...]:
-    return (function.get("kind"), function.get("module"), function.get("qualname"),
-            function.get("filename"), function.get("lineno"))
+    return (
+        function.get("kind"),
+        function.get("module"),
+        function.get("qualname"),
+        function.get("filename"),
+        function.get("lineno"),
+    )
 
 
 def merge_json(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -97,21 +104,30 @@ def merge_json(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             return dict(r, function=remap[r["function"]])
 
         def edge(e: dict[str, Any]) -> dict[str, Any]:
-            return dict(e, caller=remap.get(e["caller"], e["caller"]),
-                        callee=remap.get(e["callee"], e["callee"]))
+            return dict(
+                e,
+                caller=remap.get(e["caller"], e["caller"]),
+                callee=remap.get(e["callee"], e["callee"]),
+            )
 
         pid = doc.get("pid")
         for th in doc.get("threads", ()):
-            threads.append(dict(
-                th, pid=th.get("pid", pid),
-                stats=[row(r) for r in th.get("stats", ()) if r["function"] in remap],
-                edges=[edge(e) for e in th.get("edges", ())]))
+            threads.append(
+                dict(
+                    th,
+                    pid=th.get("pid", pid),
+                    stats=[row(r) for r in th.get("stats", ()) if r["function"] in remap],
+                    edges=[edge(e) for e in th.get("edges", ())],
+                )
+            )
         finished = doc.get("finished_threads") or {}
         finished_rows.extend(row(r) for r in finished.get("stats", ()) if r["function"] in remap)
         finished_edges.extend(edge(e) for e in finished.get("edges", ()))
         retired.extend(dict(r, pid=r.get("pid", pid)) for r in doc.get("retired", ()))
-        processes.extend(doc.get("processes") or [
-            {"pid": pid, "argv": doc.get("argv"), "total_ns": doc.get("total_ns")}])
+        processes.extend(
+            doc.get("processes")
+            or [{"pid": pid, "argv": doc.get("argv"), "total_ns": doc.get("total_ns")}]
+        )
     # Thread names say their process once processes share the page.
     pids = {th.get("pid") for th in threads}
     if len(pids) > 1:
@@ -125,9 +141,12 @@ def merge_json(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     # The processes ran (mostly) at the same time: the longest is the span.
     head["total_ns"] = max((d.get("total_ns") or 0) for d in docs)
     head.update(
-        processes=processes, functions=functions, threads=threads,
+        processes=processes,
+        functions=functions,
+        threads=threads,
         finished_threads={"stats": finished_rows, "edges": finished_edges},
-        retired=retired)
+        retired=retired,
+    )
     return head
 
 
@@ -202,6 +221,7 @@ def merge(kind: str, items: Sequence[Any]) -> Any:
 
 # ---- writing ------------------------------------------------------------------
 
+
 def dump(kind: str, data: Any, out: IO[Any]) -> None:
     """Write merged `data` of `kind` to `out` (binary for pstats)."""
     if kind == "pstats":
@@ -219,17 +239,24 @@ def write(kind: str, data: Any, path: str) -> None:
 
 # ---- monitrace merge ----------------------------------------------------------
 
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="monitrace merge",
         description="Merge saved results of several processes into one file: monitrace "
-                    "JSON and pstats by summing each function's numbers, Chrome traces "
-                    "by putting their events together (a pid two traces share is "
-                    "renamed in the later one). All inputs must be of one kind.")
+        "JSON and pstats by summing each function's numbers, Chrome traces "
+        "by putting their events together (a pid two traces share is "
+        "renamed in the later one). All inputs must be of one kind.",
+    )
     p.add_argument("files", nargs="+", metavar="FILE", help="saved results to merge")
-    p.add_argument("-o", "--output", metavar="OUT", required=True,
-                   help="where to write the merged result (.json, .pstats or .prof; "
-                        ".html for a report page of merged monitrace JSON or pstats)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        required=True,
+        help="where to write the merged result (.json, .pstats or .prof; "
+        ".html for a report page of merged monitrace JSON or pstats)",
+    )
     return p
 
 
@@ -278,8 +305,10 @@ def _read_all(files: Iterable[str]) -> tuple[str, list[Any]]:
         if kind is None:
             kind, first = this, path
         elif this != kind:
-            raise ValueError(f"cannot merge {path!r} ({this}) with {first!r} ({kind}): "
-                             "all inputs must be of one kind")
+            raise ValueError(
+                f"cannot merge {path!r} ({this}) with {first!r} ({kind}): "
+                "all inputs must be of one kind"
+            )
         items.append(data)
     assert kind is not None
     return kind, items

@@ -28,16 +28,16 @@ from .places import Places
 class Kind(enum.IntEnum):
     """What a recorded event says, by the number the C log stores."""
 
-    CALL = 0      # a Python function started (PY_START)
-    RETURN = 1    # it returned (PY_RETURN)
-    RAISE = 2     # an exception left it (PY_UNWIND)
-    YIELD = 3     # a generator or coroutine suspended (PY_YIELD)
-    RESUME = 4    # it resumed (PY_RESUME: next(), send(), await)
-    THROW = 5     # it resumed by throw() (PY_THROW)
-    C_CALL = 6    # a C function was called (c_calls=True)
+    CALL = 0  # a Python function started (PY_START)
+    RETURN = 1  # it returned (PY_RETURN)
+    RAISE = 2  # an exception left it (PY_UNWIND)
+    YIELD = 3  # a generator or coroutine suspended (PY_YIELD)
+    RESUME = 4  # it resumed (PY_RESUME: next(), send(), await)
+    THROW = 5  # it resumed by throw() (PY_THROW)
+    C_CALL = 6  # a C function was called (c_calls=True)
     C_RETURN = 7  # it returned
-    C_RAISE = 8   # it raised
-    LINE = 9      # a line is about to run (lines=True)
+    C_RAISE = 8  # it raised
+    LINE = 9  # a line is about to run (lines=True)
 
 
 #: Kind names by number ("call", "return", ...): Event.kind's values.
@@ -163,8 +163,14 @@ def identity(kind: str, key: Any, module: str | None) -> dict[str, Any]:
         # A code object that died: the tracer kept (name, qualname,
         # filename, firstlineno, module), or None late at exit.
         name, qualname, filename, firstlineno, mod = key or ("<dead code>",) * 3 + (0, "")
-        return dict(name=name, qualname=qualname, module=mod or "", filename=filename,
-                    firstlineno=firstlineno, kind="python")
+        return dict(
+            name=name,
+            qualname=qualname,
+            module=mod or "",
+            filename=filename,
+            firstlineno=firstlineno,
+            kind="python",
+        )
     if kind == "py":
         return dict(
             name=key.co_name,
@@ -175,8 +181,7 @@ def identity(kind: str, key: Any, module: str | None) -> dict[str, Any]:
             kind="python",
         )
     label, qualname, cmod = c_identity(key)
-    return dict(name=label, qualname=qualname, module=cmod, filename="~",
-                firstlineno=0, kind="c")
+    return dict(name=label, qualname=qualname, module=cmod, filename="~", firstlineno=0, kind="c")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -274,8 +279,9 @@ def _stdlib_dirs() -> list[str]:
 
         paths = sysconfig.get_paths()
         found = {paths.get("stdlib"), paths.get("platstdlib"), os.path.dirname(os.__file__)}
-        _STDLIB_DIRS.extend(sorted({os.path.normpath(p) for p in found if p}, key=len,
-                                   reverse=True))
+        _STDLIB_DIRS.extend(
+            sorted({os.path.normpath(p) for p in found if p}, key=len, reverse=True)
+        )
     return _STDLIB_DIRS
 
 
@@ -296,10 +302,10 @@ def short_path(filename: str, cwd: str | None = None) -> str:
             return "/".join(parts[at:])
     here = os.path.normpath(cwd if cwd is not None else _cwd())
     if here != os.sep and path.startswith(here + os.sep):
-        return path[len(here) + 1:]
+        return path[len(here) + 1 :]
     for std in _stdlib_dirs():
         if path.startswith(std + os.sep):
-            return "<stdlib>/" + path[len(std) + 1:]
+            return "<stdlib>/" + path[len(std) + 1 :]
     return path
 
 

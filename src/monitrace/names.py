@@ -57,9 +57,7 @@ def resolve(target: Any, recorded: Sequence[FunctionStats]) -> Resolved:
     bare name that several functions have."""
     if not isinstance(target, str):
         if not callable(target) and not isinstance(target, (staticmethod, classmethod)):
-            raise TypeError(
-                f"name must be a non-empty str or a function, not {target!r}"
-            )
+            raise TypeError(f"name must be a non-empty str or a function, not {target!r}")
         found = _function_records(target, recorded)
         if found is None:
             raise TypeError(
@@ -93,9 +91,7 @@ def _check_one(name: str, records: list[FunctionStats]) -> None:
     """Refuse a bare name that stands for more than one function."""
     names = {s.full_name for s in records}
     if len(names) > 1:
-        raise ValueError(
-            f"{name!r} is ambiguous; use one of: " + ", ".join(sorted(names))
-        )
+        raise ValueError(f"{name!r} is ambiguous; use one of: " + ", ".join(sorted(names)))
 
 
 def _import(name: str) -> Any:
@@ -129,9 +125,12 @@ def _function_records(obj: Any, recorded: Sequence[FunctionStats]) -> Resolved |
         module = getattr(func, "__module__", None)
         label = f"{module}.{code.co_qualname}" if module else code.co_qualname
         matches = [
-            s for s in recorded
-            if s.kind == "python" and s.firstlineno == code.co_firstlineno
-            and s.filename == code.co_filename and s.qualname == code.co_qualname
+            s
+            for s in recorded
+            if s.kind == "python"
+            and s.firstlineno == code.co_firstlineno
+            and s.filename == code.co_filename
+            and s.qualname == code.co_qualname
         ]
         return Resolved(label, matches, True)
     if isinstance(func, _C_FUNCTION_TYPES):

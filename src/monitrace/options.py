@@ -85,8 +85,7 @@ class Options:
         _recording_checks(self)
         if not isinstance(self.clock, str) or self.clock not in _CLOCKS:
             raise ValueError(
-                f"clock must be one of {', '.join(map(repr, _CLOCKS))}, "
-                f"not {self.clock!r}"
+                f"clock must be one of {', '.join(map(repr, _CLOCKS))}, not {self.clock!r}"
             )
         if self.tool_id is not None:
             if not isinstance(self.tool_id, int) or isinstance(self.tool_id, bool):
@@ -97,8 +96,7 @@ class Options:
                 raise ValueError(f"tool_id must be between 0 and 5, not {self.tool_id}")
         if not isinstance(self.fork, str) or self.fork not in _FORK_MODES:
             raise ValueError(
-                f"fork must be one of {', '.join(map(repr, _FORK_MODES))}, "
-                f"not {self.fork!r}"
+                f"fork must be one of {', '.join(map(repr, _FORK_MODES))}, not {self.fork!r}"
             )
         _check_filters(self)
         _check_targets(self)
@@ -108,7 +106,9 @@ class Options:
         """Whether a filter decides per call (max_depth, within,
         exclude_within, threads) rather than once per function."""
         return bool(
-            self.max_depth is not None or self.within or self.exclude_within
+            self.max_depth is not None
+            or self.within
+            or self.exclude_within
             or self.threads is not None
         )
 
@@ -155,9 +155,7 @@ def _recording_checks(o: Options) -> None:
                     f"(s.tree() afterwards) or live=True (printed while running)"
                 )
         if o.depth is not None:
-            raise ValueError(
-                "depth= limits the call tree: pass record=True or live=True too"
-            )
+            raise ValueError("depth= limits the call tree: pass record=True or live=True too")
 
 
 def _check_targets(o: Options) -> None:

@@ -43,11 +43,7 @@ class Places:
             return filename.startswith("<frozen "), False
         path = os.path.abspath(filename)
         parts = path.split(os.sep)
-        if (
-            "site-packages" in parts
-            or "dist-packages" in parts
-            or path.startswith(self._sitedirs)
-        ):
+        if "site-packages" in parts or "dist-packages" in parts or path.startswith(self._sitedirs):
             return False, True
         return path.startswith(self._stdlib), False
 

@@ -40,7 +40,8 @@ def load(path: str) -> dict[str, Counts]:
         raise pytest.UsageError(f"--monitrace-baseline {path}: cannot read it ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise pytest.UsageError(
-            f"--monitrace-baseline {path}: not a monitrace baseline (format {FORMAT})")
+            f"--monitrace-baseline {path}: not a monitrace baseline (format {FORMAT})"
+        )
     return {
         nodeid: {name: (int(c), float(s), float(t)) for name, (c, s, t) in funcs.items()}
         for nodeid, funcs in data["tests"].items()
@@ -64,15 +65,23 @@ def regressions(base: Counts, new: Counts, rules: list[FailRule]) -> list[str]:
         b = base.get(name, (0, 0.0, 0.0))
         n = new.get(name, (0, 0.0, 0.0))
         row = DiffRow(
-            function=name, file="", line=0, status="changed",
-            base_calls=b[0], new_calls=n[0], base_tottime=b[1], new_tottime=n[1],
-            base_cumtime=b[2], new_cumtime=n[2],
+            function=name,
+            file="",
+            line=0,
+            status="changed",
+            base_calls=b[0],
+            new_calls=n[0],
+            base_tottime=b[1],
+            new_tottime=n[1],
+            base_cumtime=b[2],
+            new_cumtime=n[2],
         )
         broken = [rule.text for rule in rules if rule.broken_by(row)]
         if broken:
             lines.append(
                 f"  {name}: {b[0]} -> {n[0]} calls ({row.calls_delta:+d})"
-                + ("" if broken == ["calls>0"] else f"  [{', '.join(broken)}]"))
+                + ("" if broken == ["calls>0"] else f"  [{', '.join(broken)}]")
+            )
     return lines
 
 
@@ -90,7 +99,8 @@ class Baseline:
             self.rules = [FailRule.parse(t) for t in texts]
         except ValueError as exc:
             raise pytest.UsageError(
-                str(exc).replace("--fail-on", "--monitrace-baseline-fail-on")) from None
+                str(exc).replace("--fail-on", "--monitrace-baseline-fail-on")
+            ) from None
         self.base = load(self.compare_path) if self.compare_path else {}
         self.seen: dict[str, Counts] = {}
 
@@ -113,7 +123,8 @@ class Baseline:
             report.longrepr = (
                 f"monitrace baseline ({self.compare_path}): counts rose in {item.nodeid}\n"
                 + "\n".join(lines)
-                + "\n(if intended, update the baseline with --monitrace-save-baseline)")
+                + "\n(if intended, update the baseline with --monitrace-save-baseline)"
+            )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         worker = getattr(self.config, "workeroutput", None)
@@ -123,10 +134,12 @@ class Baseline:
         self.write()
 
     def merge_worker(self, data: str) -> None:
-        self.seen.update({
-            nodeid: {name: (int(v[0]), float(v[1]), float(v[2])) for name, v in funcs.items()}
-            for nodeid, funcs in json.loads(data)["tests"].items()
-        })
+        self.seen.update(
+            {
+                nodeid: {name: (int(v[0]), float(v[1]), float(v[2])) for name, v in funcs.items()}
+                for nodeid, funcs in json.loads(data)["tests"].items()
+            }
+        )
 
     def write(self) -> None:
         if self.save_path is None or not self.seen:
@@ -143,5 +156,7 @@ class Baseline:
         try:
             write_atomic(self.save_path, out, binary=False)
         except OSError as exc:  # never fail the run over an output file
-            warnings.warn(pytest.PytestWarning(
-                f"monitrace could not write {self.save_path}: {exc}"), stacklevel=2)
+            warnings.warn(
+                pytest.PytestWarning(f"monitrace could not write {self.save_path}: {exc}"),
+                stacklevel=2,
+            )

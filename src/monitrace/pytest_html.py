@@ -44,8 +44,9 @@ class HtmlReports:
         try:
             page = from_source(Source.of(session), title=nodeid)
             page.notes.insert(0, f"Test {nodeid}: {seconds:.6f} s (setup, call and teardown).")
-            write_atomic(os.path.join(self.directory, name),
-                         lambda out: write_page(page, out), binary=False)
+            write_atomic(
+                os.path.join(self.directory, name), lambda out: write_page(page, out), binary=False
+            )
         except (OSError, ValueError) as exc:
             _warn(f"monitrace could not write {name}: {exc}", item)
             return
@@ -64,8 +65,12 @@ class HtmlReports:
             return [[nodeid, name, f"{seconds:.6f} s"] for nodeid, name, seconds in self.pages]
         found = []
         for entry in sorted(os.scandir(self.directory), key=lambda e: e.name):
-            if (entry.name.endswith(".html") and entry.name != INDEX and entry.is_file()
-                    and entry.stat().st_mtime >= self.started - 1):
+            if (
+                entry.name.endswith(".html")
+                and entry.name != INDEX
+                and entry.is_file()
+                and entry.stat().st_mtime >= self.started - 1
+            ):
                 found.append([entry.name[:-5], entry.name, ""])
         return found
 
@@ -81,8 +86,10 @@ class HtmlReports:
         page = Page(f"pytest: {tests} test{'s' if tests != 1 else ''} traced", "pytest suite")
         page.all.stats = page.stats_rows(stats.functions())
         page.links = self._pages()
-        page.notes.append("The table sums every traced test; each test's own page has its "
-                          "call tree (and with record=True its flame graph and timeline).")
+        page.notes.append(
+            "The table sums every traced test; each test's own page has its "
+            "call tree (and with record=True its flame graph and timeline)."
+        )
         path = os.path.join(self.directory, INDEX)
         try:
             write_atomic(path, lambda out: write_page(page, out), binary=False)

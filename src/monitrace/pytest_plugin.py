@@ -28,68 +28,89 @@ if TYPE_CHECKING:
 
 _SUITE_KEY = pytest.StashKey["SuiteTracer"]()
 MARKER = "monitrace"
+
+
 # pytest's own machinery, excluded unless --monitrace-include is given
 # (which then decides alone). Excluded code is transparent: the test code
 # it calls is traced.
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("monitrace", "function tracing (monitrace)")
     group.addoption(
-        "--monitrace", action="store_true", default=False,
+        "--monitrace",
+        action="store_true",
+        default=False,
         help="trace every test with monitrace; at the end, print the "
         "functions with the most self time across the suite and the "
         "slowest tests' hottest functions.",
     )
     group.addoption(
-        "--monitrace-include", action="append", default=[], metavar="SPEC",
+        "--monitrace-include",
+        action="append",
+        default=[],
+        metavar="SPEC",
         help="trace only code matching SPEC, a filter spec of "
         "monitrace.trace(include=...) such as 'pkg' (also covers 'pkg.sub'), "
         "'pkg.*' or 'function:handle_*'; repeatable.",
     )
     group.addoption(
-        "--monitrace-exclude", action="append", default=[], metavar="SPEC",
-        help="do not trace code matching SPEC (as for "
-        "monitrace.trace(exclude=...)); repeatable.",
+        "--monitrace-exclude",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="do not trace code matching SPEC (as for monitrace.trace(exclude=...)); repeatable.",
     )
     group.addoption(
-        "--monitrace-out", default=None, metavar="DIR|FILE.pstats",
+        "--monitrace-out",
+        default=None,
+        metavar="DIR|FILE.pstats",
         help="write one output file per traced test into DIR, named after "
         "its node id, plus a summary of the suite; or, for a path ending "
         "in .pstats or .prof, one pstats file merging every traced test.",
     )
     group.addoption(
-        "--monitrace-html", default=None, metavar="DIR",
+        "--monitrace-html",
+        default=None,
+        metavar="DIR",
         help="trace every test (as --monitrace) and write one self-contained "
         "HTML report per test into DIR, plus DIR/index.html for the suite.",
     )
     group.addoption(
-        "--monitrace-save-baseline", default=None, metavar="FILE",
+        "--monitrace-save-baseline",
+        default=None,
+        metavar="FILE",
         help="trace every test (as --monitrace) and write each test's exact call "
         "counts (for the functions the filters keep) to FILE, updating the "
         "entries of the tests that ran.",
     )
     group.addoption(
-        "--monitrace-baseline", default=None, metavar="FILE",
+        "--monitrace-baseline",
+        default=None,
+        metavar="FILE",
         help="trace every test and fail the tests whose call counts rose "
         "above FILE's (made by --monitrace-save-baseline).",
     )
     group.addoption(
-        "--monitrace-baseline-fail-on", action="append", default=[], metavar="EXPR",
+        "--monitrace-baseline-fail-on",
+        action="append",
+        default=[],
+        metavar="EXPR",
         help="what fails a test against the baseline, as monitrace diff's "
         "--fail-on: calls>0 (the default), tottime>+50%%, cumtime>0.5, ...; "
         "repeatable. Times are checked only when a rule names them.",
     )
     group.addoption(
-        "--monitrace-report", type=int, default=10, metavar="N",
-        help="rows of each table of the end-of-session summary (default "
-        "10; 0 prints none).",
+        "--monitrace-report",
+        type=int,
+        default=10,
+        metavar="N",
+        help="rows of each table of the end-of-session summary (default 10; 0 prints none).",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(**options): trace this test with monitrace.trace(**options); "
-        "see --monitrace.",
+        f"{MARKER}(**options): trace this test with monitrace.trace(**options); see --monitrace.",
     )
     rows = config.getoption("monitrace_report")
     if rows < 0:
@@ -107,7 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from .pytest_baseline import Baseline
 
         config.pluginmanager.register(
-            Baseline(config, _suite(config, trace_all=True)), "monitrace-baseline")
+            Baseline(config, _suite(config, trace_all=True)), "monitrace-baseline"
+        )
     if config.getoption("monitrace"):
         _suite(config, trace_all=True)
 

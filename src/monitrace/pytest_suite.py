@@ -170,16 +170,21 @@ class SuiteTracer:
         rows = [row for th in snapshot["threads"] for row in th["rows"]]
         for row in rows + list(snapshot.get("retired", ())):
             key = row[0]
-            ident = (identity(*records[key][:3]) if isinstance(key, int)
-                     else identity("py", key, None))
-            name = (f"{ident['module']}.{ident['qualname']}" if ident["module"]
-                    else ident["qualname"])
+            ident = (
+                identity(*records[key][:3]) if isinstance(key, int) else identity("py", key, None)
+            )
+            name = (
+                f"{ident['module']}.{ident['qualname']}" if ident["module"] else ident["qualname"]
+            )
             acc = sums.setdefault(name, [0, 0, 0])
             acc[0] += row[1]
             acc[1] += row[4]
             acc[2] += row[3]
-        return {name: (calls, self_ * scale, total * scale)
-                for name, (calls, self_, total) in sums.items() if calls}
+        return {
+            name: (calls, self_ * scale, total * scale)
+            for name, (calls, self_, total) in sums.items()
+            if calls
+        }
 
     def _stop_running(self) -> None:
         session, self._running = self._running, None
@@ -288,8 +293,11 @@ class SuiteTracer:
         known.extend(snapshot["records"])
         snapshot["records"] = known
         self.suite.add_snapshot(run.nodeid, run.seconds, snapshot)
-        profile = (pstats_format.build(snapshot)
-                   if self.out_dir is not None or self.merged_path is not None else None)
+        profile = (
+            pstats_format.build(snapshot)
+            if self.out_dir is not None or self.merged_path is not None
+            else None
+        )
         if self.out_dir is not None:
             assert profile is not None
             self._write_test(run, item, profile)
@@ -306,9 +314,7 @@ class SuiteTracer:
 
     # ---- rows and files ---------------------------------------------------
 
-    def _write_test(
-        self, run: _TestRun, item: pytest.Item | None, profile: dict[Any, Any]
-    ) -> None:
+    def _write_test(self, run: _TestRun, item: pytest.Item | None, profile: dict[Any, Any]) -> None:
         """`<stem>.pstats` (`profile`, the test's pstats data), plus the
         Chrome trace `<stem>.json` when the session recorded events."""
         assert self.out_dir is not None
@@ -344,9 +350,7 @@ class SuiteTracer:
         except OSError as exc:  # never fail the run over an output file
             self._warn(f"monitrace could not write {self.merged_path}: {exc}", None)
 
-    def _write_json(
-        self, path: str, data: dict[str, Any], item: pytest.Item | None = None
-    ) -> None:
+    def _write_json(self, path: str, data: dict[str, Any], item: pytest.Item | None = None) -> None:
         def dump(f: Any) -> None:
             json.dump(data, f, indent=1)
             f.write("\n")
@@ -381,7 +385,8 @@ class SuiteTracer:
         if self.out_dir is None or not self.suite.tests_traced:
             return
         name = (
-            f"monitrace-worker-{self.worker_id}.json" if self.worker_id
+            f"monitrace-worker-{self.worker_id}.json"
+            if self.worker_id
             else "monitrace-summary.json"
         )
         self._write_json(os.path.join(self.out_dir, name), data or self.suite.to_data())
@@ -392,8 +397,9 @@ class SuiteTracer:
         options)."""
         unmatched: set[str] | None = None
         for session in self._sessions.values():
-            lines = set(session.unmatched_specs(
-                {"include": "--monitrace-include", "within": "within"}))
+            lines = set(
+                session.unmatched_specs({"include": "--monitrace-include", "within": "within"})
+            )
             unmatched = lines if unmatched is None else unmatched & lines
         return sorted(unmatched or ())
 
@@ -418,7 +424,11 @@ class SuiteTracer:
             tr.write_line("")
             tr.write_line(f"{test.nodeid}  {test.duration:.6f}s")
             rows = [self._short(s) for s in test.hottest]
-            for line in render_rows(rows, sort="tottime", limit=self.rows) if rows else ["  (no function recorded)"]:
+            for line in (
+                render_rows(rows, sort="tottime", limit=self.rows)
+                if rows
+                else ["  (no function recorded)"]
+            ):
                 tr.write_line(line)
         if self.out_dir is not None:
             tr.write_line("")

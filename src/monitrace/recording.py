@@ -174,7 +174,8 @@ class Recording:
         tracer = self._tracer
         info = tracer.log_info()
         namer = tree_mod.replay_namer(
-            lambda: tracer.log_info()["records"], self.hidden, style.full_paths)
+            lambda: tracer.log_info()["records"], self.hidden, style.full_paths
+        )
         spec = tree_mod.spec(
             style, namer, prefix=len(info["threads"]) > 1, min_ns=self.min_duration_ns
         )
@@ -210,8 +211,10 @@ class Recording:
         text = tasktree.render(trees, names, self.hidden)
         rec = self.info()
         if rec.dropped:
-            text += (f"... {rec.dropped} more events were not recorded "
-                     f"(record limit {rec.limit}; pass a larger record=)\n")
+            text += (
+                f"... {rec.dropped} more events were not recorded "
+                f"(record limit {rec.limit}; pass a larger record=)\n"
+            )
         return text
 
     def line_stats(self) -> dict[tuple[str, int], int]:

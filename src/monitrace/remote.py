@@ -47,7 +47,7 @@ def run(request_path: str) -> None:
     try:
         _run(request_path)
     except Exception:  # ours: never into the target's code (its own
-        pass           # KeyboardInterrupt, say, goes on)
+        pass  # KeyboardInterrupt, say, goes on)
 
 
 def _run(request_path: str) -> None:
@@ -135,9 +135,7 @@ def _serve(request: dict[str, Any], ack: int) -> None:
             "tool_id": tool,
             "tool_free": tool is None or sys.monitoring.get_tool(tool) is None,
             "errors": session.errors,
-            "unmatched": session.unmatched_specs(
-                {"include": "--include", "within": "--within"}
-            ),
+            "unmatched": session.unmatched_specs({"include": "--include", "within": "--within"}),
         }
         if told:
             done["written"], done["failed"] = _write_outputs(session, request)
@@ -167,13 +165,16 @@ def _start(request: dict[str, Any], ack: int) -> Any:
         session.ignore_thread()
     except RuntimeError:
         pass
-    _send(ack, {
-        "event": "started",
-        "pid": os.getpid(),
-        "tool_id": session.tool_id,
-        "python": "%d.%d.%d" % sys.version_info[:3],
-        "monitrace": _version(),
-    })
+    _send(
+        ack,
+        {
+            "event": "started",
+            "pid": os.getpid(),
+            "tool_id": session.tool_id,
+            "python": "%d.%d.%d" % sys.version_info[:3],
+            "monitrace": _version(),
+        },
+    )
     return session
 
 
@@ -209,6 +210,7 @@ def _write_outputs(session: Any, request: dict[str, Any]) -> tuple[list[str], li
 
 # ---- tracing on a signal ----------------------------------------------------
 
+
 def rendezvous_dir(uid: int | None = None) -> str:
     """Where ``monitrace attach --signal`` leaves a request for a process
     of user `uid` (default: this one): ``monitrace-<uid>`` in the temporary
@@ -229,8 +231,7 @@ def check_private_dir(path: str, uid: int) -> None:
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
         raise PermissionError(
-            f"{path} is not a private directory of user {uid} (mode 0700): "
-            "remove it and try again"
+            f"{path} is not a private directory of user {uid} (mode 0700): remove it and try again"
         )
 
 
@@ -238,8 +239,9 @@ class _SignalToggle:
     """What install() leaves behind: a handler that starts a session on the
     signal and stops and writes it on the next one."""
 
-    def __init__(self, signum: int, options: dict[str, Any], output: str | None,
-                 previous: Any) -> None:
+    def __init__(
+        self, signum: int, options: dict[str, Any], output: str | None, previous: Any
+    ) -> None:
         self.signum = signum
         self.options = options
         self.output = output
@@ -312,8 +314,9 @@ def _write_toggle_output(session: Any, output: str | None) -> None:
 _installed: _SignalToggle | None = None
 
 
-def install(signal: int | str = _signal.SIGUSR1, *, output: str | None = None,
-            **options: Any) -> None:
+def install(
+    signal: int | str = _signal.SIGUSR1, *, output: str | None = None, **options: Any
+) -> None:
     """Trace this process on a signal, with no debugger: the first `signal`
     starts a session with `options` (trace()'s), the next stops it and
     writes `output` (the report for ``.txt`` or no extension, else the
@@ -331,8 +334,10 @@ def install(signal: int | str = _signal.SIGUSR1, *, output: str | None = None,
     if output is not None:
         from .exporters.output import plan_output
 
-        plan_output(os.path.abspath(output.replace("{pid}", str(os.getpid()))),
-                    recording=bool(options.get("record")))
+        plan_output(
+            os.path.abspath(output.replace("{pid}", str(os.getpid()))),
+            recording=bool(options.get("record")),
+        )
         output = os.path.abspath(output)
     previous = _signal.getsignal(signum)
     toggle = _SignalToggle(signum, dict(options), output, previous)
@@ -379,9 +384,7 @@ def parse_signal(value: int | str) -> int:
         try:
             signum = _signal.Signals[name]
         except KeyError:
-            raise ValueError(
-                f"signal: unknown signal {value!r} (e.g. USR1, USR2)"
-            ) from None
+            raise ValueError(f"signal: unknown signal {value!r} (e.g. USR1, USR2)") from None
     else:
         raise ValueError(f"signal must be a signal name or number, not {value!r}")
     if signum in (_signal.SIGKILL, _signal.SIGSTOP, _signal.SIGINT):

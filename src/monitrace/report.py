@@ -127,6 +127,7 @@ def percentiles(
 
 # ---- building records ----------------------------------------------------
 
+
 @dataclasses.dataclass(slots=True)
 class _Latency:
     samples: int = 0
@@ -267,8 +268,9 @@ class MergedRows:
         for row in self.groups[group]:
             acc.add(row)
         if isinstance(group, tuple) and group[0] != "dead":
-            return acc.record(self.ident(group), self.scale,
-                              thread_id=group[0], thread_name=group[1])
+            return acc.record(
+                self.ident(group), self.scale, thread_id=group[0], thread_name=group[1]
+            )
         return acc.record(self.ident(group), self.scale)
 
     def all_stats(self) -> list[FunctionStats]:
@@ -354,11 +356,19 @@ SORT_KEYS: dict[str, tuple[Any, bool]] = {
 }
 
 _SORT_TITLES = {
-    "calls": "call count", "ncalls": "call count", "pcalls": "primitive call count",
-    "tottime": "internal time", "time": "internal time", "cumtime": "cumulative time",
-    "cumulative": "cumulative time", "name": "function name", "filename": "file name",
-    "p50": "median latency", "p90": "90th percentile latency",
-    "p99": "99th percentile latency", "max": "maximum latency",
+    "calls": "call count",
+    "ncalls": "call count",
+    "pcalls": "primitive call count",
+    "tottime": "internal time",
+    "time": "internal time",
+    "cumtime": "cumulative time",
+    "cumulative": "cumulative time",
+    "name": "function name",
+    "filename": "file name",
+    "p50": "median latency",
+    "p90": "90th percentile latency",
+    "p99": "99th percentile latency",
+    "max": "maximum latency",
     "walltime": "wall time",
 }
 
@@ -366,9 +376,7 @@ _SORT_TITLES = {
 def check_sort(sort: object, option: str = "sort") -> None:
     """ValueError naming `option` unless `sort` is a key of SORT_KEYS."""
     if not isinstance(sort, str) or sort not in SORT_KEYS:
-        raise ValueError(
-            f"{option} must be one of {', '.join(sorted(SORT_KEYS))}, not {sort!r}"
-        )
+        raise ValueError(f"{option} must be one of {', '.join(sorted(SORT_KEYS))}, not {sort!r}")
 
 
 def check_limit(limit: object, option: str = "limit") -> None:

@@ -28,8 +28,12 @@ class Run:
     """The session started from MONITRACE, and its output at exit."""
 
     def __init__(
-        self, session: Any, output: tuple[str, str] | None = None, *,
-        sort: str | None = None, limit: int | None = None,
+        self,
+        session: Any,
+        output: tuple[str, str] | None = None,
+        *,
+        sort: str | None = None,
+        limit: int | None = None,
     ) -> None:
         self.sort = sort
         self.limit = limit
@@ -80,7 +84,8 @@ class Run:
 
         template, format = self.output
         OutputPlan(output_path(template), format).write(
-            self.session, sort=self.sort, limit=self.limit or None)
+            self.session, sort=self.sort, limit=self.limit or None
+        )
 
     def after_fork_in_child(self) -> None:
         """A forked child writes output of its own. The session itself
@@ -102,9 +107,7 @@ def hook_multiprocessing(run: Run) -> None:
     # they run the finalizers registered after their own clean-up, though.
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
-        util.register_after_fork(
-            run, lambda r: util.Finalize(None, r.finish, exitpriority=-100)
-        )
+        util.register_after_fork(run, lambda r: util.Finalize(None, r.finish, exitpriority=-100))
 
 
 #: The process's run, if any.

@@ -43,12 +43,25 @@ def _from_pstats(path: str) -> list[FunctionStats]:
     out = []
     for (filename, line, name), (cc, nc, tt, ct, _callers) in stats.items():
         c_function = filename == "~"
-        out.append(FunctionStats(
-            name=name, qualname=name, module=_module_of_file(filename),
-            filename=filename, firstlineno=line, calls=nc, primitive_calls=cc,
-            total_time=ct, self_time=tt, min_time=0.0, max_time=0.0,
-            p50=0.0, p90=0.0, p99=0.0, kind="c" if c_function else "python",
-        ))
+        out.append(
+            FunctionStats(
+                name=name,
+                qualname=name,
+                module=_module_of_file(filename),
+                filename=filename,
+                firstlineno=line,
+                calls=nc,
+                primitive_calls=cc,
+                total_time=ct,
+                self_time=tt,
+                min_time=0.0,
+                max_time=0.0,
+                p50=0.0,
+                p90=0.0,
+                p99=0.0,
+                kind="c" if c_function else "python",
+            )
+        )
     return out
 
 
@@ -69,7 +82,7 @@ def _from_json(data: Any, path: str) -> list[FunctionStats]:
         return [stats_from_data(d) for d in data["functions"]]
     raise ValueError(
         f"{path}: JSON that monitrace did not write (expected a session's "
-        f"\"monitrace/1\" file or a pytest --monitrace summary)"
+        f'"monitrace/1" file or a pytest --monitrace summary)'
     )
 
 
@@ -99,12 +112,18 @@ class _Sums:
 
     def stats(self, ident: dict[str, Any]) -> FunctionStats:
         return FunctionStats(
-            name=ident["name"], qualname=ident["qualname"], module=ident["module"],
-            filename=ident["filename"], firstlineno=ident["lineno"],
+            name=ident["name"],
+            qualname=ident["qualname"],
+            module=ident["module"],
+            filename=ident["filename"],
+            firstlineno=ident["lineno"],
             kind=ident.get("kind", "python"),
-            calls=self.calls, primitive_calls=self.primitive,
-            total_time=self.total_ns / 1e9, self_time=self.self_ns / 1e9,
-            wall_time=self.wall_ns / 1e9, samples=sum(self.hist.values()),
+            calls=self.calls,
+            primitive_calls=self.primitive,
+            total_time=self.total_ns / 1e9,
+            self_time=self.self_ns / 1e9,
+            wall_time=self.wall_ns / 1e9,
+            samples=sum(self.hist.values()),
             **latency_fields(self.hist, self.min_ns, self.max_ns),
         )
 
@@ -131,9 +150,16 @@ def merge_same(stats: Iterable[FunctionStats]) -> list[FunctionStats]:
     for s in stats:
         key = (s.kind, s.module, s.qualname, s.filename, s.firstlineno)
         old = seen.get(key)
-        seen[key] = s if old is None else dataclasses.replace(
-            old, calls=old.calls + s.calls,
-            primitive_calls=old.primitive_calls + s.primitive_calls,
-            total_time=old.total_time + s.total_time, self_time=old.self_time + s.self_time,
-            wall_time=old.wall_time + s.wall_time)
+        seen[key] = (
+            s
+            if old is None
+            else dataclasses.replace(
+                old,
+                calls=old.calls + s.calls,
+                primitive_calls=old.primitive_calls + s.primitive_calls,
+                total_time=old.total_time + s.total_time,
+                self_time=old.self_time + s.self_time,
+                wall_time=old.wall_time + s.wall_time,
+            )
+        )
     return list(seen.values())

@@ -25,8 +25,14 @@ def _key(s: FunctionStats) -> _Key:
 
 def _ident_key(ident: dict[str, Any]) -> _Key:
     """_key of the function model.identity() describes."""
-    return (ident["kind"], ident["module"], ident["qualname"], ident["name"],
-            ident["filename"], ident["firstlineno"])
+    return (
+        ident["kind"],
+        ident["module"],
+        ident["qualname"],
+        ident["name"],
+        ident["filename"],
+        ident["firstlineno"],
+    )
 
 
 def stats_to_data(s: FunctionStats) -> dict[str, Any]:
@@ -40,9 +46,7 @@ def stats_to_data(s: FunctionStats) -> dict[str, Any]:
 def stats_from_data(data: dict[str, Any]) -> FunctionStats:
     fields = dict(data)
     for name in ("histogram", "segment_histogram"):
-        fields[name] = tuple(
-            (float(lo), float(hi), int(c)) for lo, hi, c in fields.get(name, ())
-        )
+        fields[name] = tuple((float(lo), float(hi), int(c)) for lo, hi, c in fields.get(name, ()))
     return FunctionStats(**fields)
 
 
@@ -144,8 +148,11 @@ class SuiteStats:
             rows = MergedRows(snapshot)
             ranked = sorted(
                 rows.groups,
-                key=lambda g: (-rows.self_ticks(g), rows.ident(g)["filename"],
-                               rows.ident(g)["firstlineno"]),
+                key=lambda g: (
+                    -rows.self_ticks(g),
+                    rows.ident(g)["filename"],
+                    rows.ident(g)["firstlineno"],
+                ),
             )
             hottest = tuple(rows.stats(g) for g in ranked[: self.hottest])
             self._keep(TestRecord(nodeid, duration, hottest))
@@ -179,9 +186,7 @@ class SuiteStats:
             for row in group_rows:
                 acc.add(row)
 
-    def add_test(
-        self, nodeid: str, duration: float, stats: Sequence[FunctionStats]
-    ) -> None:
+    def add_test(self, nodeid: str, duration: float, stats: Sequence[FunctionStats]) -> None:
         """Add one test from its FunctionStats."""
         self.tests_traced += 1
         self._add_functions(stats)
@@ -258,8 +263,7 @@ class SuiteStats:
         """Add another SuiteStats' ``to_data()`` (from an xdist worker)."""
         if data.get("version") != FORMAT_VERSION:
             raise ValueError(
-                f"monitrace: suite data version {data.get('version')!r}, "
-                f"expected {FORMAT_VERSION}"
+                f"monitrace: suite data version {data.get('version')!r}, expected {FORMAT_VERSION}"
             )
         self.tests_traced += int(data["tests_traced"])
         self._add_functions(stats_from_data(d) for d in data["functions"])

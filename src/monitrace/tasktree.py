@@ -163,8 +163,9 @@ def render(trees: list[TaskTree], names: NameTable, hidden: Collection[Any] = ()
     return "".join(line + "\n" for line in lines)
 
 
-def _lines(node: TaskNode, names: NameTable, depth: int, out: list[str],
-           hidden: Collection[Any]) -> None:
+def _lines(
+    node: TaskNode, names: NameTable, depth: int, out: list[str], hidden: Collection[Any]
+) -> None:
     for child in node.children.values():
         key = names.key(child.function)
         try:

@@ -66,8 +66,14 @@ def tree_name(fn: Any, key: Any, hidden: Collection[Any], full_paths: bool) -> T
     except TypeError:  # an unhashable key is no code object we hide
         is_hidden = False
     return (
-        fn.display, int(fn.firstlineno), shown_file, os.path.basename(fn.filename),
-        fn.filename, python, is_hidden, bool(fn.library),
+        fn.display,
+        int(fn.firstlineno),
+        shown_file,
+        os.path.basename(fn.filename),
+        fn.filename,
+        python,
+        is_hidden,
+        bool(fn.library),
     )
 
 
@@ -76,8 +82,9 @@ def live_namer(hidden: Collection[Any], full_paths: bool) -> Callable[[int, Any,
     key (a code object or a C function's key) and module."""
 
     def namer(index: int, key: Any, module: Any) -> TreeName:
-        kind = "py" if hasattr(key, "co_code") or (
-            isinstance(key, tuple) and len(key) == 5) else "c"
+        kind = (
+            "py" if hasattr(key, "co_code") or (isinstance(key, tuple) and len(key) == 5) else "c"
+        )
         return tree_name(function_name(identity(kind, key, module)), key, hidden, full_paths)
 
     return namer

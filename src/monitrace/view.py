@@ -22,14 +22,21 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="monitrace view",
         description="Write the self-contained HTML report (flame graph, call tree, "
-                    "statistics, timeline) of a saved run: monitrace JSON, a pytest "
-                    "summary, pstats, or a Chrome trace monitrace wrote.")
+        "statistics, timeline) of a saved run: monitrace JSON, a pytest "
+        "summary, pstats, or a Chrome trace monitrace wrote.",
+    )
     p.add_argument("file", help="the saved run")
-    p.add_argument("-o", "--output", metavar="FILE.html", default=None,
-                   help="where to write the page (default: FILE with .html for its extension)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.html",
+        default=None,
+        help="where to write the page (default: FILE with .html for its extension)",
+    )
     p.add_argument("--title", default=None, help="the page's title (default: FILE's name)")
-    p.add_argument("--open", action="store_true",
-                   help="open the page in the default web browser once written")
+    p.add_argument(
+        "--open", action="store_true", help="open the page in the default web browser once written"
+    )
     return p
 
 

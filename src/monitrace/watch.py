@@ -51,6 +51,7 @@ class Snapshots(list):  # type: ignore[type-arg]
 
 # ---- which names a snippet mentions ----------------------------------------
 
+
 class _Names(ast.NodeVisitor):
     """Names a snippet mentions, its nested snippets and lambdas left out
     (they are snippets, or scopes, of their own); a comprehension's inner
@@ -116,6 +117,7 @@ class _Names(ast.NodeVisitor):
 
 # ---- a watched function's snippets ----------------------------------------
 
+
 def _start(node: Any) -> tuple[int, int]:
     """Where a snippet starts. A ``case`` has no position of its own (its
     pattern has): it starts at the ``case`` keyword before the pattern,
@@ -166,13 +168,9 @@ class Group:
         try:
             lines, first = inspect.getsourcelines(code)
         except (OSError, TypeError) as e:
-            raise ValueError(
-                f"watch: {code.co_qualname} has no source to read ({e})"
-            ) from e
+            raise ValueError(f"watch: {code.co_qualname} has no source to read ({e})") from e
         src = textwrap.dedent("".join(lines))
-        indent = min(
-            (len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()), default=0
-        )
+        indent = min((len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()), default=0)
         try:
             tree = ast.parse(src)
         except SyntaxError as e:
@@ -223,11 +221,16 @@ class Group:
             keys.append(text)
             names.append(tuple(sorted(collector.found)))
             start_line, start_col = _start(node)
-            spans.append((
-                first + start_line - 1, indent + start_col,
-                first + end_line - 1, indent + end_col,
-                ident, int(isinstance(node, _COMP_NODES)),
-            ))
+            spans.append(
+                (
+                    first + start_line - 1,
+                    indent + start_col,
+                    first + end_line - 1,
+                    indent + end_col,
+                    ident,
+                    int(isinstance(node, _COMP_NODES)),
+                )
+            )
         # Smallest span first (a stable sort: ties keep source order).
         spans.sort(key=lambda s: (s[2] - s[0], s[3] - s[1]))
         self.keys = tuple(keys)
@@ -256,18 +259,16 @@ class Group:
     @staticmethod
     def _text(src: str, node: Any, index: Callable[[int, int], int]) -> str:
         start = index(*_start(node))
-        text = src[start:index(*_header_end(node))].rstrip()
+        text = src[start : index(*_header_end(node))].rstrip()
         if not text.strip() and hasattr(node, "end_lineno"):
-            text = src[start:index(node.end_lineno, node.end_col_offset)].rstrip()
+            text = src[start : index(node.end_lineno, node.end_col_offset)].rstrip()
         text = text.strip()
         if not text:
             try:
                 text = ast.unparse(node).strip()
             except Exception:
                 pass
-        if isinstance(node, ast.GeneratorExp) and not (
-            text.startswith("(") and text.endswith(")")
-        ):
+        if isinstance(node, ast.GeneratorExp) and not (text.startswith("(") and text.endswith(")")):
             text = f"({text})"
         return text
 
@@ -328,11 +329,12 @@ def _short_path(path: str, base: str) -> str:
         return path
     for prefix, label in _path_labels():
         if path == prefix or path.startswith(prefix + os.sep):
-            return label + path[len(prefix):]
+            return label + path[len(prefix) :]
     return path
 
 
 # ---- which code is watched ---------------------------------------------------
+
 
 class Watcher:
     """Decides which code objects are watched and describes them to the C

@@ -47,7 +47,9 @@ def test_call_site_of_python_called_from_c_is_the_c_call_line():
     with monitrace.trace(record=True) as s:
         workloads.from_c()
     sorted_line = [
-        n for n, text in enumerate(open(workloads.__file__), 1) if "sorted(range(20), key=keyfn)" in text
+        n
+        for n, text in enumerate(open(workloads.__file__), 1)
+        if "sorted(range(20), key=keyfn)" in text
     ]
     keyfn_sites = {e.line for e in s.events() if e.kind == "call" and e.function.name == "keyfn"}
     max_line = sorted_line[0] + 2  # `c = max(range(9), key=keyfn)`

@@ -21,8 +21,14 @@ def test_snapshot_shape():
     assert errors == []
     snap = tr.snapshot()
     assert set(snap) == {
-        "clock", "ns_per_tick", "records", "threads", "event_counts", "total_ns",
-        "finished", "retired",
+        "clock",
+        "ns_per_tick",
+        "records",
+        "threads",
+        "event_counts",
+        "total_ns",
+        "finished",
+        "retired",
     }
     assert snap["finished"] == {"rows": [], "edges": []}
     assert snap["retired"] == []
@@ -374,8 +380,9 @@ def test_ignore_thread_leaves_out_the_calling_thread_until_stop():
     def calls_by_thread(tr):
         snap = tr.snapshot()
         (index,) = [i for i, rec in enumerate(snap["records"]) if rec[1] is fib.__code__]
-        return {th["name"]: sum(r[1] for r in th["rows"] if r[0] == index)
-                for th in snap["threads"]}
+        return {
+            th["name"]: sum(r[1] for r in th["rows"] if r[0] == index) for th in snap["threads"]
+        }
 
     go = threading.Event()
 

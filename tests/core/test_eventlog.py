@@ -65,8 +65,9 @@ def test_memory_per_recorded_call_is_48_bytes():
     # earlier tests left behind would allocate or free inside the window.
     import subprocess
 
-    out = subprocess.run([sys.executable, "-c", _MEASURE_48], capture_output=True,
-                         text=True, check=True, timeout=120).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE_48], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
     extra_events, per_call = int(out[0]), float(out[1])
     assert extra_events == 0  # leaf pairs plus calls() itself
     assert 48 <= per_call < 52, per_call

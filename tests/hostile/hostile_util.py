@@ -70,9 +70,9 @@ def assert_still_exact(session: monitrace.Session) -> None:
     """After whatever happened, a fresh run of probe(10) in the same
     session adds exactly its calls and one primitive call: no stale frame
     or counter was left behind."""
+
     def counts():
-        rows = [s for s in session.stats() if s.qualname == "probe"
-                and s.module == "hostile_util"]
+        rows = [s for s in session.stats() if s.qualname == "probe" and s.module == "hostile_util"]
         return (sum(r.calls for r in rows), sum(r.primitive_calls for r in rows))
 
     calls0, prim0 = counts()
@@ -83,9 +83,9 @@ def assert_still_exact(session: monitrace.Session) -> None:
     assert_consistent(session)
 
 
-def run_script(code: str, *args: str, timeout: float = 60,
-               env: dict | None = None, input: str | None = None
-               ) -> subprocess.CompletedProcess:
+def run_script(
+    code: str, *args: str, timeout: float = 60, env: dict | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run `code` as a script file in a fresh interpreter (the one running
     the tests), with the tests' helpers importable. Never hangs: a timeout
     fails the test."""
@@ -99,6 +99,11 @@ def run_script(code: str, *args: str, timeout: float = 60,
         with open(script, "w") as f:
             f.write(textwrap.dedent(code))
         return subprocess.run(
-            [sys.executable, script, *args], capture_output=True, text=True,
-            timeout=timeout, env=full_env, input=input, cwd=tmp,
+            [sys.executable, script, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            input=input,
+            cwd=tmp,
         )

@@ -27,17 +27,37 @@ BAD_OPTIONS = [
     ({"fork": "sometimes"}, ValueError, "fork must be one of 'stop', 'continue'"),
     ({"fork": True}, ValueError, "fork must be one of"),
     # Out of range for the core: refused by name, never wrapped or overflowed.
-    ({"record": 2**64 + 5}, ValueError, "record must be True, False or a positive int up to 9223372036854775807"),
+    (
+        {"record": 2**64 + 5},
+        ValueError,
+        "record must be True, False or a positive int up to 9223372036854775807",
+    ),
     ({"record": 2**64}, ValueError, "record must be True, False or a positive int up to"),
     ({"record": 2**63}, ValueError, "record must be True, False or a positive int up to"),
-    ({"record": True, "repr_limit": 10**30}, ValueError, "repr_limit must be a positive int, not 10{30} \\(at most 9223372036854775807\\)"),
+    (
+        {"record": True, "repr_limit": 10**30},
+        ValueError,
+        "repr_limit must be a positive int, not 10{30} \\(at most 9223372036854775807\\)",
+    ),
     ({"max_depth": 10**30}, ValueError, "max_depth must be 1 or more, up to 9223372036854775807"),
-    ({"min_duration": 1e300}, ValueError, "min_duration must be 0 or more seconds, up to 9223372036, not 1e\\+300"),
-    ({"min_duration": 10**400}, ValueError, "min_duration must be 0 or more seconds, up to 9223372036"),
+    (
+        {"min_duration": 1e300},
+        ValueError,
+        "min_duration must be 0 or more seconds, up to 9223372036, not 1e\\+300",
+    ),
+    (
+        {"min_duration": 10**400},
+        ValueError,
+        "min_duration must be 0 or more seconds, up to 9223372036",
+    ),
     ({"min_duration": float("nan")}, ValueError, "min_duration must be 0 or more seconds"),
     ({"min_duration": float("inf")}, ValueError, "min_duration must be 0 or more seconds"),
     ({"colour": "red"}, TypeError, "unknown trace\\(\\) option 'colour'"),
-    ({"clocks": "tsc", "forks": "stop"}, TypeError, "unknown trace\\(\\) options 'clocks', 'forks'"),
+    (
+        {"clocks": "tsc", "forks": "stop"},
+        TypeError,
+        "unknown trace\\(\\) options 'clocks', 'forks'",
+    ),
 ]
 
 
@@ -46,8 +66,9 @@ def nothing_running():
     assert not any(s.running for s in _api._running)
 
 
-@pytest.mark.parametrize("kwargs,exc,message", BAD_OPTIONS,
-                         ids=[repr(k) for k, _, _ in BAD_OPTIONS])
+@pytest.mark.parametrize(
+    "kwargs,exc,message", BAD_OPTIONS, ids=[repr(k) for k, _, _ in BAD_OPTIONS]
+)
 def test_bad_option_raises_naming_it_before_anything_runs(kwargs, exc, message):
     last = monitrace.last_session()
     with pytest.raises(exc, match=message):
@@ -56,25 +77,31 @@ def test_bad_option_raises_naming_it_before_anything_runs(kwargs, exc, message):
     assert monitrace.last_session() is last
 
 
-@pytest.mark.parametrize("kwargs,exc,message", BAD_OPTIONS[:12],
-                         ids=[repr(k) for k, _, _ in BAD_OPTIONS[:12]])
+@pytest.mark.parametrize(
+    "kwargs,exc,message", BAD_OPTIONS[:12], ids=[repr(k) for k, _, _ in BAD_OPTIONS[:12]]
+)
 def test_bad_option_as_decorator_fails_at_decoration_time(kwargs, exc, message):
     calls = []
     with pytest.raises(exc, match=message):
+
         @monitrace.trace(**kwargs)
         def never():
             calls.append(1)
+
     assert calls == []
     nothing_running()
 
 
-@pytest.mark.parametrize("kwargs,exc,message", [
-    ({"sort": "speed"}, ValueError, "sort must be one of"),
-    ({"sort": 3}, ValueError, "sort must be one of"),
-    ({"limit": -1}, ValueError, "limit must be a non-negative int"),
-    ({"limit": "10"}, ValueError, "limit must be a non-negative int"),
-    ({"limit": 2.5}, ValueError, "limit must be a non-negative int"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,message",
+    [
+        ({"sort": "speed"}, ValueError, "sort must be one of"),
+        ({"sort": 3}, ValueError, "sort must be one of"),
+        ({"limit": -1}, ValueError, "limit must be a non-negative int"),
+        ({"limit": "10"}, ValueError, "limit must be a non-negative int"),
+        ({"limit": 2.5}, ValueError, "limit must be a non-negative int"),
+    ],
+)
 def test_bad_report_arguments_write_nothing(kwargs, exc, message):
     with monitrace.trace() as s:
         probe(5)
@@ -121,28 +148,39 @@ def test_control_misuse_is_clear():
     nothing_running()
 
 
-@pytest.mark.parametrize("call,exc,message", [
-    (lambda: _core.Tracer(filter=3), TypeError, "filter must be a callable or None"),
-    (lambda: _core.Tracer(clock="x"), ValueError, "clock must be 'auto', 'tsc' or 'monotonic'"),
-    (lambda: _core.Tracer(clock=None), TypeError, "must be str, not None"),
-    (lambda: _core.Tracer(3), TypeError, "positional"),
-    (lambda: _core.Tracer(bogus=1), TypeError, "bogus"),
-    (lambda: _core.Tracer().start(tool_id=6), ValueError, "tool_id must be between 0 and 5, not 6"),
-    (lambda: _core.Tracer().start(tool_id=-2), ValueError, "tool_id must be between 0 and 5, not -2"),
-    (lambda: _core.Tracer().start(tool_id="3"), TypeError, "integer"),
-    (lambda: _core.Tracer().start(tool_id=2**40), OverflowError, "too large|greater than"),
-    (lambda: _core.Tracer()._after_fork_child(), TypeError, "keep"),
-    (lambda: _core.selfcheck(object()), TypeError, "selfcheck\\(\\) needs a Tracer"),
-    (lambda: _core.hist_bucket(-1), OverflowError, "negative"),
-    (lambda: _core.Tracer().log_configure(limit=2**64 + 5), OverflowError, "too big|too large"),
-    (lambda: _core.Tracer().log_configure(limit=-1), OverflowError, "negative"),
-    (lambda: _core.Tracer().log_configure(limit="5"), TypeError, "integer|int"),
-    (lambda: _core.route_signal(0), ValueError, "signal number out of range: 0"),
-    (lambda: _core.route_signal(10**6), ValueError, "signal number out of range"),
-    (lambda: _core.signal_taken(-3), ValueError, "signal number out of range: -3"),
-    (lambda: _core.signal_later(100000), ValueError, "signal number out of range"),
-    (lambda: _core.hist_bucket("1"), TypeError, "int"),
-])
+@pytest.mark.parametrize(
+    "call,exc,message",
+    [
+        (lambda: _core.Tracer(filter=3), TypeError, "filter must be a callable or None"),
+        (lambda: _core.Tracer(clock="x"), ValueError, "clock must be 'auto', 'tsc' or 'monotonic'"),
+        (lambda: _core.Tracer(clock=None), TypeError, "must be str, not None"),
+        (lambda: _core.Tracer(3), TypeError, "positional"),
+        (lambda: _core.Tracer(bogus=1), TypeError, "bogus"),
+        (
+            lambda: _core.Tracer().start(tool_id=6),
+            ValueError,
+            "tool_id must be between 0 and 5, not 6",
+        ),
+        (
+            lambda: _core.Tracer().start(tool_id=-2),
+            ValueError,
+            "tool_id must be between 0 and 5, not -2",
+        ),
+        (lambda: _core.Tracer().start(tool_id="3"), TypeError, "integer"),
+        (lambda: _core.Tracer().start(tool_id=2**40), OverflowError, "too large|greater than"),
+        (lambda: _core.Tracer()._after_fork_child(), TypeError, "keep"),
+        (lambda: _core.selfcheck(object()), TypeError, "selfcheck\\(\\) needs a Tracer"),
+        (lambda: _core.hist_bucket(-1), OverflowError, "negative"),
+        (lambda: _core.Tracer().log_configure(limit=2**64 + 5), OverflowError, "too big|too large"),
+        (lambda: _core.Tracer().log_configure(limit=-1), OverflowError, "negative"),
+        (lambda: _core.Tracer().log_configure(limit="5"), TypeError, "integer|int"),
+        (lambda: _core.route_signal(0), ValueError, "signal number out of range: 0"),
+        (lambda: _core.route_signal(10**6), ValueError, "signal number out of range"),
+        (lambda: _core.signal_taken(-3), ValueError, "signal number out of range: -3"),
+        (lambda: _core.signal_later(100000), ValueError, "signal number out of range"),
+        (lambda: _core.hist_bucket("1"), TypeError, "int"),
+    ],
+)
 def test_core_rejects_bad_arguments(call, exc, message):
     with pytest.raises(exc, match=message):
         call()
@@ -152,8 +190,15 @@ def test_core_rejects_bad_arguments(call, exc, message):
 def _with_lines_up_to(last_line):
     """A loop function whose last line number is `last_line`."""
     namespace = {"__name__": "edge", "__file__": "<edge>"}  # trace.py wants a file
-    exec(compile("def edge(n):\n    total = 0\n    for i in range(n):\n"
-                 "        total += i\n    return total\n", "<edge>", "exec"), namespace)
+    exec(
+        compile(
+            "def edge(n):\n    total = 0\n    for i in range(n):\n"
+            "        total += i\n    return total\n",
+            "<edge>",
+            "exec",
+        ),
+        namespace,
+    )
     fn = namespace["edge"]
     fn.__code__ = fn.__code__.replace(co_firstlineno=last_line - 4)
     assert max(line for *_, line in fn.__code__.co_lines() if line) == last_line
@@ -176,19 +221,24 @@ def test_line_counts_at_the_top_of_the_line_number_range(last_line):
     t.runfunc(edge, 3)
     expected = {k: v for k, v in t.results().counts.items() if k[0] == "<edge>"}
     first = last_line - 4
-    assert s.line_stats() == expected == {
-        ("<edge>", first + 1): 1,
-        ("<edge>", first + 2): 4,
-        ("<edge>", first + 3): 3,
-        ("<edge>", first + 4): 1,
-    }
+    assert (
+        s.line_stats()
+        == expected
+        == {
+            ("<edge>", first + 1): 1,
+            ("<edge>", first + 2): 4,
+            ("<edge>", first + 3): 3,
+            ("<edge>", first + 4): 1,
+        }
+    )
 
 
 def test_largest_values_are_accepted_and_record_limit_is_exact():
     from monitrace.options import MAX_COUNT, MAX_SECONDS
 
-    s = monitrace.trace(record=MAX_COUNT, repr_limit=MAX_COUNT, max_depth=MAX_COUNT,
-                        min_duration=MAX_SECONDS)
+    s = monitrace.trace(
+        record=MAX_COUNT, repr_limit=MAX_COUNT, max_depth=MAX_COUNT, min_duration=MAX_SECONDS
+    )
     assert s.options.record_limit == MAX_COUNT
     with s:
         probe(3)

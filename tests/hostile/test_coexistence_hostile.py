@@ -118,6 +118,7 @@ def test_settrace_user_sees_the_same_events():
             if frame.f_code is probe.__code__:
                 events.append(event)
             return tracefunc
+
         return tracefunc
 
     plain = []
@@ -206,8 +207,12 @@ def test_restart_events_keeps_filtered_code_filtered():
     snap = tr.snapshot()
     (rec,) = [r for r in snap["records"] if r[1] is excluded_helper.__code__]
     assert rec[3] is False  # re-disabled, never counted
-    rows = [row for t in snap["threads"] for row in t["rows"]
-            if snap["records"][row[0]][1] is excluded_helper.__code__]
+    rows = [
+        row
+        for t in snap["threads"]
+        for row in t["rows"]
+        if snap["records"][row[0]][1] is excluded_helper.__code__
+    ]
     assert rows == []
     assert_consistent(tr)
 
@@ -243,12 +248,28 @@ def test_hostile_suite_passes_under_coverage(core, tmp_path):
 
     env = dict(os.environ, COVERAGE_CORE=core, COVERAGE_FILE=str(tmp_path / ".coverage"))
     proc = subprocess.run(
-        [sys.executable, "-m", "coverage", "run", "--source", HERE, "-m", "pytest",
-         "-q", "-p", "no:cacheprovider", "-x",
-         os.path.join(HERE, "test_generators_hostile.py"),
-         os.path.join(HERE, "test_recursion_hostile.py"),
-         os.path.join(HERE, "test_reentrancy_hostile.py")],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "run",
+            "--source",
+            HERE,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-x",
+            os.path.join(HERE, "test_generators_hostile.py"),
+            os.path.join(HERE, "test_recursion_hostile.py"),
+            os.path.join(HERE, "test_reentrancy_hostile.py"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert " passed" in proc.stdout

@@ -194,8 +194,7 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize("method,fork", [("fork", "stop"), ("fork", "continue"),
-                                         ("spawn", "stop")])
+@pytest.mark.parametrize("method,fork", [("fork", "stop"), ("fork", "continue"), ("spawn", "stop")])
 def test_multiprocessing_pool_under_tracing(method, fork):
     proc = run_script(MP_SCRIPT, method, fork, timeout=60)
     assert proc.returncode == 0, proc.stderr

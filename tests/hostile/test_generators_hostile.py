@@ -328,6 +328,9 @@ def test_system_exit_code_and_output_same_as_untraced(code):
     plain = run_script(SYSEXIT_SCRIPT, code, "plain")
     traced = run_script(SYSEXIT_SCRIPT, code, "traced")
     assert (traced.returncode, traced.stdout, traced.stderr) == (
-        plain.returncode, plain.stdout, plain.stderr)
+        plain.returncode,
+        plain.stdout,
+        plain.stderr,
+    )
     assert plain.returncode == int(code)
     assert plain.stdout == "result 55\n"

@@ -147,7 +147,9 @@ def test_dead_code_keeps_its_name_in_recorded_events():
     assert [q for q in calls if q.startswith("gone")] == ["gone0", "gone1", "gone2"]
     assert s.line_stats()[("<gone>", 2)] == 3
     assert {st.name: st.calls for st in s.stats() if st.name.startswith("gone")} == {
-        "gone0": 1, "gone1": 1, "gone2": 1,
+        "gone0": 1,
+        "gone1": 1,
+        "gone2": 1,
     }
 
 

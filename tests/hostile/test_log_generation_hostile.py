@@ -30,7 +30,10 @@ def test_events_iterator_fails_clearly_after_clear():
     with pytest.raises(RuntimeError, match="cleared"):
         for ev in it:
             # what it still yields comes from the log it started on
-            assert ev.function.qualname in ("leaf", "test_events_iterator_fails_clearly_after_clear")
+            assert ev.function.qualname in (
+                "leaf",
+                "test_events_iterator_fails_clearly_after_clear",
+            )
     assert sum(1 for e in s.events() if e.kind == "call") == 5000
 
 

@@ -13,6 +13,7 @@ from monitrace import _core
 
 SANITIZED = bool(os.environ.get("MONITRACE_SANITIZED"))  # scripts/asan.sh
 
+
 def rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -54,8 +55,7 @@ def measure(cycles, body):
     for _ in range(cycles):
         body()
     gc.collect()
-    return (len(gc.get_objects()) - objects, sys.getallocatedblocks() - blocks,
-            rss_bytes() - rss)
+    return (len(gc.get_objects()) - objects, sys.getallocatedblocks() - blocks, rss_bytes() - rss)
 
 
 def test_1000_start_stop_cycles_of_one_session_do_not_grow():
@@ -110,8 +110,18 @@ def fail_with(obj):
 
 def test_refcounts_of_traced_objects_unchanged():
     arg, kwarg, result_holder, exc_arg = Payload(), Payload(), [], Payload()
-    watched = [arg, kwarg, exc_arg, consume, produce, fail_with,
-               consume.__code__, produce.__code__, fail_with.__code__, Payload]
+    watched = [
+        arg,
+        kwarg,
+        exc_arg,
+        consume,
+        produce,
+        fail_with,
+        consume.__code__,
+        produce.__code__,
+        fail_with.__code__,
+        Payload,
+    ]
 
     def run():
         result_holder.append(consume(arg, arg, arg, key=kwarg))
@@ -160,6 +170,7 @@ def test_raw_tracer_cycles_keep_refcounts():
 
 
 # ---- c_calls=True never keeps the program's objects alive -----------------
+
 
 def test_file_written_through_a_bound_c_method_is_closed_when_dropped(tmp_path):
     """`f.write` taken as a bound C method (a callback, a `map`, a local

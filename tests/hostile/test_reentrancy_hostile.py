@@ -41,8 +41,7 @@ def test_filter_calling_every_control_method_is_refused_and_harmless():
     assert run_target() == [2 * i for i in range(10)]
     probe(10)
     assert tr.stop() == []
-    assert refused == dict.fromkeys(
-        ("start", "stop", "pause", "resume", "clear", "snapshot"), True)
+    assert refused == dict.fromkeys(("start", "stop", "pause", "resume", "clear", "snapshot"), True)
     assert_consistent(tr)
 
 
@@ -183,13 +182,17 @@ def test_session_api_from_a_settrace_function_is_not_refused():
 
 # ---- argument reprs (record=True, args=True) ------------------------------
 
+
 def takes(arg):
     return 1
 
 
 def arg_reprs(session):
-    return [dict(e.args)["arg"] for e in session.events()
-            if e.kind == "call" and e.function.name == "takes"]
+    return [
+        dict(e.args)["arg"]
+        for e in session.events()
+        if e.kind == "call" and e.function.name == "takes"
+    ]
 
 
 class CallsTheApi:
@@ -263,7 +266,7 @@ def test_repr_blocking_while_another_thread_stops_and_clears():
     worker = threading.Thread(target=lambda: results.append(takes(Blocking())))
     worker.start()
     assert entered.wait(10)
-    s.stop()   # refused before: another thread was inside a callback
+    s.stop()  # refused before: another thread was inside a callback
     s.clear()
     s.start()
     release.set()

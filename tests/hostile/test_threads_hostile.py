@@ -146,8 +146,9 @@ def test_thread_names_read_without_running_python_code():
         worker = OddName(target=probe, args=(7,), name="odd")
         worker.start()
         worker.join()
-    per_thread = {s.thread_name: s.calls for s in session.stats(by_thread=True)
-                  if s.qualname == "probe"}
+    per_thread = {
+        s.thread_name: s.calls for s in session.stats(by_thread=True) if s.qualname == "probe"
+    }
     assert per_thread == {"odd": 41}
     assert_consistent(session)
 
@@ -189,8 +190,11 @@ def test_32_threads_busy_while_main_starts_and_stops_100_times(fast_switching):
     assert sorted(done) == list(range(32))
     assert_consistent(session)
     assert session.errors == []
-    main = [s for s in session.stats(by_thread=True)
-            if s.qualname == "probe" and s.thread_name == "MainThread"]
+    main = [
+        s
+        for s in session.stats(by_thread=True)
+        if s.qualname == "probe" and s.thread_name == "MainThread"
+    ]
     assert [(s.calls, s.primitive_calls) for s in main] == [(100 * 15, 100)]
     assert_still_exact(session)
 

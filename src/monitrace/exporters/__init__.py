@@ -53,10 +53,15 @@ class _Format:
 _FORMATS: dict[str, _Format] = {
     "pstats": _Format(pstats_format.write, binary=True),
     "json": _Format(json_format.write, binary=False),
-    "chrome": _Format(chrome_format.write, binary=False, needs_events=True,
-                      write_log=chrome_format.write_log),
-    "collapsed": _Format(collapsed_format.write, binary=False, needs_events=True,
-                         write_log=collapsed_format.write_log),
+    "chrome": _Format(
+        chrome_format.write, binary=False, needs_events=True, write_log=chrome_format.write_log
+    ),
+    "collapsed": _Format(
+        collapsed_format.write,
+        binary=False,
+        needs_events=True,
+        write_log=collapsed_format.write_log,
+    ),
     "html": _Format(html_format.write, binary=False, wants_events=True),
 }
 
@@ -109,8 +114,7 @@ def resolve_format(
     if format is not None:
         if not isinstance(format, str) or format not in _FORMATS:
             raise ValueError(
-                f"format must be one of {', '.join(map(repr, FORMATS))} or None, "
-                f"not {format!r}"
+                f"format must be one of {', '.join(map(repr, FORMATS))} or None, not {format!r}"
             )
         chosen = format
     else:
@@ -186,15 +190,15 @@ def check_writable(path: str | os.PathLike[str]) -> None:
         return
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
-        raise FileNotFoundError(
-            2, f"cannot write the trace: no directory {directory!r}", name
-        )
+        raise FileNotFoundError(2, f"cannot write the trace: no directory {directory!r}", name)
     try:
         fd, tmp = _create_temp(target)
     except OSError as exc:  # the file is replaced by a new one made there
         reason = exc.strerror or str(exc)
         raise type(exc)(
-            exc.errno, f"cannot write the trace: cannot create a file in {directory!r}: {reason}", name
+            exc.errno,
+            f"cannot write the trace: cannot create a file in {directory!r}: {reason}",
+            name,
         ) from None
     os.close(fd)
     os.unlink(tmp)
@@ -244,9 +248,7 @@ def write_atomic(
         raise
 
 
-def _write_to(
-    fd: int, writer: Callable[[IO[Any]], None], binary: bool, gz: bool
-) -> None:
+def _write_to(fd: int, writer: Callable[[IO[Any]], None], binary: bool, gz: bool) -> None:
     """Run `writer` on the open file `fd`, and close it."""
     with os.fdopen(fd, "wb") as raw:
         if gz:
@@ -259,7 +261,9 @@ def _write_to(
             _run(writer, raw, binary)
 
 
-def _run(writer: Callable[[IO[Any]], None], stream: IO[bytes] | gzip.GzipFile, binary: bool) -> None:
+def _run(
+    writer: Callable[[IO[Any]], None], stream: IO[bytes] | gzip.GzipFile, binary: bool
+) -> None:
     if binary:
         writer(stream)  # type: ignore[arg-type]  # GzipFile is a binary stream
         return
@@ -289,10 +293,13 @@ def save(
     _base, gz = _split_gz(_fspath(path))
     write_log = spec.write_log
     if log is not None and write_log is not None:
+
         def writer(out: IO[Any]) -> None:
             write_log(source, out, log, min_duration_ns)
     else:
+
         def writer(out: IO[Any]) -> None:
             spec.write(source, out)
+
     write_atomic(path, writer, binary=spec.binary, gz=gz)
     return chosen

@@ -33,8 +33,11 @@ def _us(ns: int) -> str:
 
 
 _EXIT_NAMES = {
-    Kind.RETURN: "return", Kind.RAISE: "raise", Kind.YIELD: "yield",
-    Kind.C_RETURN: "return", Kind.C_RAISE: "raise",
+    Kind.RETURN: "return",
+    Kind.RAISE: "raise",
+    Kind.YIELD: "yield",
+    Kind.C_RETURN: "return",
+    Kind.C_RAISE: "raise",
 }
 
 
@@ -45,10 +48,17 @@ def write(source: Source, out: IO[str]) -> None:
     out.write('{"displayTimeUnit":"ns","otherData":')
     out.write(_dump({"generator": "monitrace", "clock": source.snapshot["clock"]}))
     out.write(',"traceEvents":[\n')
-    out.write(_dump({
-        "ph": "M", "pid": pid, "tid": 0, "name": "process_name",
-        "args": {"name": _process_name()},
-    }))
+    out.write(
+        _dump(
+            {
+                "ph": "M",
+                "pid": pid,
+                "tid": 0,
+                "name": "process_name",
+                "args": {"name": _process_name()},
+            }
+        )
+    )
     # Everything but the timestamp and the captures is the same for every
     # event of a (thread, function) or (thread, exit kind): made once.
     tids: dict[int, int] = {}
@@ -65,7 +75,8 @@ def write(source: Source, out: IO[str]) -> None:
             cached = begins.get((thread, act.function))
             if cached is None:
                 cached = begins[(thread, act.function)] = _begin_head(
-                    source, act.function, pid, tid)
+                    source, act.function, pid, tid
+                )
             head, members = cached
             extra = []
             if not act.is_call:
@@ -73,23 +84,24 @@ def write(source: Source, out: IO[str]) -> None:
             if act.begin.args is not None:
                 extra.append('"args":' + _dump(dict(act.begin.args)))
             more = (("," if members else "") + ",".join(extra)) if extra else ""
-            write_out(f"{head}{more}}},\"ts\":{_us(act.start_ns)}}}")
+            write_out(f'{head}{more}}},"ts":{_us(act.start_ns)}}}')
             continue
         end = act.end
         kind = -1 if end is None else end.kind
         tail = ends.get((thread, kind))
         if tail is None:
-            tail = ends[(thread, kind)] = (
-                f',\n{{"ph":"E","pid":{pid},"tid":{tid},"args":{{'
-                + ('"unwound":true' if end is None
-                   else '"exit":"' + _EXIT_NAMES.get(Kind(kind), "return") + '"'))
+            tail = ends[(thread, kind)] = f',\n{{"ph":"E","pid":{pid},"tid":{tid},"args":{{' + (
+                '"unwound":true'
+                if end is None
+                else '"exit":"' + _EXIT_NAMES.get(Kind(kind), "return") + '"'
+            )
         ending = ""
         if end is not None:
             if end.retval is not None:
                 ending += ',"return":' + _dump(end.retval)
             if end.exc_repr is not None:
                 ending += ',"exception":' + _dump(end.exc_repr)
-        write_out(f"{tail}{ending}}},\"ts\":{_us(act.end_ns)}}}")
+        write_out(f'{tail}{ending}}},"ts":{_us(act.end_ns)}}}')
     out.write("\n]}\n")
 
 
@@ -103,17 +115,30 @@ def write_log(source: Source, out: IO[str], tracer: Any, min_ns: int = 0) -> Non
     for i in range(len(table)):
         fn = table[i]
         python = fn.kind == "python"
-        names.append((fn.full_name, fn.kind, fn.filename if python else None,
-                      fn.firstlineno if python else 0))
+        names.append(
+            (
+                fn.full_name,
+                fn.kind,
+                fn.filename if python else None,
+                fn.firstlineno if python else 0,
+            )
+        )
     threads = [(native, name or f"Thread-{ident}") for ident, native, name in info["threads"]]
     pid = os.getpid()
     out.write('{"displayTimeUnit":"ns","otherData":')
     out.write(_dump({"generator": "monitrace", "clock": source.snapshot["clock"]}))
     out.write(',"traceEvents":[\n')
-    out.write(_dump({
-        "ph": "M", "pid": pid, "tid": 0, "name": "process_name",
-        "args": {"name": _process_name()},
-    }))
+    out.write(
+        _dump(
+            {
+                "ph": "M",
+                "pid": pid,
+                "tid": 0,
+                "name": "process_name",
+                "args": {"name": _process_name()},
+            }
+        )
+    )
     tracer.log_write_chrome(binary_writer(out), names, threads, pid, min_ns)
     out.write("\n]}\n")
 
@@ -138,15 +163,29 @@ def _thread_meta(source: Source, thread: int, pid: int, out: IO[str]) -> int:
     th = source.thread(thread)
     tid = th.native_id
     out.write(",\n")
-    out.write(_dump({
-        "ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
-        "args": {"name": th.name or f"Thread-{th.ident}"},
-    }))
+    out.write(
+        _dump(
+            {
+                "ph": "M",
+                "pid": pid,
+                "tid": tid,
+                "name": "thread_name",
+                "args": {"name": th.name or f"Thread-{th.ident}"},
+            }
+        )
+    )
     out.write(",\n")
-    out.write(_dump({
-        "ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
-        "args": {"sort_index": thread},
-    }))
+    out.write(
+        _dump(
+            {
+                "ph": "M",
+                "pid": pid,
+                "tid": tid,
+                "name": "thread_sort_index",
+                "args": {"sort_index": thread},
+            }
+        )
+    )
     return tid
 
 
@@ -157,7 +196,6 @@ def _begin_head(source: Source, function: int, pid: int, tid: int) -> tuple[str,
     args: dict[str, Any] = {}
     if ident.kind == "python":
         args = {"file": ident.filename, "line": ident.firstlineno}
-    head = {"ph": "B", "pid": pid, "tid": tid, "name": ident.full_name,
-            "cat": ident.kind}
+    head = {"ph": "B", "pid": pid, "tid": tid, "name": ident.full_name, "cat": ident.kind}
     text = ",\n" + _dump(head)[:-1] + ',"args":' + _dump(args)[:-1]
     return text, bool(args)

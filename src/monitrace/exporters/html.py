@@ -22,8 +22,9 @@ from .source import Source
 
 __all__ = ["Page", "from_file", "from_source", "render", "write", "write_page"]
 
-_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                          "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
 
 
 def _asset(name: str) -> str:
@@ -53,12 +54,12 @@ def render(page: _Renderable) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         # No request leaves the page: everything it needs is in it.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(page.title)} \u2014 monitrace</title>\n"
         f"<style>\n{style}</style>\n</head>\n<body>\n"
-        '<noscript>This report needs JavaScript to draw its views.</noscript>\n'
+        "<noscript>This report needs JavaScript to draw its views.</noscript>\n"
         f'<script type="application/json" id="mt-data">{embed_json(page.to_data())}</script>\n'
         f"<script>\n{script}</script>\n</body>\n</html>\n"
     )

@@ -39,7 +39,8 @@ _FnKey = tuple[str, str, str, str, int]  # kind, module, qualname, filename, lin
 APPROXIMATE_NOTE = (
     "No call paths were recorded (trace with record=True for them): the call tree "
     "is rebuilt from caller\u2192callee pairs and is approximate below its first "
-    "level; there is no flame graph.")
+    "level; there is no flame graph."
+)
 
 
 def _key_of_stats(s: FunctionStats) -> _FnKey:
@@ -133,10 +134,18 @@ class Page:
         rows = []
         for s in stats:
             known = s.samples > 0 or s.max_time > 0
-            lat = [_ns(v) if known else -1
-                   for v in (s.min_time, s.p50, s.p90, s.p99, s.max_time)]
-            rows.append([self.of_stats(s), s.calls, s.primitive_calls,
-                         _ns(s.self_time), _ns(s.total_time), *lat, _ns(s.wall_time)])
+            lat = [_ns(v) if known else -1 for v in (s.min_time, s.p50, s.p90, s.p99, s.max_time)]
+            rows.append(
+                [
+                    self.of_stats(s),
+                    s.calls,
+                    s.primitive_calls,
+                    _ns(s.self_time),
+                    _ns(s.total_time),
+                    *lat,
+                    _ns(s.wall_time),
+                ]
+            )
         return rows
 
     # ---- output -------------------------------------------------------------
@@ -220,6 +229,7 @@ def _view_data(v: ThreadView) -> dict[str, Any]:
 
 
 # ---- from activations: tree, timeline, and (optionally) statistics -----------
+
 
 @dataclasses.dataclass
 class _Open:
@@ -331,8 +341,19 @@ def _stats_row(fn: int, t: _FnTotals) -> list[int]:
         rank = max(1, -(-len(d) * q // 100))
         return d[min(len(d), rank) - 1]
 
-    return [fn, t.calls, t.calls, t.self_, t.total,
-            d[0] if d else -1, pct(50), pct(90), pct(99), d[-1] if d else -1, 0]
+    return [
+        fn,
+        t.calls,
+        t.calls,
+        t.self_,
+        t.total,
+        d[0] if d else -1,
+        pct(50),
+        pct(90),
+        pct(99),
+        d[-1] if d else -1,
+        0,
+    ]
 
 
 def _merge_stats(views: Sequence[ThreadView]) -> list[list[int]]:
@@ -369,6 +390,7 @@ def _finish_tree(node: _Node) -> _Node:
 
 # ---- a session ------------------------------------------------------------------
 
+
 def from_source(source: Source, title: str | None = None) -> Page:
     """The page of a session's data (`Source.of(session)`); the title
     defaults to the program's name."""
@@ -396,8 +418,9 @@ def from_source(source: Source, title: str | None = None) -> Page:
             info = source.thread(index)
             return info.ident, info.name or f"Thread-{info.ident}"
 
-        for view in aggregate_events(page, events(),
-                                     lambda rec: page.of_name(source.function(rec)), thread):
+        for view in aggregate_events(
+            page, events(), lambda rec: page.of_name(source.function(rec)), thread
+        ):
             assert view.ident is not None
             views.setdefault(view.ident, view)
     scale = snap["ns_per_tick"]
@@ -405,8 +428,9 @@ def from_source(source: Source, title: str | None = None) -> Page:
         ident = th["ident"]
         found = views.get(ident)
         if found is None:
-            found = views[ident] = ThreadView(names.get(ident) or th["name"] or
-                                              f"Thread-{ident}", ident)
+            found = views[ident] = ThreadView(
+                names.get(ident) or th["name"] or f"Thread-{ident}", ident
+            )
         if page.tree_kind != "exact":
             edges = found.edges if found.edges is not None else []
             edges.extend(_edge(page, source, e, scale) for e in th["edges"])
@@ -415,8 +439,9 @@ def from_source(source: Source, title: str | None = None) -> Page:
         view.stats = page.stats_rows(by_thread.get(ident, ()))
         if view.name.startswith("Thread-") and ident in names:
             view.name = names[ident]
-    page.threads = sorted(views.values(), key=lambda v: -sum(r[4] for r in v.stats) if v.stats
-                          else 0)
+    page.threads = sorted(
+        views.values(), key=lambda v: -sum(r[4] for r in v.stats) if v.stats else 0
+    )
     if page.tree_kind == "exact":
         page.all.tree = _finish_tree(_merged_tree(page.threads))
         for v in page.threads:
@@ -432,9 +457,12 @@ def from_source(source: Source, title: str | None = None) -> Page:
     return page
 
 
-def aggregate_events(page: Page, events: Iterable[LogEvent],
-                     function: Callable[[int], int],
-                     thread: Callable[[int], tuple[int, str]]) -> list[ThreadView]:
+def aggregate_events(
+    page: Page,
+    events: Iterable[LogEvent],
+    function: Callable[[int], int],
+    thread: Callable[[int], tuple[int, str]],
+) -> list[ThreadView]:
     """Per-thread trees and capped timelines from recorded events, in one
     pass. `function` maps a record index to the page's function index,
     `thread` a log thread index to (ident, name).
@@ -527,8 +555,13 @@ def _pop(stack: list[list[Any]], now: int, bars: list[int]) -> None:
 
 def _edge(page: Page, source: Source, e: Sequence[Any], scale: float) -> list[int]:
     caller, callee, calls, _prim, total, self_ = e
-    return [page.of_name(source.function(caller)), page.of_name(source.function(callee)),
-            calls, round(total * scale), round(self_ * scale)]
+    return [
+        page.of_name(source.function(caller)),
+        page.of_name(source.function(callee)),
+        calls,
+        round(total * scale),
+        round(self_ * scale),
+    ]
 
 
 def _coverage_note(page: Page) -> None:
@@ -548,7 +581,8 @@ def _coverage_note(page: Page) -> None:
         page.notes.append(
             f"The recorded events hold {in_tree:,} of the {counted:,} calls the statistics "
             "count (the record limit was reached, or min_duration left short calls out): "
-            "the flame graph, call tree and timeline show those; the table counts all.")
+            "the flame graph, call tree and timeline show those; the table counts all."
+        )
 
 
 def _cap_notes(page: Page) -> None:
@@ -557,12 +591,14 @@ def _cap_notes(page: Page) -> None:
     if over:
         page.notes.append(
             f"The timeline shows the first {page.timeline_cap:,} calls of each thread "
-            f"({', '.join(over)} had more); the flame graph, tree and table count all of them.")
+            f"({', '.join(over)} had more); the flame graph, tree and table count all of them."
+        )
     if page.tree_kind == "approximate":
         page.notes.append(APPROXIMATE_NOTE)
 
 
 # ---- files --------------------------------------------------------------------
+
 
 def from_file(path: str | os.PathLike[str]) -> Page:
     """The page of a file monitrace (or cProfile) wrote: monitrace JSON,
@@ -621,8 +657,9 @@ def _from_pstats(path: str, title: str) -> Page:
     page.all.edges = edges
     page.tree_kind = "approximate"
     page.total_ns = None
-    page.notes.append("pstats files hold no latency distribution: p50, p90, p99 and max "
-                      "are left empty.")
+    page.notes.append(
+        "pstats files hold no latency distribution: p50, p90, p99 and max are left empty."
+    )
     _cap_notes(page)
     return page
 
@@ -633,9 +670,7 @@ def _from_monitrace_json(data: dict[str, Any], path: str, title: str) -> Page:
     page = Page(title, "monitrace JSON")
     page.total_ns = data.get("total_ns")
     page.all.stats = page.stats_rows(load(path))
-    idents = {
-        f["id"]: function_name(dict(f, firstlineno=f["lineno"])) for f in data["functions"]
-    }
+    idents = {f["id"]: function_name(dict(f, firstlineno=f["lineno"])) for f in data["functions"]}
     fn_of = {i: page.of_name(n) for i, n in idents.items()}
     views: list[ThreadView] = []
     for th in data.get("threads", ()):
@@ -644,13 +679,27 @@ def _from_monitrace_json(data: dict[str, Any], path: str, title: str) -> Page:
         for row in th.get("stats", ()):
             if row["function"] not in fn_of:
                 continue
-            stats.append([fn_of[row["function"]], row["calls"], row["primitive_calls"],
-                          row["self_ns"], row["total_ns"], row["min_ns"], -1, -1, -1,
-                          row["max_ns"], row.get("wall_ns", 0)])
+            stats.append(
+                [
+                    fn_of[row["function"]],
+                    row["calls"],
+                    row["primitive_calls"],
+                    row["self_ns"],
+                    row["total_ns"],
+                    row["min_ns"],
+                    -1,
+                    -1,
+                    -1,
+                    row["max_ns"],
+                    row.get("wall_ns", 0),
+                ]
+            )
         view.stats = stats
-        view.edges = [[fn_of[e["caller"]], fn_of[e["callee"]], e["calls"], e["total_ns"],
-                       e["self_ns"]] for e in th.get("edges", ())
-                      if e["caller"] in fn_of and e["callee"] in fn_of]
+        view.edges = [
+            [fn_of[e["caller"]], fn_of[e["callee"]], e["calls"], e["total_ns"], e["self_ns"]]
+            for e in th.get("edges", ())
+            if e["caller"] in fn_of and e["callee"] in fn_of
+        ]
         views.append(view)
     events = data.get("events")
     if events:
@@ -659,9 +708,16 @@ def _from_monitrace_json(data: dict[str, Any], path: str, title: str) -> Page:
 
         kinds = {name: n for n, name in enumerate(KIND_NAMES)}
         thread_ix: dict[int, int] = {}
-        log = (LogEvent(kinds[e["kind"]], e["time_ns"],
-                        thread_ix.setdefault(e["thread"], len(thread_ix)), e["function"])
-               for e in events if e["function"] in fn_of)
+        log = (
+            LogEvent(
+                kinds[e["kind"]],
+                e["time_ns"],
+                thread_ix.setdefault(e["thread"], len(thread_ix)),
+                e["function"],
+            )
+            for e in events
+            if e["function"] in fn_of
+        )
         named = {v.ident: v.name for v in views}
 
         def thread(index: int) -> tuple[int, str]:
@@ -686,8 +742,10 @@ def _from_monitrace_json(data: dict[str, Any], path: str, title: str) -> Page:
         page.tree_kind = "approximate"
         page.threads = views
         page.all.edges = [e for v in views for e in (v.edges or ())]
-    page.notes.append("Per-thread latency percentiles are not in monitrace JSON's thread rows: "
-                      "the per-thread tables show min and max only.")
+    page.notes.append(
+        "Per-thread latency percentiles are not in monitrace JSON's thread rows: "
+        "the per-thread tables show min and max only."
+    )
     _cap_notes(page)
     return page
 
@@ -731,7 +789,9 @@ def _from_chrome(data: dict[str, Any], title: str) -> Page:
         if fn is None:
             fn = fn_cache[ck] = page.function(
                 (kind, "", name, file, int(line) if isinstance(line, int) else 0),
-                name, short_path(file) if file else "")
+                name,
+                short_path(file) if file else "",
+            )
         spans.append((ts, n, key, fn, not resumed))
         if ph == "X":
             dur = _chrome_ns(ev.get("dur")) or 0
@@ -743,8 +803,11 @@ def _from_chrome(data: dict[str, Any], title: str) -> Page:
     depth: dict[Any, int] = {}
     for ts, _n, key, fn, is_call in spans:
         if key not in agg.views:
-            agg.thread(key, thread_names.get(key) or f"tid {key[1]}",
-                       key[1] if isinstance(key[1], int) else None)
+            agg.thread(
+                key,
+                thread_names.get(key) or f"tid {key[1]}",
+                key[1] if isinstance(key[1], int) else None,
+            )
             depth[key] = 0
         if fn >= 0:
             agg.enter(key, fn, ts, is_call)
@@ -758,8 +821,9 @@ def _from_chrome(data: dict[str, Any], title: str) -> Page:
     page.all.tree = _finish_tree(_merged_tree(page.threads))
     page.all.stats = _merge_stats(page.threads)
     if page.threads:
-        page.notes.append("Read back from a Chrome trace: statistics are computed from its "
-                          "begin/end events.")
+        page.notes.append(
+            "Read back from a Chrome trace: statistics are computed from its begin/end events."
+        )
     _cap_notes(page)
     return page
 

@@ -25,8 +25,9 @@ class DiffPage:
     """Everything the diff page shows; :meth:`to_data` is the embedded
     JSON (the report's schema, with a ``diff`` member)."""
 
-    def __init__(self, title: str, base: Page, new: Page, *, min_change: float,
-                 calls_only: bool, sort: str) -> None:
+    def __init__(
+        self, title: str, base: Page, new: Page, *, min_change: float, calls_only: bool, sort: str
+    ) -> None:
         self.title = title
         self.base = base
         self.new = new
@@ -86,16 +87,22 @@ class DiffPage:
         out = []
         kind = self.tree_kind
         if kind == "approximate":
-            which = [name for name, page in (("BASE", self.base), ("NEW", self.new))
-                     if page.all.tree is None]
+            which = [
+                name
+                for name, page in (("BASE", self.base), ("NEW", self.new))
+                if page.all.tree is None
+            ]
             verb = "hold" if len(which) > 1 else "holds"
             out.append(
                 f"{' and '.join(which)} {verb} no call paths (record=True saves them): the "
                 "flame graph merges trees rebuilt from caller\u2192callee pairs, approximate "
-                "below their first level (~ marks estimated counts).")
+                "below their first level (~ marks estimated counts)."
+            )
         elif kind == "none":
-            out.append("At least one side holds statistics only: no flame graph, the table "
-                       "compares the functions.")
+            out.append(
+                "At least one side holds statistics only: no flame graph, the table "
+                "compares the functions."
+            )
         base = [n for n in self.base.notes if n != APPROXIMATE_NOTE]
         new = [n for n in self.new.notes if n != APPROXIMATE_NOTE]
         out.extend(("Both: " if note in new else "BASE: ") + note for note in base)
@@ -125,18 +132,34 @@ class DiffPage:
                         got[i] += e[i]
             edges = list(summed.values())
         stats = [[self._fn(side, r[0]), *r[1:]] for r in view.stats]
-        return {"name": page.title, "origin": page.origin, "total_ns": page.total_ns,
-                "tree": tree, "edges": edges, "stats": stats}
+        return {
+            "name": page.title,
+            "origin": page.origin,
+            "total_ns": page.total_ns,
+            "tree": tree,
+            "edges": edges,
+            "stats": stats,
+        }
 
     def to_data(self) -> dict[str, Any]:
         from .._version import __version__
 
         sides = [self._side(0), self._side(1)]  # before functions: they may add some
-        rows = [[fn, r.status, r.base_calls, r.new_calls, _ns(r.base_tottime),
-                 _ns(r.new_tottime), _ns(r.base_cumtime), _ns(r.new_cumtime),
-                 -1 if r.base_p99 is None else _ns(r.base_p99),
-                 -1 if r.new_p99 is None else _ns(r.new_p99)]
-                for r, fn in zip(self.rows, self._row_fns)]
+        rows = [
+            [
+                fn,
+                r.status,
+                r.base_calls,
+                r.new_calls,
+                _ns(r.base_tottime),
+                _ns(r.new_tottime),
+                _ns(r.base_cumtime),
+                _ns(r.new_cumtime),
+                -1 if r.base_p99 is None else _ns(r.base_p99),
+                -1 if r.new_p99 is None else _ns(r.new_p99),
+            ]
+            for r, fn in zip(self.rows, self._row_fns)
+        ]
         return {
             "schema": "monitrace-html/1",
             "title": self.title,
@@ -149,8 +172,13 @@ class DiffPage:
             "functions": self.functions,
             "views": [],
             "links": [],
-            "diff": {"base": sides[0], "new": sides[1], "rows": rows,
-                     "min_change": self.min_change, "calls_only": self.calls_only},
+            "diff": {
+                "base": sides[0],
+                "new": sides[1],
+                "rows": rows,
+                "min_change": self.min_change,
+                "calls_only": self.calls_only,
+            },
         }
 
 
@@ -166,6 +194,7 @@ def _page_stats(page: Page) -> tuple[list[FunctionStats], dict[int, int]]:
         keys[index] = key
     out: list[FunctionStats] = []
     of: dict[int, int] = {}
+
     def secs(ns: int) -> float:
         return ns / 1e9 if ns >= 0 else 0.0  # -1: unknown (pstats)
 
@@ -173,11 +202,23 @@ def _page_stats(page: Page) -> tuple[list[FunctionStats], dict[int, int]]:
         kind, module, qualname, filename, line = keys[r[0]]
         known = r[8] >= 0
         s = FunctionStats(
-            name=qualname.rsplit(".", 1)[-1], qualname=qualname, module=module,
-            filename=filename, firstlineno=line, kind=kind, calls=r[1], primitive_calls=r[2],
-            self_time=r[3] / 1e9, total_time=r[4] / 1e9, min_time=secs(r[5]),
-            p50=secs(r[6]), p90=secs(r[7]), p99=secs(r[8]), max_time=secs(r[9]),
-            samples=1 if known else 0)
+            name=qualname.rsplit(".", 1)[-1],
+            qualname=qualname,
+            module=module,
+            filename=filename,
+            firstlineno=line,
+            kind=kind,
+            calls=r[1],
+            primitive_calls=r[2],
+            self_time=r[3] / 1e9,
+            total_time=r[4] / 1e9,
+            min_time=secs(r[5]),
+            p50=secs(r[6]),
+            p90=secs(r[7]),
+            p99=secs(r[8]),
+            max_time=secs(r[9]),
+            samples=1 if known else 0,
+        )
         out.append(s)
         of[id(s)] = r[0]
     return out, of
@@ -191,16 +232,25 @@ def page_of(what: Any, title: str | None = None) -> Page:
         from .source import Source
 
         return from_source(Source.of(what), title or "session")
-    raise TypeError(f"the HTML diff compares paths of saved runs or Sessions, "
-                    f"not {type(what).__name__}")
+    raise TypeError(
+        f"the HTML diff compares paths of saved runs or Sessions, not {type(what).__name__}"
+    )
 
 
-def diff_page(base: Any, new: Any, *, min_change: float = 0.1, calls_only: bool = False,
-              sort: str = "impact", title: str | None = None) -> DiffPage:
+def diff_page(
+    base: Any,
+    new: Any,
+    *,
+    min_change: float = 0.1,
+    calls_only: bool = False,
+    sort: str = "impact",
+    title: str | None = None,
+) -> DiffPage:
     """The diff page of two runs (paths of saved runs or Sessions)."""
     check_options(min_change, sort)
     base_page, new_page = page_of(base, "base"), page_of(new, "new")
     if title is None:
         title = f"{base_page.title} \u2192 {new_page.title}"
-    return DiffPage(title, base_page, new_page, min_change=float(min_change),
-                    calls_only=calls_only, sort=sort)
+    return DiffPage(
+        title, base_page, new_page, min_change=float(min_change), calls_only=calls_only, sort=sort
+    )

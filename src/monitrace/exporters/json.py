@@ -131,7 +131,8 @@ def event_record(source: Source, ev: LogEvent) -> dict[str, Any]:
         item["return"] = ev.retval
     if ev.exc_type is not None:
         item["exception_type"] = (
-            ev.exc_type if isinstance(ev.exc_type, str) else exception_name(ev.exc_type))
+            ev.exc_type if isinstance(ev.exc_type, str) else exception_name(ev.exc_type)
+        )
     if ev.exc_repr is not None:
         item["exception"] = ev.exc_repr
     return item
@@ -144,8 +145,12 @@ def _events(source: Source, out: IO[str]) -> None:
     idents: dict[int, int] = {}
     sep = "\n    "
     for ev in source.events():
-        if ev.line or ev.args is not None or ev.retval is not None or (
-                ev.exc_type is not None or ev.exc_repr is not None):
+        if (
+            ev.line
+            or ev.args is not None
+            or ev.retval is not None
+            or (ev.exc_type is not None or ev.exc_repr is not None)
+        ):
             out.write(sep + _dump(event_record(source, ev)))
         else:
             ident = idents.get(ev.thread)

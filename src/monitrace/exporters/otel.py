@@ -63,7 +63,9 @@ def send_spans(source: Source, tracer_provider: Any = None, context: Any = None)
             parent = open_spans.get(id(step.stack[-1])) if step.stack else None
             ctx = otel_trace.set_span_in_context(parent) if parent is not None else context
             open_spans[id(act)] = tracer.start_span(
-                ident.full_name, context=ctx, attributes=attrs,
+                ident.full_name,
+                context=ctx,
+                attributes=attrs,
                 start_time=act.start_ns + wall,
             )
             continue
@@ -74,7 +76,8 @@ def send_spans(source: Source, tracer_provider: Any = None, context: Any = None)
         if end is not None and end.kind in (Kind.RAISE, Kind.C_RAISE):
             exc_type = end.exc_type
             type_name = getattr(exc_type, "__qualname__", None) or (
-                str(exc_type) if exc_type is not None else "Exception")
+                str(exc_type) if exc_type is not None else "Exception"
+            )
             span.add_event(
                 "exception",
                 {"exception.type": type_name, "exception.message": end.exc_repr or ""},

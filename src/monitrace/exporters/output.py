@@ -11,8 +11,15 @@ import dataclasses
 import os
 from typing import Any
 
-from . import (FORMATS, SUFFIXES, check_writable, needs_events, resolve_format, wants_events,
-               write_atomic)
+from . import (
+    FORMATS,
+    SUFFIXES,
+    check_writable,
+    needs_events,
+    resolve_format,
+    wants_events,
+    write_atomic,
+)
 
 #: Extensions (after an optional .gz) that mean the text report.
 TEXT_SUFFIXES = (".txt", ".log", "")
@@ -39,8 +46,12 @@ class OutputPlan:
     def write(self, session: Any, *, sort: str | None = None, limit: int | None = None) -> str:
         """Write `session` as planned; returns the format written."""
         if self.is_report:
-            write_atomic(self.path, lambda f: write_report(session, f, sort=sort, limit=limit),
-                         binary=False, gz=self.path.lower().endswith(".gz"))
+            write_atomic(
+                self.path,
+                lambda f: write_report(session, f, sort=sort, limit=limit),
+                binary=False,
+                gz=self.path.lower().endswith(".gz"),
+            )
             return REPORT
         return str(session.save(self.path, self.format))
 
@@ -67,8 +78,13 @@ def _suffix(path: str) -> str:
 
 
 def choose_format(
-    path: str, format: str | None = None, *, report: bool = False,
-    recording: bool | None = None, unknown_is_text: bool = False, text: bool = True,
+    path: str,
+    format: str | None = None,
+    *,
+    report: bool = False,
+    recording: bool | None = None,
+    unknown_is_text: bool = False,
+    text: bool = True,
 ) -> tuple[str, bool]:
     """The one decision of what writing `path` means: (format, record).
 
@@ -81,15 +97,19 @@ def choose_format(
     `text=False` leaves the report out (only Session.save formats). A
     ValueError names what does not fit."""
     suffix = _suffix(path)
-    if report or (text and format is None and (
-            suffix in TEXT_SUFFIXES or (unknown_is_text and suffix not in SUFFIXES))):
+    if report or (
+        text
+        and format is None
+        and (suffix in TEXT_SUFFIXES or (unknown_is_text and suffix not in SUFFIXES))
+    ):
         return REPORT, bool(recording)
     if format is not None and format not in FORMATS:
         resolve_format(path, format)  # raises, naming the formats there are
     if recording is None:
         named = format or SUFFIXES.get(suffix)
         recording = named is not None and (
-            wants_events(named) or (format is None and named == "json"))
+            wants_events(named) or (format is None and named == "json")
+        )
     elif format is None and not recording:
         named = SUFFIXES.get(suffix)
         if named is not None and needs_events(named):
@@ -105,19 +125,29 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``-o/--output FILE`` and ``--format NAME`` to `parser`."""
     suffixes = ", ".join(f"{s} ({f})" for s, f in SUFFIXES.items())
     parser.add_argument(
-        "-o", "--output", metavar="FILE", default=None,
+        "-o",
+        "--output",
+        metavar="FILE",
+        default=None,
         help=f"write the trace to FILE, in the format its extension names: {suffixes}; "
         "a trailing .gz compresses text formats",
     )
     parser.add_argument(
-        "--format", choices=FORMATS, default=None,
+        "--format",
+        choices=FORMATS,
+        default=None,
         help="the format of -o FILE, whatever its extension",
     )
 
 
 def plan_output(
-    path: str | None, format: str | None = None, *, report: bool = False,
-    recording: bool | None = None, unknown_is_text: bool = False, text: bool = True,
+    path: str | None,
+    format: str | None = None,
+    *,
+    report: bool = False,
+    recording: bool | None = None,
+    unknown_is_text: bool = False,
+    text: bool = True,
 ) -> OutputPlan | None:
     """Check an output request before anything runs (see
     :func:`choose_format`): ValueError for a format that cannot be told or
@@ -128,8 +158,9 @@ def plan_output(
         if format is not None:
             raise ValueError("--format needs -o FILE")
         return None
-    chosen, record = choose_format(path, format, report=report, recording=recording,
-                                   unknown_is_text=unknown_is_text, text=text)
+    chosen, record = choose_format(
+        path, format, report=report, recording=recording, unknown_is_text=unknown_is_text, text=text
+    )
     check_writable(path)
     return OutputPlan(path=os.path.abspath(path), format=chosen, record=record)
 

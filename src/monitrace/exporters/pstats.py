@@ -107,8 +107,7 @@ def build(snapshot: dict[str, Any]) -> dict[Key, Entry]:
     out: dict[Key, Entry] = {}
     for key, (prim, calls, self_ticks, total) in funcs.items():
         callers = {
-            caller: (c, p, s * sec, t * sec)
-            for caller, (c, p, s, t) in edges.get(key, {}).items()
+            caller: (c, p, s * sec, t * sec) for caller, (c, p, s, t) in edges.get(key, {}).items()
         }
         out[key] = (prim, calls, self_ticks * sec, total * sec, callers)
     return out
@@ -131,8 +130,10 @@ def merge(into: dict[Key, Entry], more: dict[Key, Entry]) -> None:
         edges = dict(old[4])
         for caller, edge in callers.items():
             seen = edges.get(caller)
-            edges[caller] = edge if seen is None else (
-                seen[0] + edge[0], seen[1] + edge[1], seen[2] + edge[2], seen[3] + edge[3]
+            edges[caller] = (
+                edge
+                if seen is None
+                else (seen[0] + edge[0], seen[1] + edge[1], seen[2] + edge[2], seen[3] + edge[3])
             )
         into[key] = (old[0] + prim, old[1] + calls, old[2] + self_s, old[3] + total_s, edges)
 
@@ -140,8 +141,16 @@ def merge(into: dict[Key, Entry], more: dict[Key, Entry]) -> None:
 def to_data(stats: dict[Key, Entry]) -> list[Any]:
     """A pstats dictionary as JSON-ready lists (its keys are tuples)."""
     return [
-        [list(key), [prim, calls, self_s, total_s,
-                     [[list(caller), list(edge)] for caller, edge in callers.items()]]]
+        [
+            list(key),
+            [
+                prim,
+                calls,
+                self_s,
+                total_s,
+                [[list(caller), list(edge)] for caller, edge in callers.items()],
+            ],
+        ]
         for key, (prim, calls, self_s, total_s, callers) in stats.items()
     ]
 
@@ -151,7 +160,10 @@ def from_data(data: list[Any]) -> dict[Key, Entry]:
     out: dict[Key, Entry] = {}
     for (filename, line, name), (prim, calls, self_s, total_s, callers) in data:
         out[(filename, line, name)] = (
-            prim, calls, self_s, total_s,
+            prim,
+            calls,
+            self_s,
+            total_s,
             {(cf, cl, cn): (c, p, s, t) for (cf, cl, cn), (c, p, s, t) in callers},
         )
     return out

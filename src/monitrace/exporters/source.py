@@ -61,8 +61,7 @@ class Source:
     def need_events(self, what: str) -> Callable[[], Iterable[LogEvent]]:
         if self.events is None:
             raise ValueError(
-                f"{what} needs recorded events: trace with "
-                "monitrace.trace(record=True)"
+                f"{what} needs recorded events: trace with monitrace.trace(record=True)"
             )
         return self.events
 
