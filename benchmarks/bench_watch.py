@@ -108,6 +108,16 @@ def main() -> None:
             f"{(watched / session - 1) * 100:+.1f}% vs trace()",
         )
     )
+    # watch= and nothing else (profile=False): outside the watched
+    # function the program should run as untraced.
+    alone = traced(watch="function:loop_heavy", profile=False)
+    rows.append(
+        (
+            "workload, trace(watch=loop_heavy, profile=False)",
+            alone,
+            f"{(alone / untraced - 1) * 100:+.1f}% vs untraced",
+        )
+    )
     print(f"Python {sys.version.split()[0]}\n")
     print("| run | seconds | note |\n| --- | ---: | --- |")
     for name, secs, note in rows:

@@ -406,3 +406,20 @@ def test_a_watch_spec_that_matches_nothing_is_said():
         with monitrace.trace(watch="function:loops") as s:
             T.loops(2)
     assert len(s.snapshots()) == 1
+
+
+def test_watch_alone_with_profile_false_pays_only_in_the_watched_function():
+    """watch= and nothing else (profile=False): the watched function gets
+    its snapshots, and every other function is disabled after its first
+    call: a second run of it delivers no event at all."""
+    with monitrace.trace(watch="function:loops", profile=False) as s:
+        T.loops(2)
+        T.one_line()
+        before = dict(s._tracer.snapshot()["event_counts"])
+        T.one_line()
+        after = dict(s._tracer.snapshot()["event_counts"])
+    assert after == before
+    with monitrace.trace(watch="function:loops") as full:
+        T.loops(2)
+    assert [d for _, d in s.snapshots()] == [d for _, d in full.snapshots()]
+    assert [st.qualname for st in s.stats()] == ["loops"]

@@ -85,17 +85,25 @@ class Session:
         self._filter = filters.compile_filter(options, _is_own)
         self._watcher: watch.Watcher | None = None
         tracer_filter: Any = self._filter
+        # watch= with profile=False traces the watched functions alone (with
+        # their statistics); every other code object is disabled at its first
+        # call, as filtered code always is.
+        watch_only = bool(options.watch) and not options.profile
         if options.watch:
             self._watcher = watch.Watcher(specs=options.watch, facts=self._filter.facts)
-            tracer_filter = watch.watching_filter(self._filter, self._watcher)
+            tracer_filter = (
+                self._watcher.filter
+                if watch_only
+                else watch.watching_filter(self._filter, self._watcher)
+            )
         # profile=False asks the filter only for the error snooper's sake.
-        uses_filter = options.profile or options.on_error is not None
+        uses_filter = options.profile or options.on_error is not None or watch_only
         self._tracer = _core.Tracer(
             filter=tracer_filter if uses_filter else None,
             filter_module=True,
             c_calls=options.c_calls,
             clock=options.clock,
-            profile=options.profile,
+            profile=options.profile or watch_only,
         )
         filters.apply_scope(self._tracer, options)
         if self._watcher is not None:
