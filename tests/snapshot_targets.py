@@ -5,8 +5,7 @@ import threading
 
 
 def one_line():
-    a = 1
-    b = 2  # noqa: E702
+    a = 1; b = 2  # noqa: E702
     c = a + b
     return c
 

@@ -453,14 +453,13 @@ def test_nested_function_spec_and_generator_and_coroutine():
     def action(frame):
         seen.append(frame.f_code.co_name)
 
-    first = outer.__code__.co_firstlineno
     bps = [
         Breakpoint(
             f"{__name__}.test_nested_function_spec_and_generator_and_coroutine.outer.inner",
             action=action,
         ),
-        Breakpoint(f"{HERE}:{first + 6}", action=action),  # yield 2
-        Breakpoint(f"{HERE}:{first + 10}", action=action),  # return 3
+        Breakpoint(f"{HERE}:{gen.__code__.co_firstlineno + 2}", action=action),  # yield 2
+        Breakpoint(f"{HERE}:{coro.__code__.co_firstlineno + 2}", action=action),  # return 3
     ]
     with trace(breakpoints=bps, profile=False):
         assert outer() == 2

@@ -2,6 +2,7 @@
 attach, MONITRACE's output= and the signal toggle."""
 
 import gzip
+import types
 
 import pytest
 
@@ -54,6 +55,8 @@ def test_plan_checks_the_path_and_writes_a_gz_report(tmp_path):
     assert (plan.format, plan.record, plan.is_report) == (REPORT, False, True)
 
     class Fake:
+        options = types.SimpleNamespace(watch=())
+
         def report(self, file, limit=None, sort="cumtime"):
             file.write(f"rows sorted by {sort}, limit {limit}\n")
 
