@@ -400,10 +400,19 @@ hit(MtTracer *tr, MtBreakSite *s)
     int truth = 1;
     PyObject *error = NULL;
     PyObject *res = NULL;
-    if (cond != NULL) {
+    if (cond != NULL && PyErr_CheckSignals() < 0) {
+        /* A signal already pending: its Python handler runs now, at the
+         * start of this line of the program, as it would at the
+         * program's next check, and what it raises reaches the program
+         * instead of passing for the condition's error. */
+        truth = -2;
+    }
+    else if (cond != NULL) {
         /* No signal bracket here (sigdefer.h): it would cost more than
-         * the condition itself, on every pass of a loop. What SIGINT's
-         * handler raises in the condition reaches the program below. */
+         * the condition itself, on every pass of a loop. Handlers due
+         * before the condition ran just above; only a signal landing
+         * while it runs is seen there. What SIGINT's handler raises in
+         * the condition reaches the program below. */
         truth = check_condition(cond, names, frame);
         if (truth < 0 && mt_guard_interrupted()) {
             truth = -2;
@@ -413,7 +422,9 @@ hit(MtTracer *tr, MtBreakSite *s)
         }
     }
     if (truth == -2) {
-        res = NULL; /* KeyboardInterrupt: to the program, as pdb lets it */
+        /* KeyboardInterrupt, or a pending handler's exception: to the
+         * program, as pdb lets them through. */
+        res = NULL;
     }
     else if (truth != 0) {
         /* fire() runs the action (pdb reads the terminal: signals are not
