@@ -88,45 +88,6 @@ free_break_code(MtBreakCode *bc)
     PyMem_Free(bc);
 }
 
-/* ---- local events ------------------------------------------------------ */
-
-static PyObject *monitoring_attr(const char *name);
-
-int
-mt_local_events_change(int tool, PyObject *code, long on, long off)
-{
-    PyObject *get_local = monitoring_attr("get_local_events");
-    PyObject *set_local =
-        get_local != NULL ? monitoring_attr("set_local_events") : NULL;
-    PyObject *cur = NULL, *res = NULL;
-    int rc = -1;
-    if (set_local == NULL) {
-        goto done;
-    }
-    cur = PyObject_CallFunction(get_local, "iO", tool, code);
-    if (cur == NULL) {
-        goto done;
-    }
-    long bits = PyLong_AsLong(cur);
-    if (bits == -1 && PyErr_Occurred()) {
-        goto done;
-    }
-    long want = (bits | on) & ~off;
-    if (want != bits) {
-        res = PyObject_CallFunction(set_local, "iOl", tool, code, want);
-        if (res == NULL) {
-            goto done;
-        }
-    }
-    rc = 0;
-done:
-    Py_XDECREF(res);
-    Py_XDECREF(cur);
-    Py_XDECREF(set_local);
-    Py_XDECREF(get_local);
-    return rc;
-}
-
 long
 mt_targets_local_events(MtTracer *tr, MtRecord *rec)
 {
@@ -662,23 +623,6 @@ mt_targets_set(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-monitoring_attr(const char *name)
-{
-    PyObject *sys = PyImport_ImportModule("sys");
-    if (sys == NULL) {
-        return NULL;
-    }
-    PyObject *mon = PyObject_GetAttrString(sys, "monitoring");
-    Py_DECREF(sys);
-    if (mon == NULL) {
-        return NULL;
-    }
-    PyObject *attr = PyObject_GetAttrString(mon, name);
-    Py_DECREF(mon);
-    return attr;
-}
-
 void
 mt_targets_start(MtTracer *tr)
 {
@@ -687,7 +631,7 @@ mt_targets_start(MtTracer *tr)
         return;
     }
     PyObject *saved = PyErr_GetRaisedException();
-    PyObject *events = monitoring_attr("events");
+    PyObject *events = mt_monitoring_attr("events");
     PyObject *bit = events ? PyObject_GetAttrString(events, "LINE") : NULL;
     Py_XDECREF(events);
     t->line_bit = bit ? PyLong_AsLong(bit) : -1;

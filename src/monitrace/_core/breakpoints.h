@@ -65,10 +65,4 @@ void mt_targets_clear(MtTracer *tr);
 void mt_targets_free(MtTracer *tr);
 int mt_targets_traverse(MtTracer *tr, visitproc visit, void *arg);
 
-/* Change the local events of `code` for `tool`: add `on`, remove `off`,
- * keeping every other bit (other features' events: lines=True's LINE,
- * watch='s INSTRUCTION). Runs sys.monitoring's Python-level functions;
- * -1 with an exception set on failure. */
-int mt_local_events_change(int tool, PyObject *code, long on, long off);
-
 #endif /* MT_BREAKPOINTS_H */

@@ -550,23 +550,6 @@ mt_eventlog_code_seen(MtTracer *tr, MtRecord *rec)
     }
 }
 
-static PyObject *
-monitoring_attr(const char *name)
-{
-    PyObject *sys = PyImport_ImportModule("sys");
-    if (sys == NULL) {
-        return NULL;
-    }
-    PyObject *mon = PyObject_GetAttrString(sys, "monitoring");
-    Py_DECREF(sys);
-    if (mon == NULL) {
-        return NULL;
-    }
-    PyObject *attr = PyObject_GetAttrString(mon, name);
-    Py_DECREF(mon);
-    return attr;
-}
-
 void
 mt_eventlog_start(MtTracer *tr)
 {
@@ -596,12 +579,12 @@ mt_eventlog_start(MtTracer *tr)
         return;
     }
     PyObject *saved = PyErr_GetRaisedException();
-    PyObject *events = monitoring_attr("events");
+    PyObject *events = mt_monitoring_attr("events");
     PyObject *bit = events ? PyObject_GetAttrString(events, "LINE") : NULL;
     Py_XDECREF(events);
     log->line_bit = bit ? PyLong_AsLong(bit) : -1;
     Py_XDECREF(bit);
-    Py_XSETREF(log->set_local, monitoring_attr("set_local_events"));
+    Py_XSETREF(log->set_local, mt_monitoring_attr("set_local_events"));
     if (log->set_local == NULL || log->line_bit < 0) {
         Py_CLEAR(log->set_local);
         mt_tracer_fail(tr, MT_ERR_INTERNAL, "line events");

@@ -31,6 +31,52 @@ get_monitoring(void)
     return mon;
 }
 
+/* ---- sys.monitoring's attributes, local events ----------------------- */
+
+PyObject *
+mt_monitoring_attr(const char *name)
+{
+    PyObject *mon = get_monitoring();
+    PyObject *attr = mon != NULL ? PyObject_GetAttrString(mon, name) : NULL;
+    Py_XDECREF(mon);
+    return attr;
+}
+
+int
+mt_local_events_change(int tool, PyObject *code, long on, long off)
+{
+    PyObject *get_local = mt_monitoring_attr("get_local_events");
+    PyObject *set_local =
+        get_local != NULL ? mt_monitoring_attr("set_local_events") : NULL;
+    PyObject *cur = NULL, *res = NULL;
+    int rc = -1;
+    if (set_local == NULL) {
+        goto done;
+    }
+    cur = PyObject_CallFunction(get_local, "iO", tool, code);
+    if (cur == NULL) {
+        goto done;
+    }
+    long bits = PyLong_AsLong(cur);
+    if (bits == -1 && PyErr_Occurred()) {
+        goto done;
+    }
+    long want = (bits | on) & ~off;
+    if (want != bits) {
+        res = PyObject_CallFunction(set_local, "iOl", tool, code, want);
+        if (res == NULL) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(res);
+    Py_XDECREF(cur);
+    Py_XDECREF(set_local);
+    Py_XDECREF(get_local);
+    return rc;
+}
+
 /* The name holding `tool`, or None; NULL on error. */
 static PyObject *
 tool_holder(PyObject *mon, int tool)

@@ -32,6 +32,16 @@ typedef struct {
 
 extern const MtEventSpec mt_event_specs[MT_EV_COUNT];
 
+/* sys.monitoring.<name>: a new reference, or NULL with an exception set. */
+PyObject *mt_monitoring_attr(const char *name);
+
+/* Switch `on` bits on and `off` bits off among `code`'s local events for
+ * `tool`, leaving the other bits as they are: every feature that turns
+ * local events on (lines=True, breakpoints and the error snooper, watch=)
+ * goes through here, so each sees the union. 0, or -1 with an exception
+ * set. */
+int mt_local_events_change(int tool, PyObject *code, long on, long off);
+
 /* Take a tool id (`requested`, or the first free of 3 and 4 when it is -1),
  * register the callbacks and enable the events. On failure nothing stays
  * registered and an exception is set. */

@@ -1,8 +1,8 @@
 /* Statement snapshots of watched code (see watch.h). */
 #include "watch.h"
-#include "breakpoints.h" /* mt_local_events_change */
 #include "eventlog.h"
 #include "guard.h"
+#include "monitor.h"
 #include "records.h"
 #include "sigdefer.h"
 #include "snippets.h"
@@ -760,17 +760,6 @@ mt_watch_instruction(MtTracer *tr, PyObject *const *args)
 
 /* ---- lifetime ----------------------------------------------------------- */
 
-static PyObject *
-monitoring_attr(const char *name)
-{
-    PyObject *sys = PyImport_ImportModule("sys");
-    PyObject *mon = sys ? PyObject_GetAttrString(sys, "monitoring") : NULL;
-    Py_XDECREF(sys);
-    PyObject *attr = mon ? PyObject_GetAttrString(mon, name) : NULL;
-    Py_XDECREF(mon);
-    return attr;
-}
-
 void
 mt_watch_start(MtTracer *tr)
 {
@@ -779,14 +768,14 @@ mt_watch_start(MtTracer *tr)
         return;
     }
     PyObject *saved = PyErr_GetRaisedException();
-    PyObject *events = monitoring_attr("events");
+    PyObject *events = mt_monitoring_attr("events");
     PyObject *bit =
         events ? PyObject_GetAttrString(events, "INSTRUCTION") : NULL;
     w->instruction_bit = bit ? PyLong_AsLong(bit) : -1;
     Py_XDECREF(bit);
     Py_XDECREF(events);
-    Py_XSETREF(w->get_local, monitoring_attr("get_local_events"));
-    Py_XSETREF(w->set_local, monitoring_attr("set_local_events"));
+    Py_XSETREF(w->get_local, mt_monitoring_attr("get_local_events"));
+    Py_XSETREF(w->set_local, mt_monitoring_attr("set_local_events"));
     if (w->get_local == NULL || w->set_local == NULL
         || w->instruction_bit <= 0) {
         Py_CLEAR(w->get_local);
