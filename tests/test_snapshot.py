@@ -406,6 +406,14 @@ def test_a_watch_spec_that_matches_nothing_is_said():
         with monitrace.trace(watch="function:loops") as s:
             T.loops(2)
     assert len(s.snapshots()) == 1
+    # Watching alone (profile=False): the watch spec is still checked, and
+    # the include= spec, which such a session never asks, is not reported.
+    with pytest.warns(monitrace.UnmatchedSpecWarning) as caught:
+        with monitrace.trace(watch="loops", include=["nothing_here"], profile=False):
+            T.loops(2)
+    assert [str(w.message).split(" matched")[0] for w in caught] == [
+        "monitrace: watch spec 'loops'"
+    ]
 
 
 def test_watch_alone_with_profile_false_pays_only_in_the_watched_function():

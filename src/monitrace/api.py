@@ -232,14 +232,17 @@ class Session:
         self._report_dropped()
         if self._targets is not None:
             self._targets.report()
-        if self._warn_unmatched and (self._options.profile or self._options.on_error):
+        if self._warn_unmatched:
             self._report_unmatched()
 
     def unmatched_specs(self, labels: dict[str, str] | None = None) -> list[str]:
         """One line for each include=/within=/watch= spec that has matched no
         function so far (the warning ``stop()`` gives once per spec);
         `labels` renames the options (``{"include": "--include"}``)."""
-        pairs = self._filter.unmatched()
+        # profile=False asks the filter nothing (but for the error snooper):
+        # its specs cannot have matched, and saying so would be noise.
+        options = self._options
+        pairs = self._filter.unmatched() if options.profile or options.on_error else []
         if self._watcher is not None:
             pairs += [("watch", spec) for spec in self._watcher.unmatched()]
         lines = [filters.unmatched_line(option, spec, labels) for option, spec in pairs]

@@ -25,7 +25,7 @@ import sys
 from typing import Any
 
 from . import runs
-from .runs import ENV, REPORT, output_path  # noqa: F401 (REPORT: part of this module's API)
+from .runs import ENV, output_path
 
 
 _LIST_KEYS = ("include", "exclude", "within", "exclude_within", "watch", "threads")
@@ -208,7 +208,8 @@ def plan_output(config: Config) -> tuple[str, str] | None:
     """Where and how this process writes at exit, checked now: the
     ``output=`` template made absolute (a relative one is taken from the
     directory the program starts in, whatever it changes to later) and
-    the format (REPORT for the text report, else a Session.save format;
+    the format (``exporters.output.REPORT`` for the text report, else a
+    Session.save format;
     see :func:`monitrace.exporters.output.choose_format`). None for the
     report on stderr. A ValueError naming ``output=`` when the format is
     unknown or does not fit, or the file cannot be written."""

@@ -15,8 +15,6 @@ from typing import Any
 
 #: The environment variable that starts whole-program tracing.
 ENV = "MONITRACE"
-#: The format name of the text report (``output=x.txt``, ``report``).
-REPORT = "report"  # the same as exporters.output.REPORT, without importing it early
 
 
 def output_path(template: str, pid: int | None = None) -> str:
