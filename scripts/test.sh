@@ -53,7 +53,11 @@ chroot_job() { # chroot_job X.Y
         echo "=== !!! Python $1 NOT TESTED: no sid chroot (${why//$'\n'/; })"
         return 0
     fi
-    if ! scripts/sid-chroot.sh versions | grep -qx "$1"; then
+    # Read the whole list first: `grep -q` leaving a pipe early would
+    # SIGPIPE the writer, and pipefail would call that "no python".
+    local have
+    have=$(scripts/sid-chroot.sh versions)
+    if ! grep -qx "$1" <<<"$have"; then
         echo "=== !!! Python $1 NOT TESTED: the sid chroot has no python$1"
         return 0
     fi
