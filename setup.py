@@ -58,8 +58,8 @@ setup(
     ext_modules=[
         Extension(
             "monitrace._core",
-            sources=sorted(glob("src/monitrace/_core/*.c")),
-            depends=sorted(glob("src/monitrace/_core/*.h")),
+            sources=sorted(glob("src/ccore/*.c")),
+            depends=sorted(glob("src/ccore/*.h")),
             extra_compile_args=extra_compile_args,
             extra_link_args=extra_link_args,
         )

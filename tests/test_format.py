@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCES = sorted(glob.glob(os.path.join(ROOT, "src", "monitrace", "_core", "*.[ch]")))
+SOURCES = sorted(glob.glob(os.path.join(ROOT, "src", "ccore", "*.[ch]")))
 
 
 def test_c_sources_are_clang_formatted():

@@ -13,15 +13,19 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO, TypeVar
 
-from . import _core, filters, recording, watch
+from . import filters, recording, watch
 from .assertions import CallCount, called_message, check_known, not_called_message
 from .diff import DiffRow, diff
 from .events import Event, LogReader, RecordInfo, RecordLimitWarning
-from .model import check_core
+from .model import check_core, core_import_error
 from .names import resolve
 from .options import Options, options_from
 from .report import FunctionStats, build_stats, render_table
 
+try:
+    from . import _core
+except ImportError as exc:
+    raise core_import_error(exc) from None
 check_core(_core)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,6 +1,6 @@
 """Breakpoints with actions, and the error snooper (``on_error="errors"``).
 
-The C core (``_core/breakpoints.c``) asks :meth:`Targets.plan` once per code
+The C core (``src/ccore/breakpoints.c``) asks :meth:`Targets.plan` once per code
 object which of its lines hold a breakpoint; only those code objects get LINE
 events, and only breakpoint lines keep them. A condition is compiled once per
 code object into a function of the frame's variables it names, which the core

@@ -5,7 +5,7 @@ The C core caches each answer on the code object, and code left out
 answers ``sys.monitoring.DISABLE``: after its first call it costs nothing.
 So every decision here is made from static facts only (module, names,
 file, stdlib or site-packages), never from the call's context; the
-dynamic filters (depth, within, threads) live in ``_core/scope.c``.
+dynamic filters (depth, within, threads) live in ``src/ccore/scope.c``.
 """
 
 from __future__ import annotations

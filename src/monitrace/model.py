@@ -50,21 +50,26 @@ CALLS: Final = frozenset({Kind.CALL, Kind.C_CALL})
 EXITS: Final = frozenset({Kind.RETURN, Kind.RAISE, Kind.YIELD, Kind.C_RETURN, Kind.C_RAISE})
 
 
+def core_import_error(exc: ImportError) -> ImportError:
+    """What to raise when ``from . import _core`` failed with `exc`: on an
+    unbuilt source tree (no extension beside the package), an error that
+    says so, rather than a confusing one later; else `exc` itself."""
+    import importlib.util
+
+    if importlib.util.find_spec("monitrace._core") is not None:
+        return exc
+    where = os.path.dirname(os.path.abspath(__file__))
+    return ImportError(
+        "monitrace._core, the C extension, is not built: Python found the "
+        f"package in {where} without it. Install monitrace (pip install ., "
+        "or `make dev` for an editable install) rather than importing it from "
+        "an unbuilt source tree."
+    )
+
+
 def check_core(core: Any) -> None:
     """Fail loudly when the C core numbers event kinds differently from
-    :class:`Kind` (a core built from other sources than this package), or
-    when there is no compiled core at all."""
-    if hasattr(core, "__path__") and not hasattr(core, "EVENT_KINDS"):
-        # An unbuilt source tree: the folder of the C sources, named like
-        # the module, imports as an empty namespace package (an extension
-        # module has no __path__).
-        where = ", ".join(core.__path__)
-        raise ImportError(
-            "monitrace._core, the C extension, is not built: Python found only "
-            f"the folder of its C sources ({where}). Install monitrace (pip install ., "
-            "or `make dev` for an editable install) rather than importing it from "
-            "an unbuilt source tree."
-        )
+    :class:`Kind` (a core built from other sources than this package)."""
     theirs = tuple(getattr(core, "EVENT_KINDS", ()))
     if theirs != KIND_NAMES:
         raise ImportError(

@@ -6,7 +6,7 @@ live while the program runs.
         Returning bar-> 20
     Returning foo-> 10
 
-The text is made in C (``_core/treefmt.c``), for the live tree as events
+The text is made in C (``src/ccore/treefmt.c``), for the live tree as events
 happen and for ``Session.tree()`` by replaying the log. This module keeps
 the policy: the style, colours on or off, which code is hidden, and the
 names the formatter prints, asked for once per function (never per event).
@@ -117,7 +117,7 @@ def spec(
     prefix: bool | None,
     min_ns: int = 0,
 ) -> dict[str, Any]:
-    """The C formatter's configuration (see _core/treefmt.h)."""
+    """The C formatter's configuration (see src/ccore/treefmt.h)."""
     return {
         "namer": namer,
         "source_line": source_line,

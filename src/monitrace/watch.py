@@ -21,8 +21,14 @@ import textwrap
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import _core, filters
+from . import filters
 from .filters import Spec
+from .model import core_import_error
+
+try:
+    from . import _core
+except ImportError as exc:
+    raise core_import_error(exc) from None
 
 #: Verdict bit the C core reads as "watch this code object" (records.h).
 WATCH = 8

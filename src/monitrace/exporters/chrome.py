@@ -107,7 +107,7 @@ def write(source: Source, out: IO[str]) -> None:
 
 def write_log(source: Source, out: IO[str], tracer: Any, min_ns: int = 0) -> None:
     """write() for a session's own recorded events, streamed by the C
-    writer (_core/chrome.c) from its event log: the same document.
+    writer (src/ccore/chrome.c) from its event log: the same document.
     Activations shorter than `min_ns` are left out (min_duration=)."""
     info = tracer.log_info()
     table = NameTable(info["records"])

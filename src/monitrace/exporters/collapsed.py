@@ -61,7 +61,7 @@ def write(source: Source, out: IO[str]) -> None:
 
 def write_log(source: Source, out: IO[str], tracer: Any, min_ns: int = 0) -> None:
     """write() for a session's own recorded events, aggregated and
-    written by the C writer (_core/folded.c) from its event log.
+    written by the C writer (src/ccore/folded.c) from its event log.
     Activations shorter than `min_ns` are left out (min_duration=)."""
     table = NameTable(tracer.log_info()["records"])
     names = [_frame(table[i].full_name) for i in range(len(table))]
