@@ -101,3 +101,111 @@ def test_the_check_sees_a_new_file(tmp_path):
     assert dropped in rows and dropped in files_under_src()
     shorter = "\n".join(line for line in text.splitlines() if f"`{dropped}`" not in line)
     assert files_under_src() - set(layout_rows(shorter)) == {dropped}
+
+
+# ---- the C layers --------------------------------------------------------
+
+CCORE = os.path.join(ROOT, "src", "ccore")
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"/]+)\.h"', re.M)
+LAYER_ROW = re.compile(r"^\|\s*(\w+)\s*\|\s*((?:`\w+`(?:,\s*)?)+)\s*\|")
+
+
+def c_layers(text):
+    """[(layer, [module, ...]), ...] from the "## C layers" table, in order."""
+    match = re.search(r"^## C layers\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, "docs/internals.md has no '## C layers' section"
+    layers = []
+    for line in match.group(1).splitlines():
+        m = LAYER_ROW.match(line)
+        if m:
+            layers.append((m.group(1), re.findall(r"`(\w+)`", m.group(2))))
+    return layers
+
+
+def include_graph(folder):
+    """{module: {modules its .c and .h include}}: a module is a .c file and
+    its .h taken together; system and CPython headers are left out."""
+    graph = {}
+    for name in sorted(os.listdir(folder)):
+        stem, ext = os.path.splitext(name)
+        if ext not in (".c", ".h"):
+            continue
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            found = set(INCLUDE.findall(f.read()))
+        graph.setdefault(stem, set()).update(found - {stem})
+    return graph
+
+
+def cycle(graph):
+    """One circle of includes as a list of modules, or None."""
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state:
+                found = visit(nxt, path + [nxt])
+                if found:
+                    return found
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node, [node])
+            if found:
+                return found
+    return None
+
+
+def layer_violations(graph, layers):
+    """Includes that point at a later layer, or at a module no layer lists."""
+    rank = {m: i for i, (_, mods) in enumerate(layers) for m in mods}
+    bad = []
+    for mod, deps in sorted(graph.items()):
+        for dep in sorted(deps):
+            if dep in graph and rank.get(dep, len(layers)) > rank.get(mod, -1):
+                bad.append(f"{mod} includes {dep}")
+    return bad
+
+
+def test_every_c_module_has_one_layer():
+    with open(INTERNALS, encoding="utf-8") as f:
+        layers = c_layers(f.read())
+    listed = [m for _, mods in layers for m in mods]
+    assert len(listed) == len(set(listed)), "a module is listed in two layers"
+    assert sorted(listed) == sorted(include_graph(CCORE))
+
+
+def test_c_includes_point_down_the_layers():
+    with open(INTERNALS, encoding="utf-8") as f:
+        layers = c_layers(f.read())
+    graph = include_graph(CCORE)
+    assert cycle(graph) is None, f"the C modules include each other in a circle: {cycle(graph)}"
+    assert layer_violations(graph, layers) == []
+
+
+def test_storage_does_not_need_the_session():
+    # Records, edges and the event log are plain C: the session state
+    # (session.h) and the tracer type are above them.
+    graph = include_graph(CCORE)
+    for mod in ("records", "edges", "eventlog", "failure", "walk", "treefmt"):
+        assert not graph[mod] & {"session", "tracer", "guard", "threadstate"}, mod
+
+
+def test_the_include_checks_see_a_circle_and_an_upward_include(tmp_path):
+    (tmp_path / "a.h").write_text('#include "b.h"\n')
+    (tmp_path / "a.c").write_text('#include "a.h"\n')
+    (tmp_path / "b.c").write_text('#include "b.h"\n#include "c.h"\n')
+    (tmp_path / "b.h").write_text("")
+    (tmp_path / "c.h").write_text('#include "a.h"\n#include <Python.h>\n')
+    graph = include_graph(tmp_path)
+    assert graph == {"a": {"b"}, "b": {"c"}, "c": {"a"}}
+    assert cycle(graph) == ["a", "b", "c", "a"]
+    (tmp_path / "c.h").write_text("")
+    graph = include_graph(tmp_path)
+    assert cycle(graph) is None
+    assert layer_violations(graph, [("low", ["a"]), ("high", ["b", "c"])]) == ["a includes b"]
+    assert layer_violations(graph, [("low", ["c"]), ("mid", ["b"]), ("high", ["a"])]) == []

@@ -2,10 +2,10 @@
  * breakpoints.h). */
 #include "breakpoints.h"
 #include "guard.h"
-#include "monitor.h"
+#include "monitoring.h"
 #include "records.h"
 #include "sigdefer.h"
-#include "tracer.h"
+#include "session.h"
 
 #include <stdlib.h>
 
@@ -64,7 +64,7 @@ target_rec(MtTracer *tr, const MtRecord *rec)
         }
         MtTargetRec *recs = PyMem_Realloc(t->recs, n * sizeof(*recs));
         if (recs == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "breakpoint tables");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "breakpoint tables");
             return NULL;
         }
         memset(recs + t->nrecs, 0, (n - t->nrecs) * sizeof(*recs));
@@ -129,7 +129,7 @@ sync_local(MtTracer *tr, MtRecord *rec, int on)
                                     tg->local_on & ~want);
     tr->in_callback--;
     if (rc < 0) {
-        mt_tracer_fail(tr, MT_ERR_INTERNAL, "set_local_events");
+        mt_fail(&tr->failures, MT_ERR_INTERNAL, "set_local_events");
     }
     else {
         tg->local_on = want;
@@ -246,7 +246,7 @@ mt_targets_code_seen(MtTracer *tr, MtRecord *rec)
             return -1;
         }
         if (failed) {
-            mt_tracer_fail(tr, MT_ERR_FILTER, "breakpoint planner");
+            mt_fail(&tr->failures, MT_ERR_FILTER, "breakpoint planner");
         }
         MtTargetRec *tg = bc != NULL ? target_rec(tr, rec) : NULL;
         if (tg != NULL) {
@@ -530,7 +530,7 @@ mt_targets_unwind(MtTracer *tr, MtRecord *rec, PyObject *const *args)
     }
     PyObject *saved = PyErr_GetRaisedException();
     if (lines == NULL) {
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "error lines");
+        mt_fail(&tr->failures, MT_ERR_NOMEM, "error lines");
         PyErr_SetRaisedException(saved);
         return MT_TARGET_WANTED;
     }
@@ -555,7 +555,7 @@ mt_targets_unwind(MtTracer *tr, MtRecord *rec, PyObject *const *args)
         return MT_TARGET_GONE;
     }
     if (res == NULL) {
-        mt_tracer_fail(tr, MT_ERR_FILTER, "error snooper");
+        mt_fail(&tr->failures, MT_ERR_FILTER, "error snooper");
     }
     PyErr_SetRaisedException(saved);
     mt_guard_redeliver(interrupted);
@@ -595,7 +595,7 @@ mt_targets_set(PyObject *self, PyObject *args, PyObject *kwargs)
                                      &planner, &fire, &on_error)) {
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "set_targets", 1) < 0
+    if (mt_guard_refuse(tr, "set_targets", 1) < 0
         || check_callable(planner, "planner") < 0
         || check_callable(fire, "fire") < 0
         || check_callable(on_error, "on_error") < 0) {
@@ -637,7 +637,7 @@ mt_targets_start(MtTracer *tr)
     t->line_bit = bit ? PyLong_AsLong(bit) : -1;
     Py_XDECREF(bit);
     if (t->line_bit < 0) {
-        mt_tracer_fail(tr, MT_ERR_INTERNAL, "local events");
+        mt_fail(&tr->failures, MT_ERR_INTERNAL, "local events");
     }
     else {
         t->started = 1;

@@ -6,6 +6,8 @@
  * DISABLE is returned only from events that accept it (PY_START, PY_RESUME,
  * PY_RETURN, PY_YIELD) and only for code the filter excluded. */
 #include "callbacks.h"
+#include "discover.h"
+#include "recorder.h"
 #include "breakpoints.h"
 #include "clock.h"
 #include "eventlog.h"
@@ -13,7 +15,7 @@
 #include "records.h"
 #include "scope.h"
 #include "threadstate.h"
-#include "tracer.h"
+#include "session.h"
 #include "watch.h"
 
 typedef struct {
@@ -34,7 +36,7 @@ code_record(MtTracer *tr, PyObject *code)
             return rec;
         }
     }
-    return mt_records_code_slow(tr, code);
+    return mt_discover_code(tr, code);
 }
 
 #define RETURN_DISABLE(tr) return Py_NewRef((tr)->disable)
@@ -99,7 +101,7 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
                  && mt_eventlog_enter_lean(&tr->log, ts, rec,
                                            ev == MT_EV_PY_RESUME, args[0],
                                            now, depth0))) {
-            mt_eventlog_enter(tr, ts, rec, ev, args, now, depth0);
+            mt_recorder_enter(tr, ts, rec, ev, args, now, depth0);
         }
     }
     Py_RETURN_NONE;
@@ -144,7 +146,7 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
                  && mt_eventlog_leave_lean(&tr->log, ts, rec,
                                            ev == MT_EV_PY_YIELD, now,
                                            depth0))) {
-            mt_eventlog_leave(tr, ts, rec, ev, args, now, depth0);
+            mt_recorder_leave(tr, ts, rec, ev, args, now, depth0);
         }
     }
     Py_RETURN_NONE;
@@ -206,7 +208,7 @@ c_record(MtTracer *tr, PyObject *callable, const PyMethodDef *def,
     if (MT_LIKELY(rec != NULL)) {
         return rec;
     }
-    return mt_records_cfunc_slow(tr, callable, def, cls);
+    return mt_discover_cfunc(tr, callable, def, cls);
 }
 
 /* CALL fires for every call site, Python callees included; only C
@@ -250,7 +252,7 @@ mt_on_call(PyObject *self, PyObject *const *args, size_t nargsf,
         size_t depth0 = ts->depth;
         mt_thread_enter(tr, ts, rec, now, 1);
         if (MT_UNLIKELY(tr->log.enabled)) {
-            mt_eventlog_enter(tr, ts, rec, MT_EV_CALL, args, now, depth0);
+            mt_recorder_enter(tr, ts, rec, MT_EV_CALL, args, now, depth0);
         }
     }
     Py_RETURN_NONE;
@@ -279,7 +281,7 @@ c_leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev)
         size_t depth0 = ts->depth;
         mt_thread_exit(tr, ts, def, now, 0);
         if (MT_UNLIKELY(tr->log.enabled)) {
-            mt_eventlog_leave(tr, ts, rec, ev, args, now, depth0);
+            mt_recorder_leave(tr, ts, rec, ev, args, now, depth0);
         }
     }
     Py_RETURN_NONE;
@@ -339,7 +341,7 @@ mt_on_line(PyObject *self, PyObject *const *args, size_t nargsf,
     if (!counted) {
         RETURN_DISABLE(tr);
     }
-    return mt_eventlog_line(tr, rec, args, now);
+    return mt_recorder_line(tr, rec, args, now);
 }
 
 /* INSTRUCTION is enabled only on watched code (set_local_events,

@@ -4,23 +4,7 @@
 #include "eventlog.h"
 #include "records.h"
 #include "sigdefer.h"
-#include "tracer.h"
-
-#include <signal.h>
-
-/* Drop the exception raised by Python code we ran (a repr, the live
- * printer). A KeyboardInterrupt is not ours to swallow: re-arm it so the
- * program sees it at its next check. */
-void
-mt_capture_discard_error(void)
-{
-    PyObject *exc = PyErr_GetRaisedException();
-    if (exc != NULL
-        && PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
-        PyErr_SetInterruptEx(SIGINT);
-    }
-    Py_XDECREF(exc);
-}
+#include "session.h"
 
 /* repr(obj), with signals held back while it runs (sigdefer.h). */
 static PyObject *
@@ -45,7 +29,7 @@ mt_capture_repr(PyObject *obj, Py_ssize_t limit)
         text = PyUnicode_FromFormat("<%s object; repr raised %s>",
                                     Py_TYPE(obj)->tp_name, exc_name);
         PyErr_SetRaisedException(exc);
-        mt_capture_discard_error();
+        mt_sigdefer_discard_error();
         if (text == NULL) {
             PyErr_Clear();
             return NULL;
@@ -78,7 +62,7 @@ mt_capture_repr(PyObject *obj, Py_ssize_t limit)
 static PyObject *
 arg_names(MtTracer *tr, MtRecord *rec)
 {
-    MtLogRecInfo *info = mt_eventlog_rec_info(tr, rec);
+    MtLogRecInfo *info = mt_eventlog_rec_info(&tr->log, &tr->failures, rec);
     if (info == NULL) {
         return NULL;
     }
@@ -146,7 +130,7 @@ mt_capture_args(MtTracer *tr, MtRecord *rec, PyFrameObject *frame)
         PyObject *value = PyFrame_GetVar(frame, name);
         PyObject *text;
         if (value == NULL) {
-            mt_capture_discard_error();
+            mt_sigdefer_discard_error();
             text = PyUnicode_FromString("<unbound>");
         }
         else {

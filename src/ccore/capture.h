@@ -10,10 +10,6 @@
 
 #include "common.h"
 
-/* Drop the exception raised by Python code we ran (a repr, the live
- * printer). A KeyboardInterrupt is re-armed for the program. */
-void mt_capture_discard_error(void);
-
 /* repr(obj) cut to `limit` characters (0: no cut); a repr that raises
  * gives a placeholder naming the exception. A new reference, or NULL with
  * no exception set when memory ran out. */

@@ -2,7 +2,8 @@
 #include "chrome.h"
 #include "clock.h"
 #include "eventlog.h"
-#include "tracer.h"
+#include "guard.h"
+#include "session.h"
 #include "walk.h"
 
 static const char HEX[] = "0123456789abcdef";
@@ -600,7 +601,7 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
                           &pid, &min_ns)) {
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "log_write_chrome", 0) < 0) {
+    if (mt_guard_refuse(tr, "log_write_chrome", 0) < 0) {
         return NULL;
     }
     double scale = mt_clock_ns_per_tick(tr->clock);

@@ -17,6 +17,7 @@
 #define MT_EDGES_H
 
 #include "common.h"
+#include "failure.h"
 
 typedef struct {
     Py_ssize_t caller;        /* record index of the calling function */
@@ -34,7 +35,7 @@ typedef struct {
     size_t used;
 } MtEdgeTable;
 
-MtEdge *mt_edges_find_slow(MtTracer *tr, MtEdgeTable *t, Py_ssize_t caller,
+MtEdge *mt_edges_find_slow(MtFailures *fail, MtEdgeTable *t, Py_ssize_t caller,
                            Py_ssize_t callee);
 
 static inline size_t
@@ -49,7 +50,7 @@ mt_edges_hash(Py_ssize_t caller, Py_ssize_t callee)
  * frame with nothing traced below it: no edge, NULL. NULL also when memory
  * ran out (the tracer's error flag says so). */
 static inline MtEdge *
-mt_edges_enter(MtTracer *tr, MtEdgeTable *t, Py_ssize_t caller,
+mt_edges_enter(MtFailures *fail, MtEdgeTable *t, Py_ssize_t caller,
                Py_ssize_t callee, int is_call)
 {
     if (caller < 0) {
@@ -64,7 +65,7 @@ mt_edges_enter(MtTracer *tr, MtEdgeTable *t, Py_ssize_t caller,
         }
     }
     if (MT_UNLIKELY(e == NULL)) {
-        e = mt_edges_find_slow(tr, t, caller, callee);
+        e = mt_edges_find_slow(fail, t, caller, callee);
         if (e == NULL) {
             return NULL;
         }

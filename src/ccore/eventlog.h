@@ -21,7 +21,8 @@
 
 #include "common.h"
 #include "callsite.h"
-#include "monitor.h"
+#include "failure.h"
+#include "monitoring.h"
 
 /* Event kinds as stored and as exposed to Python (events.py). */
 typedef enum {
@@ -174,24 +175,6 @@ mt_eventlog_live(const MtEventLog *log)
     return (log->live != NULL || log->tree != NULL) && !log->live_broken;
 }
 
-/* Hooks, called from callbacks.c only when log.enabled. `depth0` is the
- * thread's stack depth before the stack was updated for this event; the
- * log checks from it whether the stack really changed. */
-void mt_eventlog_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
-                       MtEvent ev, PyObject *const *args, uint64_t now,
-                       size_t depth0);
-void mt_eventlog_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
-                       MtEvent ev, PyObject *const *args, uint64_t now,
-                       size_t depth0);
-
-/* The work of the LINE callback (callbacks.c checks its arguments and
- * finds the record); returns None or DISABLE as a new reference. */
-/* A watched statement finished (watch.c): a LINE event at `line` whose
- * note (MT_NOTE_RETVAL) is `text`, the statement and the variables it
- * changed (an owned str, consumed). Runs Python code (the live tree): 0
- * when the tracer went away meanwhile (touch it no more), else 1. */
-int mt_eventlog_statement(MtTracer *tr, MtRecord *rec, int32_t line,
-                          PyObject *text);
 /* Whether an event now would be stored or shown. */
 static inline int
 mt_eventlog_wants(const MtEventLog *log)
@@ -200,26 +183,30 @@ mt_eventlog_wants(const MtEventLog *log)
            && (mt_eventlog_live(log)
                || (log->record && log->count < log->limit));
 }
-PyObject *mt_eventlog_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
-                           uint64_t now);
 
+/* Store `e`: its sequence number, or -1 when it was dropped (not
+ * recording, the limit reached, or memory ran out: counted as dropped). */
+int64_t mt_eventlog_append(MtEventLog *log, MtFailures *fail,
+                           const MtLogEvent *e);
+/* Attach `obj` (a new reference, stolen; NULL is ignored) to event `seq`
+ * (-1: a dropped event, whose note is released). */
+void mt_eventlog_add_note(MtEventLog *log, MtFailures *fail, int64_t seq,
+                          uint32_t what, PyObject *obj);
+/* Release an event's notes (owned references) when it is not kept. */
+void mt_eventlog_drop_notes(PyObject **notes);
+/* Note which activation event `seq` (kept) enters, and the task that
+ * runs it (`task`: a new reference, stolen, or NULL: `fallback`). */
+void mt_eventlog_add_activation(MtEventLog *log, MtFailures *fail,
+                                uint64_t seq, uint32_t activation,
+                                PyObject *task, int32_t fallback);
 /* The log's extras for `rec`, grown on demand; NULL (a failure noted)
  * when memory ran out. */
-MtLogRecInfo *mt_eventlog_rec_info(MtTracer *tr, const MtRecord *rec);
+MtLogRecInfo *mt_eventlog_rec_info(MtEventLog *log, MtFailures *fail,
+                                   const MtRecord *rec);
 
-/* A traced code object seen for the first time (records.c). */
-void mt_eventlog_code_seen(MtTracer *tr, MtRecord *rec);
-/* After the callbacks are registered: enable LINE on known code. */
-void mt_eventlog_start(MtTracer *tr);
 /* Forget the events and line hits, keeping what is known per record
  * (Tracer.reset(): the records stay). */
 void mt_eventlog_reset(MtEventLog *log);
-/* Before the tool id is given back: clear every local event we set, and
- * write out what the live tree still holds. */
-void mt_eventlog_stop(MtTracer *tr);
-/* In a forked child: forget the live tree's buffered text (the parent
- * writes it). */
-void mt_eventlog_forked(MtEventLog *log);
 /* Forget the recorded data (configuration stays). */
 void mt_eventlog_clear(MtEventLog *log);
 /* Release everything, configuration included. */

@@ -4,7 +4,7 @@
  * calls and prologues cost about as much as storing the event, so the
  * common case (a Python call, resume, return or yield with nothing to
  * capture) is stored right here and everything else goes to
- * mt_eventlog_enter/leave. */
+ * mt_recorder_enter/leave. */
 #ifndef MT_EVENTLOG_LEAN_H
 #define MT_EVENTLOG_LEAN_H
 

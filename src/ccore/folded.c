@@ -4,7 +4,8 @@
 #include "clock.h"
 #include "eventlog.h"
 #include "outbuf.h"
-#include "tracer.h"
+#include "guard.h"
+#include "session.h"
 #include "walk.h"
 
 #define ROOT 0u
@@ -238,7 +239,7 @@ mt_folded_write_method(PyObject *self, PyObject *args)
                           &PyList_Type, &names, &min_ns)) {
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "log_write_collapsed", 0) < 0) {
+    if (mt_guard_refuse(tr, "log_write_collapsed", 0) < 0) {
         return NULL;
     }
     Trie t = {0};

@@ -22,7 +22,7 @@
 #define MT_GUARD_H
 
 #include "common.h"
-#include "tracer.h"
+#include "session.h"
 
 /* True when the calling thread is itself inside Python code that one of
  * `tr`'s callbacks runs: control methods refuse to run then. Other threads
@@ -72,5 +72,12 @@ mt_guard_redeliver(int interrupted)
         PyErr_SetInterrupt();
     }
 }
+
+/* Refuse a control method `what` called from Python code that one of
+ * this tracer's callbacks runs on this thread (a filter, a repr; other
+ * threads may be inside such code meanwhile: the slow paths cope, see
+ * guard.h), or, with `when_running`, while the tracer runs. -1 with a
+ * RuntimeError set, else 0. */
+int mt_guard_refuse(MtTracer *tr, const char *what, int when_running);
 
 #endif /* MT_GUARD_H */

@@ -12,7 +12,7 @@
 #include "sigdefer.h"
 #include "snapshot.h"
 #include "threadstate.h"
-#include "tracer.h"
+#include "session.h"
 #include "treefmt.h"
 
 static PyObject *
@@ -72,11 +72,11 @@ mt_logview_deliver(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
 error:
     if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
         /* Re-armed for the program; keep printing. */
-        mt_capture_discard_error();
+        mt_sigdefer_discard_error();
     }
     else {
         log->live_broken = 1;
-        mt_tracer_fail(tr, MT_ERR_INTERNAL, "live output");
+        mt_fail(&tr->failures, MT_ERR_INTERNAL, "live output");
     }
     Py_XDECREF(tuple);
     Py_XDECREF(ident);
@@ -94,7 +94,7 @@ tree_failed(MtTracer *tr, MtOutBuf *out)
         }
     }
     tr->log.live_broken = 1;
-    mt_tracer_fail(tr, MT_ERR_INTERNAL, "live output");
+    mt_fail(&tr->failures, MT_ERR_INTERNAL, "live output");
 }
 
 void
@@ -119,7 +119,7 @@ mt_logview_tree(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
     }
     if (rc < 0) {
         if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
-            mt_capture_discard_error(); /* re-armed for the program */
+            mt_sigdefer_discard_error(); /* re-armed for the program */
         }
         else if (tr->serial == serial && log->tree == capsule) {
             tree_failed(tr, NULL);
@@ -213,7 +213,7 @@ mt_logview_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
             return NULL;
         }
     }
-    if (mt_tracer_refuse(tr, "log_configure", 1) < 0) {
+    if (mt_guard_refuse(tr, "log_configure", 1) < 0) {
         return NULL;
     }
     if (live != Py_None && !PyCallable_Check(live)) {
@@ -265,7 +265,7 @@ mt_logview_batch_method(PyObject *self, PyObject *args)
                           &generation)) {
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "log_batch", 0) < 0) {
+    if (mt_guard_refuse(tr, "log_batch", 0) < 0) {
         return NULL;
     }
     if (generation != Py_None) {
@@ -354,7 +354,7 @@ PyObject *
 mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "log_info", 0) < 0) {
+    if (mt_guard_refuse(tr, "log_info", 0) < 0) {
         return NULL;
     }
     const MtEventLog *log = &tr->log;
@@ -398,7 +398,7 @@ PyObject *
 mt_logview_activations_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "log_activations", 0) < 0) {
+    if (mt_guard_refuse(tr, "log_activations", 0) < 0) {
         return NULL;
     }
     const MtEventLog *log = &tr->log;
@@ -436,7 +436,7 @@ PyObject *
 mt_logview_lines_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "line_counts", 0) < 0) {
+    if (mt_guard_refuse(tr, "line_counts", 0) < 0) {
         return NULL;
     }
     const MtEventLog *log = &tr->log;
@@ -485,7 +485,7 @@ mt_logview_tree_target_method(PyObject *self, PyObject *args,
                                      &line_flush)) {
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "log_tree_target", 1) < 0) {
+    if (mt_guard_refuse(tr, "log_tree_target", 1) < 0) {
         return NULL;
     }
     if (write != Py_None && !PyCallable_Check(write)) {
@@ -513,7 +513,7 @@ PyObject *
 mt_logview_tree_flush_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "log_tree_flush", 0) < 0) {
+    if (mt_guard_refuse(tr, "log_tree_flush", 0) < 0) {
         return NULL;
     }
     MtTreeFmt *f = mt_treefmt_from_capsule(tr->log.tree);
@@ -569,7 +569,7 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
     /* write=None: the whole text is kept here and returned as one str
      * (one copy, where chunks would be joined and decoded). */
     int keep = write == Py_None;
-    if (mt_tracer_refuse(tr, "log_write_tree", 0) < 0) {
+    if (mt_guard_refuse(tr, "log_write_tree", 0) < 0) {
         return NULL;
     }
     PyObject *capsule = mt_treefmt_capsule_new(spec);

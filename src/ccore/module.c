@@ -2,6 +2,7 @@
  * itself. */
 #include "common.h"
 #include "callbacks.h"
+#include "discover.h"
 #include "callsite.h"
 #include "clock.h"
 #include "eventlog.h"
@@ -81,7 +82,7 @@ static int
 module_exec(PyObject *module)
 {
     MtModuleState *state = get_state(module);
-    if (mt_records_init() < 0 || mt_callsite_init() < 0) {
+    if (mt_records_init(mt_discover_retire) < 0 || mt_callsite_init() < 0) {
         return -1;
     }
     if (mt_callback_type_init(module, state) < 0) {

@@ -1,81 +1,24 @@
 /* sys.monitoring registration, driven by the event table. */
 #include "monitor.h"
+#include "monitoring.h"
 #include "breakpoints.h"
 #include "callbacks.h"
 #include "records.h"
-#include "tracer.h"
+#include "session.h"
 
 const MtEventSpec mt_event_specs[MT_EV_COUNT] = {
-    [MT_EV_PY_START] = {"PY_START", mt_on_py_start, 0},
-    [MT_EV_PY_RESUME] = {"PY_RESUME", mt_on_py_resume, 0},
-    [MT_EV_PY_THROW] = {"PY_THROW", mt_on_py_throw, 0},
-    [MT_EV_PY_RETURN] = {"PY_RETURN", mt_on_py_return, 0},
-    [MT_EV_PY_YIELD] = {"PY_YIELD", mt_on_py_yield, 0},
-    [MT_EV_PY_UNWIND] = {"PY_UNWIND", mt_on_py_unwind, 0},
-    [MT_EV_CALL] = {"CALL", mt_on_call, 1},
-    [MT_EV_C_RETURN] = {"C_RETURN", mt_on_c_return, 1},
-    [MT_EV_C_RAISE] = {"C_RAISE", mt_on_c_raise, 1},
-    [MT_EV_LINE] = {"LINE", mt_on_line, 0, 1},
-    [MT_EV_INSTRUCTION] = {"INSTRUCTION", mt_on_instruction, 0, 0, 1},
+    [MT_EV_PY_START] = {mt_on_py_start, 0},
+    [MT_EV_PY_RESUME] = {mt_on_py_resume, 0},
+    [MT_EV_PY_THROW] = {mt_on_py_throw, 0},
+    [MT_EV_PY_RETURN] = {mt_on_py_return, 0},
+    [MT_EV_PY_YIELD] = {mt_on_py_yield, 0},
+    [MT_EV_PY_UNWIND] = {mt_on_py_unwind, 0},
+    [MT_EV_CALL] = {mt_on_call, 1},
+    [MT_EV_C_RETURN] = {mt_on_c_return, 1},
+    [MT_EV_C_RAISE] = {mt_on_c_raise, 1},
+    [MT_EV_LINE] = {mt_on_line, 0, 1},
+    [MT_EV_INSTRUCTION] = {mt_on_instruction, 0, 0, 1},
 };
-
-static PyObject *
-get_monitoring(void)
-{
-    PyObject *sys = PyImport_ImportModule("sys");
-    if (sys == NULL) {
-        return NULL;
-    }
-    PyObject *mon = PyObject_GetAttrString(sys, "monitoring");
-    Py_DECREF(sys);
-    return mon;
-}
-
-/* ---- sys.monitoring's attributes, local events ----------------------- */
-
-PyObject *
-mt_monitoring_attr(const char *name)
-{
-    PyObject *mon = get_monitoring();
-    PyObject *attr = mon != NULL ? PyObject_GetAttrString(mon, name) : NULL;
-    Py_XDECREF(mon);
-    return attr;
-}
-
-int
-mt_local_events_change(int tool, PyObject *code, long on, long off)
-{
-    PyObject *get_local = mt_monitoring_attr("get_local_events");
-    PyObject *set_local =
-        get_local != NULL ? mt_monitoring_attr("set_local_events") : NULL;
-    PyObject *cur = NULL, *res = NULL;
-    int rc = -1;
-    if (set_local == NULL) {
-        goto done;
-    }
-    cur = PyObject_CallFunction(get_local, "iO", tool, code);
-    if (cur == NULL) {
-        goto done;
-    }
-    long bits = PyLong_AsLong(cur);
-    if (bits == -1 && PyErr_Occurred()) {
-        goto done;
-    }
-    long want = (bits | on) & ~off;
-    if (want != bits) {
-        res = PyObject_CallFunction(set_local, "iOl", tool, code, want);
-        if (res == NULL) {
-            goto done;
-        }
-    }
-    rc = 0;
-done:
-    Py_XDECREF(res);
-    Py_XDECREF(cur);
-    Py_XDECREF(set_local);
-    Py_XDECREF(get_local);
-    return rc;
-}
 
 /* The name holding `tool`, or None; NULL on error. */
 static PyObject *
@@ -155,7 +98,7 @@ unregister_all(MtTracer *tr, PyObject *mon, PyObject *events, int tool)
         }
         long bit = 0;
         PyObject *old = NULL;
-        if (event_bit(events, mt_event_specs[ev].name, &bit) == 0) {
+        if (event_bit(events, mt_event_names[ev], &bit) == 0) {
             old = PyObject_CallMethod(mon, "register_callback", "ilO", tool,
                                       bit, Py_None);
         }
@@ -213,7 +156,7 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
 {
     int tool = -1, owned = 0;
     PyObject *events = NULL, *res = NULL;
-    PyObject *mon = get_monitoring();
+    PyObject *mon = mt_monitoring_module();
     if (mon == NULL) {
         goto error;
     }
@@ -232,7 +175,7 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
     Py_CLEAR(res);
     owned = 1;
     tr->tool = tool;
-    mt_records_install(tr, tool);
+    mt_records_install(&tr->records, tool);
 
     long mask = 0;
     for (int ev = 0; ev < MT_EV_COUNT; ev++) {
@@ -253,7 +196,7 @@ mt_monitor_start(MtTracer *tr, MtModuleState *state, int requested)
             continue;
         }
         long bit;
-        if (event_bit(events, spec->name, &bit) < 0) {
+        if (event_bit(events, mt_event_names[ev], &bit) < 0) {
             goto error;
         }
         PyObject *cb = mt_callback_new(state, tr, spec->handler);
@@ -353,7 +296,7 @@ mt_monitor_stop(MtTracer *tr)
     int tool = tr->tool;
     PyObject *saved = NULL;
     PyObject *events = NULL;
-    PyObject *mon = get_monitoring();
+    PyObject *mon = mt_monitoring_module();
     if (mon != NULL) {
         events = PyObject_GetAttrString(mon, "events");
     }

@@ -1,6 +1,5 @@
 /* Buffered output to a file descriptor or a Python callable. */
 #include "outbuf.h"
-#include "capture.h"
 #include "sigdefer.h"
 
 #include <errno.h>
@@ -95,7 +94,7 @@ write_sink(MtOutBuf *b)
         if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
             /* Re-armed for the program; this chunk is lost, output goes
              * on. */
-            mt_capture_discard_error();
+            mt_sigdefer_discard_error();
         }
         else {
             Py_XSETREF(b->error, PyErr_GetRaisedException());

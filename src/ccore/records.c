@@ -1,13 +1,7 @@
-/* Per-function records: creation on first sight, co_extra bookkeeping, the
- * C-function table, and teardown. */
+/* Per-function records as storage: the set, co_extra bookkeeping, the
+ * C-function table, totals of dead code, and teardown. Which functions get
+ * a record, and what a dead one's rows become, is discover.c's. */
 #include "records.h"
-#include "watch.h"
-#include "breakpoints.h"
-#include "eventlog.h"
-#include "guard.h"
-#include "threadstate.h"
-#include "sigdefer.h"
-#include "tracer.h"
 
 #include <stdlib.h>
 
@@ -16,7 +10,7 @@ int mt_records_direct_extra = 0;
 /* A pointer into the interpreter's static data, never a Python object. */
 const PyMethodDef *mt_records_new_def = NULL;
 
-static void retire(MtRecord *rec);
+static MtRetireHook retire_hook;
 
 /* co_extra free function: the code object is being freed (its fields are
  * still intact). Every record still linked here belongs to a live tracer
@@ -30,7 +24,7 @@ free_code_extra(void *ptr)
     while (rec != NULL) {
         MtRecord *next = rec->next_of_code;
         rec->next_of_code = NULL;
-        retire(rec);
+        retire_hook(rec);
         rec = next;
     }
     free(ptr);
@@ -95,8 +89,9 @@ find_new_def(void)
 }
 
 int
-mt_records_init(void)
+mt_records_init(MtRetireHook hook)
 {
+    retire_hook = hook;
     if (mt_records_extra_index >= 0) {
         return 0;
     }
@@ -235,13 +230,12 @@ retired_row(MtRecordSet *set, PyObject *name)
 /* The name tuple of a dying code object (its fields are still intact),
  * the retired table's own copy when it has one. */
 static PyObject *
-retired_name(MtRecord *rec)
+retired_name(MtRecordSet *set, MtRecord *rec)
 {
     PyCodeObject *code = (PyCodeObject *)rec->key;
     PyObject *name = Py_BuildValue(
         "(OOOiO)", code->co_name, code->co_qualname, code->co_filename,
         code->co_firstlineno, rec->module != NULL ? rec->module : Py_None);
-    MtRecordSet *set = &rec->tracer->records;
     if (name != NULL && set->retired_names != NULL) {
         PyObject *index = PyDict_GetItemWithError(set->retired_names, name);
         if (index != NULL) {
@@ -252,43 +246,9 @@ retired_name(MtRecord *rec)
     return name;
 }
 
-/* The record's code object is being freed: fold its rows into the totals
- * under its name and keep only the name. Runs inside a deallocation, with
- * the GIL, maybe with an exception in flight; runs no Python code. Once
- * the interpreter is finalizing nothing is read any more: the record just
- * lets go of the code object. */
-static void
-retire(MtRecord *rec)
-{
-    MtTracer *tr = rec->tracer;
-    rec->retired = 1;
-    if (rec->index < tr->log.nrecs) {
-        tr->log.recs[rec->index].lines_on = 0; /* gone with the code */
-    }
-    tr->records.nretired++;
-    if (mt_compat_finalizing()) {
-        rec->key = Py_NewRef(Py_None);
-        return;
-    }
-    PyObject *saved = PyErr_GetRaisedException();
-    PyObject *name = retired_name(rec);
-    /* Excluded code has no numbers, so no row of totals either. */
-    MtStats *into = name != NULL && rec->traced
-                        ? retired_row(&tr->records, name)
-                        : NULL;
-    if (name == NULL || (rec->traced && into == NULL)) {
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "totals of a dead code object");
-    }
-    /* Without a row the numbers are dropped, never left behind. */
-    mt_thread_retire_rows(tr, rec->index, rec->id, into);
-    rec->key = name != NULL ? name : Py_NewRef(Py_None);
-    PyErr_SetRaisedException(saved);
-}
-
 static int
-append_record(MtTracer *tr, MtRecord *rec)
+append_record(MtRecordSet *set, MtRecord *rec)
 {
-    MtRecordSet *set = &tr->records;
     if (set->count == set->capacity) {
         Py_ssize_t cap = set->capacity ? set->capacity * 2 : 64;
         MtRecord **items = PyMem_Realloc(set->items, cap * sizeof(*items));
@@ -303,171 +263,74 @@ append_record(MtTracer *tr, MtRecord *rec)
     return 0;
 }
 
-/* Ask the user's filter (a Python callable) whether to trace `key`: a bool,
- * or an int of MT_VERDICT_* bits; -1 when the tracer was stopped, cleared
- * or dropped while the filter ran (see guard.h; then touch nothing of the
- * tracer). Control methods refuse to run from the filter itself, and any
- * in-flight exception is preserved. */
-static int
-ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
+PyObject *
+mt_records_retired_totals(MtRecordSet *set, MtRecord *rec, MtStats **into)
 {
-    if (tr->filter == NULL) {
-        return MT_VERDICT_TRACE;
-    }
-    PyObject *saved = PyErr_GetRaisedException();
-    uint64_t serial = mt_guard_enter(tr);
-    mt_sigdefer_enter();
-    PyObject *res =
-        tr->filter_module ? PyObject_CallFunctionObjArgs(
-            tr->filter, key, module != NULL ? module : Py_None, NULL)
-                          : PyObject_CallOneArg(tr->filter, key);
-    int verdict = MT_VERDICT_TRACE, interrupted = 0;
-    if (res == NULL) {
-        interrupted = mt_guard_interrupted();
-        mt_tracer_fail(tr, MT_ERR_FILTER, "filter");
-    }
-    else if (PyLong_CheckExact(res)) {
-        long bits = PyLong_AsLong(res);
-        if (bits == -1 && PyErr_Occurred()) {
-            mt_tracer_fail(tr, MT_ERR_FILTER, "filter result");
-        }
-        else {
-            verdict = (int)(bits
-                            & (MT_VERDICT_TRACE | MT_VERDICT_WITHIN
-                               | MT_VERDICT_EXCLUDE_WITHIN
-                               | MT_VERDICT_WATCH));
-        }
-        Py_DECREF(res);
-    }
-    else {
-        verdict = PyObject_IsTrue(res);
-        Py_DECREF(res);
-        if (verdict < 0) {
-            interrupted = mt_guard_interrupted();
-            mt_tracer_fail(tr, MT_ERR_FILTER, "filter result");
-            verdict = MT_VERDICT_TRACE;
-        }
-    }
-    mt_sigdefer_leave();
-    if (!mt_guard_leave(tr, serial)) {
-        verdict = -1;
-    }
-    PyErr_SetRaisedException(saved);
-    mt_guard_redeliver(interrupted);
-    return verdict;
-}
-
-/* Store a verdict on the record: subtree targets always get events. */
-static void
-set_verdict(MtRecord *rec, int verdict)
-{
-    rec->scope =
-        (uint8_t)(verdict & (MT_VERDICT_WITHIN | MT_VERDICT_EXCLUDE_WITHIN));
-    rec->traced = (uint8_t)(verdict != 0);
-}
-
-static PyObject *
-current_module_name(void)
-{
-    PyObject *globals = mt_compat_frame_globals_new();
-    if (globals == NULL) {
-        PyErr_Clear();
-        return NULL;
-    }
-    PyObject *name = NULL;
-    if (PyDict_Check(globals)) {
-        name = PyDict_GetItemString(globals, "__name__");
-    }
-    Py_XINCREF(name);
-    Py_DECREF(globals);
-    if (name != NULL && !PyUnicode_Check(name)) {
-        Py_CLEAR(name);
-    }
-    PyErr_Clear();
+    PyObject *name = retired_name(set, rec);
+    /* Excluded code has no numbers, so no row of totals either. */
+    *into = name != NULL && rec->traced ? retired_row(set, name) : NULL;
     return name;
 }
 
-static MtRecord *
-new_record(MtTracer *tr, PyObject *key, const void *id, int kind)
+MtRecord *
+mt_records_new(MtRecordSet *set, MtTracer *owner, PyObject *key,
+               const void *id, int kind)
 {
     MtRecord *rec = PyMem_Calloc(1, sizeof(*rec));
     if (rec == NULL) {
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "record");
         return NULL;
     }
-    rec->tracer = tr;
+    rec->tracer = owner;
     /* A Python record borrows its code object (see records.h). */
     rec->key = kind == MT_KIND_C ? Py_NewRef(key) : key;
     rec->id = id;
     rec->kind = (uint8_t)kind;
-    if (append_record(tr, rec) < 0) {
+    if (append_record(set, rec) < 0) {
         if (kind == MT_KIND_C) {
             Py_DECREF(rec->key);
         }
         PyMem_Free(rec);
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "record list");
         return NULL;
     }
     return rec;
 }
 
 MtRecord *
-mt_records_code_slow(MtTracer *tr, PyObject *code)
+mt_records_code_add(MtRecordSet *set, MtFailures *fail, MtTracer *owner,
+                    int tool, PyObject *code, int *made)
 {
-    /* The filter runs first: it is Python code, and no pointer into the
-     * tracer's data may be held across it. */
-    PyObject *module = current_module_name();
-    int verdict = ask_filter(tr, code, module);
-    PyObject *watch = NULL;
-    if (verdict > 0 && (verdict & MT_VERDICT_WATCH)
-        && mt_watch_describe(tr, code, &watch) < 0) {
-        verdict = -1;
-    }
-    if (verdict < 0) {
-        Py_XDECREF(module);
-        return NULL;
-    }
+    *made = 0;
     MtCodeExtra *extra = NULL;
     if (PyUnstable_Code_GetExtra(code, mt_records_extra_index, (void **)&extra)
         < 0) {
-        Py_XDECREF(module);
-        Py_XDECREF(watch);
-        mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
+        mt_fail(fail, MT_ERR_INTERNAL, "code extra");
         return NULL;
     }
-    /* Another thread may have made the record while the filter ran. */
-    if (extra != NULL && extra->slot[tr->tool] != NULL
-        && extra->slot[tr->tool]->tracer == tr) {
-        Py_XDECREF(module);
-        Py_XDECREF(watch);
-        return extra->slot[tr->tool];
+    /* Another thread may have made the record meanwhile. */
+    if (extra != NULL && extra->slot[tool] != NULL
+        && extra->slot[tool]->tracer == owner) {
+        return extra->slot[tool];
     }
     if (extra == NULL) {
         extra = calloc(1, sizeof(*extra));
         if (extra == NULL) {
-            Py_XDECREF(module);
-            Py_XDECREF(watch);
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "code extra");
+            mt_fail(fail, MT_ERR_NOMEM, "code extra");
             return NULL;
         }
         if (PyUnstable_Code_SetExtra(code, mt_records_extra_index, extra)
             < 0) {
             free(extra);
-            Py_XDECREF(module);
-            Py_XDECREF(watch);
-            mt_tracer_fail(tr, MT_ERR_INTERNAL, "code extra");
+            mt_fail(fail, MT_ERR_INTERNAL, "code extra");
             return NULL;
         }
     }
     /* Another live tracer may own the slot (it used this tool id before
      * and is stopped now); it reinstalls its records when it restarts. */
-    MtRecord *rec = new_record(tr, code, code, MT_KIND_PY);
+    MtRecord *rec = mt_records_new(set, owner, code, code, MT_KIND_PY);
     if (rec == NULL) {
-        Py_XDECREF(module);
-        Py_XDECREF(watch);
+        mt_fail(fail, MT_ERR_NOMEM, "record");
         return NULL;
     }
-    rec->module = module;
     int flags = ((PyCodeObject *)code)->co_flags;
     rec->generator = MT_GEN_NO;
     if (flags & CO_COROUTINE) {
@@ -476,19 +339,10 @@ mt_records_code_slow(MtTracer *tr, PyObject *code)
     else if (flags & (CO_GENERATOR | CO_ASYNC_GENERATOR)) {
         rec->generator = MT_GEN_GENERATOR;
     }
-    set_verdict(rec, verdict);
-    extra->slot[tr->tool] = rec;
+    extra->slot[tool] = rec;
     rec->next_of_code = extra->records;
     extra->records = rec;
-    mt_eventlog_code_seen(tr, rec);
-    if (mt_targets_code_seen(tr, rec) < 0) {
-        /* The tracer changed while the planner ran: `tr` may be gone. */
-        Py_XDECREF(watch);
-        return NULL;
-    }
-    if (watch != NULL) {
-        mt_watch_attach(tr, rec, watch); /* after LINE: it ORs its bit in */
-    }
+    *made = 1;
     return rec;
 }
 
@@ -593,8 +447,8 @@ done:
  *            "module" (bound to a module, or to an object whose type does
  *            not list it), "unbound" (bound to nothing)
  * New reference, or NULL with an exception set. */
-static PyObject *
-cfunc_identity(PyObject *callable, const PyMethodDef *def)
+PyObject *
+mt_records_cfunc_identity(PyObject *callable, const PyMethodDef *def)
 {
     PyObject *owner = NULL;  /* Borrowed */
     PyObject *module = NULL; /* Owned */
@@ -650,50 +504,39 @@ mt_records_cfunc_name(PyObject *callable)
     if (def == NULL) {
         Py_RETURN_NONE;
     }
-    return cfunc_identity(callable, def);
+    return mt_records_cfunc_identity(callable, def);
 }
 
 MtRecord *
-mt_records_cfunc_slow(MtTracer *tr, PyObject *callable, const PyMethodDef *def,
-                      const void *cls)
+mt_records_cfunc_add(MtRecordSet *set, MtFailures *fail, MtTracer *owner,
+                     PyObject *ident, const PyMethodDef *def, const void *cls,
+                     int *made)
 {
-    PyObject *ident = cfunc_identity(callable, def);
-    if (ident == NULL) {
-        mt_tracer_fail(tr, MT_ERR_INTERNAL, "C function name");
-        return NULL;
-    }
-    int verdict = ask_filter(tr, ident, NULL);
-    if (verdict < 0) {
-        Py_DECREF(ident);
-        return NULL;
-    }
-    MtRecordSet *set = &tr->records;
-    /* Another thread may have made the record while the filter ran. */
+    *made = 0;
+    /* Another thread may have made the record meanwhile. */
     MtRecord *rec = mt_records_cfunc_find(set, def, cls);
     if (rec != NULL) {
-        Py_DECREF(ident);
         return rec;
     }
     if ((set->ctable_used + 1) * 2 > set->ctable_mask + 1) {
         if (ctable_grow(set) < 0) {
-            Py_DECREF(ident);
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "C function table");
+            mt_fail(fail, MT_ERR_NOMEM, "C function table");
             return NULL;
         }
     }
-    rec = new_record(tr, ident, def, MT_KIND_C);
-    Py_DECREF(ident);
+    rec = mt_records_new(set, owner, ident, def, MT_KIND_C);
     if (rec == NULL) {
+        mt_fail(fail, MT_ERR_NOMEM, "record");
         return NULL;
     }
     rec->cls = cls;
-    set_verdict(rec, verdict);
     size_t i = hash_key(def, cls) & set->ctable_mask;
     while (set->ctable[i] != NULL) {
         i = (i + 1) & set->ctable_mask;
     }
     set->ctable[i] = rec;
     set->ctable_used++;
+    *made = 1;
     return rec;
 }
 
@@ -710,9 +553,8 @@ code_extra(PyObject *code)
 }
 
 void
-mt_records_install(MtTracer *tr, int tool)
+mt_records_install(MtRecordSet *set, int tool)
 {
-    MtRecordSet *set = &tr->records;
     for (Py_ssize_t i = 0; i < set->count; i++) {
         MtRecord *rec = set->items[i];
         if (rec->kind != MT_KIND_PY || rec->retired) {

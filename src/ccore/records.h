@@ -24,6 +24,7 @@
 #define MT_RECORDS_H
 
 #include "common.h"
+#include "failure.h"
 
 enum { MT_KIND_PY = 0, MT_KIND_C = 1 };
 
@@ -159,14 +160,34 @@ typedef struct {
     MtStats sink;
 } MtRecordSet;
 
-/* Request the co_extra index; once per process, at module exec. */
-int mt_records_init(void);
+/* What becomes of a record whose code object is being freed (discover.c):
+ * called from the co_extra free function, inside a deallocation. */
+typedef void (*MtRetireHook)(MtRecord *rec);
 
-/* Slow paths: find or create the record; NULL (no exception set) on
- * failure, with the tracer's error flags updated. */
-MtRecord *mt_records_code_slow(MtTracer *tr, PyObject *code);
-MtRecord *mt_records_cfunc_slow(MtTracer *tr, PyObject *callable,
-                                const PyMethodDef *def, const void *cls);
+/* Request the co_extra index; once per process, at module exec. */
+int mt_records_init(MtRetireHook hook);
+
+/* A new record appended to `set` (`owner` only tags it); NULL when
+ * memory ran out (nothing set). A C record owns `key`, a Python record
+ * borrows its code object. */
+MtRecord *mt_records_new(MtRecordSet *set, MtTracer *owner, PyObject *key,
+                         const void *id, int kind);
+/* The record of `owner` for `code` under `tool`: found on the code
+ * object, or made, linked there and appended (`*made` set). NULL, with a
+ * failure noted, when that failed. */
+MtRecord *mt_records_code_add(MtRecordSet *set, MtFailures *fail,
+                              MtTracer *owner, int tool, PyObject *code,
+                              int *made);
+/* The same for a C function named `ident`: found in the table or made. */
+MtRecord *mt_records_cfunc_add(MtRecordSet *set, MtFailures *fail,
+                               MtTracer *owner, PyObject *ident,
+                               const PyMethodDef *def, const void *cls,
+                               int *made);
+/* The name tuple of a dying Python record (a new reference, or NULL with
+ * an exception set), and in `*into` its totals row in the retired table
+ * (NULL for an excluded record, or with an exception set on failure). */
+PyObject *mt_records_retired_totals(MtRecordSet *set, MtRecord *rec,
+                                    MtStats **into);
 
 /* The definition shared by every type's `__new__` wrapper (found at
  * init): the one C function whose key needs its type. */
@@ -198,6 +219,9 @@ mt_records_cfunc_key(PyObject *callable, const void **cls)
  * named by (see cfunc_identity in records.c), None if `callable` is not a
  * C function; NULL with an exception set on failure. */
 PyObject *mt_records_cfunc_name(PyObject *callable);
+/* The same for a callable whose key is `def`. */
+PyObject *mt_records_cfunc_identity(PyObject *callable,
+                                    const PyMethodDef *def);
 
 /* The C record for (`def`, `cls`), or NULL if none yet (hot path, no
  * errors). */
@@ -206,7 +230,7 @@ MtRecord *mt_records_cfunc_find(MtRecordSet *set, const PyMethodDef *def,
 
 /* Point every record's co_extra slot for `tool` back at it (after the
  * tracer changes tool id). */
-void mt_records_install(MtTracer *tr, int tool);
+void mt_records_install(MtRecordSet *set, int tool);
 /* Take every record out of `set` (left empty) and clear the co_extra
  * slots that point at them; runs no Python code. */
 MtRecordSet mt_records_detach(MtRecordSet *set);

@@ -42,7 +42,7 @@ thread_scope(MtTracer *tr, MtThreadState *ts)
     }
     sc = PyMem_Calloc(1, sizeof(*sc));
     if (sc == NULL) {
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "scope");
+        mt_fail(&tr->failures, MT_ERR_NOMEM, "scope");
         return NULL;
     }
     reset_thread(sc, tr->scope);
@@ -77,7 +77,7 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
     }
     if (res == NULL) {
         interrupted = mt_guard_interrupted();
-        mt_tracer_fail(tr, MT_ERR_FILTER, "threads filter");
+        mt_fail(&tr->failures, MT_ERR_FILTER, "threads filter");
     }
     else if (res == Py_None) {
         verdict = last ? 0 : -1;
@@ -86,7 +86,7 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
         verdict = PyObject_IsTrue(res);
         if (verdict < 0) {
             interrupted = mt_guard_interrupted();
-            mt_tracer_fail(tr, MT_ERR_FILTER, "threads filter result");
+            mt_fail(&tr->failures, MT_ERR_FILTER, "threads filter result");
             verdict = 1;
         }
     }
@@ -116,7 +116,7 @@ hide(MtTracer *tr, MtScopeThread *sc, const void *id)
         const void **hidden =
             PyMem_Realloc((void *)sc->hidden, cap * sizeof(*hidden));
         if (hidden == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "scope stack");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "scope stack");
             return;
         }
         sc->hidden = hidden;
@@ -198,23 +198,6 @@ mt_scope_exit_slow(MtTracer *tr, MtThreadState *ts, const void *id)
 }
 
 void
-mt_scope_thread_flush(MtScopeThread *sc)
-{
-    if (sc != NULL) {
-        sc->nhidden = 0;
-    }
-}
-
-void
-mt_scope_thread_free(MtScopeThread *sc)
-{
-    if (sc != NULL) {
-        PyMem_Free((void *)sc->hidden);
-        PyMem_Free(sc);
-    }
-}
-
-void
 mt_scope_free(MtTracer *tr)
 {
     MtScopeConfig *cfg = tr->scope;
@@ -263,7 +246,7 @@ mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
                                      &exclude_within, &thread_filter, &root)) {
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "set_scope", 1) < 0) {
+    if (mt_guard_refuse(tr, "set_scope", 1) < 0) {
         return NULL;
     }
     if (max_depth < 0) {

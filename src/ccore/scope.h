@@ -17,10 +17,9 @@
 #include "common.h"
 #include "records.h"
 #include "threadstate.h"
-#include "tracer.h"
+#include "session.h"
 
 typedef struct MtScopeConfig MtScopeConfig;
-typedef struct MtScopeThread MtScopeThread;
 
 /* Per tracer; NULL when no dynamic filter is set. (min_duration= only
  * shapes trees and event reads, so it is applied in Python, events.py.)
@@ -43,16 +42,6 @@ struct MtScopeConfig {
     PyObject *root;
 };
 
-/* Per thread state (MtThreadState.scope), made on the first event and
- * started afresh when the config's generation moved on. */
-struct MtScopeThread {
-    uint64_t generation; /* of the config the state below was made for */
-    int verdict;         /* 1 recorded, 0 ignored, -1 undecided */
-    unsigned polls;      /* events seen while undecided */
-    const void **hidden; /* Owned array: ids left out, innermost last */
-    size_t nhidden;
-    size_t capacity;
-};
 
 int mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec);
 int mt_scope_exit_slow(MtTracer *tr, MtThreadState *ts, const void *id);
@@ -78,11 +67,6 @@ mt_scope_exit(MtTracer *tr, MtThreadState *ts, const void *id)
     }
     return mt_scope_exit_slow(tr, ts, id);
 }
-
-/* Forget the activations left out on one thread (at stop). */
-void mt_scope_thread_flush(MtScopeThread *sc);
-/* Free one thread's scope state; NULL is fine. */
-void mt_scope_thread_free(MtScopeThread *sc);
 
 /* Tracer.set_scope(); see its docstring in scope.c. */
 PyObject *mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs);

@@ -5,7 +5,7 @@
 #include "selfcheck.h"
 #include "records.h"
 #include "threadstate.h"
-#include "tracer.h"
+#include "session.h"
 
 static int
 problem(PyObject *list, const char *fmt, ...)

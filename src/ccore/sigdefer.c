@@ -3,6 +3,8 @@
 #include "sigdefer.h"
 #include "sigtable.h"
 
+#include <signal.h>
+
 /* CPython keeps one signal table per process (handlers run in the main
  * interpreter only), so this state is per process too. It is read and
  * written with the GIL held, on the thread that handles signals, except
@@ -403,4 +405,15 @@ mt_sigdefer_leave(void)
     if (first) {
         queue_check(first);
     }
+}
+
+void
+mt_sigdefer_discard_error(void)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    if (exc != NULL
+        && PyErr_GivenExceptionMatches(exc, PyExc_KeyboardInterrupt)) {
+        PyErr_SetInterruptEx(SIGINT);
+    }
+    Py_XDECREF(exc);
 }

@@ -39,4 +39,9 @@ int mt_sigdefer_active(void);
 void mt_sigdefer_enter(void);
 void mt_sigdefer_leave(void);
 
+/* Drop the exception raised by Python code we ran (a repr, the live
+ * printer). A KeyboardInterrupt is not ours to swallow: it is re-armed so
+ * that the program sees it at its next check. */
+void mt_sigdefer_discard_error(void);
+
 #endif /* MT_SIGDEFER_H */

@@ -4,9 +4,10 @@
  * (ns_per_tick); histogram bounds are in ns. */
 #include "snapshot.h"
 #include "clock.h"
+#include "monitoring.h"
 #include "records.h"
 #include "threadstate.h"
-#include "tracer.h"
+#include "session.h"
 
 #include <math.h>
 
@@ -414,7 +415,7 @@ mt_snapshot(MtTracer *tr, Py_ssize_t from)
     for (int ev = 0; ev < MT_EV_COUNT; ev++) {
         PyObject *v = PyLong_FromUnsignedLongLong(tr->event_counts[ev]);
         if (v == NULL
-            || PyDict_SetItemString(counts, mt_event_specs[ev].name, v) < 0) {
+            || PyDict_SetItemString(counts, mt_event_names[ev], v) < 0) {
             Py_XDECREF(v);
             goto error;
         }

@@ -1,8 +1,6 @@
 /* Thread states: creation on a thread's first event, stack growth, stack
  * repair, and teardown. */
 #include "threadstate.h"
-#include "scope.h"
-#include "watch.h"
 
 __thread MtTls mt_tls[MT_TOOL_SLOTS]
     __attribute__((tls_model("initial-exec")));
@@ -170,7 +168,7 @@ mt_thread_slow(MtTracer *tr)
     }
     MtThreadState *ts = PyMem_Calloc(1, sizeof(*ts));
     if (ts == NULL) {
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "thread state");
+        mt_fail(&tr->failures, MT_ERR_NOMEM, "thread state");
         return NULL;
     }
     ts->ident = PyThread_get_thread_ident();
@@ -195,7 +193,7 @@ mt_thread_row_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
         }
         MtStats **rows = PyMem_Realloc(ts->rows, n * sizeof(*rows));
         if (rows == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "stats rows");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "stats rows");
             return NULL;
         }
         memset(rows + ts->nrows, 0, (n - ts->nrows) * sizeof(*rows));
@@ -204,7 +202,7 @@ mt_thread_row_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
     }
     MtStats *st = mt_stats_new(rec->generator);
     if (st == NULL) {
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "stats row");
+        mt_fail(&tr->failures, MT_ERR_NOMEM, "stats row");
         return NULL;
     }
     ts->rows[rec->index] = st;
@@ -220,7 +218,7 @@ mt_thread_grow(MtTracer *tr, MtThreadState *ts)
     size_t cap = ts->capacity ? ts->capacity * 2 : 128;
     MtFrame *stack = PyMem_Realloc(ts->stack, cap * sizeof(*stack));
     if (stack == NULL) {
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "stack");
+        mt_fail(&tr->failures, MT_ERR_NOMEM, "stack");
         return -1;
     }
     ts->stack = stack;
@@ -287,7 +285,7 @@ suspended_slot(MtTracer *tr, MtThreadState *ts, const void *frame)
         size_t cap = ts->suspended ? (ts->suspended_mask + 1) * 2 : 64;
         MtSuspended *t = PyMem_Calloc(cap, sizeof(*t));
         if (t == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "suspended generators");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "suspended generators");
             return NULL;
         }
         MtSuspended *old = ts->suspended;
@@ -490,7 +488,7 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
     }
     MtThreadTotal *totals = PyMem_Malloc((n ? n : 1) * sizeof(*totals));
     if (totals == NULL) {
-        mt_tracer_fail(tr, MT_ERR_NOMEM, "finished thread");
+        mt_fail(&tr->failures, MT_ERR_NOMEM, "finished thread");
         return; /* keeps its full rows instead */
     }
     Py_ssize_t k = 0;
@@ -503,11 +501,11 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
                                       st->total, st->self, st->wall};
         MtStats *into = done_row(tr, i);
         if (into == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "finished threads' latency");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "finished threads' latency");
             continue;
         }
         if (mt_stats_merge(into, st) < 0) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "finished threads' segments");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "finished threads' segments");
         }
     }
     for (size_t i = 0; ts->edges.slots != NULL && i <= ts->edges.mask; i++) {
@@ -515,7 +513,7 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
         if (e == NULL) {
             continue;
         }
-        MtEdge *into = mt_edges_find_slow(tr, &tr->done_edges, e->caller,
+        MtEdge *into = mt_edges_find_slow(&tr->failures, &tr->done_edges, e->caller,
                                           e->callee);
         if (into != NULL) {
             into->calls += e->calls;
@@ -534,8 +532,10 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
     ts->capacity = 0;
     mt_scope_thread_free(ts->scope);
     ts->scope = NULL;
-    mt_watch_thread_free(ts->watch);
-    ts->watch = NULL;
+    if (ts->watch != NULL) {
+        ts->watch_free(ts->watch);
+        ts->watch = NULL;
+    }
     ts->totals = totals;
     ts->ntotals = k;
     ts->finished = 1;
@@ -580,7 +580,7 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
             }
         }
         if (into != NULL && mt_stats_merge(into, st) < 0) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "totals of a dead code object");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "totals of a dead code object");
         }
         mt_stats_free(st);
         ts->rows[index] = NULL;
@@ -593,7 +593,7 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
             latency.calls = latency.primitive_calls = 0;
             latency.total = latency.self = latency.wall = 0;
             if (mt_stats_merge(into, &latency) < 0) {
-                mt_tracer_fail(tr, MT_ERR_NOMEM,
+                mt_fail(&tr->failures, MT_ERR_NOMEM,
                                "totals of a dead code object");
             }
         }
@@ -642,7 +642,10 @@ mt_thread_clear_all(MtTracer *tr)
         PyMem_Free(ts->stack);
         Py_CLEAR(ts->name);
         mt_scope_thread_free(ts->scope);
-        mt_watch_thread_free(ts->watch);
+        if (ts->watch != NULL) {
+            ts->watch_free(ts->watch);
+            ts->watch = NULL;
+        }
         PyMem_Free(ts);
         ts = next;
     }
@@ -686,4 +689,21 @@ mt_thread_name(MtTracer *tr, MtThreadState *ts)
 {
     resolve_name(tr, ts);
     return ts->name;
+}
+
+void
+mt_scope_thread_flush(MtScopeThread *sc)
+{
+    if (sc != NULL) {
+        sc->nhidden = 0;
+    }
+}
+
+void
+mt_scope_thread_free(MtScopeThread *sc)
+{
+    if (sc != NULL) {
+        PyMem_Free((void *)sc->hidden);
+        PyMem_Free(sc);
+    }
 }

@@ -20,7 +20,7 @@
 #include "common.h"
 #include "edges.h"
 #include "records.h"
-#include "tracer.h"
+#include "session.h"
 
 typedef struct {
     const void *id;    /* code object or PyMethodDef: identity only */
@@ -61,6 +61,20 @@ typedef struct {
     uint64_t wall;
 } MtThreadTotal;
 
+typedef struct MtScopeThread MtScopeThread;
+/* A thread's part of the dynamic filters (MtThreadState.scope; scope.c
+ * decides, this is where it keeps the thread's answer and the activations
+ * it left out), made on the first event and started afresh when the
+ * config's generation moved on. */
+struct MtScopeThread {
+    uint64_t generation; /* of the config the state below was made for */
+    int verdict;         /* 1 recorded, 0 ignored, -1 undecided */
+    unsigned polls;      /* events seen while undecided */
+    const void **hidden; /* Owned array: ids left out, innermost last */
+    size_t nhidden;
+    size_t capacity;
+};
+
 struct MtThreadState {
     MtThreadState *next;     /* Owned by the tracer's list */
     unsigned long ident;     /* threading.get_ident() */
@@ -72,8 +86,9 @@ struct MtThreadState {
     size_t capacity;
     MtStats **rows; /* Owned array of owned rows, by record index */
     Py_ssize_t nrows;
-    struct MtScopeThread *scope; /* Owned (scope.c), or NULL */
+    MtScopeThread *scope;        /* Owned (scope.c), or NULL */
     struct MtWatchThread *watch; /* Owned (watch.c), or NULL */
+    void (*watch_free)(struct MtWatchThread *); /* frees `watch` */
     MtEdgeTable edges;           /* caller -> callee edges (edges.h) */
     MtSuspended *suspended;      /* Owned open-addressing table, or NULL */
     size_t suspended_mask;       /* capacity - 1 (a power of two) */
@@ -136,7 +151,7 @@ mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, uint64_t now,
         }
     }
     MtFrame *f = &ts->stack[ts->depth++];
-    f->edge = mt_edges_enter(tr, &ts->edges, ts->depth > 1 ? f[-1].index : -1,
+    f->edge = mt_edges_enter(&tr->failures, &ts->edges, ts->depth > 1 ? f[-1].index : -1,
                              rec->index, is_call);
     f->index = rec->index;
     f->id = rec->id;
@@ -215,6 +230,11 @@ void mt_thread_finish(MtTracer *tr, MtThreadState *ts);
  * still pointing at them to the record set's sink. */
 void mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
                            MtStats *into);
+
+/* Forget the activations left out on one thread (at stop). */
+void mt_scope_thread_flush(MtScopeThread *sc);
+/* Free one thread's scope state; NULL is fine. */
+void mt_scope_thread_free(MtScopeThread *sc);
 
 /* The type of the thread-end watcher (module state). */
 int mt_thread_watcher_type_init(PyObject *module, MtModuleState *state);

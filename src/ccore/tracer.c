@@ -1,6 +1,8 @@
 /* The Tracer type: control methods (start, stop, pause, resume, clear,
  * snapshot) around the state that callbacks.c fills in. */
 #include "tracer.h"
+#include "recorder.h"
+#include "session.h"
 #include "breakpoints.h"
 #include "guard.h"
 #include "chrome.h"
@@ -16,44 +18,6 @@
 #include "watch.h"
 
 static uint64_t next_serial = 1;
-
-void
-mt_tracer_fail(MtTracer *tr, uint32_t flag, const char *where)
-{
-    tr->errors |= flag;
-    PyObject *exc = PyErr_GetRaisedException();
-    if (tr->error_messages == NULL
-        || PyList_GET_SIZE(tr->error_messages) >= 20) {
-        Py_XDECREF(exc);
-        return;
-    }
-    PyObject *msg = exc != NULL
-                        ? PyUnicode_FromFormat("%s: %R", where, exc)
-                        : PyUnicode_FromFormat("%s: out of memory", where);
-    Py_XDECREF(exc);
-    if (msg == NULL || PyList_Append(tr->error_messages, msg) < 0) {
-        PyErr_Clear();
-    }
-    Py_XDECREF(msg);
-}
-
-int
-mt_tracer_refuse(MtTracer *tr, const char *what, int when_running)
-{
-    if (mt_guard_reentered(tr)) {
-        PyErr_Format(PyExc_RuntimeError,
-                     "monitrace: %s() cannot be called from code that runs "
-                     "inside a tracer callback (a filter or a repr)",
-                     what);
-        return -1;
-    }
-    if (when_running && tr->running) {
-        PyErr_Format(PyExc_RuntimeError,
-                     "monitrace: stop the tracer before %s()", what);
-        return -1;
-    }
-    return 0;
-}
 
 static PyObject *
 tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
@@ -106,8 +70,7 @@ tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     tr->filter_module = filter_module;
     tr->profile = profile;
     tr->targeted = !profile;
-    tr->error_messages = PyList_New(0);
-    if (tr->error_messages == NULL) {
+    if (mt_failures_init(&tr->failures) < 0) {
         Py_DECREF(tr);
         return NULL;
     }
@@ -149,7 +112,7 @@ tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
                                      &tool)) {
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "start", 0) < 0) {
+    if (mt_guard_refuse(tr, "start", 0) < 0) {
         return NULL;
     }
     if (tr->running) {
@@ -170,7 +133,7 @@ tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
     if (mt_monitor_start(tr, state, tool) < 0) {
         return NULL;
     }
-    mt_eventlog_start(tr);
+    mt_recorder_start(tr);
     mt_watch_start(tr);
     mt_targets_start(tr);
     tr->running = 1;
@@ -198,7 +161,7 @@ static PyObject *
 tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "stop", 0) < 0) {
+    if (mt_guard_refuse(tr, "stop", 0) < 0) {
         return NULL;
     }
     if (!tr->running) {
@@ -220,7 +183,7 @@ tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
         tr->serial = next_serial++;
         tr->rebind = 1;
     }
-    mt_eventlog_stop(tr);
+    mt_recorder_stop(tr);
     mt_watch_stop(tr);
     mt_targets_stop(tr);
     int rc = mt_monitor_stop(tr);
@@ -228,21 +191,14 @@ tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
     if (rc < 0) {
         return NULL;
     }
-    PyObject *errors = tr->error_messages;
-    tr->error_messages = PyList_New(0);
-    tr->errors = 0;
-    if (tr->error_messages == NULL) {
-        tr->error_messages = errors;
-        return NULL;
-    }
-    return errors;
+    return mt_failures_take(&tr->failures);
 }
 
 static PyObject *
 tracer_pause(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "pause", 0) < 0) {
+    if (mt_guard_refuse(tr, "pause", 0) < 0) {
         return NULL;
     }
     tr->paused = tr->running;
@@ -254,7 +210,7 @@ static PyObject *
 tracer_ignore_thread(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "ignore_thread", 0) < 0) {
+    if (mt_guard_refuse(tr, "ignore_thread", 0) < 0) {
         return NULL;
     }
     if (!tr->running) {
@@ -270,7 +226,7 @@ static PyObject *
 tracer_resume(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "resume", 0) < 0) {
+    if (mt_guard_refuse(tr, "resume", 0) < 0) {
         return NULL;
     }
     tr->paused = 0;
@@ -283,7 +239,7 @@ clear_data(MtTracer *tr)
 {
     MtRecordSet old = mt_records_detach(&tr->records);
     mt_thread_clear_all(tr);
-    mt_eventlog_clear(&tr->log);
+    mt_recorder_clear(&tr->log);
     mt_watch_clear(tr);
     mt_targets_clear(tr);
     memset(tr->event_counts, 0, sizeof(tr->event_counts));
@@ -311,7 +267,7 @@ static PyObject *
 tracer_reset_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "reset", 0) < 0) {
+    if (mt_guard_refuse(tr, "reset", 0) < 0) {
         return NULL;
     }
     if (tr->active) {
@@ -335,7 +291,7 @@ static PyObject *
 tracer_clear_method(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     MtTracer *tr = (MtTracer *)self;
-    if (mt_tracer_refuse(tr, "clear", 1) < 0) {
+    if (mt_guard_refuse(tr, "clear", 1) < 0) {
         return NULL;
     }
     clear_data(tr);
@@ -376,12 +332,10 @@ tracer_after_fork_child(PyObject *self, PyObject *args, PyObject *kwargs)
         Py_CLEAR(tr->thread_table);
     }
     PyObject *saved = PyErr_GetRaisedException();
-    mt_eventlog_forked(&tr->log);
+    mt_recorder_forked(&tr->log);
     clear_data(tr);
-    Py_CLEAR(tr->error_messages);
-    tr->error_messages = PyList_New(0);
-    tr->errors = 0;
-    if (tr->error_messages == NULL) {
+    mt_failures_clear(&tr->failures);
+    if (mt_failures_init(&tr->failures) < 0) {
         Py_XDECREF(saved);
         return NULL;
     }
@@ -430,7 +384,7 @@ tracer_snapshot(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "records_from must be >= 0");
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "snapshot", 0) < 0) {
+    if (mt_guard_refuse(tr, "snapshot", 0) < 0) {
         return NULL;
     }
     return mt_snapshot(tr, from);
@@ -539,7 +493,7 @@ tracer_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(tr->filter);
     Py_VISIT(tr->disable);
     Py_VISIT(tr->thread_table);
-    Py_VISIT(tr->error_messages);
+    Py_VISIT(tr->failures.messages);
     if (mt_scope_traverse(tr, visit, arg) < 0) {
         return -1;
     }
@@ -570,7 +524,7 @@ tracer_clear(PyObject *self)
     if (tr->running) {
         tr->running = 0;
         PyObject *saved = PyErr_GetRaisedException();
-        mt_eventlog_stop(tr);
+        mt_recorder_stop(tr);
         mt_watch_stop(tr);
         mt_targets_stop(tr);
         if (mt_monitor_stop(tr) < 0) {
@@ -584,7 +538,7 @@ tracer_clear(PyObject *self)
     Py_CLEAR(tr->filter);
     mt_scope_free(tr);
     Py_CLEAR(tr->thread_table);
-    Py_CLEAR(tr->error_messages);
+    mt_failures_clear(&tr->failures);
     clear_data(tr);
     mt_targets_free(tr);
     mt_eventlog_free(&tr->log);

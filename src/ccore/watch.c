@@ -1,13 +1,14 @@
 /* Statement snapshots of watched code (see watch.h). */
 #include "watch.h"
+#include "recorder.h"
 #include "eventlog.h"
 #include "guard.h"
-#include "monitor.h"
+#include "monitoring.h"
 #include "records.h"
 #include "sigdefer.h"
 #include "snippets.h"
 #include "threadstate.h"
-#include "tracer.h"
+#include "session.h"
 
 #include <frameobject.h>
 
@@ -98,7 +99,7 @@ switch_table(MtTracer *tr, MtWatch *w, MtRecord *rec, MtSnippetTable *t,
     if (local_events_update(tr, w, rec->key, on ? w->instruction_bit : 0,
                             on ? 0 : w->instruction_bit)
         < 0) {
-        mt_tracer_fail(tr, MT_ERR_INTERNAL, "set_local_events (watch)");
+        mt_fail(&tr->failures, MT_ERR_INTERNAL, "set_local_events (watch)");
     }
     else if (w->set_local != NULL) {
         t->events_on = (uint8_t)on;
@@ -124,7 +125,7 @@ mt_watch_describe(MtTracer *tr, PyObject *code, PyObject **desc)
     int interrupted = 0;
     if (res == NULL) {
         interrupted = mt_guard_interrupted();
-        mt_tracer_fail(tr, MT_ERR_FILTER, "watch description");
+        mt_fail(&tr->failures, MT_ERR_FILTER, "watch description");
     }
     mt_sigdefer_leave();
     Py_DECREF(fn);
@@ -212,7 +213,7 @@ mt_watch_attach(MtTracer *tr, MtRecord *rec, PyObject *desc)
     switch_table(tr, w, rec, t, 1);
     goto done;
 fail:
-    mt_tracer_fail(tr, MT_ERR_INTERNAL, "watch table");
+    mt_fail(&tr->failures, MT_ERR_INTERNAL, "watch table");
 done:
     Py_XDECREF(desc);
     PyErr_SetRaisedException(saved);
@@ -428,7 +429,7 @@ snapshot(MtTracer *tr, MtWatchCall *call, int32_t snip, MtRecord *rec)
             break;
         }
         if (item == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "watch sample");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "watch sample");
             continue;
         }
         if (changes != NULL) {
@@ -441,7 +442,7 @@ snapshot(MtTracer *tr, MtWatchCall *call, int32_t snip, MtRecord *rec)
             if (call->lists[slot] == NULL
                 || PyList_Append(call->lists[slot], item) < 0) {
                 PyErr_Clear();
-                mt_tracer_fail(tr, MT_ERR_NOMEM, "watch sample");
+                mt_fail(&tr->failures, MT_ERR_NOMEM, "watch sample");
             }
             else {
                 w->values++;
@@ -453,7 +454,7 @@ snapshot(MtTracer *tr, MtWatchCall *call, int32_t snip, MtRecord *rec)
     if (alive && changes != NULL) {
         PyObject *text = statement_text(g, snip, changes);
         if (text != NULL) {
-            alive = mt_eventlog_statement(tr, rec, g->line[snip], text);
+            alive = mt_recorder_statement(tr, rec, g->line[snip], text);
         }
     }
     Py_XDECREF(changes);
@@ -570,9 +571,18 @@ new_call(MtTracer *tr, MtWatch *w, MtSnippetGroup *g)
 
 nomem:
     call_free(c);
-    mt_tracer_fail(tr, MT_ERR_NOMEM, "watch call");
+    mt_fail(&tr->failures, MT_ERR_NOMEM, "watch call");
     PyErr_SetRaisedException(saved);
     return NULL;
+}
+
+/* A thread's watch state goes with the thread (threadstate.c). */
+static void
+thread_free(MtWatchThread *wt)
+{
+    PyMem_Free(wt->frames);
+    PyMem_Free(wt->parked);
+    PyMem_Free(wt);
 }
 
 static MtWatchThread *
@@ -580,8 +590,9 @@ thread_watch(MtTracer *tr, MtThreadState *ts)
 {
     if (ts->watch == NULL) {
         ts->watch = PyMem_Calloc(1, sizeof(MtWatchThread));
+        ts->watch_free = thread_free;
         if (ts->watch == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "watch thread");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "watch thread");
         }
     }
     return ts->watch;
@@ -594,7 +605,7 @@ push(MtTracer *tr, MtWatchThread *wt, MtWatchFrame f)
         size_t n = wt->capacity ? 2 * wt->capacity : 16;
         MtWatchFrame *grown = PyMem_Realloc(wt->frames, sizeof(*grown) * n);
         if (grown == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "watch stack");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "watch stack");
             return -1;
         }
         wt->frames = grown;
@@ -617,7 +628,7 @@ park(MtTracer *tr, MtWatch *w, MtWatchThread *wt, MtWatchFrame f)
         size_t n = wt->parked_capacity ? 2 * wt->parked_capacity : 8;
         MtWatchFrame *grown = PyMem_Realloc(wt->parked, sizeof(*grown) * n);
         if (grown == NULL) {
-            mt_tracer_fail(tr, MT_ERR_NOMEM, "watch generators");
+            mt_fail(&tr->failures, MT_ERR_NOMEM, "watch generators");
             return;
         }
         wt->parked = grown;
@@ -780,7 +791,7 @@ mt_watch_start(MtTracer *tr)
         || w->instruction_bit <= 0) {
         Py_CLEAR(w->get_local);
         Py_CLEAR(w->set_local);
-        mt_tracer_fail(tr, MT_ERR_INTERNAL, "instruction events");
+        mt_fail(&tr->failures, MT_ERR_INTERNAL, "instruction events");
     }
     else {
         for (Py_ssize_t i = 0; i < tr->records.count && i < w->ntables; i++) {
@@ -887,16 +898,6 @@ mt_watch_traverse(MtTracer *tr, visitproc visit, void *arg)
     return 0;
 }
 
-void
-mt_watch_thread_free(MtWatchThread *wt)
-{
-    if (wt != NULL) {
-        PyMem_Free(wt->frames);
-        PyMem_Free(wt->parked);
-        PyMem_Free(wt);
-    }
-}
-
 /* ---- Python methods ----------------------------------------------------- */
 
 const char mt_watch_configure_doc[] =
@@ -921,7 +922,7 @@ mt_watch_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
                                      &max_samples, &max_values, &repr_limit)) {
         return NULL;
     }
-    if (mt_tracer_refuse(tr, "watch_configure", 1) < 0) {
+    if (mt_guard_refuse(tr, "watch_configure", 1) < 0) {
         return NULL;
     }
     if (!PyCallable_Check(describe)) {

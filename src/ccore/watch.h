@@ -15,7 +15,7 @@
 #define MT_WATCH_H
 
 #include "common.h"
-#include "monitor.h"
+#include "monitoring.h"
 
 typedef struct MtWatch MtWatch;
 typedef struct MtWatchThread MtWatchThread;
@@ -45,8 +45,6 @@ void mt_watch_stop(MtTracer *tr);
 void mt_watch_clear(MtTracer *tr);
 void mt_watch_free(MtTracer *tr);
 int mt_watch_traverse(MtTracer *tr, visitproc visit, void *arg);
-/* threadstate.c: a thread state goes. */
-void mt_watch_thread_free(MtWatchThread *wt);
 
 extern const char mt_watch_configure_doc[];
 PyObject *mt_watch_configure_method(PyObject *self, PyObject *args,
