@@ -209,3 +209,38 @@ def test_the_include_checks_see_a_circle_and_an_upward_include(tmp_path):
     assert cycle(graph) is None
     assert layer_violations(graph, [("low", ["a"]), ("high", ["b", "c"])]) == ["a includes b"]
     assert layer_violations(graph, [("low", ["c"]), ("mid", ["b"]), ("high", ["a"])]) == []
+
+
+INLINE = re.compile(r"^static inline\b[^(;]*?\b(mt_\w+)\s*\(", re.M)
+
+
+def test_inline_code_in_headers_is_listed():
+    with open(INTERNALS, encoding="utf-8") as f:
+        text = f.read()
+    match = re.search(r"^## Inline code in headers\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, "docs/internals.md has no '## Inline code in headers' section"
+    listed = {}
+    for line in match.group(1).splitlines():
+        m = re.match(r"^\|\s*`(\w+\.h)`\s*\|(.*?)\|", line)
+        if m:
+            listed[m.group(1)] = set(re.findall(r"`(mt_\w+)`", m.group(2)))
+    found = {}
+    for name in sorted(os.listdir(CCORE)):
+        if name.endswith(".h"):
+            with open(os.path.join(CCORE, name), encoding="utf-8") as f:
+                names = set(INLINE.findall(f.read()))
+            if names:
+                found[name] = names
+    assert found == listed
+
+
+def test_the_guard_is_written_once():
+    # Python code run from a callback goes through guard.c's bracket: no
+    # other file marks the tracer as inside its own code.
+    writers = []
+    for name in sorted(os.listdir(CCORE)):
+        if name.endswith((".c", ".h")) and name != "guard.c":
+            with open(os.path.join(CCORE, name), encoding="utf-8") as f:
+                if re.search(r"in_callback\s*(\+\+|--|[+-]?=[^=])", f.read()):
+                    writers.append(name)
+    assert writers == []

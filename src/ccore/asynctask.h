@@ -1,6 +1,6 @@
 /* The asyncio task running the calling thread's code, for the event log.
  *
- * Asked once per task, when its root coroutine starts (eventlog.c): the
+ * Asked once per task, when its root coroutine starts (recorder.c): the
  * coroutines it awaits run in the same task, which readers work out from
  * the stack. Only what names the task is kept, never the Task itself:
  * tracing must not change when a program's objects die.

@@ -122,19 +122,11 @@ sync_local(MtTracer *tr, MtRecord *rec, int on)
     if (want == tg->local_on) {
         return;
     }
-    PyObject *saved = PyErr_GetRaisedException();
-    tr->in_callback++;
-    int rc = mt_local_events_change(tr->tool, rec->key,
-                                    want & ~tg->local_on,
-                                    tg->local_on & ~want);
-    tr->in_callback--;
-    if (rc < 0) {
-        mt_fail(&tr->failures, MT_ERR_INTERNAL, "set_local_events");
-    }
-    else {
+    if (mt_guard_local_events(tr, rec->key, want & ~tg->local_on,
+                              tg->local_on & ~want, "set_local_events")
+        == 0) {
         tg->local_on = want;
     }
-    PyErr_SetRaisedException(saved);
 }
 
 /* ---- the plan of one code object -------------------------------------- */
@@ -210,21 +202,19 @@ mt_targets_code_seen(MtTracer *tr, MtRecord *rec)
         return 0;
     }
     if (t->planner != NULL) {
-        PyObject *saved = PyErr_GetRaisedException();
         PyObject *code = Py_NewRef(rec->key);
         PyObject *module = rec->module != NULL ? rec->module : Py_None;
         Py_INCREF(module);
+        PyObject *planner = Py_NewRef(t->planner);
+        MtGuard g;
+        mt_guard_open(&g, tr, MT_GUARD_SIGNALS);
         PyObject *globals = mt_compat_frame_globals_new();
         if (globals == NULL) {
             PyErr_Clear();
             globals = Py_NewRef(Py_None);
         }
-        PyObject *planner = Py_NewRef(t->planner);
-        uint64_t serial = mt_guard_enter(tr);
-        mt_sigdefer_enter();
         PyObject *plan =
             PyObject_CallFunctionObjArgs(planner, code, module, globals, NULL);
-        mt_sigdefer_leave();
         Py_DECREF(planner);
         Py_DECREF(globals);
         Py_DECREF(module);
@@ -234,19 +224,14 @@ mt_targets_code_seen(MtTracer *tr, MtRecord *rec)
             bc = build_plan(plan);
         }
         Py_XDECREF(plan);
-        int failed = PyErr_Occurred() != NULL;
-        int interrupted = failed && mt_guard_interrupted();
+        if (PyErr_Occurred()) {
+            mt_guard_fail(&g, MT_ERR_FILTER, "breakpoint planner");
+        }
         /* The tracer may have been stopped or cleared meanwhile: then
          * `rec` is gone, and so is the plan. */
-        if (!mt_guard_leave(tr, serial) || tr->targets != t) {
-            PyErr_Clear();
+        if (!mt_guard_close(&g) || tr->targets != t) {
             free_break_code(bc);
-            PyErr_SetRaisedException(saved);
-            mt_guard_redeliver(interrupted);
             return -1;
-        }
-        if (failed) {
-            mt_fail(&tr->failures, MT_ERR_FILTER, "breakpoint planner");
         }
         MtTargetRec *tg = bc != NULL ? target_rec(tr, rec) : NULL;
         if (tg != NULL) {
@@ -256,8 +241,6 @@ mt_targets_code_seen(MtTracer *tr, MtRecord *rec)
         else {
             free_break_code(bc);
         }
-        PyErr_SetRaisedException(saved);
-        mt_guard_redeliver(interrupted);
     }
     sync_local(tr, rec, 1);
     return 0;
@@ -351,13 +334,15 @@ hit(MtTracer *tr, MtBreakSite *s)
     if (frame == NULL) {
         return MT_TARGET_WANTED;
     }
-    PyObject *saved = PyErr_GetRaisedException();
     PyObject *fire = Py_NewRef(t->fire);
     PyObject *bp = Py_NewRef(s->bp);
     PyObject *cond = Py_XNewRef(s->cond);
     PyObject *names = Py_XNewRef(s->argnames);
     Py_INCREF(frame);
-    uint64_t serial = mt_guard_enter(tr);
+    /* No signal bracket (sigdefer.h) for a condition: it would cost more
+     * than the condition itself, on every pass of a loop. */
+    MtGuard g;
+    mt_guard_open(&g, tr, 0);
     int truth = 1;
     PyObject *error = NULL;
     PyObject *res = NULL;
@@ -375,7 +360,7 @@ hit(MtTracer *tr, MtBreakSite *s)
          * while it runs is seen there. What SIGINT's handler raises in
          * the condition reaches the program below. */
         truth = check_condition(cond, names, frame);
-        if (truth < 0 && mt_guard_interrupted()) {
+        if (truth < 0 && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
             truth = -2;
         }
         else if (truth < 0) {
@@ -409,15 +394,13 @@ hit(MtTracer *tr, MtBreakSite *s)
         Py_DECREF(res);
         PyErr_Clear();
     }
-    int same = mt_guard_leave(tr, serial) && tr->targets == t;
     if (res == NULL) {
         /* fire() lets through only what must reach the program, as under
          * pdb: its quit (BdbQuit, SystemExit) and KeyboardInterrupt. */
-        Py_XDECREF(saved);
+        mt_guard_close_raising(&g);
         return MT_TARGET_RAISE;
     }
-    PyErr_SetRaisedException(saved);
-    if (!same) {
+    if (!mt_guard_close(&g) || tr->targets != t) {
         return MT_TARGET_GONE;
     }
     if (spent) {
@@ -528,37 +511,28 @@ mt_targets_unwind(MtTracer *tr, MtRecord *rec, PyObject *const *args)
     else {
         lines = PyTuple_New(0);
     }
-    PyObject *saved = PyErr_GetRaisedException();
     if (lines == NULL) {
         mt_fail(&tr->failures, MT_ERR_NOMEM, "error lines");
-        PyErr_SetRaisedException(saved);
         return MT_TARGET_WANTED;
     }
     PyFrameObject *frame = PyEval_GetFrame();
     PyObject *on_error = Py_NewRef(t->on_error);
     PyObject *frame_arg = Py_NewRef(frame != NULL ? (PyObject *)frame
                                                   : Py_None);
-    uint64_t serial = mt_guard_enter(tr);
-    mt_sigdefer_enter();
+    MtGuard g;
+    mt_guard_open(&g, tr, MT_GUARD_SIGNALS);
     PyObject *res = PyObject_CallFunctionObjArgs(on_error, frame_arg, lines,
                                                  args[2], NULL);
-    mt_sigdefer_leave();
     Py_DECREF(frame_arg);
     Py_DECREF(lines);
     Py_DECREF(on_error);
-    int interrupted = res == NULL && mt_guard_interrupted();
+    if (res == NULL) {
+        mt_guard_fail(&g, MT_ERR_FILTER, "error snooper");
+    }
     Py_XDECREF(res);
-    if (!mt_guard_leave(tr, serial) || tr->targets != t) {
-        PyErr_Clear();
-        PyErr_SetRaisedException(saved);
-        mt_guard_redeliver(interrupted);
+    if (!mt_guard_close(&g) || tr->targets != t) {
         return MT_TARGET_GONE;
     }
-    if (res == NULL) {
-        mt_fail(&tr->failures, MT_ERR_FILTER, "error snooper");
-    }
-    PyErr_SetRaisedException(saved);
-    mt_guard_redeliver(interrupted);
     return MT_TARGET_WANTED;
 }
 

@@ -1,6 +1,6 @@
 /* Event callbacks. Each worker checks its argument count with one compare,
  * reads its arguments borrowed, allocates nothing once warm, calls no
- * Python code (except the filter, once per code object, in records.c),
+ * Python code (except the filter, once per code object, in discover.c),
  * and returns None or DISABLE, never NULL.
  *
  * DISABLE is returned only from events that accept it (PY_START, PY_RESUME,
@@ -304,7 +304,7 @@ mt_on_c_raise(PyObject *self, PyObject *const *args, size_t nargsf,
 }
 
 /* LINE is enabled only through local events: on traced code for
- * lines=True (eventlog.c), on code with breakpoints or snooped for errors
+ * lines=True (recorder.c), on code with breakpoints or snooped for errors
  * (breakpoints.c). A line none of them wants answers DISABLE. */
 PyObject *
 mt_on_line(PyObject *self, PyObject *const *args, size_t nargsf,

@@ -107,3 +107,9 @@ mt_callsite_init(void)
 #endif
     return 0;
 }
+
+void
+mt_callsite_reset(MtCallSiteCache *cache)
+{
+    memset(cache->slots, 0, sizeof(cache->slots));
+}

@@ -27,11 +27,9 @@ typedef struct {
     } slots[MT_CALLSITE_CACHE];
 } MtCallSiteCache;
 
-static inline void
-mt_callsite_reset(MtCallSiteCache *cache)
-{
-    memset(cache->slots, 0, sizeof(cache->slots));
-}
+/* Empty the cache (at every start: code objects may have been freed and
+ * their addresses reused). */
+void mt_callsite_reset(MtCallSiteCache *cache);
 
 /* The call site of an activation of `code` entered now, through frame
  * objects: sets *line (left alone when there is no caller) and, when

@@ -8,7 +8,6 @@
 #include "recorder.h"
 #include "records.h"
 #include "session.h"
-#include "sigdefer.h"
 #include "threadstate.h"
 #include "watch.h"
 
@@ -53,22 +52,20 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
     if (tr->filter == NULL) {
         return MT_VERDICT_TRACE;
     }
-    PyObject *saved = PyErr_GetRaisedException();
-    uint64_t serial = mt_guard_enter(tr);
-    mt_sigdefer_enter();
+    MtGuard g;
+    mt_guard_open(&g, tr, MT_GUARD_SIGNALS);
     PyObject *res =
         tr->filter_module ? PyObject_CallFunctionObjArgs(
             tr->filter, key, module != NULL ? module : Py_None, NULL)
                           : PyObject_CallOneArg(tr->filter, key);
-    int verdict = MT_VERDICT_TRACE, interrupted = 0;
+    int verdict = MT_VERDICT_TRACE;
     if (res == NULL) {
-        interrupted = mt_guard_interrupted();
-        mt_fail(&tr->failures, MT_ERR_FILTER, "filter");
+        mt_guard_fail(&g, MT_ERR_FILTER, "filter");
     }
     else if (PyLong_CheckExact(res)) {
         long bits = PyLong_AsLong(res);
         if (bits == -1 && PyErr_Occurred()) {
-            mt_fail(&tr->failures, MT_ERR_FILTER, "filter result");
+            mt_guard_fail(&g, MT_ERR_FILTER, "filter result");
         }
         else {
             verdict = (int)(bits
@@ -82,18 +79,11 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
         verdict = PyObject_IsTrue(res);
         Py_DECREF(res);
         if (verdict < 0) {
-            interrupted = mt_guard_interrupted();
-            mt_fail(&tr->failures, MT_ERR_FILTER, "filter result");
+            mt_guard_fail(&g, MT_ERR_FILTER, "filter result");
             verdict = MT_VERDICT_TRACE;
         }
     }
-    mt_sigdefer_leave();
-    if (!mt_guard_leave(tr, serial)) {
-        verdict = -1;
-    }
-    PyErr_SetRaisedException(saved);
-    mt_guard_redeliver(interrupted);
-    return verdict;
+    return mt_guard_close(&g) ? verdict : -1;
 }
 
 /* Store a verdict on the record: subtree targets always get events. */

@@ -1,22 +1,27 @@
 /* Running Python code from inside a callback (a filter, a thread name
- * lookup, a repr) without trusting anything across the call.
+ * lookup, a repr, a breakpoint condition, the live printer) without
+ * trusting anything across the call.
  *
  * Python code may release the GIL. Meanwhile another thread can stop,
  * clear, restart or drop the tracer, which frees records, thread states
- * and stacks, and changes the tool id. So a slow path brackets each call:
+ * and stacks, and changes the tool id. So every such call sits inside one
+ * bracket, written once here:
  *
- *     uint64_t serial = mt_guard_enter(tr);
- *     ... call Python, keep the result in locals ...
- *     if (!mt_guard_leave(tr, serial)) {
- *         return NULL;   (touch neither tr nor anything it owned)
+ *     MtGuard g;
+ *     mt_guard_open(&g, tr, MT_GUARD_SIGNALS);
+ *     ... call Python, keep the result in locals;
+ *         on failure mt_guard_fail(&g, MT_ERR_..., "what") ...
+ *     if (!mt_guard_close(&g)) {
+ *         return ...;   (touch neither tr nor anything it owned)
  *     }
  *
- * and takes no pointer into the tracer's data across the call. While the
- * bracket is open, this thread's calls to the tracer's control methods are
- * refused (reentrancy); other threads' calls are not. The Python call
- * itself is bracketed by mt_sigdefer_enter() and mt_sigdefer_leave(), so
- * that signals landing in it reach the program's handlers only afterwards
- * (sigdefer.h).
+ * and takes no pointer into the tracer's data across the call. The bracket
+ * keeps the tracer object alive, saves the program's in-flight exception
+ * and gives it back at close, and hands a KeyboardInterrupt that landed in
+ * our code back to the program (the callback cannot raise it). While it is
+ * open, this thread's calls to the tracer's control methods are refused
+ * (reentrancy); other threads' calls are not. With MT_GUARD_SIGNALS, the
+ * program's signal handlers wait until the bracket closes (sigdefer.h).
  */
 #ifndef MT_GUARD_H
 #define MT_GUARD_H
@@ -24,60 +29,52 @@
 #include "common.h"
 #include "session.h"
 
-/* True when the calling thread is itself inside Python code that one of
- * `tr`'s callbacks runs: control methods refuse to run then. Other threads
- * may be inside such code at the same time; that is no reason to refuse. */
-static inline int
-mt_guard_reentered(MtTracer *tr)
-{
-    return tr->in_callback > 0 && mt_compat_thread_in_callback();
-}
+/* Hold the program's Python signal handlers back while the bracket is
+ * open (sigdefer.h). Without it, a handler may run inside our call. */
+#define MT_GUARD_SIGNALS 1u
 
-static inline uint64_t
-mt_guard_enter(MtTracer *tr)
-{
-    Py_INCREF(tr);
-    tr->in_callback++;
-    return tr->serial;
-}
+typedef struct {
+    MtTracer *tr;     /* Owned while open */
+    uint64_t serial;  /* the tracer's data at open */
+    PyObject *saved;  /* Owned: the program's in-flight exception, or NULL */
+    unsigned flags;   /* MT_GUARD_* */
+    int interrupted;  /* a KeyboardInterrupt landed in our code */
+} MtGuard;
 
-/* 1 if the tracer is still running with the same data as at
- * mt_guard_enter(); 0 if it was stopped, paused, cleared or is being
- * freed: the caller abandons the event and must not touch `tr` again. */
-static inline int
-mt_guard_leave(MtTracer *tr, uint64_t serial)
-{
-    tr->in_callback--;
-    int same = tr->serial == serial && tr->active;
-    Py_DECREF(tr);
-    return same;
-}
+void mt_guard_open(MtGuard *g, MtTracer *tr, unsigned flags);
 
-/* Python code run from a callback failed: was it a KeyboardInterrupt?
- * That is the user's Ctrl-C (or a raise_signal) that happened to land in
- * our code. The callback cannot raise it, so once everything else is done
- * (any C API call in between may consume a pending signal), it hands the
- * signal back with mt_guard_redeliver(), and the interpreter raises it in
- * the user's code at its next check. */
-static inline int
-mt_guard_interrupted(void)
-{
-    return PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
-}
+/* The Python code raised (the exception is set, and stays for the caller
+ * to read and clear): a KeyboardInterrupt goes back to the program at
+ * close. */
+void mt_guard_caught(MtGuard *g);
 
-static inline void
-mt_guard_redeliver(int interrupted)
-{
-    if (interrupted) {
-        PyErr_SetInterrupt();
-    }
-}
+/* The Python code failed (an exception is set): note it in the tracer's
+ * failures as `flag` at `where`, and clear it; a KeyboardInterrupt goes
+ * back to the program at close. */
+void mt_guard_fail(MtGuard *g, uint32_t flag, const char *where);
+
+/* Close the bracket. 1 if the tracer is still running with the same data
+ * as at open; 0 if it was stopped, paused, cleared or is being freed: the
+ * caller abandons the event and must not touch the tracer again. */
+int mt_guard_close(MtGuard *g);
+
+/* Close the bracket, leaving the exception set now for the program to
+ * get (a breakpoint action's quit, or Ctrl-C in pdb) in place of the one
+ * it had in flight. Returns as mt_guard_close(). */
+int mt_guard_close_raising(MtGuard *g);
+
+/* mt_local_events_change() for the tracer's tool, marked as our own code
+ * (control methods are refused meanwhile); a failure is noted as
+ * MT_ERR_INTERNAL at `where`, and the program's exception kept. 0, or -1
+ * on failure. */
+int mt_guard_local_events(MtTracer *tr, PyObject *code, long on, long off,
+                          const char *where);
 
 /* Refuse a control method `what` called from Python code that one of
  * this tracer's callbacks runs on this thread (a filter, a repr; other
- * threads may be inside such code meanwhile: the slow paths cope, see
- * guard.h), or, with `when_running`, while the tracer runs. -1 with a
- * RuntimeError set, else 0. */
+ * threads may be inside such code meanwhile: the slow paths cope), or,
+ * with `when_running`, while the tracer runs. -1 with a RuntimeError set,
+ * else 0. */
 int mt_guard_refuse(MtTracer *tr, const char *what, int when_running);
 
 #endif /* MT_GUARD_H */

@@ -35,7 +35,7 @@ under_coroutine(MtTracer *tr, const MtThreadState *ts)
 
 /* Store the event and its notes (owned references, consumed here), and
  * show it live. Runs with the user's exception saved by the caller. Reprs
- * and the live printer are Python code: `serial` (from mt_guard_enter)
+ * and the live printer are Python code: `serial` (the guard's, guard.h)
  * tells whether the tracer is still the one the event belongs to. */
 static int64_t
 emit(MtTracer *tr, MtThreadState *ts, MtRecord *rec, const MtLogEvent *e,
@@ -130,11 +130,10 @@ mt_recorder_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
         }
     }
     int quiet = plain(log) && !root;
-    PyObject *saved = NULL;
+    MtGuard g;
     uint64_t serial = tr->serial;
     if (!quiet) {
-        saved = PyErr_GetRaisedException();
-        serial = mt_guard_enter(tr);
+        mt_guard_open(&g, tr, 0);
     }
     if (ev == MT_EV_CALL) {
         e.kind = MT_LOG_C_CALL;
@@ -190,12 +189,9 @@ mt_recorder_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
     else {
         Py_XDECREF(task);
     }
-    if (quiet) {
-        return;
+    if (!quiet) {
+        mt_guard_close(&g); /* may free tr: touch it no more */
     }
-    mt_guard_leave(tr, serial); /* may free tr: touch it no more */
-    PyErr_Clear();
-    PyErr_SetRaisedException(saved);
 }
 
 void
@@ -216,11 +212,10 @@ mt_recorder_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
     }
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
     int quiet = plain(log);
-    PyObject *saved = NULL;
+    MtGuard g;
     uint64_t serial = tr->serial;
     if (!quiet) {
-        saved = PyErr_GetRaisedException();
-        serial = mt_guard_enter(tr);
+        mt_guard_open(&g, tr, 0);
     }
     switch (ev) {
     case MT_EV_PY_RETURN:
@@ -246,12 +241,9 @@ mt_recorder_leave(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
         break;
     }
     emit(tr, ts, rec, &e, notes, serial);
-    if (quiet) {
-        return;
+    if (!quiet) {
+        mt_guard_close(&g); /* may free tr: touch it no more */
     }
-    mt_guard_leave(tr, serial); /* may free tr: touch it no more */
-    PyErr_Clear();
-    PyErr_SetRaisedException(saved);
 }
 
 static void
@@ -328,12 +320,10 @@ mt_recorder_line(MtTracer *tr, MtRecord *rec, PyObject *const *args,
                     .kind = MT_LOG_LINE,
                     .thread = ts->index};
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
-    PyObject *saved = PyErr_GetRaisedException();
-    uint64_t serial = mt_guard_enter(tr);
-    emit(tr, ts, rec, &e, notes, serial);
-    mt_guard_leave(tr, serial); /* may free tr: touch it no more */
-    PyErr_Clear();
-    PyErr_SetRaisedException(saved);
+    MtGuard g;
+    mt_guard_open(&g, tr, 0);
+    emit(tr, ts, rec, &e, notes, g.serial);
+    mt_guard_close(&g); /* may free tr: touch it no more */
     Py_RETURN_NONE;
 }
 
@@ -358,13 +348,10 @@ mt_recorder_statement(MtTracer *tr, MtRecord *rec, int32_t line,
                     .thread = ts->index};
     PyObject *notes[MT_NOTE_KINDS] = {NULL};
     notes[MT_NOTE_RETVAL] = text;
-    PyObject *saved = PyErr_GetRaisedException();
-    uint64_t serial = mt_guard_enter(tr);
-    emit(tr, ts, rec, &e, notes, serial);
-    int alive = mt_guard_leave(tr, serial); /* may free tr */
-    PyErr_Clear();
-    PyErr_SetRaisedException(saved);
-    return alive;
+    MtGuard g;
+    mt_guard_open(&g, tr, 0);
+    emit(tr, ts, rec, &e, notes, g.serial);
+    return mt_guard_close(&g); /* may free tr */
 }
 
 /* ---- LINE events through local events --------------------------------- */
@@ -378,23 +365,14 @@ set_lines(MtTracer *tr, MtRecord *rec, int on)
         || info->lines_on == on) {
         return;
     }
-    PyObject *saved = PyErr_GetRaisedException();
-    tr->in_callback++;
     /* Only our LINE bit: breakpoints may want LINE here too (they keep
      * it on), and other features other events. */
-    int rc = mt_local_events_change(tr->tool, rec->key,
-                                    on ? log->line_bit : 0L,
-                                    on || mt_targets_local_events(tr, rec)
-                                        ? 0L
-                                        : log->line_bit);
-    tr->in_callback--;
-    if (rc < 0) {
-        mt_fail(&tr->failures, MT_ERR_INTERNAL, "set_local_events");
-    }
-    else {
+    long off = on || mt_targets_local_events(tr, rec) ? 0L : log->line_bit;
+    if (mt_guard_local_events(tr, rec->key, on ? log->line_bit : 0L, off,
+                              "set_local_events")
+        == 0) {
         info->lines_on = (uint8_t)on;
     }
-    PyErr_SetRaisedException(saved);
 }
 
 void

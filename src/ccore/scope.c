@@ -2,7 +2,6 @@
  * mt_scope_exit, and Tracer.set_scope(). */
 #include "scope.h"
 #include "guard.h"
-#include "sigdefer.h"
 
 /* A thread not yet registered with threading has no name; threads= asks
  * again on each of its events, up to this many, then decides without. */
@@ -59,25 +58,23 @@ thread_scope(MtTracer *tr, MtThreadState *ts)
 static int
 decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
 {
-    PyObject *saved = PyErr_GetRaisedException();
     PyObject *name = mt_thread_name(tr, ts);
     int last = name != NULL || ++sc->polls >= MT_SCOPE_NAME_POLLS;
-    int verdict = 1, interrupted = 0;
+    int verdict = 1;
     PyObject *res = NULL;
     PyObject *ident = PyLong_FromUnsignedLong(ts->ident);
     MtScopeConfig *cfg = tr->scope;
     cfg->refs++; /* kept alive across the call, whatever set_scope() does */
     PyObject *filter = Py_NewRef(cfg->thread_filter);
-    Py_XINCREF(name);
-    uint64_t serial = mt_guard_enter(tr);
-    mt_sigdefer_enter();
+    Py_XINCREF(name); /* `ts` may go while the filter runs */
+    MtGuard g;
+    mt_guard_open(&g, tr, MT_GUARD_SIGNALS);
     if (ident != NULL) {
         res = PyObject_CallFunctionObjArgs(
             filter, ident, name != NULL ? name : Py_None, NULL);
     }
     if (res == NULL) {
-        interrupted = mt_guard_interrupted();
-        mt_fail(&tr->failures, MT_ERR_FILTER, "threads filter");
+        mt_guard_fail(&g, MT_ERR_FILTER, "threads filter");
     }
     else if (res == Py_None) {
         verdict = last ? 0 : -1;
@@ -85,25 +82,19 @@ decide_thread(MtTracer *tr, MtThreadState *ts, MtScopeThread *sc)
     else {
         verdict = PyObject_IsTrue(res);
         if (verdict < 0) {
-            interrupted = mt_guard_interrupted();
-            mt_fail(&tr->failures, MT_ERR_FILTER, "threads filter result");
+            mt_guard_fail(&g, MT_ERR_FILTER, "threads filter result");
             verdict = 1;
         }
     }
     Py_XDECREF(res);
-    res = NULL;
-    mt_sigdefer_leave();
-    /* Compared by address while our reference keeps `cfg` allocated. */
-    if (!mt_guard_leave(tr, serial) || tr->scope != cfg) {
-        verdict = -2;
-    }
-    config_decref(cfg);
-    Py_XDECREF(res);
     Py_XDECREF(ident);
     Py_XDECREF(name);
     Py_DECREF(filter);
-    PyErr_SetRaisedException(saved);
-    mt_guard_redeliver(interrupted);
+    /* Compared by address while our reference keeps `cfg` allocated. */
+    if (!mt_guard_close(&g) || tr->scope != cfg) {
+        verdict = -2;
+    }
+    config_decref(cfg);
     return verdict;
 }
 

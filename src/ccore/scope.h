@@ -1,6 +1,6 @@
 /* Dynamic filters: which activations of traced code are recorded.
  *
- * The static filter (records.c) decides once per code object whether its
+ * The static filter (discover.c) decides once per code object whether its
  * events reach us at all. The scope decides per activation, from per-thread
  * state: the thread filter (threads=), the depth below where tracing (or a
  * within= target) started (max_depth=), the subtree of a within= target,

@@ -82,10 +82,8 @@ local_events_update(MtTracer *tr, MtWatch *w, PyObject *code, long on,
     if (w->get_local == NULL || w->set_local == NULL || tr->tool < 0) {
         return 0;
     }
-    tr->in_callback++;
-    int rc = mt_local_events_change(tr->tool, code, on, off);
-    tr->in_callback--;
-    return rc;
+    return mt_guard_local_events(tr, code, on, off,
+                                 "set_local_events (watch)");
 }
 
 static void
@@ -95,16 +93,12 @@ switch_table(MtTracer *tr, MtWatch *w, MtRecord *rec, MtSnippetTable *t,
     if (t == NULL || t->events_on == on || !mt_records_alive(rec)) {
         return;
     }
-    PyObject *saved = PyErr_GetRaisedException();
     if (local_events_update(tr, w, rec->key, on ? w->instruction_bit : 0,
                             on ? 0 : w->instruction_bit)
-        < 0) {
-        mt_fail(&tr->failures, MT_ERR_INTERNAL, "set_local_events (watch)");
-    }
-    else if (w->set_local != NULL) {
+            == 0
+        && w->set_local != NULL) {
         t->events_on = (uint8_t)on;
     }
-    PyErr_SetRaisedException(saved);
 }
 
 /* ---- slow path: describing and attaching code objects ------------------ */
@@ -118,21 +112,14 @@ mt_watch_describe(MtTracer *tr, PyObject *code, PyObject **desc)
         return 0;
     }
     PyObject *fn = Py_NewRef(w->describe);
-    PyObject *saved = PyErr_GetRaisedException();
-    uint64_t serial = mt_guard_enter(tr);
-    mt_sigdefer_enter();
+    MtGuard g;
+    mt_guard_open(&g, tr, MT_GUARD_SIGNALS);
     PyObject *res = PyObject_CallOneArg(fn, code);
-    int interrupted = 0;
     if (res == NULL) {
-        interrupted = mt_guard_interrupted();
-        mt_fail(&tr->failures, MT_ERR_FILTER, "watch description");
+        mt_guard_fail(&g, MT_ERR_FILTER, "watch description");
     }
-    mt_sigdefer_leave();
     Py_DECREF(fn);
-    int alive = mt_guard_leave(tr, serial);
-    PyErr_SetRaisedException(saved);
-    mt_guard_redeliver(interrupted);
-    if (!alive) {
+    if (!mt_guard_close(&g)) {
         Py_XDECREF(res);
         return -1;
     }
@@ -309,23 +296,19 @@ sample(MtTracer *tr, PyObject *value, Py_ssize_t limit, int *alive)
         Py_DECREF(value);
         return NULL;
     }
-    uint64_t serial = mt_guard_enter(tr);
-    mt_sigdefer_enter();
+    MtGuard g;
+    mt_guard_open(&g, tr, MT_GUARD_SIGNALS);
     PyObject *r = PyObject_Repr(value);
-    int interrupted = 0;
     if (r == NULL) {
-        interrupted = mt_guard_interrupted();
+        mt_guard_caught(&g);
         r = repr_error();
     }
-    mt_sigdefer_leave();
-    *alive = mt_guard_leave(tr, serial);
     Py_DECREF(value);
     r = clip(r, limit);
     PyObject *item = r != NULL ? PyTuple_Pack(2, tname, r) : NULL;
-    PyErr_Clear();
     Py_XDECREF(r);
     Py_DECREF(tname);
-    mt_guard_redeliver(interrupted);
+    *alive = mt_guard_close(&g);
     return item;
 }
 
