@@ -188,10 +188,10 @@ def test_c_includes_point_down_the_layers():
 
 
 def test_storage_does_not_need_the_session():
-    # Records, edges and the event log are plain C: the session state
-    # (session.h) and the tracer type are above them.
+    # Records, edges, thread stacks and the event log are plain C: the
+    # session state (session.h) and the tracer type are above them.
     graph = include_graph(CCORE)
-    for mod in ("records", "edges", "eventlog", "failure", "walk", "treefmt"):
+    for mod in ("records", "edges", "stack", "eventlog", "failure", "walk", "treefmt"):
         assert not graph[mod] & {"session", "tracer", "guard", "threadstate"}, mod
 
 
