@@ -683,7 +683,7 @@ def test_aggregation_matches_walk():
     )
     got = {}
     for v in views:
-        nodes = tree_nodes({"tree": html_data._tree_data(v.tree)})
+        nodes = tree_nodes({"tree": html_data.tree_data(v.tree)})
         got.update({(v.ident,) + n[1][1:]: (n[2], n[3], n[4]) for n in nodes[1:]})
     want = {}
     paths = {}

@@ -348,10 +348,10 @@ class CompiledFilter:
         site_packages: bool = True,
         is_own: Callable[[Any], bool] = lambda key: False,
     ) -> None:
-        self._include = _union(include, "include")
-        self._exclude = _union(exclude, "exclude")
-        self._within = _union(within, "within")
-        self._exclude_within = _union(exclude_within, "exclude_within")
+        self._include = spec_set(include, "include")
+        self._exclude = spec_set(exclude, "exclude")
+        self._within = spec_set(within, "within")
+        self._exclude_within = spec_set(exclude_within, "exclude_within")
         self._stdlib = stdlib
         self._site_packages = site_packages
         self._is_own = is_own
@@ -445,7 +445,7 @@ class CompiledFilter:
         )
 
 
-class _SpecSet:
+class SpecSet:
     """The union of one option's specs, remembering which of them have
     matched a function the filter was asked about."""
 
@@ -470,9 +470,10 @@ class _SpecSet:
         return [s for s, m in zip(self.specs, self._matched) if not m]
 
 
-def _union(specs: Spec | Iterable[Spec], option: str) -> _SpecSet | None:
+def spec_set(specs: Spec | Iterable[Spec], option: str) -> SpecSet | None:
+    """One option's specs checked and joined; None when there are none."""
     checked = normalize_specs(option, specs)
-    return _SpecSet(option, checked) if checked else None
+    return SpecSet(option, checked) if checked else None
 
 
 # ---- what a Session uses ---------------------------------------------------

@@ -355,7 +355,7 @@ class Watcher:
     ) -> None:
         self.groups: list[Group] = list(roots)
         self._by_root = {g.code: g for g in self.groups}
-        self._specs = filters._union(specs, "watch") if specs else None
+        self._specs = filters.spec_set(specs, "watch") if specs else None
         self._facts = facts
         self._pending: dict[Any, tuple[Group, bool, bool]] = {}
         self.unreadable: list[str] = []

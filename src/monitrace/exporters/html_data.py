@@ -118,6 +118,14 @@ class Page:
             self.functions.append([full_name, short_file, line, kind])
         return found
 
+    def function_keys(self) -> list[_FnKey]:
+        """Each function's key (kind, module, qualname, filename, line), by
+        page index."""
+        keys: list[_FnKey] = [("", "", "", "", 0)] * len(self.functions)
+        for key, index in self._index.items():
+            keys[index] = key
+        return keys
+
     def of_name(self, n: FunctionName) -> int:
         return self.function(_key_of_name(n), n.full_name, n.short_file)
 
@@ -172,7 +180,7 @@ def _ns(seconds: float) -> int:
     return int(round(seconds * 1e9))
 
 
-def _tree_data(root: _Node) -> list[int]:
+def tree_data(root: _Node) -> list[int]:
     """The tree as one flat list, five numbers per node in depth-first
     order, children by inclusive time: function, parent's position (-1
     for the root), calls, inclusive ns, self ns. The root is function -1.
@@ -221,7 +229,7 @@ def _view_data(v: ThreadView) -> dict[str, Any]:
         "name": v.name,
         "ident": v.ident,
         "stats": v.stats,
-        "tree": None if v.tree is None else _tree_data(v.tree),
+        "tree": None if v.tree is None else tree_data(v.tree),
         "edges": v.edges,
         "bars": v.bars,
         "calls_seen": v.calls_seen,
