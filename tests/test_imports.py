@@ -119,8 +119,8 @@ def _private(name: str) -> bool:
 
 def _defined_private(tree: ast.AST) -> set[str]:
     """The leading-underscore names a module defines: functions, classes,
-    globals, attributes it assigns (self._x = ...) and strings naming
-    one (__slots__, setattr)."""
+    globals, arguments, attributes it assigns (self._x = ...), __slots__
+    entries and names set with setattr()."""
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -131,10 +131,25 @@ def _defined_private(tree: ast.AST) -> set[str]:
             out.add(node.attr)
         elif isinstance(node, ast.arg):
             out.add(node.arg)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value.isidentifier():
-                out.add(node.value)
-    return {n for n in out if _private(n)}
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets
+        ):
+            out |= {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant)}
+        elif _named_by_string(node, ("setattr", "__setattr__")) is not None:
+            out.add(_named_by_string(node, ("setattr", "__setattr__")))
+    return {n for n in out if isinstance(n, str) and _private(n)}
+
+
+def _named_by_string(node: ast.AST, functions: tuple[str, ...]) -> str | None:
+    """The attribute name a call like getattr(obj, "name") spells out."""
+    if not isinstance(node, ast.Call) or len(node.args) < 2:
+        return None
+    func = node.func
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    name = node.args[1]
+    if called in functions and isinstance(name, ast.Constant) and isinstance(name.value, str):
+        return name.value
+    return None
 
 
 def _private_reaches(sources: dict[str, str]) -> list[str]:
@@ -171,10 +186,16 @@ def _private_reaches(sources: dict[str, str]) -> list[str]:
                         _private(p) and p not in _ALLOWED for p in parts[1:]
                     ):
                         found.append((name, node.lineno, f"import {alias.name}"))
-            elif isinstance(node, ast.Attribute) and _private(node.attr):
-                if node.attr in _ALLOWED or node.attr in defined[name]:
+            else:
+                if isinstance(node, ast.Attribute):
+                    attr: str | None = node.attr
+                else:
+                    attr = _named_by_string(node, ("getattr", "hasattr", "setattr", "delattr"))
+                if attr is None or not _private(attr):
                     continue
-                owners = sorted(m for m, names in defined.items() if node.attr in names)
+                if attr in _ALLOWED or attr in defined[name]:
+                    continue
+                owners = sorted(m for m, names in defined.items() if attr in names)
                 if owners:
                     where = ", ".join(owners)
                     found.append((name, node.lineno, f"{ast.unparse(node)} (defined in {where})"))
@@ -215,6 +236,7 @@ def test_the_private_check_sees_each_kind_of_reach():
             "    def __init__(self):\n"
             "        self._mine = 1\n"
             "t = (1, 2)._replace\n"
+            "u = getattr(A(), '_state', None)\n"
         ),
         "monitrace.sub": "",
         "monitrace.sub.c": "from .._private_mod import thing\nimport monitrace._hidden\n",
@@ -223,6 +245,7 @@ def test_the_private_check_sees_each_kind_of_reach():
         "monitrace.b:1: from monitrace.a import _f",
         "monitrace.b:5: a._helper (defined in monitrace.a)",
         "monitrace.b:6: A()._state (defined in monitrace.a)",
+        "monitrace.b:12: getattr(A(), '_state', None) (defined in monitrace.a)",
         "monitrace.sub.c:1: imports from private module monitrace._private_mod",
         "monitrace.sub.c:2: import monitrace._hidden",
     ]

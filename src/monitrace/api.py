@@ -532,8 +532,10 @@ class Session:
         with this session as the base."""
         return diff(self, new, **options)
 
-    def _log(self) -> LogReader:
-        """The C event log, read with C's indexes (for exporters)."""
+    def event_log(self) -> LogReader:
+        """The recorded events as the C log holds them, with C's indexes
+        (what exporters read; :meth:`events` is the friendly view). Needs
+        ``record=``."""
         self._recording.require("reading the event log")
         return LogReader(self._tracer)
 

@@ -354,7 +354,8 @@ class CompiledFilter:
         self._exclude_within = spec_set(exclude_within, "exclude_within")
         self._stdlib = stdlib
         self._site_packages = site_packages
-        self._is_own = is_own
+        #: Whether a code object is monitrace's own (never traced).
+        self.is_own = is_own
         self._places_cache: Places | None = None
         self._trivial = (
             stdlib
@@ -365,7 +366,7 @@ class CompiledFilter:
     def __call__(self, key: Any, module: str | None = None) -> int:
         # Own code by file, and by module for code monitrace compiles from
         # a string (its dataclasses' __init__, filename "<string>").
-        if self._is_own(key) or (module is not None and module.partition(".")[0] == "monitrace"):
+        if self.is_own(key) or (module is not None and module.partition(".")[0] == "monitrace"):
             return 0
         if self._trivial:
             return TRACE

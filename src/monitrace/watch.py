@@ -407,7 +407,7 @@ def watching_filter(
 
 
 def _own(base: Any, key: Any) -> bool:
-    is_own = getattr(base, "_is_own", None)
+    is_own = getattr(base, "is_own", None)
     return bool(is_own(key)) if is_own is not None else False
 
 
