@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/lint.sh [PYTHON]: what `make lint` runs: ruff check, ruff format
-# --check and mypy --strict over src/, with the versions pinned in
+# --check and mypy --strict over src/, and clang-format's check of the C
+# sources (src/ccore), with the versions pinned in
 # pyproject.toml's `lint` extra, installed from the package index into a
 # venv of their own (.venv/lint-X.Y, so that a test job building
 # .venv/X.Y at the same time is not disturbed). A tool that can't be
@@ -21,6 +22,9 @@ echo "--- mypy --strict (src/)"
 # A cache of its own per venv: one shared with other environments can
 # hold stale answers about installed packages.
 "$py" -m mypy --cache-dir "$(dirname "$bin")/mypy-cache" || failed+=("mypy")
+echo "--- clang-format --dry-run (src/ccore)"
+"$bin/clang-format" --style=file --dry-run --Werror src/ccore/*.[ch] \
+    || failed+=("clang-format (run: $bin/clang-format -i --style=file src/ccore/*.[ch])")
 if [ ${#failed[@]} -gt 0 ]; then
     printf '=== lint FAILED: %s\n' "${failed[@]}"
     exit 1

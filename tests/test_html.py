@@ -683,14 +683,13 @@ def test_aggregation_matches_walk():
     )
     got = {}
     for v in views:
-        nodes = tree_nodes({"tree": html_data._tree_data(v.tree)})
+        nodes = tree_nodes({"tree": html_data.tree_data(v.tree)})
         got.update({(v.ident,) + n[1][1:]: (n[2], n[3], n[4]) for n in nodes[1:]})
     want = {}
     paths = {}
-    for step in walk(src.events()):
-        act = step.activation
-        if step.begin:
-            below = paths[id(step.stack[-1])] if step.stack else (step.thread,)
+    for begin, thread, act, stack in walk(src.events()):
+        if begin:
+            below = paths[id(stack[-1])] if stack else (thread,)
             paths[id(act)] = below + (act.function,)
             continue
         path = paths.pop(id(act))
@@ -967,3 +966,53 @@ def test_diff_html_arguments(tmp_path, capsys):
     assert "calls>0 broken by" in capsys.readouterr().err and out.exists()
     assert diff_main([str(a), str(tmp_path / "missing"), "-o", str(out)]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_walker_pairs_entries_and_exits():
+    """The one walker: a lost exit ends the activations above its match,
+    an exit matching nothing is dropped, INNERMOST ends the top, and the
+    activations left open end at their thread's last event (or at their
+    start); Walker says what it read."""
+    from monitrace.exporters.timeline import INNERMOST, Walker
+    from monitrace.model import Kind, LogEvent
+
+    C, R, Y = Kind.CALL, Kind.RETURN, Kind.YIELD
+    log = [
+        LogEvent(R, 5, 0, 9),  # began before recording: dropped
+        LogEvent(C, 10, 0, 1),
+        LogEvent(C, 20, 0, 2),
+        LogEvent(C, 30, 0, 3),
+        LogEvent(C, 31, 1, 4),  # another thread
+        LogEvent(Y, 40, 0, 2),  # 3's exit was lost: 3 ends, then 2
+        LogEvent(C, 50, 0, 5),
+        LogEvent(R, 60, 0, INNERMOST),  # ends 5
+        LogEvent(Kind.LINE, 70, 0, 1),
+    ]
+
+    def run(at_start):
+        walker = Walker(end_unfinished_at_start=at_start)
+        got = []
+        for begin, thread, act, stack in walker.steps(log):
+            if begin:
+                got.append(("begin", thread, act.function, len(stack), walker.read - 1))
+            else:
+                end = None if act.end is None else act.end.kind
+                got.append(("end", act.function, act.end_ns, act.self_ns, end, walker.ending))
+        return walker, got
+
+    walker, got = run(False)
+    assert got == [
+        ("begin", 0, 1, 0, 1),
+        ("begin", 0, 2, 1, 2),
+        ("begin", 0, 3, 2, 3),
+        ("begin", 1, 4, 0, 4),
+        ("end", 3, 40, 10, None, False),
+        ("end", 2, 40, 10, Y, False),
+        ("begin", 0, 5, 1, 6),
+        ("end", 5, 60, 10, R, False),
+        ("end", 1, 70, 30, None, True),
+        ("end", 4, 31, 0, None, True),
+    ]
+    assert (walker.first_ns, walker.read, walker.last) == (5, 9, {0: 70, 1: 31})
+    _walker, got = run(True)
+    assert got[-2:] == [("end", 1, 10, 0, None, True), ("end", 4, 31, 0, None, True)]

@@ -1013,3 +1013,20 @@ def test_suite_stats_merge_roundtrip():
         ("t::a", ["g"]),
     ]
     assert stats_from_data(stats_to_data(f)) == f
+
+
+def test_suite_stats_sum_wall_time_of_received_tests():
+    """Wall time (a coroutine's time awaiting included) is summed over the
+    tests that xdist workers send, as calls and times are (it was the
+    first test's alone)."""
+
+    def rec(wall):
+        return FunctionStats(
+            "co", "co", "m", "m.py", 1, 1, 1, 0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, wall_time=wall
+        )
+
+    suite = SuiteStats(slowest=0, hottest=1)
+    suite.add_test("t::a", 1.0, [rec(2.0)])
+    suite.add_test("t::b", 1.0, [rec(3.0)])
+    (co,) = suite.functions()
+    assert (co.calls, co.total_time, co.wall_time) == (2, 1.0, 5.0)

@@ -31,7 +31,12 @@ def test_ruff_and_mypy_are_configured():
 def test_make_test_runs_lint_and_lint_runs_every_tool():
     assert re.search(r"^add .*scripts/lint\.sh", read("scripts/test.sh"), re.M)
     lint = read("scripts/lint.sh")
-    for command in ('"$bin/ruff" check .', '"$bin/ruff" format --check .', '"$py" -m mypy'):
+    for command in (
+        '"$bin/ruff" check .',
+        '"$bin/ruff" format --check .',
+        '"$py" -m mypy',
+        '"$bin/clang-format" --style=file --dry-run --Werror src/ccore/*.[ch]',
+    ):
         assert command in lint
     assert "|| true" not in lint and "exit 0" not in lint
     dry = subprocess.run(
@@ -46,12 +51,13 @@ def test_make_test_runs_lint_and_lint_runs_every_tool():
 def test_pre_commit_hooks_pin_the_lint_extra_versions():
     extra = pyproject()["project"]["optional-dependencies"]["lint"]
     pins = dict(re.fullmatch(r"([\w-]+)==(\S+)", spec).groups() for spec in extra if "==" in spec)
-    assert set(pins) == {"ruff", "mypy"}
+    assert set(pins) == {"ruff", "mypy", "clang-format"}
     hooks = read(".pre-commit-config.yaml")
-    for hook_id in ("ruff", "ruff-format", "mypy"):
+    for hook_id in ("ruff", "ruff-format", "mypy", "clang-format"):
         assert re.search(rf"^\s+- id: {hook_id}$", hooks, re.M)
-    assert sorted(re.findall(r'"(ruff|mypy)==([^"]+)"', hooks)) == sorted(
-        [("ruff", pins["ruff"])] * 2 + [("mypy", pins["mypy"])]
+    assert sorted(re.findall(r'"(ruff|mypy|clang-format)==([^"]+)"', hooks)) == sorted(
+        [("ruff", pins["ruff"])] * 2
+        + [("mypy", pins["mypy"]), ("clang-format", pins["clang-format"])]
     )
     assert "monitrace[lint]" in pyproject()["project"]["optional-dependencies"]["test"]
 

@@ -191,6 +191,18 @@ class Session:
     def warn_unmatched(self, value: bool) -> None:
         self._warn_unmatched = bool(value)
 
+    @property
+    def breakpoint_stream(self) -> Any:
+        """Where stop() writes what breakpoints= and on_error= found: None
+        (the default) gives warnings, a text stream is written to (the CLI
+        gives stderr). Without breakpoints= or on_error= it stays None."""
+        return None if self._targets is None else self._targets.stream
+
+    @breakpoint_stream.setter
+    def breakpoint_stream(self, stream: Any) -> None:
+        if self._targets is not None:
+            self._targets.stream = stream
+
     def start(self) -> Session:
         global _last, _atexit_registered, _fork_hook_registered
         tool = -1 if self._options.tool_id is None else self._options.tool_id
@@ -520,8 +532,10 @@ class Session:
         with this session as the base."""
         return diff(self, new, **options)
 
-    def _log(self) -> LogReader:
-        """The C event log, read with C's indexes (for exporters)."""
+    def event_log(self) -> LogReader:
+        """The recorded events as the C log holds them, with C's indexes
+        (what exporters read; :meth:`events` is the friendly view). Needs
+        ``record=``."""
         self._recording.require("reading the event log")
         return LogReader(self._tracer)
 

@@ -636,8 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
         session.warn_unmatched = False  # _finish says it in one line
-        if session._targets is not None:
-            session._targets.stream = sys.stderr
+        session.breakpoint_stream = sys.stderr
         try:
             program = prepare(mode, target)
         except _CannotRun as exc:

@@ -348,13 +348,14 @@ class CompiledFilter:
         site_packages: bool = True,
         is_own: Callable[[Any], bool] = lambda key: False,
     ) -> None:
-        self._include = _union(include, "include")
-        self._exclude = _union(exclude, "exclude")
-        self._within = _union(within, "within")
-        self._exclude_within = _union(exclude_within, "exclude_within")
+        self._include = spec_set(include, "include")
+        self._exclude = spec_set(exclude, "exclude")
+        self._within = spec_set(within, "within")
+        self._exclude_within = spec_set(exclude_within, "exclude_within")
         self._stdlib = stdlib
         self._site_packages = site_packages
-        self._is_own = is_own
+        #: Whether a code object is monitrace's own (never traced).
+        self.is_own = is_own
         self._places_cache: Places | None = None
         self._trivial = (
             stdlib
@@ -365,7 +366,7 @@ class CompiledFilter:
     def __call__(self, key: Any, module: str | None = None) -> int:
         # Own code by file, and by module for code monitrace compiles from
         # a string (its dataclasses' __init__, filename "<string>").
-        if self._is_own(key) or (module is not None and module.partition(".")[0] == "monitrace"):
+        if self.is_own(key) or (module is not None and module.partition(".")[0] == "monitrace"):
             return 0
         if self._trivial:
             return TRACE
@@ -445,7 +446,7 @@ class CompiledFilter:
         )
 
 
-class _SpecSet:
+class SpecSet:
     """The union of one option's specs, remembering which of them have
     matched a function the filter was asked about."""
 
@@ -470,9 +471,10 @@ class _SpecSet:
         return [s for s, m in zip(self.specs, self._matched) if not m]
 
 
-def _union(specs: Spec | Iterable[Spec], option: str) -> _SpecSet | None:
+def spec_set(specs: Spec | Iterable[Spec], option: str) -> SpecSet | None:
+    """One option's specs checked and joined; None when there are none."""
     checked = normalize_specs(option, specs)
-    return _SpecSet(option, checked) if checked else None
+    return SpecSet(option, checked) if checked else None
 
 
 # ---- what a Session uses ---------------------------------------------------

@@ -135,7 +135,7 @@ class _Latency:
     max: float = 0
     hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
 
-    def add(self, samples: int, mn: int, mx: int, hist: Iterable[Bucket]) -> None:
+    def add(self, samples: int, mn: float, mx: float, hist: Iterable[Bucket]) -> None:
         # Run for every row of every test the pytest plugin traces: plain
         # comparisons, no calls.
         if samples:
@@ -150,24 +150,45 @@ class _Latency:
                 bounds = (low, high)
                 mine[bounds] = mine.get(bounds, 0) + count
 
-    def fields(self, ns_per_tick: float) -> dict[str, Any]:
-        return latency_fields(self.hist, self.min * ns_per_tick, self.max * ns_per_tick)
+    def extremes(self, mn: float, mx: float) -> None:
+        self.min = min(self.min, mn)
+        self.max = max(self.max, mx)
+
+    def bucket(self, low: float, high: float, count: int) -> None:
+        self.hist[(low, high)] = self.hist.get((low, high), 0) + count
+
+    def fields(self, ns_per_unit: float) -> dict[str, Any]:
+        return latency_fields(self.hist, self.min * ns_per_unit, self.max * ns_per_unit)
+
+
+#: The unit of sums made from FunctionStats (seconds), for Sums.record.
+SECONDS = 1e9
 
 
 @dataclasses.dataclass(slots=True)
-class _Acc:
+class Sums:
+    """One function's numbers summed over rows of any source: calls,
+    times, wall time, and the latency (and generator segment) extremes and
+    histograms. Times are summed in the unit of the rows added (clock
+    ticks from a snapshot, ns from saved JSON, seconds from FunctionStats;
+    one unit per Sums), histograms are in ns whatever the source;
+    :meth:`record` makes the FunctionStats. Used for every merge of rows:
+    threads of a session (MergedRows), saved JSON read back (saved), the
+    tests of a suite (suite_stats)."""
+
     calls: int = 0
     primitive: int = 0
-    total: int = 0
-    self_: int = 0
-    wall: int = 0
+    total: float = 0
+    self_: float = 0
+    wall: float = 0
     latency: _Latency = dataclasses.field(default_factory=_Latency)
     segments: _Latency = dataclasses.field(default_factory=_Latency)
 
     def add(self, row: Sequence[Any]) -> None:
-        # The snapshot's rows: (index, calls, primitive calls, total,
-        # self, min, max, samples, histogram, segments, wall), segments
-        # being None or (samples, min, max, histogram) for generator rows.
+        """A snapshot row (times in ticks): (index, calls, primitive
+        calls, total, self, min, max, samples, histogram, segments, wall),
+        segments being None or (samples, min, max, histogram) for
+        generator rows."""
         _, calls, prim, total, self_, mn, mx, samples, hist, segments, wall = row
         self.calls += calls
         self.primitive += prim
@@ -178,22 +199,61 @@ class _Acc:
         if segments is not None:
             self.segments.add(*segments)
 
-    def record(self, ident: dict[str, Any], ns_per_tick: float, **extra: Any) -> FunctionStats:
-        # Rows hold ticks: converted once, after summing.
+    def add_saved(self, row: dict[str, Any]) -> None:
+        """A function's row of saved monitrace JSON (times in ns). Its
+        samples are counted from its histogram; generator segments are
+        not read back."""
+        self.calls += row["calls"]
+        self.primitive += row["primitive_calls"]
+        self.total += row["total_ns"]
+        self.self_ += row["self_ns"]
+        self.wall += row.get("wall_ns", 0)
+        latency = self.latency
+        if row.get("samples"):
+            latency.extremes(row["min_ns"], row["max_ns"])
+        for lo, hi, count in row.get("histogram", ()):
+            latency.bucket(float(lo), math.inf if hi is None else float(hi), count)
+            latency.samples += count
+
+    def add_stats(self, s: FunctionStats) -> None:
+        """A FunctionStats (times in seconds, histograms in ns)."""
+        self.calls += s.calls
+        self.primitive += s.primitive_calls
+        self.self_ += s.self_time
+        self.total += s.total_time
+        self.wall += s.wall_time
+        latency = self.latency
+        if s.histogram or s.max_time:
+            latency.extremes(s.min_time, s.max_time)
+        for low, high, count in s.histogram:
+            latency.bucket(low, high, count)
+        latency.samples += s.samples
+        self.segments.add(s.segments, s.segment_min, s.segment_max, s.segment_histogram)
+
+    def record(self, ident: dict[str, Any], ns_per_unit: float, **extra: Any) -> FunctionStats:
+        """The FunctionStats of the sums: `ident` gives the function's
+        identity fields (model.identity), `ns_per_unit` the unit the times
+        were summed in (ns per tick; 1.0 for ns; SECONDS), `extra` further
+        fields (thread_id, thread_name). Converted once, after summing."""
+
+        def seconds(value: float) -> float:
+            # Sums of seconds stay as they were added.
+            return value if ns_per_unit == SECONDS else value * ns_per_unit / 1e9
+
         return FunctionStats(
             **ident,
             calls=self.calls,
             primitive_calls=self.primitive,
-            total_time=self.total * ns_per_tick / 1e9,
-            self_time=self.self_ * ns_per_tick / 1e9,
-            **self.latency.fields(ns_per_tick),
+            total_time=seconds(self.total),
+            self_time=seconds(self.self_),
+            **self.latency.fields(ns_per_unit),
             samples=self.latency.samples,
             segments=self.segments.samples,
             **{
                 "segment_" + name.removesuffix("_time"): value
-                for name, value in self.segments.fields(ns_per_tick).items()
+                for name, value in self.segments.fields(ns_per_unit).items()
             },
-            wall_time=self.wall * ns_per_tick / 1e9,
+            wall_time=seconds(self.wall),
             **extra,
         )
 
@@ -238,7 +298,7 @@ class MergedRows:
         self.scale: float = snapshot["ns_per_tick"]
         self._records = snapshot["records"]
         self._idents: dict[Any, dict[str, Any]] = {}
-        #: group -> its snapshot rows (see _Acc.add); groups are record
+        #: group -> its snapshot rows (see Sums.add); groups are record
         #: indexes (live code, C functions), ("dead", name tuple), or with
         #: ``by_thread`` (thread ident, thread name, record index); in the
         #: order of build_stats.
@@ -264,7 +324,7 @@ class MergedRows:
 
     def stats(self, group: Any) -> FunctionStats:
         """The FunctionStats of one group."""
-        acc = _Acc()
+        acc = Sums()
         for row in self.groups[group]:
             acc.add(row)
         if isinstance(group, tuple) and group[0] != "dead":

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from collections.abc import Iterable
 from typing import Any
 
-from .report import FunctionStats, latency_fields
+from .report import FunctionStats, Sums
 
 __all__ = ["from_session_json", "load", "merge_same"]
 
@@ -86,61 +85,32 @@ def _from_json(data: Any, path: str) -> list[FunctionStats]:
     )
 
 
-@dataclasses.dataclass(slots=True)
-class _Sums:
-    calls: int = 0
-    primitive: int = 0
-    total_ns: int = 0
-    self_ns: int = 0
-    wall_ns: int = 0
-    min_ns: float = math.inf
-    max_ns: float = 0.0
-    hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.calls += row["calls"]
-        self.primitive += row["primitive_calls"]
-        self.total_ns += row["total_ns"]
-        self.self_ns += row["self_ns"]
-        self.wall_ns += row.get("wall_ns", 0)
-        if row.get("samples"):
-            self.min_ns = min(self.min_ns, row["min_ns"])
-            self.max_ns = max(self.max_ns, row["max_ns"])
-        for lo, hi, count in row.get("histogram", ()):
-            key = (float(lo), math.inf if hi is None else float(hi))
-            self.hist[key] = self.hist.get(key, 0) + count
-
-    def stats(self, ident: dict[str, Any]) -> FunctionStats:
-        return FunctionStats(
-            name=ident["name"],
-            qualname=ident["qualname"],
-            module=ident["module"],
-            filename=ident["filename"],
-            firstlineno=ident["lineno"],
-            kind=ident.get("kind", "python"),
-            calls=self.calls,
-            primitive_calls=self.primitive,
-            total_time=self.total_ns / 1e9,
-            self_time=self.self_ns / 1e9,
-            wall_time=self.wall_ns / 1e9,
-            samples=sum(self.hist.values()),
-            **latency_fields(self.hist, self.min_ns, self.max_ns),
-        )
+def _ident(function: dict[str, Any]) -> dict[str, Any]:
+    """The identity fields of a function of saved JSON (or a retired row)."""
+    return dict(
+        name=function["name"],
+        qualname=function["qualname"],
+        module=function["module"],
+        filename=function["filename"],
+        firstlineno=function["lineno"],
+        kind=function.get("kind", "python"),
+    )
 
 
 def from_session_json(data: dict[str, Any]) -> list[FunctionStats]:
     idents = {f["id"]: f for f in data["functions"]}
-    sums: dict[Any, _Sums] = {}
+    sums: dict[Any, Sums] = {}
     for th in data.get("threads", ()):
         for row in th["stats"]:
-            sums.setdefault(row["function"], _Sums()).add(row)
+            sums.setdefault(row["function"], Sums()).add_saved(row)
     for row in data.get("finished_threads", {}).get("stats", ()):
-        sums.setdefault(row["function"], _Sums()).add(row)
-    out = [acc.stats(idents[f]) for f, acc in sums.items() if f in idents]
+        sums.setdefault(row["function"], Sums()).add_saved(row)
+    # Saved times are in ns.
+    out = [acc.record(_ident(idents[f]), 1.0) for f, acc in sums.items() if f in idents]
     for row in data.get("retired", ()):
-        acc = _Sums()
-        acc.add(row)
-        out.append(acc.stats(row))
+        acc = Sums()
+        acc.add_saved(row)
+        out.append(acc.record(_ident(row), 1.0))
     return merge_same(out)
 
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .model import identity
-from .report import FunctionStats, MergedRows, _Acc, latency_fields
+from .report import SECONDS, FunctionStats, MergedRows, Sums
 
 FORMAT_VERSION = 1
 
@@ -50,61 +49,16 @@ def stats_from_data(data: dict[str, Any]) -> FunctionStats:
     return FunctionStats(**fields)
 
 
-@dataclasses.dataclass(slots=True)
-class _Totals:
-    """One function's numbers summed over tests."""
-
-    first: FunctionStats  # names and location
-    calls: int = 0
-    primitive: int = 0
-    self_time: float = 0.0
-    total_time: float = 0.0
-    min_time: float = math.inf
-    max_time: float = 0.0
-    hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
-    samples: int = 0
-    segments: int = 0
-    segment_min: float = math.inf
-    segment_max: float = 0.0
-    segment_hist: dict[tuple[float, float], int] = dataclasses.field(default_factory=dict)
-
-    def add(self, s: FunctionStats) -> None:
-        self.calls += s.calls
-        self.primitive += s.primitive_calls
-        self.self_time += s.self_time
-        self.total_time += s.total_time
-        if s.histogram or s.max_time:
-            self.min_time = min(self.min_time, s.min_time)
-            self.max_time = max(self.max_time, s.max_time)
-        for low, high, count in s.histogram:
-            self.hist[(low, high)] = self.hist.get((low, high), 0) + count
-        self.samples += s.samples
-        if s.segments:
-            self.segments += s.segments
-            self.segment_min = min(self.segment_min, s.segment_min)
-            self.segment_max = max(self.segment_max, s.segment_max)
-        for low, high, count in s.segment_histogram:
-            self.segment_hist[(low, high)] = self.segment_hist.get((low, high), 0) + count
-
-    def stats(self) -> FunctionStats:
-        return dataclasses.replace(
-            self.first,
-            calls=self.calls,
-            primitive_calls=self.primitive,
-            self_time=self.self_time,
-            total_time=self.total_time,
-            thread_id=None,
-            thread_name=None,
-            **latency_fields(self.hist, self.min_time * 1e9, self.max_time * 1e9),
-            samples=self.samples,
-            segments=self.segments,
-            **{
-                "segment_" + name.removesuffix("_time"): value
-                for name, value in latency_fields(
-                    self.segment_hist, self.segment_min * 1e9, self.segment_max * 1e9
-                ).items()
-            },
-        )
+def _ident_of(s: FunctionStats) -> dict[str, Any]:
+    """The identity fields of a FunctionStats (those model.identity gives)."""
+    return dict(
+        name=s.name,
+        qualname=s.qualname,
+        module=s.module,
+        filename=s.filename,
+        firstlineno=s.firstlineno,
+        kind=s.kind,
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,8 +85,9 @@ class SuiteStats:
         self.hottest = hottest
         self.tests_traced = 0
         # ns per tick -> function key -> (its identity, its sums in ticks)
-        self._ticks: dict[float, dict[_Key, tuple[dict[str, Any], _Acc]]] = {}
-        self._functions: dict[_Key, _Totals] = {}
+        self._ticks: dict[float, dict[_Key, tuple[dict[str, Any], Sums]]] = {}
+        # function key -> (its identity, its sums in seconds)
+        self._functions: dict[_Key, tuple[dict[str, Any], Sums]] = {}
         # A min-heap on (duration, node id, arrival): the root is the
         # fastest kept test; arrival keeps a rerun's equal entries apart.
         self._tests: list[tuple[float, str, int, TestRecord]] = []
@@ -181,7 +136,7 @@ class SuiteStats:
             key = _ident_key(ident)
             found = table.get(key)
             if found is None:
-                found = table[key] = (ident, _Acc())
+                found = table[key] = (ident, Sums())
             acc = found[1]
             for row in group_rows:
                 acc.add(row)
@@ -196,12 +151,7 @@ class SuiteStats:
         self._keep(TestRecord(nodeid, duration, tuple(hottest[: self.hottest])))
 
     def _add_functions(self, stats: Iterable[FunctionStats]) -> None:
-        for s in stats:
-            key = _key(s)
-            totals = self._functions.get(key)
-            if totals is None:
-                totals = self._functions[key] = _Totals(first=s)
-            totals.add(s)
+        _sum_stats(self._functions, stats)
 
     def _would_keep(self, duration: float, nodeid: str) -> bool:
         if self.slowest <= 0:
@@ -225,18 +175,14 @@ class SuiteStats:
             for scale, table in self._ticks.items()
             for ident, acc in table.values()
         ]
-        received = [t.stats() for t in self._functions.values()]
+        received = [acc.record(ident, SECONDS) for ident, acc in self._functions.values()]
         if len(self._ticks) + bool(received) <= 1:
             return stats or received
         # Sums of several clocks, or traced here and received: added as
         # seconds.
-        totals: dict[_Key, _Totals] = {}
-        for s in stats + received:
-            key = _key(s)
-            if key not in totals:
-                totals[key] = _Totals(first=s)
-            totals[key].add(s)
-        return [t.stats() for t in totals.values()]
+        totals: dict[_Key, tuple[dict[str, Any], Sums]] = {}
+        _sum_stats(totals, stats + received)
+        return [acc.record(ident, SECONDS) for ident, acc in totals.values()]
 
     def slowest_tests(self) -> list[TestRecord]:
         """The slowest traced tests, slowest first."""
@@ -270,3 +216,15 @@ class SuiteStats:
         for t in data["slowest_tests"]:
             hottest = tuple(stats_from_data(d) for d in t["hottest"])
             self._keep(TestRecord(t["nodeid"], float(t["duration"]), hottest[: self.hottest]))
+
+
+def _sum_stats(
+    into: dict[_Key, tuple[dict[str, Any], Sums]], stats: Iterable[FunctionStats]
+) -> None:
+    """FunctionStats summed per function (seconds) into `into`."""
+    for s in stats:
+        key = _key(s)
+        found = into.get(key)
+        if found is None:
+            found = into[key] = (_ident_of(s), Sums())
+        found[1].add_stats(s)

@@ -26,7 +26,8 @@ from collections.abc import Collection
 from typing import Any
 
 from .events import LogReader
-from .model import CALLS, ENTERS, Kind, NameTable
+from .exporters.timeline import Walker
+from .model import Kind, NameTable
 from .report import format_duration
 
 #: Task keys: the index of a task in the log's task list, or one of these.
@@ -67,7 +68,6 @@ class TaskTree:
 class _Frame:
     node: TaskNode
     task: int
-    start_ns: int
     activation: int  # 0: none (not a coroutine, or its start was missed)
 
 
@@ -81,7 +81,6 @@ def build(tracer: Any) -> tuple[list[TaskTree], NameTable]:
     trees: dict[int, TaskNode] = {}
     task_of: dict[int, int] = {}  # activation -> task key
     born: dict[int, tuple[TaskNode, int]] = {}  # activation -> (node, start)
-    stacks: dict[int, list[_Frame]] = {}
 
     def root(task: int) -> TaskNode:
         found = trees.get(task)
@@ -89,50 +88,44 @@ def build(tracer: Any) -> tuple[list[TaskTree], NameTable]:
             found = trees[task] = TaskNode(-1)
         return found
 
-    last_ns = 0
-    for seq, ev in enumerate(reader.events()):
-        last_ns = max(last_ns, ev.time_ns)
-        stack = stacks.setdefault(ev.thread, [])
-        if ev.kind in ENTERS:
-            below = stack[-1] if stack else None
+    walker = Walker()
+    for begin, _thread, act, stack in walker.steps(reader.events()):
+        if begin:
+            seq = walker.read - 1  # the event's number in the log
+            below: _Frame | None = stack[-1].mark if stack else None
             task = below.task if below is not None else OUTSIDE
             activation, how = entry.get(seq, (0, _INHERIT))
+            kind = act.begin.kind
             if activation:
-                if ev.kind == Kind.CALL and how >= 0:
+                if kind == Kind.CALL and how >= 0:
                     task = how
-                elif ev.kind == Kind.CALL and how == _NONE:
+                elif kind == Kind.CALL and how == _NONE:
                     task = OUTSIDE
-                elif ev.kind != Kind.CALL:
+                elif kind != Kind.CALL:
                     task = task_of.get(activation, task)
                 task_of[activation] = task
             # The path from the task's first frame on this stack.
             parent = below.node if below is not None and below.task == task else root(task)
-            node = parent.child(ev.function)
+            node = parent.child(act.function)
             if activation:
                 node.coroutine = True
-            if ev.kind in CALLS:
+            if act.is_call:
                 node.calls += 1
                 if activation:
-                    born[activation] = (node, ev.time_ns)
-            stack.append(_Frame(node, task, ev.time_ns, activation))
+                    born[activation] = (node, act.start_ns)
+            act.mark = _Frame(node, task, activation)
             continue
-        if ev.kind == Kind.LINE:
-            continue
-        # An exit: pop to its frame, as every reader of the log does (a
-        # lost exit ends the frames above it).
-        at = len(stack)
-        while at > 0 and stack[at - 1].node.function != ev.function:
-            at -= 1
-        if at == 0:
-            continue
-        while len(stack) >= at:
-            frame = stack.pop()
-            frame.node.cpu_ns += max(0, ev.time_ns - frame.start_ns)
-            finished = len(stack) + 1 > at or ev.kind != Kind.YIELD
-            if frame.activation and finished:
-                node_start = born.pop(frame.activation, None)
-                if node_start is not None:
-                    node_start[0].wall_ns += max(0, ev.time_ns - node_start[1])
+        if walker.ending:
+            continue  # still on its stack at the end: no time counted
+        frame: _Frame = act.mark
+        frame.node.cpu_ns += act.elapsed_ns
+        # Finished unless it yielded (an activation ended by a lost exit
+        # above it has finished).
+        if frame.activation and (act.end is None or act.end.kind != Kind.YIELD):
+            node_start = born.pop(frame.activation, None)
+            if node_start is not None:
+                node_start[0].wall_ns += max(0, act.end_ns - node_start[1])
+    last_ns = max(0, *walker.last.values()) if walker.last else 0
     # Still on a stack or suspended at the end: up to the last event seen.
     for node, start in born.values():
         node.wall_ns += max(0, last_ns - start)

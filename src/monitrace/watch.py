@@ -355,7 +355,7 @@ class Watcher:
     ) -> None:
         self.groups: list[Group] = list(roots)
         self._by_root = {g.code: g for g in self.groups}
-        self._specs = filters._union(specs, "watch") if specs else None
+        self._specs = filters.spec_set(specs, "watch") if specs else None
         self._facts = facts
         self._pending: dict[Any, tuple[Group, bool, bool]] = {}
         self.unreadable: list[str] = []
@@ -407,7 +407,7 @@ def watching_filter(
 
 
 def _own(base: Any, key: Any) -> bool:
-    is_own = getattr(base, "_is_own", None)
+    is_own = getattr(base, "is_own", None)
     return bool(is_own(key)) if is_own is not None else False
 
 

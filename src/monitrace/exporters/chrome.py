@@ -65,13 +65,11 @@ def write(source: Source, out: IO[str]) -> None:
     begins: dict[tuple[int, int], tuple[str, bool]] = {}
     ends: dict[tuple[int, int], str] = {}
     write_out = out.write
-    for step in walk(events()):
-        thread = step.thread
+    for begin, thread, act, _stack in walk(events()):
         tid = tids.get(thread)
         if tid is None:
             tid = tids[thread] = _thread_meta(source, thread, pid, out)
-        act = step.activation
-        if step.begin:
+        if begin:
             cached = begins.get((thread, act.function))
             if cached is None:
                 cached = begins[(thread, act.function)] = _begin_head(

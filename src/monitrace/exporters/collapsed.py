@@ -34,10 +34,9 @@ def aggregate(source: Source) -> dict[tuple[int, ...], int]:
     # The path of each open activation, kept alongside the walker's stacks
     # so that building the key costs one tuple per activation.
     paths: dict[int, tuple[int, ...]] = {}
-    for step in walk(events()):
-        act = step.activation
-        if step.begin:
-            below = paths.get(id(step.stack[-1]), ()) if step.stack else ()
+    for begin, _thread, act, stack in walk(events()):
+        if begin:
+            below = paths.get(id(stack[-1]), ()) if stack else ()
             paths[id(act)] = below + (act.function,)
             continue
         path = paths.pop(id(act))

@@ -24,9 +24,10 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..model import CALLS, ENTERS, EXITS, FunctionName, LogEvent, function_name, short_path
+from ..model import FunctionName, Kind, LogEvent, function_name, short_path
 from ..report import FunctionStats, build_stats
 from .source import Source
+from .timeline import INNERMOST, Walker
 
 #: Calls per thread drawn on the timeline (the first ones, in time order).
 TIMELINE_CAP = 20_000
@@ -118,6 +119,14 @@ class Page:
             self.functions.append([full_name, short_file, line, kind])
         return found
 
+    def function_keys(self) -> list[_FnKey]:
+        """Each function's key (kind, module, qualname, filename, line), by
+        page index."""
+        keys: list[_FnKey] = [("", "", "", "", 0)] * len(self.functions)
+        for key, index in self._index.items():
+            keys[index] = key
+        return keys
+
     def of_name(self, n: FunctionName) -> int:
         return self.function(_key_of_name(n), n.full_name, n.short_file)
 
@@ -172,7 +181,7 @@ def _ns(seconds: float) -> int:
     return int(round(seconds * 1e9))
 
 
-def _tree_data(root: _Node) -> list[int]:
+def tree_data(root: _Node) -> list[int]:
     """The tree as one flat list, five numbers per node in depth-first
     order, children by inclusive time: function, parent's position (-1
     for the root), calls, inclusive ns, self ns. The root is function -1.
@@ -221,7 +230,7 @@ def _view_data(v: ThreadView) -> dict[str, Any]:
         "name": v.name,
         "ident": v.ident,
         "stats": v.stats,
-        "tree": None if v.tree is None else _tree_data(v.tree),
+        "tree": None if v.tree is None else tree_data(v.tree),
         "edges": v.edges,
         "bars": v.bars,
         "calls_seen": v.calls_seen,
@@ -232,103 +241,12 @@ def _view_data(v: ThreadView) -> dict[str, Any]:
 
 
 @dataclasses.dataclass
-class _Open:
-    fn: int
-    node: _Node
-    start: int
-    is_call: bool
-    child: int = 0
-    bar: int = -1  # index of its bar in the thread's bars, -1: not drawn
-
-
-@dataclasses.dataclass
 class _FnTotals:
     calls: int = 0
     self_: int = 0
     total: int = 0
     active: int = 0  # activations of it on the thread's stack (recursion)
     durations: list[int] = dataclasses.field(default_factory=list)
-
-
-class Aggregator:
-    """Well-nested activations per thread in, per-thread trees and
-    timelines out (and statistics when `with_stats`, for sources that
-    carry none of their own: a Chrome trace)."""
-
-    def __init__(self, page: Page, with_stats: bool = False) -> None:
-        self.page = page
-        self.cap = page.timeline_cap
-        self.with_stats = with_stats
-        self.views: dict[Any, ThreadView] = {}
-        self.stacks: dict[Any, list[_Open]] = {}
-        self.origin: int | None = None
-        self.totals: dict[Any, dict[int, _FnTotals]] = {}
-
-    def thread(self, key: Any, name: str, ident: int | None) -> ThreadView:
-        view = self.views.get(key)
-        if view is None:
-            view = self.views[key] = ThreadView(name, ident, tree=_Node(), bars=[])
-            self.stacks[key] = []
-            self.totals[key] = {}
-        return view
-
-    def enter(self, key: Any, fn: int, start: int, is_call: bool) -> None:
-        view = self.views[key]
-        stack = self.stacks[key]
-        parent = stack[-1].node if stack else view.tree
-        assert parent is not None
-        node = parent.child(fn)
-        if is_call:
-            node.calls += 1
-        act = _Open(fn, node, start, is_call)
-        if self.origin is None:
-            self.origin = start  # the first call of all threads
-        if view.calls_seen < self.cap:
-            bars = view.bars
-            assert bars is not None
-            act.bar = len(bars)
-            bars.extend((fn, start - self.origin, -1, len(stack)))
-        view.calls_seen += 1
-        if self.with_stats:
-            t = self.totals[key].get(fn)
-            if t is None:
-                t = self.totals[key][fn] = _FnTotals()
-            if is_call:
-                t.calls += 1
-            t.active += 1
-        stack.append(act)
-
-    def leave(self, key: Any, end: int) -> None:
-        stack = self.stacks[key]
-        act = stack.pop()
-        elapsed = max(0, end - act.start)
-        self_ns = max(0, elapsed - act.child)
-        act.node.total += elapsed
-        act.node.self_ += self_ns
-        if stack:
-            stack[-1].child += elapsed
-        if act.bar >= 0:
-            bars = self.views[key].bars
-            assert bars is not None
-            bars[act.bar + 2] = elapsed
-        if self.with_stats:
-            t = self.totals[key][act.fn]
-            t.active -= 1
-            t.self_ += self_ns
-            if t.active == 0:
-                t.total += elapsed
-            t.durations.append(elapsed)
-
-    def finish(self) -> list[ThreadView]:
-        """The threads' views; activations still open end at their start."""
-        for key, stack in self.stacks.items():
-            while stack:
-                self.leave(key, stack[-1].start)
-        out = list(self.views.values())
-        if self.with_stats:
-            for key, view in self.views.items():
-                view.stats = [_stats_row(fn, t) for fn, t in self.totals[key].items()]
-        return out
 
 
 def _stats_row(fn: int, t: _FnTotals) -> list[int]:
@@ -461,96 +379,97 @@ def aggregate_events(
     page: Page,
     events: Iterable[LogEvent],
     function: Callable[[int], int],
-    thread: Callable[[int], tuple[int, str]],
+    thread: Callable[[int], tuple[int | None, str]],
+    *,
+    with_stats: bool = False,
+    chrome: bool = False,
 ) -> list[ThreadView]:
     """Per-thread trees and capped timelines from recorded events, in one
-    pass. `function` maps a record index to the page's function index,
-    `thread` a log thread index to (ident, name).
-
-    The pairing of entries and exits is :func:`.timeline.walk`'s, written
-    out here without its per-event objects (this loop runs once per event
-    of runs of millions): an exit ends the activations above the one it
-    matches on its thread; an exit that matches nothing is dropped;
-    activations still open end at the last time seen on their thread.
-    tests/test_html.py checks the result against walk()."""
-    enters, exits, calls = ENTERS, EXITS, CALLS
+    pass of :func:`.timeline.walk` (its pairing of entries and exits), and
+    with `with_stats` each thread's statistics table (for sources that
+    carry none of their own: a Chrome trace). `function` maps a record
+    index to the page's function index, `thread` a log thread index to
+    (ident, name); the views come in the order of the threads' first
+    events. Bars start from the log's first event, so the threads'
+    timelines line up. `chrome` (events read back from a Chrome trace):
+    bars start from the first call instead, and activations left open end
+    where they began."""
     cap = page.timeline_cap
+    walker = Walker(end_unfinished_at_start=chrome)
     fns: dict[int, int] = {}
-    # per log thread: [view, stack, time origin, last time, tree root,
-    # bars, calls seen]; a stack frame is [record index, node, start, time
-    # in children, bar index]. Bars start from the first event of the log,
-    # so the threads' timelines line up.
-    states: dict[int, list[Any]] = {}
-    origin: int | None = None
-    for ev in events:
-        kind, now, th, rec = ev[0], ev[1], ev[2], ev[3]
-        state = states.get(th)
-        if state is None:
-            if origin is None:
-                origin = now
-            ident, name = thread(th)
-            view = ThreadView(name, ident, tree=_Node(), bars=[])
-            state = states[th] = [view, [], origin, now, view.tree, view.bars, 0]
-        stack = state[1]
-        state[3] = now
-        if kind in enters:
+    # per log thread: its view, and with_stats its functions' totals
+    views: dict[int, ThreadView] = {}
+    totals: dict[int, dict[int, _FnTotals]] = {}
+    origin = 0
+    for begin, th, act, stack in walker.steps(events):
+        if begin:
+            view = views.get(th)
+            if view is None:
+                if not views:
+                    assert walker.first_ns is not None
+                    origin = act.start_ns if chrome else walker.first_ns
+                view = views[th] = _new_view(thread, th)
+                totals[th] = {}
+            rec = act.function
             fn = fns.get(rec)
             if fn is None:
                 fn = fns[rec] = function(rec)
-            children = (stack[-1][1] if stack else state[4]).children
-            node = children.get(fn)
+            parent = stack[-1].mark[0] if stack else view.tree
+            assert parent is not None
+            node = parent.children.get(fn)
             if node is None:
-                node = children[fn] = _Node()
-            if kind in calls:
+                node = parent.children[fn] = _Node()
+            if act.is_call:
                 node.calls += 1
-            seen = state[6]
-            state[6] = seen + 1
+            bar = -1
+            seen = view.calls_seen
+            view.calls_seen = seen + 1
             if seen < cap:
-                bars = state[5]
+                bars = view.bars
+                assert bars is not None
                 bar = len(bars)
-                bars.extend((fn, now - state[2], -1, len(stack)))
-            else:
-                bar = -1
-            stack.append([rec, node, now, 0, bar])
-        elif kind in exits and stack:
-            top = stack[-1]
-            if top[0] != rec:
-                i = len(stack) - 2
-                while i >= 0 and stack[i][0] != rec:
-                    i -= 1
-                if i < 0:
-                    continue  # began before recording did
-                while len(stack) > i + 1:
-                    _pop(stack, now, state[5])
-                _pop(stack, now, state[5])
-                continue
-            # _pop(), inline for the common case: the exit matches the top.
-            stack.pop()
-            _rec, node, start, child, bar = top
-            elapsed = now - start if now > start else 0
-            node.total += elapsed
-            node.self_ += elapsed - child if elapsed > child else 0
-            if stack:
-                stack[-1][3] += elapsed
-            if bar >= 0:
-                state[5][bar + 2] = elapsed
-    for state in states.values():
-        stack, last = state[1], state[3]
-        while stack:
-            _pop(stack, last, state[5])
-        state[0].calls_seen = state[6]
-    return [state[0] for state in states.values()]
+                bars.extend((fn, act.start_ns - origin, -1, len(stack)))
+            act.mark = (node, bar, fn)
+            if with_stats:
+                t = totals[th].get(fn)
+                if t is None:
+                    t = totals[th][fn] = _FnTotals()
+                if act.is_call:
+                    t.calls += 1
+                t.active += 1
+            continue
+        node, bar, fn = act.mark
+        # elapsed_ns and self_ns, without their property calls.
+        elapsed = act.end_ns - act.start_ns
+        child = act.child_ns
+        self_ns = elapsed - child if elapsed > child else 0
+        node.total += elapsed
+        node.self_ += self_ns
+        if bar >= 0:
+            bars = views[th].bars
+            assert bars is not None
+            bars[bar + 2] = elapsed
+        if with_stats:
+            t = totals[th][fn]
+            t.active -= 1
+            t.self_ += self_ns
+            if t.active == 0:
+                t.total += elapsed
+            t.durations.append(elapsed)
+    out = []
+    for th in walker.last:
+        view = views.get(th)
+        if view is None:  # a thread with no activation
+            view = _new_view(thread, th)
+        elif with_stats:
+            view.stats = [_stats_row(fn, t) for fn, t in totals[th].items()]
+        out.append(view)
+    return out
 
 
-def _pop(stack: list[list[Any]], now: int, bars: list[int]) -> None:
-    _rec, node, start, child, bar = stack.pop()
-    elapsed = now - start if now > start else 0
-    node.total += elapsed
-    node.self_ += elapsed - child if elapsed > child else 0
-    if stack:
-        stack[-1][3] += elapsed
-    if bar >= 0:
-        bars[bar + 2] = elapsed
+def _new_view(thread: Callable[[int], tuple[int | None, str]], th: int) -> ThreadView:
+    ident, name = thread(th)
+    return ThreadView(name, ident, tree=_Node(), bars=[])
 
 
 def _edge(page: Page, source: Source, e: Sequence[Any], scale: float) -> list[int]:
@@ -758,7 +677,6 @@ def _from_chrome(data: dict[str, Any], title: str) -> Page:
         raise ValueError(f"{title}: a Chrome trace without a traceEvents list")
     page = Page(title, "Chrome trace")
     page.tree_kind = "exact"
-    agg = Aggregator(page, with_stats=True)
     thread_names: dict[Any, str] = {}
     spans: list[tuple[int, int, Any, int, bool]] = []  # time, order, key, fn, begin
     fn_cache: dict[tuple[Any, ...], int] = {}
@@ -800,22 +718,26 @@ def _from_chrome(data: dict[str, Any], title: str) -> Page:
     # Begin/end events are written in order per thread; X events need the
     # stable sort by time that keeps that order.
     spans.sort(key=lambda s: (s[0], s[1]))
-    depth: dict[Any, int] = {}
-    for ts, _n, key, fn, is_call in spans:
-        if key not in agg.views:
-            agg.thread(
-                key,
-                thread_names.get(key) or f"tid {key[1]}",
-                key[1] if isinstance(key[1], int) else None,
-            )
-            depth[key] = 0
-        if fn >= 0:
-            agg.enter(key, fn, ts, is_call)
-            depth[key] += 1
-        elif depth[key] > 0:
-            agg.leave(key, ts)
-            depth[key] -= 1
-    page.threads = agg.finish()
+    # As log events: an "E" ends the innermost open span of its thread.
+    keys: dict[Any, int] = {}
+    log = (
+        LogEvent(
+            (Kind.CALL if is_call else Kind.RESUME) if fn >= 0 else Kind.RETURN,
+            ts,
+            keys.setdefault(key, len(keys)),
+            fn if fn >= 0 else INNERMOST,
+        )
+        for ts, _n, key, fn, is_call in spans
+    )
+
+    def thread(index: int) -> tuple[int | None, str]:
+        key = next(k for k, n in keys.items() if n == index)
+        return (
+            key[1] if isinstance(key[1], int) else None,
+            thread_names.get(key) or f"tid {key[1]}",
+        )
+
+    page.threads = aggregate_events(page, log, lambda fn: fn, thread, with_stats=True, chrome=True)
     for view in page.threads:
         _finish_tree(view.tree) if view.tree is not None else None
     page.all.tree = _finish_tree(_merged_tree(page.threads))

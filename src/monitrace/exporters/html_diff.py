@@ -18,7 +18,7 @@ from typing import Any
 
 from ..diffrows import SORT_KEYS, DiffRow, check_options, make_row, match_functions
 from ..report import FunctionStats
-from .html_data import APPROXIMATE_NOTE, Page, _tree_data, from_file, from_source
+from .html_data import APPROXIMATE_NOTE, Page, from_file, from_source, tree_data
 
 
 class DiffPage:
@@ -114,7 +114,7 @@ class DiffPage:
         view = page.all
         tree = None
         if view.tree is not None and self.tree_kind != "none":
-            tree = _tree_data(view.tree)
+            tree = tree_data(view.tree)
             for i in range(0, len(tree), 5):
                 tree[i] = self._fn(side, tree[i])
         edges = None
@@ -189,9 +189,7 @@ def _ns(seconds: float) -> int:
 def _page_stats(page: Page) -> tuple[list[FunctionStats], dict[int, int]]:
     """The page's table back as FunctionStats (what diff matches), and the
     page index of each (by id)."""
-    keys: list[Any] = [None] * len(page.functions)
-    for key, index in page._index.items():
-        keys[index] = key
+    keys = page.function_keys()
     out: list[FunctionStats] = []
     of: dict[int, int] = {}
 

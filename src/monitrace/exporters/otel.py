@@ -41,11 +41,10 @@ def send_spans(source: Source, tracer_provider: Any = None, context: Any = None)
     wall = source.wall_offset_ns
     open_spans: dict[int, Any] = {}
     count = 0
-    for step in walk(events()):
-        act = step.activation
-        if step.begin:
+    for begin, thread_index, act, stack in walk(events()):
+        if begin:
             ident = source.function(act.function)
-            thread = source.thread(step.thread)
+            thread = source.thread(thread_index)
             attrs: dict[str, Any] = {
                 "code.function": ident.qualname,
                 "code.namespace": ident.module,
@@ -60,7 +59,7 @@ def send_spans(source: Source, tracer_provider: Any = None, context: Any = None)
                 attrs["monitrace.resumed"] = True
             for name, value in act.begin.args or ():
                 attrs[f"monitrace.args.{name}"] = value
-            parent = open_spans.get(id(step.stack[-1])) if step.stack else None
+            parent = open_spans.get(id(stack[-1])) if stack else None
             ctx = otel_trace.set_span_in_context(parent) if parent is not None else context
             open_spans[id(act)] = tracer.start_span(
                 ident.full_name,

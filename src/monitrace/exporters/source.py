@@ -43,7 +43,7 @@ class Source:
         records them (``trace(record=...)``)."""
         snapshot = session.snapshot()
         options = getattr(session, "options", None)
-        log = getattr(session, "_log", None)
+        log = getattr(session, "event_log", None)
         if not getattr(options, "record", False) or log is None:
             return cls(snapshot=snapshot)
         from ..events import log_events
