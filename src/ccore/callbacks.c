@@ -140,7 +140,7 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, rec->id)) {
         size_t depth0 = ts->depth;
-        mt_thread_exit(tr, ts, rec->id, now, ev == MT_EV_PY_YIELD);
+        mt_stack_exit(ts, rec->id, now, ev == MT_EV_PY_YIELD);
         if (MT_UNLIKELY(tr->log.enabled)
             && !((ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD)
                  && mt_eventlog_leave_lean(&tr->log, ts, rec,
@@ -279,7 +279,7 @@ c_leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev)
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, def)) {
         size_t depth0 = ts->depth;
-        mt_thread_exit(tr, ts, def, now, 0);
+        mt_stack_exit(ts, def, now, 0);
         if (MT_UNLIKELY(tr->log.enabled)) {
             mt_recorder_leave(tr, ts, rec, ev, args, now, depth0);
         }

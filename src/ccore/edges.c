@@ -34,7 +34,7 @@ grow(MtEdgeTable *t)
 }
 
 MtEdge *
-mt_edges_find_slow(MtFailures *fail, MtEdgeTable *t, Py_ssize_t caller,
+mt_edges_find_slow(MtEdgeTable *t, Py_ssize_t caller,
                    Py_ssize_t callee)
 {
     if (t->slots != NULL) {
@@ -47,13 +47,13 @@ mt_edges_find_slow(MtFailures *fail, MtEdgeTable *t, Py_ssize_t caller,
     }
     if (t->slots == NULL || (t->used + 1) * 2 > t->mask + 1) {
         if (grow(t) < 0) {
-            mt_fail(fail, MT_ERR_NOMEM, "caller edges");
+            mt_fail(t->failures, MT_ERR_NOMEM, "caller edges");
             return NULL;
         }
     }
     MtEdge *e = PyMem_Calloc(1, sizeof(*e));
     if (e == NULL) {
-        mt_fail(fail, MT_ERR_NOMEM, "caller edge");
+        mt_fail(t->failures, MT_ERR_NOMEM, "caller edge");
         return NULL;
     }
     e->caller = caller;

@@ -31,11 +31,12 @@ typedef struct {
 
 typedef struct {
     MtEdge **slots; /* Owned array of owned edges, or NULL */
+    MtFailures *failures; /* Borrowed: where a failed allocation is noted */
     size_t mask;    /* capacity - 1 (a power of two) */
     size_t used;
 } MtEdgeTable;
 
-MtEdge *mt_edges_find_slow(MtFailures *fail, MtEdgeTable *t, Py_ssize_t caller,
+MtEdge *mt_edges_find_slow(MtEdgeTable *t, Py_ssize_t caller,
                            Py_ssize_t callee);
 
 static inline size_t
@@ -50,8 +51,8 @@ mt_edges_hash(Py_ssize_t caller, Py_ssize_t callee)
  * frame with nothing traced below it: no edge, NULL. NULL also when memory
  * ran out (the tracer's error flag says so). */
 static inline MtEdge *
-mt_edges_enter(MtFailures *fail, MtEdgeTable *t, Py_ssize_t caller,
-               Py_ssize_t callee, int is_call)
+mt_edges_enter(MtEdgeTable *t, Py_ssize_t caller, Py_ssize_t callee,
+               int is_call)
 {
     if (caller < 0) {
         return NULL;
@@ -65,7 +66,7 @@ mt_edges_enter(MtFailures *fail, MtEdgeTable *t, Py_ssize_t caller,
         }
     }
     if (MT_UNLIKELY(e == NULL)) {
-        e = mt_edges_find_slow(fail, t, caller, callee);
+        e = mt_edges_find_slow(t, caller, callee);
         if (e == NULL) {
             return NULL;
         }

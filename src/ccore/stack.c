@@ -2,12 +2,12 @@
 #include "stack.h"
 
 int
-mt_stack_grow(MtThreadState *ts, MtFailures *fail)
+mt_stack_grow(MtThreadState *ts)
 {
     size_t cap = ts->capacity ? ts->capacity * 2 : 128;
     MtFrame *stack = PyMem_Realloc(ts->stack, cap * sizeof(*stack));
     if (stack == NULL) {
-        mt_fail(fail, MT_ERR_NOMEM, "stack");
+        mt_fail(ts->failures, MT_ERR_NOMEM, "stack");
         return -1;
     }
     ts->stack = stack;
@@ -67,14 +67,14 @@ suspended_remove(MtThreadState *ts, MtSuspended *e)
 /* A slot for `frame` (an empty one, or its own), growing the table when
  * it is three quarters full; NULL when memory ran out. */
 static MtSuspended *
-suspended_slot(MtThreadState *ts, MtFailures *fail, const void *frame)
+suspended_slot(MtThreadState *ts, const void *frame)
 {
     if (ts->suspended == NULL
         || (ts->suspended_used + 1) * 4 > (ts->suspended_mask + 1) * 3) {
         size_t cap = ts->suspended ? (ts->suspended_mask + 1) * 2 : 64;
         MtSuspended *t = PyMem_Calloc(cap, sizeof(*t));
         if (t == NULL) {
-            mt_fail(fail, MT_ERR_NOMEM, "suspended generators");
+            mt_fail(ts->failures, MT_ERR_NOMEM, "suspended generators");
             return NULL;
         }
         MtSuspended *old = ts->suspended;
@@ -148,7 +148,7 @@ mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index)
 }
 
 void
-mt_stack_gen_enter(MtThreadState *ts, uint32_t *next_activation, MtFrame *f,
+mt_stack_gen_enter(MtThreadState *ts, MtFrame *f,
                    int is_call)
 {
     const void *frame = mt_compat_frame_key();
@@ -164,9 +164,9 @@ mt_stack_gen_enter(MtThreadState *ts, uint32_t *next_activation, MtFrame *f,
         f->born = f->start;
         f->suspends = MT_SUSPENDS_BORN;
         /* 0 means "none": skipped when the counter wraps. */
-        f->act_id = ++*next_activation;
+        f->act_id = ++*ts->next_activation;
         if (f->act_id == 0) {
-            f->act_id = ++*next_activation;
+            f->act_id = ++*ts->next_activation;
         }
     }
     else if (e != NULL) {
@@ -181,7 +181,7 @@ mt_stack_gen_enter(MtThreadState *ts, uint32_t *next_activation, MtFrame *f,
 }
 
 void
-mt_stack_gen_leave(MtThreadState *ts, MtFailures *fail, MtFrame *f,
+mt_stack_gen_leave(MtThreadState *ts, MtFrame *f,
                    uint64_t now, uint64_t elapsed, int suspend)
 {
     MtStats *st = f->stats;
@@ -192,7 +192,7 @@ mt_stack_gen_leave(MtThreadState *ts, MtFailures *fail, MtFrame *f,
         return; /* its start was missed: no activation to measure */
     }
     const void *frame = suspend ? mt_compat_frame_key() : NULL;
-    MtSuspended *e = frame != NULL ? suspended_slot(ts, fail, frame) : NULL;
+    MtSuspended *e = frame != NULL ? suspended_slot(ts, frame) : NULL;
     if (e == NULL) {
         /* Finished (or, out of memory, as good as finished now). */
         activation_done(st, now > f->born ? now - f->born : 0);
@@ -205,7 +205,7 @@ mt_stack_gen_leave(MtThreadState *ts, MtFailures *fail, MtFrame *f,
 }
 
 void
-mt_stack_exit_repair(MtThreadState *ts, MtFailures *fail, const void *id,
+mt_stack_exit_repair(MtThreadState *ts, const void *id,
                      uint64_t now, int suspend)
 {
     size_t i = ts->depth;
@@ -218,9 +218,9 @@ mt_stack_exit_repair(MtThreadState *ts, MtFailures *fail, const void *id,
     /* Frames above the match ended without an event (a lost exit): end
      * them now, then the match itself. */
     while (ts->depth > i) {
-        mt_stack_pop(ts, fail, now, 0);
+        mt_stack_pop(ts, now, 0);
     }
-    mt_stack_pop(ts, fail, now, suspend);
+    mt_stack_pop(ts, now, suspend);
 }
 
 void

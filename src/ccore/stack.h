@@ -69,6 +69,8 @@ struct MtScopeThread {
 };
 
 struct MtThreadState {
+    MtFailures *failures;      /* Borrowed: where its failures are noted */
+    uint32_t *next_activation; /* Borrowed: the session's activation count */
     MtThreadState *next;     /* Owned by the tracer's list */
     unsigned long ident;     /* threading.get_ident() */
     unsigned long native_id; /* threading.get_native_id() */
@@ -93,10 +95,9 @@ struct MtThreadState {
     Py_ssize_t ntotals;
 };
 
-int mt_stack_grow(MtThreadState *ts, MtFailures *fail);
-void mt_stack_gen_enter(MtThreadState *ts, uint32_t *next_activation,
-                        MtFrame *f, int is_call);
-void mt_stack_gen_leave(MtThreadState *ts, MtFailures *fail, MtFrame *f,
+int mt_stack_grow(MtThreadState *ts);
+void mt_stack_gen_enter(MtThreadState *ts, MtFrame *f, int is_call);
+void mt_stack_gen_leave(MtThreadState *ts, MtFrame *f,
                         uint64_t now, uint64_t elapsed, int suspend);
 /* End the suspended activations of record `index` (all when -1). */
 void mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index);
@@ -104,18 +105,17 @@ void mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index);
 /* Push an activation of `rec`, whose row on this thread is `st`. `is_call`
  * is 1 for a new call (PY_START or a C call), 0 for re-entering a
  * suspended frame (PY_RESUME, PY_THROW); a generator's new activation
- * takes the next number of `*next_activation`. */
+ * takes the next number of the session's (ts->next_activation). */
 static inline void
-mt_stack_push(MtThreadState *ts, MtFailures *fail, uint32_t *next_activation,
-              MtRecord *rec, MtStats *st, uint64_t now, int is_call)
+mt_stack_push(MtThreadState *ts, MtRecord *rec, MtStats *st, uint64_t now, int is_call)
 {
     if (MT_UNLIKELY(ts->depth == ts->capacity)) {
-        if (mt_stack_grow(ts, fail) < 0) {
+        if (mt_stack_grow(ts) < 0) {
             return;
         }
     }
     MtFrame *f = &ts->stack[ts->depth++];
-    f->edge = mt_edges_enter(fail, &ts->edges, ts->depth > 1 ? f[-1].index : -1,
+    f->edge = mt_edges_enter(&ts->edges, ts->depth > 1 ? f[-1].index : -1,
                              rec->index, is_call);
     f->index = rec->index;
     f->id = rec->id;
@@ -124,7 +124,7 @@ mt_stack_push(MtThreadState *ts, MtFailures *fail, uint32_t *next_activation,
     f->children = 0;
     f->suspends = MT_SUSPENDS_NO;
     if (MT_UNLIKELY(rec->generator)) {
-        mt_stack_gen_enter(ts, next_activation, f, is_call);
+        mt_stack_gen_enter(ts, f, is_call);
     }
     if (is_call) {
         st->calls++;
@@ -137,7 +137,7 @@ mt_stack_push(MtThreadState *ts, MtFailures *fail, uint32_t *next_activation,
  * finished, or (`suspend`, a generator's PY_YIELD) it left the stack to
  * come back later. */
 static inline void
-mt_stack_pop(MtThreadState *ts, MtFailures *fail, uint64_t now, int suspend)
+mt_stack_pop(MtThreadState *ts, uint64_t now, int suspend)
 {
     MtFrame *f = &ts->stack[--ts->depth];
     uint64_t elapsed = now > f->start ? now - f->start : 0;
@@ -150,7 +150,7 @@ mt_stack_pop(MtThreadState *ts, MtFailures *fail, uint64_t now, int suspend)
         mt_stats_sample(st, elapsed);
     }
     else {
-        mt_stack_gen_leave(ts, fail, f, now, elapsed, suspend);
+        mt_stack_gen_leave(ts, f, now, elapsed, suspend);
     }
     mt_edges_leave(f->edge, elapsed, f->children);
     if (ts->depth > 0) {
@@ -158,20 +158,20 @@ mt_stack_pop(MtThreadState *ts, MtFailures *fail, uint64_t now, int suspend)
     }
 }
 
-void mt_stack_exit_repair(MtThreadState *ts, MtFailures *fail, const void *id,
+void mt_stack_exit_repair(MtThreadState *ts, const void *id,
                           uint64_t now, int suspend);
 
 /* An activation of `id` left the stack at `now`: it ended, or it was
  * suspended (`suspend`: PY_YIELD). */
 static inline void
-mt_stack_exit(MtThreadState *ts, MtFailures *fail, const void *id,
+mt_stack_exit(MtThreadState *ts, const void *id,
               uint64_t now, int suspend)
 {
     if (MT_LIKELY(ts->depth > 0 && ts->stack[ts->depth - 1].id == id)) {
-        mt_stack_pop(ts, fail, now, suspend);
+        mt_stack_pop(ts, now, suspend);
         return;
     }
-    mt_stack_exit_repair(ts, fail, id, now, suspend);
+    mt_stack_exit_repair(ts, id, now, suspend);
 }
 
 /* Forget the activations left out on one thread (at stop). */

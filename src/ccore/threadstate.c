@@ -172,6 +172,9 @@ mt_thread_slow(MtTracer *tr)
         return NULL;
     }
     ts->ident = PyThread_get_thread_ident();
+    ts->failures = &tr->failures;
+    ts->edges.failures = &tr->failures;
+    ts->next_activation = &tr->next_activation;
     ts->native_id = PyThread_get_thread_native_id();
     ts->index = tr->threads ? tr->threads->index + 1 : 0;
     ts->next = tr->threads;
@@ -257,7 +260,7 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
     /* Activations left on the stack lost their exits with the thread. */
     uint64_t now = mt_clock_now(tr->clock);
     while (ts->depth > 0) {
-        mt_stack_pop(ts, &tr->failures, now, 0);
+        mt_stack_pop(ts, now, 0);
     }
     mt_stack_end_suspended(ts, -1);
     Py_ssize_t n = 0;
@@ -291,7 +294,7 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
         if (e == NULL) {
             continue;
         }
-        MtEdge *into = mt_edges_find_slow(&tr->failures, &tr->done_edges, e->caller,
+        MtEdge *into = mt_edges_find_slow(&tr->done_edges, e->caller,
                                           e->callee);
         if (into != NULL) {
             into->calls += e->calls;
@@ -385,7 +388,7 @@ mt_thread_flush_all(MtTracer *tr, uint64_t now)
 {
     for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
         while (ts->depth > 0) {
-            mt_stack_pop(ts, &tr->failures, now, 0);
+            mt_stack_pop(ts, now, 0);
         }
         mt_stack_end_suspended(ts, -1);
         mt_scope_thread_flush(ts->scope);

@@ -61,21 +61,11 @@ mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, uint64_t now,
             return;
         }
     }
-    mt_stack_push(ts, &tr->failures, &tr->next_activation, rec, st, now,
-                  is_call);
+    mt_stack_push(ts, rec, st, now, is_call);
 }
 
 /* The thread's name (borrowed), looked up once known, or NULL. */
 PyObject *mt_thread_name(MtTracer *tr, MtThreadState *ts);
-
-/* An activation of `id` left the stack at `now`: it ended, or it was
- * suspended (`suspend`: PY_YIELD). */
-static inline void
-mt_thread_exit(MtTracer *tr, MtThreadState *ts, const void *id, uint64_t now,
-               int suspend)
-{
-    mt_stack_exit(ts, &tr->failures, id, now, suspend);
-}
 
 /* End every activation still on the stacks (at stop). */
 void mt_thread_flush_all(MtTracer *tr, uint64_t now);

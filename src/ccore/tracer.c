@@ -11,6 +11,7 @@
 #include "folded.h"
 #include "logview.h"
 #include "monitor.h"
+#include "monitoring.h"
 #include "records.h"
 #include "scope.h"
 #include "snapshot.h"
@@ -44,15 +45,7 @@ tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (mt_clock_parse(clock_name, &clock) < 0) {
         return NULL;
     }
-    PyObject *mon = PyImport_ImportModule("sys");
-    PyObject *disable = NULL;
-    if (mon != NULL) {
-        Py_SETREF(mon, PyObject_GetAttrString(mon, "monitoring"));
-    }
-    if (mon != NULL) {
-        disable = PyObject_GetAttrString(mon, "DISABLE");
-        Py_DECREF(mon);
-    }
+    PyObject *disable = mt_monitoring_attr("DISABLE");
     if (disable == NULL) {
         return NULL;
     }
@@ -70,6 +63,7 @@ tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     tr->filter_module = filter_module;
     tr->profile = profile;
     tr->targeted = !profile;
+    tr->done_edges.failures = &tr->failures;
     if (mt_failures_init(&tr->failures) < 0) {
         Py_DECREF(tr);
         return NULL;
