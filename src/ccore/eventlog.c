@@ -53,6 +53,26 @@ reserve(MtTracer *tr)
     return 1;
 }
 
+/* Point the lean store's cursor at event `count`'s slot, up to the end of
+ * its chunk or the limit, whichever comes first; NULL when that slot is
+ * not allocated yet or the limit is reached. */
+static void
+cursor_sync(MtEventLog *log)
+{
+    uint64_t seq = log->count;
+    size_t c = (size_t)(seq / MT_LOG_CHUNK);
+    if (seq >= log->limit || c >= log->nchunks) {
+        log->cursor = log->cursor_end = NULL;
+        return;
+    }
+    uint64_t room = MT_LOG_CHUNK - seq % MT_LOG_CHUNK;
+    if (room > log->limit - seq) {
+        room = log->limit - seq;
+    }
+    log->cursor = &log->chunks[c][seq % MT_LOG_CHUNK];
+    log->cursor_end = log->cursor + room;
+}
+
 /* Store `e`; its sequence number, or -1 when it was dropped. */
 static int64_t
 append(MtTracer *tr, const MtLogEvent *e)
@@ -67,6 +87,7 @@ append(MtTracer *tr, const MtLogEvent *e)
     }
     uint64_t seq = log->count++;
     log->chunks[seq / MT_LOG_CHUNK][seq % MT_LOG_CHUNK] = *e;
+    cursor_sync(log);
     return (int64_t)seq;
 }
 
@@ -562,6 +583,7 @@ mt_eventlog_start(MtTracer *tr)
                 && log->record && log->live == NULL && log->tree == NULL
                 && !log->args
                 && !log->retval && !log->caller_files;
+    cursor_sync(log); /* the limit may have changed while stopped */
     if (!log->enabled) {
         return;
     }
@@ -636,6 +658,7 @@ drop_events(MtEventLog *log)
     log->nacts = log->acts_cap = 0;
     Py_CLEAR(log->tasks);
     log->count = log->dropped = 0;
+    log->cursor = log->cursor_end = NULL;
     log->based = 0;
 }
 

@@ -119,6 +119,13 @@ typedef struct {
     size_t nchunks;
     size_t chunks_cap;
     uint64_t count;   /* events kept */
+    /* Where event `count` goes in its chunk, and the end of what may be
+     * written from there without a check (the chunk's end, or the limit):
+     * the lean store's fast path. Both NULL when the next event needs the
+     * general path (a new chunk, the limit); eventlog.c keeps them in
+     * step with count, chunks and limit. */
+    MtLogEvent *cursor;
+    MtLogEvent *cursor_end;
     uint64_t dropped; /* events not kept (limit reached) */
     MtLogNote *notes; /* Owned array, ordered by seq */
     size_t nnotes;
