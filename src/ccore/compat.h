@@ -25,8 +25,7 @@ mt_compat_frame_globals_new(void)
 /* Peeking at the interpreter's frame chain, to find a call site without
  * materializing frame objects (PyEval_GetFrame + PyFrame_GetBack cost ~100
  * ns per call). The current _PyInterpreterFrame is public (PyThreadState's
- * current_frame); code and offset come through
- * PyUnstable_InterpreterFrame_GetLasti, but the `previous` link, the code
+ * current_frame); the `previous` link, the code pointer, the instruction
  * pointer and the `owner` tag need the layout below, which mirrors the
  * leading fields of CPython's _PyInterpreterFrame (3.12/3.13:
  * Include/internal/pycore_frame.h; 3.14/3.15:
@@ -103,7 +102,13 @@ mt_compat_frame_offset(struct _PyInterpreterFrame *f)
     if (p->owner >= MT_FRAME_FIRST_SHIM_OWNER || !PyCode_Check(code)) {
         return -1;
     }
-    int offset = PyUnstable_InterpreterFrame_GetLasti(f);
+    /* PyUnstable_InterpreterFrame_GetLasti's own arithmetic, without its
+     * call: the instruction pointer (3.12's prev_instr, later instr_ptr)
+     * minus the start of the code's bytecode, in bytes. Free-threaded
+     * builds, where the bytecode may be a thread's copy, never get here;
+     * the check at import compares the result with PyFrame_GetLasti. */
+    int offset = (int)((const char *)p->instr
+                       - ((PyCodeObject *)code)->co_code_adaptive);
     if (p->owner != MT_FRAME_OWNED_BY_GENERATOR
         && offset / 2 < ((PyCodeObject *)code)->_co_firsttraceable) {
         return -1; /* bytes vs 16-bit code units */

@@ -41,6 +41,23 @@ reserve(MtEventLog *log, MtFailures *fail)
     return 1;
 }
 
+void
+mt_eventlog_cursor_sync(MtEventLog *log)
+{
+    uint64_t seq = log->count;
+    size_t c = (size_t)(seq / MT_LOG_CHUNK);
+    if (seq >= log->limit || c >= log->nchunks) {
+        log->cursor = log->cursor_end = NULL;
+        return;
+    }
+    uint64_t room = MT_LOG_CHUNK - seq % MT_LOG_CHUNK;
+    if (room > log->limit - seq) {
+        room = log->limit - seq;
+    }
+    log->cursor = &log->chunks[c][seq % MT_LOG_CHUNK];
+    log->cursor_end = log->cursor + room;
+}
+
 int64_t
 mt_eventlog_append(MtEventLog *log, MtFailures *fail, const MtLogEvent *e)
 {
@@ -53,6 +70,7 @@ mt_eventlog_append(MtEventLog *log, MtFailures *fail, const MtLogEvent *e)
     }
     uint64_t seq = log->count++;
     log->chunks[seq / MT_LOG_CHUNK][seq % MT_LOG_CHUNK] = *e;
+    mt_eventlog_cursor_sync(log);
     return (int64_t)seq;
 }
 
@@ -164,6 +182,7 @@ drop_events(MtEventLog *log)
     log->nacts = log->acts_cap = 0;
     Py_CLEAR(log->tasks);
     log->count = log->dropped = 0;
+    log->cursor = log->cursor_end = NULL;
     log->based = 0;
 }
 

@@ -120,6 +120,13 @@ typedef struct {
     size_t nchunks;
     size_t chunks_cap;
     uint64_t count;   /* events kept */
+    /* Where event `count` goes in its chunk, and the end of what may be
+     * written from there without a check (the chunk's end, or the limit):
+     * the lean store's fast path. Both NULL when the next event needs the
+     * general path (a new chunk, the limit); eventlog.c keeps them in
+     * step with count, chunks and limit. */
+    MtLogEvent *cursor;
+    MtLogEvent *cursor_end;
     uint64_t dropped; /* events not kept (limit reached) */
     MtLogNote *notes; /* Owned array, ordered by seq */
     size_t nnotes;
@@ -184,6 +191,10 @@ mt_eventlog_wants(const MtEventLog *log)
                || (log->record && log->count < log->limit));
 }
 
+/* Point the lean store's cursor at event `count`'s slot, up to the end of
+ * its chunk or the limit, whichever comes first; NULL when that slot is
+ * not allocated yet or the limit is reached. */
+void mt_eventlog_cursor_sync(MtEventLog *log);
 /* Store `e`: its sequence number, or -1 when it was dropped (not
  * recording, the limit reached, or memory ran out: counted as dropped). */
 int64_t mt_eventlog_append(MtEventLog *log, MtFailures *fail,

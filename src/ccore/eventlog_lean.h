@@ -18,13 +18,21 @@
  * no live output, call sites found by peeking at interpreter frames. Each
  * returns 1 when it handled the event, 0 to take the general hook. */
 static inline int
-mt_eventlog_store_lean(MtEventLog *log, const MtLogEvent *e)
+mt_eventlog_store_lean(MtEventLog *log, uint64_t time, uint32_t record,
+                       int32_t line, size_t depth, uint32_t kind,
+                       uint32_t thread)
 {
-    uint64_t seq = log->count;
-    size_t c = (size_t)(seq / MT_LOG_CHUNK);
-    if (MT_LIKELY(seq < log->limit && c < log->nchunks)) {
-        log->chunks[c][seq % MT_LOG_CHUNK] = *e;
-        log->count = seq + 1;
+    MtLogEvent *slot = log->cursor;
+    if (MT_LIKELY(slot != log->cursor_end)) {
+        /* Written in place: no event built aside and copied. */
+        *slot = (MtLogEvent){.time = time,
+                             .record = record,
+                             .line = line,
+                             .depth = mt_eventlog_depth(depth),
+                             .kind = kind,
+                             .thread = thread};
+        log->cursor = slot + 1;
+        log->count++;
         return 1;
     }
     return 0; /* a new chunk, or the limit: the general path */
@@ -42,14 +50,12 @@ mt_eventlog_enter_lean(MtEventLog *log, MtThreadState *ts, MtRecord *rec,
     if (ts->depth <= depth0) {
         return 1; /* the stack did not grow: nothing to log */
     }
-    MtLogEvent e = {.time = now,
-                    .record = (uint32_t)rec->index,
-                    .line = 0,
-                    .depth = mt_eventlog_depth(ts->depth - 1),
-                    .kind = resume ? MT_LOG_RESUME : MT_LOG_CALL,
-                    .thread = ts->index};
-    mt_callsite_peek(&log->sites, code, &e.line, NULL);
-    return mt_eventlog_store_lean(log, &e);
+    int32_t line = 0;
+    mt_callsite_peek(&log->sites, code, &line, NULL);
+    return mt_eventlog_store_lean(log, now, (uint32_t)rec->index, line,
+                                  ts->depth - 1,
+                                  resume ? MT_LOG_RESUME : MT_LOG_CALL,
+                                  ts->index);
 #else
     (void)log, (void)ts, (void)rec, (void)resume, (void)code, (void)now;
     (void)depth0;
@@ -64,13 +70,10 @@ mt_eventlog_leave_lean(MtEventLog *log, MtThreadState *ts, MtRecord *rec,
     if (!log->lean || ts->depth >= depth0) {
         return 0;
     }
-    MtLogEvent e = {.time = now,
-                    .record = (uint32_t)rec->index,
-                    .line = 0,
-                    .depth = mt_eventlog_depth(ts->depth),
-                    .kind = yield ? MT_LOG_YIELD : MT_LOG_RETURN,
-                    .thread = ts->index};
-    return mt_eventlog_store_lean(log, &e);
+    return mt_eventlog_store_lean(log, now, (uint32_t)rec->index, 0,
+                                  ts->depth,
+                                  yield ? MT_LOG_YIELD : MT_LOG_RETURN,
+                                  ts->index);
 }
 
 #endif /* MT_EVENTLOG_LEAN_H */

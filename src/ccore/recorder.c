@@ -396,6 +396,7 @@ mt_recorder_start(MtTracer *tr)
                 && log->record && log->live == NULL && log->tree == NULL
                 && !log->args
                 && !log->retval && !log->caller_files;
+    mt_eventlog_cursor_sync(log); /* the limit may have changed while stopped */
     if (!log->enabled) {
         return;
     }

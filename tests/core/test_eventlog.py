@@ -110,6 +110,49 @@ def test_limit_counts_dropped_and_keeps_the_first():
     assert tr.log_batch(7, 100) == []
 
 
+def _expected_calls_run(n):
+    """(kind, record, depth) of one recorded calls(n): calls is record 0,
+    leaf record 1; kinds 0 call, 1 return."""
+    return [(0, 0, 0)] + [(k, 1, 1) for _ in range(n) for k in (0, 1)] + [(1, 0, 0)]
+
+
+def test_log_keeps_every_event_in_order_across_chunks_limit_and_restarts():
+    # Plain calls take the lean store, which writes through a cursor into
+    # the current chunk: events must land in order across chunk ends, after
+    # a stop and start that continue a partly filled chunk, after reset()
+    # while paused, and stop exactly at a limit inside a chunk.
+    tr = _core.Tracer()
+    limit = 4096 * 2 + 100
+    tr.log_configure(record=True, limit=limit)
+    calls(1)  # warm
+    expected = []
+    for _ in range(3):  # 3002 events each: the third crosses the limit
+        tr.start()
+        calls(1500)
+        tr.stop()
+        expected += _expected_calls_run(1500)
+    info = tr.log_info()
+    assert (info["count"], info["dropped"]) == (limit, len(expected) - limit)
+    events = tr.log_batch(0, limit + 10)
+    assert [(e[0], e[3], e[4]) for e in events] == expected[:limit]
+    site = calls.__code__.co_firstlineno + 2  # the line of leaf(i)
+    assert {e[5] for e in events if e[0] == 0 and e[3] == 1} == {site}
+    assert [e[1] for e in events] == sorted(e[1] for e in events)
+
+    tr.clear()
+    tr.log_configure(record=True)
+    tr.start()
+    calls(3000)
+    tr.pause()
+    tr.reset()  # drops the events and chunks the cursor points into
+    tr.resume()
+    calls(2500)
+    tr.stop()
+    events = tr.log_batch(0, 100_000)
+    assert [(e[0], e[3], e[4]) for e in events] == _expected_calls_run(2500)
+    assert tr.log_info()["dropped"] == 0
+
+
 def test_log_info_records_are_the_snapshot_records_without_traced():
     tr = _core.Tracer()
     tr.log_configure(record=True)
