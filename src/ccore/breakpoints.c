@@ -46,9 +46,9 @@ struct MtTargets {
     PyObject *planner;  /* Owned, or NULL: no breakpoints */
     PyObject *fire;     /* Owned, or NULL */
     PyObject *on_error; /* Owned, or NULL: no error snooper */
-    int started;   /* between mt_targets_start and _stop */
-    long line_bit; /* sys.monitoring.events.LINE */
-    MtTargetRec *recs; /* Owned array, by record index */
+    int started;        /* between mt_targets_start and _stop */
+    long line_bit;      /* sys.monitoring.events.LINE */
+    MtTargetRec *recs;  /* Owned array, by record index */
     Py_ssize_t nrecs;
     MtSnoopFrame snoop[MT_SNOOP_SLOTS];
 };
@@ -452,7 +452,7 @@ mt_targets_line(MtTracer *tr, MtRecord *rec, PyObject *const *args)
     return wanted;
 }
 
-/* ---- calls and exceptions ------------------------------------------------ */
+/* ---- calls and exceptions ----------------------------------------------- */
 
 PyObject *
 mt_targets_enter(MtTracer *tr, MtRecord *rec, int ev)
@@ -517,8 +517,8 @@ mt_targets_unwind(MtTracer *tr, MtRecord *rec, PyObject *const *args)
     }
     PyFrameObject *frame = PyEval_GetFrame();
     PyObject *on_error = Py_NewRef(t->on_error);
-    PyObject *frame_arg = Py_NewRef(frame != NULL ? (PyObject *)frame
-                                                  : Py_None);
+    PyObject *frame_arg =
+        Py_NewRef(frame != NULL ? (PyObject *)frame : Py_None);
     MtGuard g;
     mt_guard_open(&g, tr, MT_GUARD_SIGNALS);
     PyObject *res = PyObject_CallFunctionObjArgs(on_error, frame_arg, lines,
@@ -536,7 +536,7 @@ mt_targets_unwind(MtTracer *tr, MtRecord *rec, PyObject *const *args)
     return MT_TARGET_WANTED;
 }
 
-/* ---- control ------------------------------------------------------------- */
+/* ---- control ------------------------------------------------------------ */
 
 const char mt_targets_set_doc[] =
     "set_targets($self, /, planner=None, fire=None, on_error=None)\n--\n\n"
@@ -576,8 +576,7 @@ mt_targets_set(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     if ((planner == Py_None) != (fire == Py_None)) {
-        PyErr_SetString(PyExc_ValueError,
-                        "planner and fire go together");
+        PyErr_SetString(PyExc_ValueError, "planner and fire go together");
         return NULL;
     }
     mt_targets_free(tr);

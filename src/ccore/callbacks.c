@@ -99,8 +99,8 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
         if (MT_UNLIKELY(tr->log.enabled)
             && !((ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME)
                  && mt_eventlog_enter_lean(&tr->log, ts, rec,
-                                           ev == MT_EV_PY_RESUME, args[0],
-                                           now, depth0))) {
+                                           ev == MT_EV_PY_RESUME, args[0], now,
+                                           depth0))) {
             mt_recorder_enter(tr, ts, rec, ev, args, now, depth0);
         }
     }
@@ -143,9 +143,8 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
         mt_stack_exit(ts, rec->id, now, ev == MT_EV_PY_YIELD);
         if (MT_UNLIKELY(tr->log.enabled)
             && !((ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD)
-                 && mt_eventlog_leave_lean(&tr->log, ts, rec,
-                                           ev == MT_EV_PY_YIELD, now,
-                                           depth0))) {
+                 && mt_eventlog_leave_lean(
+                     &tr->log, ts, rec, ev == MT_EV_PY_YIELD, now, depth0))) {
             mt_recorder_leave(tr, ts, rec, ev, args, now, depth0);
         }
     }

@@ -15,8 +15,7 @@ PyObject *mt_on_call(PyObject *, PyObject *const *, size_t, PyObject *);
 PyObject *mt_on_c_return(PyObject *, PyObject *const *, size_t, PyObject *);
 PyObject *mt_on_c_raise(PyObject *, PyObject *const *, size_t, PyObject *);
 PyObject *mt_on_line(PyObject *, PyObject *const *, size_t, PyObject *);
-PyObject *mt_on_instruction(PyObject *, PyObject *const *, size_t,
-                            PyObject *);
+PyObject *mt_on_instruction(PyObject *, PyObject *const *, size_t, PyObject *);
 
 /* A new callback object bound to `tr` that runs `handler`. */
 PyObject *mt_callback_new(MtModuleState *state, MtTracer *tr,

@@ -41,8 +41,12 @@ put_utf8(MtOutBuf *b, Py_UCS4 c)
 static void
 put_escape_u(MtOutBuf *b, Py_UCS4 c)
 {
-    char u[6] = {'\\', 'u', HEX[(c >> 12) & 0xF], HEX[(c >> 8) & 0xF],
-                 HEX[(c >> 4) & 0xF], HEX[c & 0xF]};
+    char u[6] = {'\\',
+                 'u',
+                 HEX[(c >> 12) & 0xF],
+                 HEX[(c >> 8) & 0xF],
+                 HEX[(c >> 4) & 0xF],
+                 HEX[c & 0xF]};
     mt_outbuf_write(b, u, 6);
 }
 
@@ -537,8 +541,8 @@ on_begin(MtWalker *w, uint32_t thread, MtWalkAct *act, const MtWalkAct *parent,
 }
 
 static void
-on_end(MtWalker *w, uint32_t thread, const MtWalkAct *act,
-       const MtLogEvent *e, uint64_t seq)
+on_end(MtWalker *w, uint32_t thread, const MtWalkAct *act, const MtLogEvent *e,
+       uint64_t seq)
 {
     ChromeCtx *c = (ChromeCtx *)w->ctx;
     MtOutBuf *b = c->out;
@@ -597,8 +601,8 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
     long pid;
     long long min_ns = 0;
     if (!PyArg_ParseTuple(args, "OO!O!l|L:log_write_chrome", &write,
-                          &PyList_Type, &names, &PyList_Type, &threads,
-                          &pid, &min_ns)) {
+                          &PyList_Type, &names, &PyList_Type, &threads, &pid,
+                          &min_ns)) {
         return NULL;
     }
     if (mt_guard_refuse(tr, "log_write_chrome", 0) < 0) {
@@ -616,8 +620,12 @@ mt_chrome_write_method(PyObject *self, PyObject *args)
     MtOutBuf out;
     mt_outbuf_init(&out);
     mt_outbuf_target(&out, -1, write, 0, 0);
-    ChromeCtx c = {.out = &out, .log = &tr->log, .names = names,
-                   .threads = threads, .pid = pid, .nacts = tr->log.nacts,
+    ChromeCtx c = {.out = &out,
+                   .log = &tr->log,
+                   .names = names,
+                   .threads = threads,
+                   .pid = pid,
+                   .nacts = tr->log.nacts,
                    .tasks = tr->log.tasks};
     Py_INCREF(names);
     Py_INCREF(threads);

@@ -68,10 +68,10 @@ ask_filter(MtTracer *tr, PyObject *key, PyObject *module)
             mt_guard_fail(&g, MT_ERR_FILTER, "filter result");
         }
         else {
-            verdict = (int)(bits
-                            & (MT_VERDICT_TRACE | MT_VERDICT_WITHIN
-                               | MT_VERDICT_EXCLUDE_WITHIN
-                               | MT_VERDICT_WATCH));
+            verdict =
+                (int)(bits
+                      & (MT_VERDICT_TRACE | MT_VERDICT_WITHIN
+                         | MT_VERDICT_EXCLUDE_WITHIN | MT_VERDICT_WATCH));
         }
         Py_DECREF(res);
     }

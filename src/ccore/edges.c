@@ -34,8 +34,7 @@ grow(MtEdgeTable *t)
 }
 
 MtEdge *
-mt_edges_find_slow(MtEdgeTable *t, Py_ssize_t caller,
-                   Py_ssize_t callee)
+mt_edges_find_slow(MtEdgeTable *t, Py_ssize_t caller, Py_ssize_t callee)
 {
     if (t->slots != NULL) {
         size_t i = mt_edges_hash(caller, callee) & t->mask;

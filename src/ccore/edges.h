@@ -30,9 +30,9 @@ typedef struct {
 } MtEdge;
 
 typedef struct {
-    MtEdge **slots; /* Owned array of owned edges, or NULL */
+    MtEdge **slots;       /* Owned array of owned edges, or NULL */
     MtFailures *failures; /* Borrowed: where a failed allocation is noted */
-    size_t mask;    /* capacity - 1 (a power of two) */
+    size_t mask;          /* capacity - 1 (a power of two) */
     size_t used;
 } MtEdgeTable;
 

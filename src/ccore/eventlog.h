@@ -41,9 +41,11 @@ typedef enum {
 
 /* Their names, in MtLogKind's order: the module exposes them as
  * EVENT_KINDS and model.py checks its numbering against them at import. */
-#define MT_LOG_KIND_NAMES                                                   \
-    {"call", "return", "raise", "yield", "resume", "throw", "c_call",      \
-     "c_return", "c_raise", "line"}
+#define MT_LOG_KIND_NAMES                                                     \
+    {                                                                         \
+        "call", "return", "raise", "yield", "resume", "throw", "c_call",      \
+            "c_return", "c_raise", "line"                                     \
+    }
 
 #define MT_LOG_DEPTH_MAX 0xFFFFFFu
 
@@ -119,7 +121,7 @@ typedef struct {
     MtLogEvent **chunks; /* Owned array of owned chunks */
     size_t nchunks;
     size_t chunks_cap;
-    uint64_t count;   /* events kept */
+    uint64_t count; /* events kept */
     /* Where event `count` goes in its chunk, and the end of what may be
      * written from there without a check (the chunk's end, or the limit):
      * the lean store's fast path. Both NULL when the next event needs the

@@ -40,8 +40,7 @@ mt_eventlog_store_lean(MtEventLog *log, uint64_t time, uint32_t record,
 
 static inline int
 mt_eventlog_enter_lean(MtEventLog *log, MtThreadState *ts, MtRecord *rec,
-                       int resume, PyObject *code, uint64_t now,
-                       size_t depth0)
+                       int resume, PyObject *code, uint64_t now, size_t depth0)
 {
 #if MT_HAVE_FRAME_PEEK
     if (!log->lean || rec->generator == MT_GEN_COROUTINE) {
@@ -52,10 +51,9 @@ mt_eventlog_enter_lean(MtEventLog *log, MtThreadState *ts, MtRecord *rec,
     }
     int32_t line = 0;
     mt_callsite_peek(&log->sites, code, &line, NULL);
-    return mt_eventlog_store_lean(log, now, (uint32_t)rec->index, line,
-                                  ts->depth - 1,
-                                  resume ? MT_LOG_RESUME : MT_LOG_CALL,
-                                  ts->index);
+    return mt_eventlog_store_lean(
+        log, now, (uint32_t)rec->index, line, ts->depth - 1,
+        resume ? MT_LOG_RESUME : MT_LOG_CALL, ts->index);
 #else
     (void)log, (void)ts, (void)rec, (void)resume, (void)code, (void)now;
     (void)depth0;
@@ -70,8 +68,7 @@ mt_eventlog_leave_lean(MtEventLog *log, MtThreadState *ts, MtRecord *rec,
     if (!log->lean || ts->depth >= depth0) {
         return 0;
     }
-    return mt_eventlog_store_lean(log, now, (uint32_t)rec->index, 0,
-                                  ts->depth,
+    return mt_eventlog_store_lean(log, now, (uint32_t)rec->index, 0, ts->depth,
                                   yield ? MT_LOG_YIELD : MT_LOG_RETURN,
                                   ts->index);
 }

@@ -42,8 +42,8 @@ rehash(Trie *t, size_t slots)
         return -1;
     }
     for (uint32_t id = 1; id < t->nnodes; id++) {
-        size_t i = hash(t->nodes[id].parent, t->nodes[id].function)
-                   & (slots - 1);
+        size_t i =
+            hash(t->nodes[id].parent, t->nodes[id].function) & (slots - 1);
         while (table[i] != 0) {
             i = (i + 1) & (slots - 1);
         }
@@ -149,8 +149,8 @@ emit(Trie *t, MtOutBuf *out, PyObject *names)
         goto done;
     }
     for (uint32_t id = 1; id < n; id++) {
-        keys[id - 1] = (SortKey){t->nodes[id].parent, t->nodes[id].function,
-                                 id};
+        keys[id - 1] =
+            (SortKey){t->nodes[id].parent, t->nodes[id].function, id};
     }
     qsort(keys, n - 1, sizeof(*keys), cmp_keys);
     /* Children of node p are keys[first[p] .. first[p] + count[p]). */
@@ -179,10 +179,9 @@ emit(Trie *t, MtOutBuf *out, PyObject *names)
                     if (d > 1) {
                         mt_outbuf_putc(out, ';');
                     }
-                    PyObject *name =
-                        (Py_ssize_t)f < PyList_GET_SIZE(names)
-                            ? PyList_GET_ITEM(names, f)
-                            : NULL;
+                    PyObject *name = (Py_ssize_t)f < PyList_GET_SIZE(names)
+                                         ? PyList_GET_ITEM(names, f)
+                                         : NULL;
                     Py_ssize_t len = 0;
                     const char *u = name && PyUnicode_Check(name)
                                         ? PyUnicode_AsUTF8AndSize(name, &len)
@@ -254,8 +253,8 @@ mt_folded_write_method(PyObject *self, PyObject *args)
     double scale = mt_clock_ns_per_tick(tr->clock);
     uint8_t *dropped = NULL;
     if (min_ns > 0) {
-        dropped = mt_walk_short(&tr->log, tr->log.count, scale,
-                                (int64_t)min_ns);
+        dropped =
+            mt_walk_short(&tr->log, tr->log.count, scale, (int64_t)min_ns);
         if (dropped == NULL) {
             PyMem_RawFree(t.nodes);
             return PyErr_NoMemory();
@@ -267,8 +266,8 @@ mt_folded_write_method(PyObject *self, PyObject *args)
             continue;
         }
         const MtLogEvent *e = mt_eventlog_event_at(&tr->log, seq);
-        mt_walk_event(&t.walk, e, seq, mt_eventlog_ns(&tr->log, scale,
-                                                      e->time));
+        mt_walk_event(&t.walk, e, seq,
+                      mt_eventlog_ns(&tr->log, scale, e->time));
     }
     mt_walk_finish(&t.walk);
     PyMem_RawFree(dropped);

@@ -67,7 +67,7 @@ mt_guard_close_raising(MtGuard *g)
     tr->in_callback--;
     int same = tr->serial == g->serial && tr->active;
     g->tr = NULL;
-    Py_DECREF(tr); /* may free it */
+    Py_DECREF(tr);      /* may free it */
     Py_CLEAR(g->saved); /* replaced by what the program gets now */
     PyErr_SetRaisedException(exc);
     return same;

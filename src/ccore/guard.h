@@ -34,11 +34,11 @@
 #define MT_GUARD_SIGNALS 1u
 
 typedef struct {
-    MtTracer *tr;     /* Owned while open */
-    uint64_t serial;  /* the tracer's data at open */
-    PyObject *saved;  /* Owned: the program's in-flight exception, or NULL */
-    unsigned flags;   /* MT_GUARD_* */
-    int interrupted;  /* a KeyboardInterrupt landed in our code */
+    MtTracer *tr;    /* Owned while open */
+    uint64_t serial; /* the tracer's data at open */
+    PyObject *saved; /* Owned: the program's in-flight exception, or NULL */
+    unsigned flags;  /* MT_GUARD_* */
+    int interrupted; /* a KeyboardInterrupt landed in our code */
 } MtGuard;
 
 void mt_guard_open(MtGuard *g, MtTracer *tr, unsigned flags);

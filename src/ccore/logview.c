@@ -134,10 +134,9 @@ mt_logview_tree(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
         Py_DECREF(capsule);
         return;
     }
-    mt_treefmt_event(f, e,
-                     mt_eventlog_ns(log, mt_clock_ns_per_tick(tr->clock),
-                                    e->time),
-                     notes, &refs);
+    mt_treefmt_event(
+        f, e, mt_eventlog_ns(log, mt_clock_ns_per_tick(tr->clock), e->time),
+        notes, &refs);
     MtOutBuf *out = mt_treefmt_out(f);
     out->defer_signals = 1;
     mt_outbuf_maybe_flush(out);
@@ -191,19 +190,18 @@ PyObject *
 mt_logview_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
-    static char *kwlist[] = {"record",     "limit", "args",
-                             "retval",     "lines", "caller_files",
-                             "repr_limit", "live",  "tree",
-                             NULL};
+    static char *kwlist[] = {
+        "record",       "limit",      "args", "retval", "lines",
+        "caller_files", "repr_limit", "live", "tree",   NULL};
     int record = 0, cargs = 0, retval = 0, lines = 0, caller_files = 0;
     PyObject *limit_obj = NULL;
     unsigned long long limit = 0;
     Py_ssize_t repr_limit = 80;
     PyObject *live = Py_None, *tree = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "|$pOppppnOO:log_configure", kwlist, &record,
-            &limit_obj, &cargs, &retval, &lines, &caller_files, &repr_limit,
-            &live, &tree)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$pOppppnOO:log_configure",
+                                     kwlist, &record, &limit_obj, &cargs,
+                                     &retval, &lines, &caller_files,
+                                     &repr_limit, &live, &tree)) {
         return NULL;
     }
     if (limit_obj != NULL) {
@@ -375,14 +373,14 @@ mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
         Py_DECREF(threads);
         return NULL;
     }
-    return Py_BuildValue(
-        "{s:K,s:K,s:N,s:O,s:K,s:L,s:N,s:N,s:K}", "count",
-        (unsigned long long)log->count, "dropped",
-        (unsigned long long)log->dropped, "limit", limit, "record",
-        log->record ? Py_True : Py_False, "base_ns",
-        (unsigned long long)log->base_ns, "wall_offset_ns",
-        (long long)log->wall_offset_ns, "records", records, "threads", threads,
-        "generation", (unsigned long long)tr->serial);
+    return Py_BuildValue("{s:K,s:K,s:N,s:O,s:K,s:L,s:N,s:N,s:K}", "count",
+                         (unsigned long long)log->count, "dropped",
+                         (unsigned long long)log->dropped, "limit", limit,
+                         "record", log->record ? Py_True : Py_False, "base_ns",
+                         (unsigned long long)log->base_ns, "wall_offset_ns",
+                         (long long)log->wall_offset_ns, "records", records,
+                         "threads", threads, "generation",
+                         (unsigned long long)tr->serial);
 }
 
 const char mt_logview_activations_doc[] =
@@ -473,8 +471,7 @@ const char mt_logview_tree_target_doc[] =
     "`line_flush`. What is buffered goes to the old target first.";
 
 PyObject *
-mt_logview_tree_target_method(PyObject *self, PyObject *args,
-                              PyObject *kwargs)
+mt_logview_tree_target_method(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
     static char *kwlist[] = {"fd", "write", "text", "line_flush", NULL};
@@ -555,8 +552,7 @@ const char mt_logview_write_tree_doc[] =
     "is cleared meanwhile.";
 
 PyObject *
-mt_logview_write_tree_method(PyObject *self, PyObject *args,
-                             PyObject *kwargs)
+mt_logview_write_tree_method(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
     static char *kwlist[] = {"spec", "write", "text", NULL};
@@ -600,8 +596,8 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
             const MtRecord *rec = tr->records.items[e.record];
             const MtThreadState *ts = thread_at(tr, e.thread);
             rc = mt_treefmt_prepare(f, &e, rec->key, rec->module, notes,
-                                    ts ? ts->name : NULL,
-                                    ts ? ts->ident : 0, &refs);
+                                    ts ? ts->name : NULL, ts ? ts->ident : 0,
+                                    &refs);
         }
         else {
             PyErr_SetString(PyExc_RuntimeError,
@@ -615,8 +611,8 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
             rc = -1;
         }
         if (rc == 0) {
-            mt_treefmt_event(f, &e, mt_eventlog_ns(log, scale, e.time),
-                             notes, &refs);
+            mt_treefmt_event(f, &e, mt_eventlog_ns(log, scale, e.time), notes,
+                             &refs);
             if (!keep) {
                 mt_outbuf_maybe_flush(out);
             }
@@ -656,8 +652,7 @@ mt_logview_write_tree_method(PyObject *self, PyObject *args,
         Py_DECREF(capsule);
         return NULL;
     }
-    PyObject *hidden =
-        PyLong_FromUnsignedLongLong(mt_treefmt_hidden_calls(f));
+    PyObject *hidden = PyLong_FromUnsignedLongLong(mt_treefmt_hidden_calls(f));
     Py_DECREF(capsule);
     if (whole == NULL || hidden == NULL) {
         return hidden;

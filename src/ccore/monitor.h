@@ -6,7 +6,6 @@
 #include "common.h"
 #include "monitoring.h"
 
-
 typedef struct {
     vectorcallfunc handler; /* callbacks.c */
     int c_calls_only;       /* registered only when tracing C functions */

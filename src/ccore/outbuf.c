@@ -69,11 +69,10 @@ static int
 write_sink(MtOutBuf *b)
 {
     PyObject *saved = PyErr_GetRaisedException();
-    PyObject *chunk = b->sink_text
-                          ? PyUnicode_DecodeUTF8(b->data, (Py_ssize_t)b->len,
-                                                 "surrogateescape")
-                          : PyBytes_FromStringAndSize(b->data,
-                                                      (Py_ssize_t)b->len);
+    PyObject *chunk =
+        b->sink_text ? PyUnicode_DecodeUTF8(b->data, (Py_ssize_t)b->len,
+                                            "surrogateescape")
+                     : PyBytes_FromStringAndSize(b->data, (Py_ssize_t)b->len);
     /* Emptied before the call: another thread may append meanwhile. */
     b->len = 0;
     PyObject *res = NULL;

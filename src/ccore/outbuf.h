@@ -20,15 +20,15 @@ typedef struct {
     char *data; /* Owned */
     size_t len;
     size_t cap;
-    int fd;           /* >= 0: write(2) here */
-    PyObject *sink;   /* Owned callable(chunk), or NULL */
-    int sink_text;    /* hand the sink str (else bytes) */
-    int line_flush;   /* flush at every record (a terminal) */
+    int fd;            /* >= 0: write(2) here */
+    PyObject *sink;    /* Owned callable(chunk), or NULL */
+    int sink_text;     /* hand the sink str (else bytes) */
+    int line_flush;    /* flush at every record (a terminal) */
     int defer_signals; /* the sink runs inside a tracer callback */
-    int failed;       /* output stopped */
-    int err_no;       /* errno of a failed write(2), or 0 */
-    PyObject *error;  /* Owned: the sink's exception, or NULL */
-    int nomem;        /* the buffer could not grow */
+    int failed;        /* output stopped */
+    int err_no;        /* errno of a failed write(2), or 0 */
+    PyObject *error;   /* Owned: the sink's exception, or NULL */
+    int nomem;         /* the buffer could not grow */
 } MtOutBuf;
 
 /* An empty buffer with no target (output is dropped until one is set). */

@@ -183,8 +183,9 @@ mt_recorder_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
     PyObject *task = root ? mt_asynctask_current() : NULL;
     int64_t seq = emit(tr, ts, rec, &e, notes, serial);
     if (seq >= 0 && activation != 0) {
-        mt_eventlog_add_activation(&tr->log, &tr->failures, (uint64_t)seq, activation, task,
-                       root ? MT_TASK_NONE : MT_TASK_INHERIT);
+        mt_eventlog_add_activation(&tr->log, &tr->failures, (uint64_t)seq,
+                                   activation, task,
+                                   root ? MT_TASK_NONE : MT_TASK_INHERIT);
     }
     else {
         Py_XDECREF(task);
@@ -394,9 +395,9 @@ mt_recorder_start(MtTracer *tr)
      * code, no frame objects). */
     log->lean = MT_HAVE_FRAME_PEEK && mt_callsite_peek_ok && log->enabled
                 && log->record && log->live == NULL && log->tree == NULL
-                && !log->args
-                && !log->retval && !log->caller_files;
-    mt_eventlog_cursor_sync(log); /* the limit may have changed while stopped */
+                && !log->args && !log->retval && !log->caller_files;
+    mt_eventlog_cursor_sync(
+        log); /* the limit may have changed while stopped */
     if (!log->enabled) {
         return;
     }
@@ -447,7 +448,6 @@ mt_recorder_stop(MtTracer *tr)
     }
     Py_CLEAR(log->set_local);
 }
-
 
 void
 mt_recorder_clear(MtEventLog *log)

@@ -617,8 +617,8 @@ void
 mt_records_forget_retired(MtRecordSet *set)
 {
     /* Name tuples (str and int items) run no Python code when freed. */
-    for (Py_ssize_t i = 0; set->retired_keys != NULL
-                           && i < PyList_GET_SIZE(set->retired_keys);
+    for (Py_ssize_t i = 0;
+         set->retired_keys != NULL && i < PyList_GET_SIZE(set->retired_keys);
          i++) {
         mt_stats_free(set->retired[i]);
     }
@@ -642,8 +642,8 @@ mt_records_release(MtRecordSet *old)
         Py_CLEAR(rec->module);
         PyMem_Free(rec);
     }
-    for (Py_ssize_t i = 0; old->retired_keys != NULL
-                           && i < PyList_GET_SIZE(old->retired_keys);
+    for (Py_ssize_t i = 0;
+         old->retired_keys != NULL && i < PyList_GET_SIZE(old->retired_keys);
          i++) {
         mt_stats_free(old->retired[i]);
     }

@@ -43,22 +43,22 @@ struct MtRecord {
      * object while it lives (its death retires the record first), then
      * Owned name tuple. */
     PyObject *key;
-    PyObject *module;     /* Owned: __name__ of the defining module, or NULL */
-    const void *id;       /* the code object or its PyMethodDef: identity */
-    const void *cls;      /* C: the type completing the key, or NULL; kept
-                             alive by `key` (it is the owner) */
+    PyObject *module; /* Owned: __name__ of the defining module, or NULL */
+    const void *id;   /* the code object or its PyMethodDef: identity */
+    const void *cls;  /* C: the type completing the key, or NULL; kept
+                         alive by `key` (it is the owner) */
     MtRecord *next_of_code; /* Borrowed: the next record (another tracer's)
                                of the same code object, or NULL */
-    Py_ssize_t index;     /* position in the tracer's record list */
-    uint8_t kind;         /* MT_KIND_PY or MT_KIND_C */
-    uint8_t traced;       /* filter verdict: 0 = excluded */
-    uint8_t scope;        /* MT_VERDICT_WITHIN, _EXCLUDE_WITHIN bits */
-    uint8_t retired;      /* Python: the code object died; key is the
-                             tuple (name, qualname, filename, firstlineno,
-                             module) */
-    uint8_t generator;    /* Python: MT_GEN_* (co_flags): nonzero for
-                             code that suspends */
-    uint8_t watched;      /* Python: has a snippet table (watch.h) */
+    Py_ssize_t index;       /* position in the tracer's record list */
+    uint8_t kind;           /* MT_KIND_PY or MT_KIND_C */
+    uint8_t traced;         /* filter verdict: 0 = excluded */
+    uint8_t scope;          /* MT_VERDICT_WITHIN, _EXCLUDE_WITHIN bits */
+    uint8_t retired;        /* Python: the code object died; key is the
+                               tuple (name, qualname, filename, firstlineno,
+                               module) */
+    uint8_t generator;      /* Python: MT_GEN_* (co_flags): nonzero for
+                               code that suspends */
+    uint8_t watched;        /* Python: has a snippet table (watch.h) */
 };
 
 /* MtRecord.generator: a plain function; a generator or async generator;

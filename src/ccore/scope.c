@@ -227,14 +227,14 @@ PyObject *
 mt_scope_set(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
-    static char *kwlist[] = {"max_depth", "within", "exclude_within",
-                             "thread_filter", "root", NULL};
+    static char *kwlist[] = {"max_depth",     "within", "exclude_within",
+                             "thread_filter", "root",   NULL};
     Py_ssize_t max_depth = 0;
     int within = 0, exclude_within = 0;
     PyObject *thread_filter = Py_None, *root = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppOO:set_scope",
-                                     kwlist, &max_depth, &within,
-                                     &exclude_within, &thread_filter, &root)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$nppOO:set_scope", kwlist,
+                                     &max_depth, &within, &exclude_within,
+                                     &thread_filter, &root)) {
         return NULL;
     }
     if (mt_guard_refuse(tr, "set_scope", 1) < 0) {

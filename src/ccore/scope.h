@@ -42,7 +42,6 @@ struct MtScopeConfig {
     PyObject *root;
 };
 
-
 int mt_scope_enter_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec);
 int mt_scope_exit_slow(MtTracer *tr, MtThreadState *ts, const void *id);
 

@@ -17,8 +17,8 @@ typedef struct {
      * (SIG_DFL and SIG_IGN are cached ints), so a stale verdict holds. */
     PyObject *seen;
     int python;
-    int noted;        /* a stand-in held this signal back */
-    PyObject *spare;  /* Owned: a stand-in kept for reuse, or NULL */
+    int noted;       /* a stand-in held this signal back */
+    PyObject *spare; /* Owned: a stand-in kept for reuse, or NULL */
 } MtSigSlot;
 
 static MtSigTable table; /* entries NULL: not verified, never used */
@@ -53,8 +53,8 @@ load_handler(int signum)
 static inline void
 store_handler(int signum, PyObject *handler)
 {
-    __atomic_store_n((PyObject **)(entry(signum) + table.func_offset),
-                     handler, __ATOMIC_RELEASE);
+    __atomic_store_n((PyObject **)(entry(signum) + table.func_offset), handler,
+                     __ATOMIC_RELEASE);
 }
 
 static inline int
@@ -207,8 +207,8 @@ stand_in(int signum)
     PyObject *handler = load_handler(signum);
     if (handler != slot->seen) {
         slot->seen = handler;
-        slot->python = is_python_handler(handler)
-                       && !Py_IS_TYPE(handler, standin_type);
+        slot->python =
+            is_python_handler(handler) && !Py_IS_TYPE(handler, standin_type);
     }
     if (!slot->python) {
         return;

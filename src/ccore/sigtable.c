@@ -13,8 +13,8 @@ mt_sigtable_locate(MtSigTable *table)
     struct _signals_runtime_state *sig = &_PyRuntime.signals;
     table->entries = (char *)&sig->handlers[0];
     table->stride = sizeof(sig->handlers[0]);
-    table->func_offset = (size_t)((char *)&sig->handlers[0].func
-                                  - (char *)&sig->handlers[0]);
+    table->func_offset =
+        (size_t)((char *)&sig->handlers[0].func - (char *)&sig->handlers[0]);
     table->tripped_offset = (size_t)((char *)&sig->handlers[0].tripped
                                      - (char *)&sig->handlers[0]);
     table->is_tripped = (int *)&sig->is_tripped;

@@ -78,14 +78,14 @@ mt_snapshot_types_init(PyObject *module)
                    ? -1
                    : 0;
     }
-    row_type = new_type(module, "monitrace._core.Row",
-                        "One function's statistics on one thread.",
-                        row_fields, 11);
-    segments_type = row_type == NULL
-                        ? NULL
-                        : new_type(module, "monitrace._core.Segments",
-                                   "A generator's segments.", segments_fields,
-                                   4);
+    row_type =
+        new_type(module, "monitrace._core.Row",
+                 "One function's statistics on one thread.", row_fields, 11);
+    segments_type =
+        row_type == NULL
+            ? NULL
+            : new_type(module, "monitrace._core.Segments",
+                       "A generator's segments.", segments_fields, 4);
     edge_type = segments_type == NULL
                     ? NULL
                     : new_type(module, "monitrace._core.Edge",
@@ -310,8 +310,7 @@ thread(const MtThreadState *ts, double scale)
     return Py_BuildValue("{s:k,s:k,s:O,s:N,s:N,s:O}", "ident", ts->ident,
                          "native_id", ts->native_id, "name",
                          ts->name ? ts->name : Py_None, "rows", rows, "edges",
-                         calls, "finished",
-                         ts->finished ? Py_True : Py_False);
+                         calls, "finished", ts->finished ? Py_True : Py_False);
 }
 
 /* The finished threads' latency rows and their merged edges. */
@@ -324,8 +323,8 @@ finished(const MtTracer *tr, double scale)
     }
     for (Py_ssize_t i = 0; i < tr->ndone_rows; i++) {
         if (tr->done_rows[i] != NULL
-            && append_new(rows, row_of(PyLong_FromSsize_t(i),
-                                       tr->done_rows[i], scale, 0))
+            && append_new(rows, row_of(PyLong_FromSsize_t(i), tr->done_rows[i],
+                                       scale, 0))
                    < 0) {
             Py_DECREF(rows);
             return NULL;

@@ -45,7 +45,7 @@ read_spans(MtSnippetGroup *g, PyObject *spans)
             PyErr_SetString(PyExc_ValueError, "watch group: bad snippet id");
             return -1;
         }
-        g->spans[i] = (MtSpan){v[0], v[1], v[2], v[3], v[4], (uint8_t)!!v[5]};
+        g->spans[i] = (MtSpan){v[0], v[1], v[2], v[3], v[4], (uint8_t) !!v[5]};
         g->line[v[4]] = v[0];
     }
     return 0;

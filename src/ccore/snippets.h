@@ -24,16 +24,16 @@ typedef struct {
 } MtSpan;
 
 typedef struct {
-    PyObject *obj;      /* Owned: the Python group (watch.py) */
-    PyObject *keys;     /* Owned tuple of str, by snippet */
-    PyObject *names;    /* Owned tuple (by snippet) of tuples of str */
-    PyObject *anchor;   /* Owned: code object the stack starts at, or None */
-    int stack_mode;     /* 0: no stack, 1: from the anchor, 2: whole stack */
-    Py_ssize_t nsnip;   /* snippets */
-    Py_ssize_t nslots;  /* (snippet, name) pairs */
-    Py_ssize_t *base;   /* Owned: first slot of each snippet */
-    MtSpan *spans;      /* Owned: in lookup order (smallest first) */
-    int *line;          /* Owned: first line of each snippet */
+    PyObject *obj;     /* Owned: the Python group (watch.py) */
+    PyObject *keys;    /* Owned tuple of str, by snippet */
+    PyObject *names;   /* Owned tuple (by snippet) of tuples of str */
+    PyObject *anchor;  /* Owned: code object the stack starts at, or None */
+    int stack_mode;    /* 0: no stack, 1: from the anchor, 2: whole stack */
+    Py_ssize_t nsnip;  /* snippets */
+    Py_ssize_t nslots; /* (snippet, name) pairs */
+    Py_ssize_t *base;  /* Owned: first slot of each snippet */
+    MtSpan *spans;     /* Owned: in lookup order (smallest first) */
+    int *line;         /* Owned: first line of each snippet */
     Py_ssize_t nspans;
     uint8_t iter_op[256]; /* opcodes that end one comprehension step */
 } MtSnippetGroup;

@@ -148,8 +148,7 @@ mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index)
 }
 
 void
-mt_stack_gen_enter(MtThreadState *ts, MtFrame *f,
-                   int is_call)
+mt_stack_gen_enter(MtThreadState *ts, MtFrame *f, int is_call)
 {
     const void *frame = mt_compat_frame_key();
     MtSuspended *e = frame != NULL ? suspended_find(ts, frame) : NULL;
@@ -181,8 +180,8 @@ mt_stack_gen_enter(MtThreadState *ts, MtFrame *f,
 }
 
 void
-mt_stack_gen_leave(MtThreadState *ts, MtFrame *f,
-                   uint64_t now, uint64_t elapsed, int suspend)
+mt_stack_gen_leave(MtThreadState *ts, MtFrame *f, uint64_t now,
+                   uint64_t elapsed, int suspend)
 {
     MtStats *st = f->stats;
     if (st->segments != NULL) {
@@ -205,8 +204,8 @@ mt_stack_gen_leave(MtThreadState *ts, MtFrame *f,
 }
 
 void
-mt_stack_exit_repair(MtThreadState *ts, const void *id,
-                     uint64_t now, int suspend)
+mt_stack_exit_repair(MtThreadState *ts, const void *id, uint64_t now,
+                     int suspend)
 {
     size_t i = ts->depth;
     while (i > 0 && ts->stack[i - 1].id != id) {

@@ -71,34 +71,34 @@ struct MtScopeThread {
 struct MtThreadState {
     MtFailures *failures;      /* Borrowed: where its failures are noted */
     uint32_t *next_activation; /* Borrowed: the session's activation count */
-    MtThreadState *next;     /* Owned by the tracer's list */
-    unsigned long ident;     /* threading.get_ident() */
-    unsigned long native_id; /* threading.get_native_id() */
-    uint32_t index;          /* creation order, 0 first (event log) */
-    PyObject *name;          /* Owned: thread name once known, or NULL */
-    MtFrame *stack;          /* Owned array */
+    MtThreadState *next;       /* Owned by the tracer's list */
+    unsigned long ident;       /* threading.get_ident() */
+    unsigned long native_id;   /* threading.get_native_id() */
+    uint32_t index;            /* creation order, 0 first (event log) */
+    PyObject *name;            /* Owned: thread name once known, or NULL */
+    MtFrame *stack;            /* Owned array */
     size_t depth;
     size_t capacity;
     MtStats **rows; /* Owned array of owned rows, by record index */
     Py_ssize_t nrows;
-    MtScopeThread *scope;        /* Owned (scope.c), or NULL */
-    struct MtWatchThread *watch; /* Owned (watch.c), or NULL */
+    MtScopeThread *scope;                       /* Owned (scope.c), or NULL */
+    struct MtWatchThread *watch;                /* Owned (watch.c), or NULL */
     void (*watch_free)(struct MtWatchThread *); /* frees `watch` */
-    MtEdgeTable edges;           /* caller -> callee edges (edges.h) */
-    MtSuspended *suspended;      /* Owned open-addressing table, or NULL */
-    size_t suspended_mask;       /* capacity - 1 (a power of two) */
+    MtEdgeTable edges;      /* caller -> callee edges (edges.h) */
+    MtSuspended *suspended; /* Owned open-addressing table, or NULL */
+    size_t suspended_mask;  /* capacity - 1 (a power of two) */
     size_t suspended_used;
-    PyObject *watcher;      /* Borrowed: the thread's dict owns it; NULL
-                               once it is gone or detached */
-    int finished;           /* the thread ended: only totals are left */
-    MtThreadTotal *totals;  /* Owned array, once finished */
+    PyObject *watcher;     /* Borrowed: the thread's dict owns it; NULL
+                              once it is gone or detached */
+    int finished;          /* the thread ended: only totals are left */
+    MtThreadTotal *totals; /* Owned array, once finished */
     Py_ssize_t ntotals;
 };
 
 int mt_stack_grow(MtThreadState *ts);
 void mt_stack_gen_enter(MtThreadState *ts, MtFrame *f, int is_call);
-void mt_stack_gen_leave(MtThreadState *ts, MtFrame *f,
-                        uint64_t now, uint64_t elapsed, int suspend);
+void mt_stack_gen_leave(MtThreadState *ts, MtFrame *f, uint64_t now,
+                        uint64_t elapsed, int suspend);
 /* End the suspended activations of record `index` (all when -1). */
 void mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index);
 
@@ -107,7 +107,8 @@ void mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index);
  * suspended frame (PY_RESUME, PY_THROW); a generator's new activation
  * takes the next number of the session's (ts->next_activation). */
 static inline void
-mt_stack_push(MtThreadState *ts, MtRecord *rec, MtStats *st, uint64_t now, int is_call)
+mt_stack_push(MtThreadState *ts, MtRecord *rec, MtStats *st, uint64_t now,
+              int is_call)
 {
     if (MT_UNLIKELY(ts->depth == ts->capacity)) {
         if (mt_stack_grow(ts) < 0) {
@@ -158,14 +159,13 @@ mt_stack_pop(MtThreadState *ts, uint64_t now, int suspend)
     }
 }
 
-void mt_stack_exit_repair(MtThreadState *ts, const void *id,
-                          uint64_t now, int suspend);
+void mt_stack_exit_repair(MtThreadState *ts, const void *id, uint64_t now,
+                          int suspend);
 
 /* An activation of `id` left the stack at `now`: it ended, or it was
  * suspended (`suspend`: PY_YIELD). */
 static inline void
-mt_stack_exit(MtThreadState *ts, const void *id,
-              uint64_t now, int suspend)
+mt_stack_exit(MtThreadState *ts, const void *id, uint64_t now, int suspend)
 {
     if (MT_LIKELY(ts->depth > 0 && ts->stack[ts->depth - 1].id == id)) {
         mt_stack_pop(ts, now, suspend);

@@ -229,8 +229,7 @@ done_row(MtTracer *tr, Py_ssize_t index)
         if (rows == NULL) {
             return NULL;
         }
-        memset(rows + tr->ndone_rows, 0,
-               (n - tr->ndone_rows) * sizeof(*rows));
+        memset(rows + tr->ndone_rows, 0, (n - tr->ndone_rows) * sizeof(*rows));
         tr->done_rows = rows;
         tr->ndone_rows = n;
     }
@@ -278,8 +277,8 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
         if (st == NULL) {
             continue;
         }
-        totals[k++] = (MtThreadTotal){i, st->calls, st->primitive_calls,
-                                      st->total, st->self, st->wall};
+        totals[k++] = (MtThreadTotal){
+            i, st->calls, st->primitive_calls, st->total, st->self, st->wall};
         MtStats *into = done_row(tr, i);
         if (into == NULL) {
             mt_fail(&tr->failures, MT_ERR_NOMEM, "finished threads' latency");
@@ -294,8 +293,8 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
         if (e == NULL) {
             continue;
         }
-        MtEdge *into = mt_edges_find_slow(&tr->done_edges, e->caller,
-                                          e->callee);
+        MtEdge *into =
+            mt_edges_find_slow(&tr->done_edges, e->caller, e->callee);
         if (into != NULL) {
             into->calls += e->calls;
             into->primitive_calls += e->primitive_calls;
@@ -361,7 +360,8 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
             }
         }
         if (into != NULL && mt_stats_merge(into, st) < 0) {
-            mt_fail(&tr->failures, MT_ERR_NOMEM, "totals of a dead code object");
+            mt_fail(&tr->failures, MT_ERR_NOMEM,
+                    "totals of a dead code object");
         }
         mt_stats_free(st);
         ts->rows[index] = NULL;
@@ -375,7 +375,7 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
             latency.total = latency.self = latency.wall = 0;
             if (mt_stats_merge(into, &latency) < 0) {
                 mt_fail(&tr->failures, MT_ERR_NOMEM,
-                               "totals of a dead code object");
+                        "totals of a dead code object");
             }
         }
         mt_stats_free(done);

@@ -23,8 +23,8 @@ static uint64_t next_serial = 1;
 static PyObject *
 tracer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"filter", "c_calls", "clock", "filter_module",
-                             "profile", NULL};
+    static char *kwlist[] = {"filter",        "c_calls", "clock",
+                             "filter_module", "profile", NULL};
     PyObject *filter = Py_None;
     int c_calls = 0;
     const char *clock_name = "auto";
@@ -467,8 +467,7 @@ static PyMethodDef tracer_methods[] = {
      mt_chrome_write_doc},
     {"log_write_collapsed", mt_folded_write_method, METH_VARARGS,
      mt_folded_write_doc},
-    {"watch_configure",
-     (PyCFunction)(void (*)(void))mt_watch_configure_method,
+    {"watch_configure", (PyCFunction)(void (*)(void))mt_watch_configure_method,
      METH_VARARGS | METH_KEYWORDS, mt_watch_configure_doc},
     {"watch_results", mt_watch_results_method, METH_NOARGS,
      mt_watch_results_doc},

@@ -301,9 +301,9 @@ know_record(MtTreeFmt *f, uint32_t index, PyObject *key, PyObject *module)
     if ((Py_ssize_t)index < f->nrecs && f->recs[index].known) {
         return 0;
     }
-    PyObject *res = PyObject_CallFunction(f->namer, "IOO", index,
-                                          key ? key : Py_None,
-                                          module ? module : Py_None);
+    PyObject *res =
+        PyObject_CallFunction(f->namer, "IOO", index, key ? key : Py_None,
+                              module ? module : Py_None);
     if (res == NULL) {
         return -1;
     }
@@ -341,10 +341,9 @@ know_record(MtTreeFmt *f, uint32_t index, PyObject *key, PyObject *module)
     }
     MtTreeName nm = {0};
     nm.display = utf8_of(PyTuple_GET_ITEM(res, 0), &nm.display_len);
-    nm.file = nm.display ? utf8_of(PyTuple_GET_ITEM(res, 2), &nm.file_len)
-                         : NULL;
-    nm.base = nm.file ? utf8_of(PyTuple_GET_ITEM(res, 3), &nm.base_len)
-                      : NULL;
+    nm.file =
+        nm.display ? utf8_of(PyTuple_GET_ITEM(res, 2), &nm.file_len) : NULL;
+    nm.base = nm.file ? utf8_of(PyTuple_GET_ITEM(res, 3), &nm.base_len) : NULL;
     if (nm.base == NULL) {
         return -1;
     }
@@ -483,8 +482,7 @@ thread_of(MtTreeFmt *f, uint32_t index)
 }
 
 static int
-know_thread(MtTreeFmt *f, uint32_t index, PyObject *name,
-            unsigned long ident)
+know_thread(MtTreeFmt *f, uint32_t index, PyObject *name, unsigned long ident)
 {
     MtTreeThread *t = thread_of(f, index);
     if (t == NULL) {
@@ -583,17 +581,18 @@ static void
 put_str(MtOutBuf *b, PyObject *s)
 {
     Py_ssize_t len;
-    const char *u = PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &len)
-                                       : NULL;
+    const char *u =
+        PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &len) : NULL;
     if (u != NULL) {
         mt_outbuf_write(b, u, (size_t)len);
         return;
     }
     /* Lone surrogates (a repr of odd data): shown escaped. */
     PyErr_Clear();
-    PyObject *bytes = PyUnicode_Check(s) ? PyUnicode_AsEncodedString(
-                                               s, "utf-8", "backslashreplace")
-                                         : NULL;
+    PyObject *bytes =
+        PyUnicode_Check(s)
+            ? PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace")
+            : NULL;
     if (bytes == NULL) {
         PyErr_Clear();
         mt_outbuf_puts(b, "?");
@@ -621,8 +620,8 @@ child(MtTreeFmt *f, MtTreeThread *t, const MtTreeName *nm, int64_t now)
     /* A hidden frame (the program's module code) counts as the user's:
      * the library code it calls shows its first frame. */
     fr.library = nm->library && !nm->hidden;
-    fr.libhidden = f->library_first && nm->library && parent != NULL
-                   && parent->library;
+    fr.libhidden =
+        f->library_first && nm->library && parent != NULL && parent->library;
     fr.shown = !nm->hidden && !fr.suppressed && !fr.libhidden;
     fr.start_ns = now;
     return fr;
@@ -756,8 +755,8 @@ duration(MtOutBuf *b, int64_t ns)
 static int
 is_enter(unsigned kind)
 {
-    return kind == MT_LOG_CALL || kind == MT_LOG_RESUME
-           || kind == MT_LOG_THROW || kind == MT_LOG_C_CALL;
+    return kind == MT_LOG_CALL || kind == MT_LOG_RESUME || kind == MT_LOG_THROW
+           || kind == MT_LOG_C_CALL;
 }
 
 static void
@@ -814,9 +813,9 @@ enter_text(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e,
 }
 
 static void
-exit_text(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e,
-          const MtTreeName *nm, PyObject *const *notes,
-          const MtTreeRefs *refs, const MtTreeFrame *fr, int64_t now)
+exit_text(MtTreeFmt *f, MtOutBuf *b, const MtLogEvent *e, const MtTreeName *nm,
+          PyObject *const *notes, const MtTreeRefs *refs,
+          const MtTreeFrame *fr, int64_t now)
 {
     switch (e->kind) {
     case MT_LOG_RAISE: {
@@ -933,8 +932,8 @@ mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t now,
         if (t->depth > depth + 1) {
             t->depth = depth + 1;
         }
-        MtTreeFrame fr = t->depth > depth ? t->frames[depth]
-                                          : child(f, t, nm, now);
+        MtTreeFrame fr =
+            t->depth > depth ? t->frames[depth] : child(f, t, nm, now);
         if (!fr.suppressed && !fr.libhidden) {
             line_start(f, b, e->thread, t, fr.indent + fr.shown);
             color_on(f, b, "\x1b[2m");
@@ -947,9 +946,9 @@ mt_treefmt_event(MtTreeFmt *f, const MtLogEvent *e, int64_t now,
                 put_str(b, notes[MT_NOTE_RETVAL]);
             }
             else {
-                mt_outbuf_write(b, f->path ? nm->file : nm->base,
-                                (size_t)(f->path ? nm->file_len
-                                                 : nm->base_len));
+                mt_outbuf_write(
+                    b, f->path ? nm->file : nm->base,
+                    (size_t)(f->path ? nm->file_len : nm->base_len));
                 mt_outbuf_putc(b, ':');
                 put_long(b, e->line);
                 mt_outbuf_puts(b, "  ");

@@ -57,8 +57,8 @@ thread_of(MtWalker *w, uint32_t index)
 static int
 is_enter(unsigned kind)
 {
-    return kind == MT_LOG_CALL || kind == MT_LOG_RESUME
-           || kind == MT_LOG_THROW || kind == MT_LOG_C_CALL;
+    return kind == MT_LOG_CALL || kind == MT_LOG_RESUME || kind == MT_LOG_THROW
+           || kind == MT_LOG_C_CALL;
 }
 
 static void

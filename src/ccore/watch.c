@@ -264,10 +264,9 @@ repr_error(void)
     PyObject *exc = PyErr_GetRaisedException();
     PyObject *tname = PyType_GetName(Py_TYPE(exc));
     PyObject *msg = tname != NULL ? PyObject_Str(exc) : NULL;
-    PyObject *out = msg != NULL
-                        ? PyUnicode_FromFormat("<repr-error %U: %U>", tname,
-                                               msg)
-                        : NULL;
+    PyObject *out =
+        msg != NULL ? PyUnicode_FromFormat("<repr-error %U: %U>", tname, msg)
+                    : NULL;
     if (out == NULL) {
         PyErr_Clear();
         out = PyUnicode_FromString("<repr-error>");
@@ -335,10 +334,11 @@ statement_text(MtSnippetGroup *g, int32_t snip, PyObject *changes)
                                           ? MT_WATCH_TEXT_COLUMN - len + 2
                                           : 2)
              : NULL;
-    PyObject *out = gap ? (PyUnicode_GET_LENGTH(tail)
-                               ? PyUnicode_FromFormat("%U%U%U", head, gap, tail)
-                               : Py_NewRef(head))
-                        : NULL;
+    PyObject *out =
+        gap ? (PyUnicode_GET_LENGTH(tail)
+                   ? PyUnicode_FromFormat("%U%U%U", head, gap, tail)
+                   : Py_NewRef(head))
+            : NULL;
     Py_XDECREF(head);
     Py_XDECREF(sep);
     Py_XDECREF(tail);
@@ -350,8 +350,8 @@ statement_text(MtSnippetGroup *g, int32_t snip, PyObject *changes)
 /* Note a name's new repr for the tree: "name=repr" joins `changes` when
  * it differs from the last one shown for this slot. */
 static void
-note_change(MtWatchCall *call, Py_ssize_t slot, PyObject *name,
-            PyObject *item, PyObject *changes)
+note_change(MtWatchCall *call, Py_ssize_t slot, PyObject *name, PyObject *item,
+            PyObject *changes)
 {
     PyObject *r = PyTuple_GET_ITEM(item, 1);
     PyObject *prev = call->last[slot];
@@ -405,8 +405,7 @@ snapshot(MtTracer *tr, MtWatchCall *call, int32_t snip, MtRecord *rec)
         }
         Py_ssize_t slot = g->base[snip] + k;
         PyObject *name = PyTuple_GET_ITEM(names, k);
-        PyObject *item =
-            sample(tr, lookup_name(frame, name), limit, &alive);
+        PyObject *item = sample(tr, lookup_name(frame, name), limit, &alive);
         if (!alive) {
             Py_XDECREF(item);
             break;
@@ -462,9 +461,9 @@ capture_stack(MtSnippetGroup *g)
     Py_ssize_t cut = -1;
     while (f != NULL && items != NULL) {
         PyCodeObject *co = PyFrame_GetCode(f);
-        PyObject *item = Py_BuildValue("(OOi)", co->co_qualname,
-                                       co->co_filename,
-                                       PyFrame_GetLineNumber(f));
+        PyObject *item =
+            Py_BuildValue("(OOi)", co->co_qualname, co->co_filename,
+                          PyFrame_GetLineNumber(f));
         if (item == NULL || PyList_Append(items, item) < 0) {
             Py_CLEAR(items);
         }
@@ -895,7 +894,7 @@ PyObject *
 mt_watch_configure_method(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     MtTracer *tr = (MtTracer *)self;
-    static char *kwlist[] = {"describe",   "max_calls", "max_samples",
+    static char *kwlist[] = {"describe",   "max_calls",  "max_samples",
                              "max_values", "repr_limit", NULL};
     PyObject *describe;
     Py_ssize_t max_calls = 10, max_samples = 10, max_values = 1000000,
@@ -962,9 +961,9 @@ call_result(const MtWatchCall *c)
         PyTuple_SET_ITEM(counts, i, v);
     }
     for (Py_ssize_t i = 0; i < g->nslots; i++) {
-        PyObject *l = c->lists[i] ? PyList_GetSlice(c->lists[i], 0,
-                                                    PY_SSIZE_T_MAX)
-                                  : Py_NewRef(Py_None);
+        PyObject *l = c->lists[i]
+                          ? PyList_GetSlice(c->lists[i], 0, PY_SSIZE_T_MAX)
+                          : Py_NewRef(Py_None);
         if (l == NULL) {
             Py_DECREF(counts);
             Py_DECREF(samples);
@@ -995,9 +994,9 @@ mt_watch_results_method(PyObject *self, PyObject *Py_UNUSED(unused))
         }
         Py_DECREF(item);
     }
-    return Py_BuildValue(
-        "(N{sKsKsKsK})", calls, "values", w ? w->values : 0ULL,
-        "dropped_calls", w ? w->dropped_calls : 0ULL, "dropped_values",
-        w ? w->dropped_values : 0ULL, "dropped_frames",
-        w ? w->dropped_frames : 0ULL);
+    return Py_BuildValue("(N{sKsKsKsK})", calls, "values",
+                         w ? w->values : 0ULL, "dropped_calls",
+                         w ? w->dropped_calls : 0ULL, "dropped_values",
+                         w ? w->dropped_values : 0ULL, "dropped_frames",
+                         w ? w->dropped_frames : 0ULL);
 }
