@@ -66,12 +66,12 @@ for log in "$logdir"/vg.*.log; do
             # tracemalloc bookkeeping (a traceback it keeps for a block)
             # belongs to CPython, whoever made the block it describes.
             if (rec ~ /at 0x[0-9A-F]+: malloc [^\n]*\n[^\n]* raw_malloc \(tracemalloc\.c/) return
-            if (rec ~ /calloc[^\n]*\n[^\n]* mt_records_code_slow/) return
+            if (rec ~ /calloc[^\n]*\n[^\n]* mt_records_code_add/) return
             if (rec ~ /(mt_[a-z]+_type_init|module_exec) \(/) return
             n = split(rec, lines, "\n")
             for (i = 1; i <= n; i++) {
                 if (lines[i] ~ /_PyEval_EvalFrameDefault/) return
-                if (lines[i] ~ / mt_|\((callbacks|clock|edges|eventlog|monitor|module|records|scope|selfcheck|snapshot|threadstate|tracer)\.c:/) {
+                if (lines[i] ~ / mt_|\((callbacks|clock|discover|edges|eventlog|failure|guard|monitor|monitoring|module|recorder|records|scope|selfcheck|snapshot|stack|threadstate|tracer)\.c:/) {
                     print rec
                     return
                 }
