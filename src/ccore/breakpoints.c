@@ -339,10 +339,8 @@ hit(MtTracer *tr, MtBreakSite *s)
     PyObject *cond = Py_XNewRef(s->cond);
     PyObject *names = Py_XNewRef(s->argnames);
     Py_INCREF(frame);
-    /* No signal bracket (sigdefer.h) for a condition: it would cost more
-     * than the condition itself, on every pass of a loop. */
     MtGuard g;
-    mt_guard_open(&g, tr, 0);
+    mt_guard_open(&g, tr, 0); /* no signal bracket: see the condition */
     int truth = 1;
     PyObject *error = NULL;
     PyObject *res = NULL;
