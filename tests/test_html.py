@@ -827,7 +827,7 @@ def test_diff_page_renders_coloured_flame_graph(tmp_path):
     out = tmp_path / "diff.html"
     from monitrace.diff import write_html
 
-    write_html(a, b, out)
+    write_html(a, b, out, calls_only=True)  # widths by calls: no frame too thin to draw
     data = page_data(out)
     r = render(out, tmp_path)
     assert_clean(r)
@@ -891,7 +891,7 @@ def test_diff_page_of_stats_only_runs_is_labelled_approximate(tmp_path):
 
     a, b = _diff_runs(tmp_path, "pstats")
     out = tmp_path / "approx.html"
-    write_html(a, b, out)
+    write_html(a, b, out, calls_only=True)  # widths by calls: no frame too thin to draw
     data = page_data(out)
     assert data["tree_kind"] == "approximate"
     assert any(n.startswith("BASE and NEW hold no call paths") for n in data["notes"])
