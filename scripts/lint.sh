@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-python=${1:-$(scripts/find-pythons.sh | head -n 1)}
+python=${1:-$(scripts/find-pythons.sh | sed -n 1p)}
 py=$(MONITRACE_VENV=lint scripts/venv.sh "$python" lint)
 bin=$(dirname "$py")
 failed=()

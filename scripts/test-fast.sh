@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-py=$(MONITRACE_WERROR=1 scripts/venv.sh "$(scripts/find-pythons.sh | head -n 1)" test)
+py=$(MONITRACE_WERROR=1 scripts/venv.sh "$(scripts/find-pythons.sh | sed -n 1p)" test)
 if ! "$py" -c 'import xdist' 2>/dev/null; then
     exec "$py" -m pytest -q -p no:cacheprovider "$@"
 fi
