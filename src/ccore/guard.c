@@ -36,8 +36,10 @@ mt_guard_fail(MtGuard *g, uint32_t flag, const char *where)
     mt_fail(&g->tr->failures, flag, where);
 }
 
-int
-mt_guard_close(MtGuard *g)
+/* Leave the bracket with no exception set (the DECREF may run code):
+ * whether the tracer is the same as at open. */
+static int
+release(MtGuard *g)
 {
     MtTracer *tr = g->tr;
     if (g->flags & MT_GUARD_SIGNALS) {
@@ -45,9 +47,16 @@ mt_guard_close(MtGuard *g)
     }
     tr->in_callback--;
     int same = tr->serial == g->serial && tr->active;
-    PyErr_Clear(); /* nothing of ours reaches the program */
     g->tr = NULL;
     Py_DECREF(tr); /* may free it */
+    return same;
+}
+
+int
+mt_guard_close(MtGuard *g)
+{
+    PyErr_Clear(); /* nothing of ours reaches the program */
+    int same = release(g);
     PyErr_SetRaisedException(g->saved);
     g->saved = NULL;
     if (g->interrupted) {
@@ -59,15 +68,8 @@ mt_guard_close(MtGuard *g)
 int
 mt_guard_close_raising(MtGuard *g)
 {
-    MtTracer *tr = g->tr;
     PyObject *exc = PyErr_GetRaisedException();
-    if (g->flags & MT_GUARD_SIGNALS) {
-        mt_sigdefer_leave();
-    }
-    tr->in_callback--;
-    int same = tr->serial == g->serial && tr->active;
-    g->tr = NULL;
-    Py_DECREF(tr);      /* may free it */
+    int same = release(g);
     Py_CLEAR(g->saved); /* replaced by what the program gets now */
     PyErr_SetRaisedException(exc);
     return same;

@@ -272,9 +272,12 @@ mt_records_retired_totals(MtRecordSet *set, MtRecord *rec, MtStats **into)
     return name;
 }
 
-MtRecord *
-mt_records_new(MtRecordSet *set, MtTracer *owner, PyObject *key,
-               const void *id, int kind)
+/* A new record appended to `set` (`owner` only tags it); NULL when
+ * memory ran out (nothing set). A C record owns `key`, a Python record
+ * borrows its code object. */
+static MtRecord *
+new_record(MtRecordSet *set, MtTracer *owner, PyObject *key, const void *id,
+           int kind)
 {
     MtRecord *rec = PyMem_Calloc(1, sizeof(*rec));
     if (rec == NULL) {
@@ -326,7 +329,7 @@ mt_records_code_add(MtRecordSet *set, MtFailures *fail, MtTracer *owner,
     }
     /* Another live tracer may own the slot (it used this tool id before
      * and is stopped now); it reinstalls its records when it restarts. */
-    MtRecord *rec = mt_records_new(set, owner, code, code, MT_KIND_PY);
+    MtRecord *rec = new_record(set, owner, code, code, MT_KIND_PY);
     if (rec == NULL) {
         mt_fail(fail, MT_ERR_NOMEM, "record");
         return NULL;
@@ -524,7 +527,7 @@ mt_records_cfunc_add(MtRecordSet *set, MtFailures *fail, MtTracer *owner,
             return NULL;
         }
     }
-    rec = mt_records_new(set, owner, ident, def, MT_KIND_C);
+    rec = new_record(set, owner, ident, def, MT_KIND_C);
     if (rec == NULL) {
         mt_fail(fail, MT_ERR_NOMEM, "record");
         return NULL;

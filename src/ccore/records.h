@@ -167,11 +167,6 @@ typedef void (*MtRetireHook)(MtRecord *rec);
 /* Request the co_extra index; once per process, at module exec. */
 int mt_records_init(MtRetireHook hook);
 
-/* A new record appended to `set` (`owner` only tags it); NULL when
- * memory ran out (nothing set). A C record owns `key`, a Python record
- * borrows its code object. */
-MtRecord *mt_records_new(MtRecordSet *set, MtTracer *owner, PyObject *key,
-                         const void *id, int kind);
 /* The record of `owner` for `code` under `tool`: found on the code
  * object, or made, linked there and appended (`*made` set). NULL, with a
  * failure noted, when that failed. */
