@@ -10,6 +10,7 @@
 #include "recorder.h"
 #include "breakpoints.h"
 #include "clock.h"
+#include "deferred.h"
 #include "eventlog.h"
 #include "eventlog_lean.h"
 #include "records.h"
@@ -95,7 +96,12 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
         size_t depth0 = ts->depth;
-        mt_thread_enter(tr, ts, rec, now, is_call);
+        if (mt_deferred_now(tr)) {
+            mt_thread_enter_deferred(tr, ts, rec, now, is_call);
+        }
+        else {
+            mt_thread_enter(tr, ts, rec, now, is_call);
+        }
         if (MT_UNLIKELY(tr->log.enabled)
             && !((ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME)
                  && mt_eventlog_enter_lean(&tr->log, ts, rec,
@@ -140,7 +146,12 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, rec->id)) {
         size_t depth0 = ts->depth;
-        mt_stack_exit(ts, rec->id, now, ev == MT_EV_PY_YIELD);
+        if (mt_deferred_now(tr)) {
+            mt_stack_exit_deferred(ts, rec->id, now, ev == MT_EV_PY_YIELD);
+        }
+        else {
+            mt_stack_exit(ts, rec->id, now, ev == MT_EV_PY_YIELD);
+        }
         if (MT_UNLIKELY(tr->log.enabled)
             && !((ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD)
                  && mt_eventlog_leave_lean(
@@ -249,7 +260,12 @@ mt_on_call(PyObject *self, PyObject *const *args, size_t nargsf,
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
         size_t depth0 = ts->depth;
-        mt_thread_enter(tr, ts, rec, now, 1);
+        if (mt_deferred_now(tr)) {
+            mt_thread_enter_deferred(tr, ts, rec, now, 1);
+        }
+        else {
+            mt_thread_enter(tr, ts, rec, now, 1);
+        }
         if (MT_UNLIKELY(tr->log.enabled)) {
             mt_recorder_enter(tr, ts, rec, MT_EV_CALL, args, now, depth0);
         }
@@ -278,7 +294,12 @@ c_leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev)
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, def)) {
         size_t depth0 = ts->depth;
-        mt_stack_exit(ts, def, now, 0);
+        if (mt_deferred_now(tr)) {
+            mt_stack_exit_deferred(ts, def, now, 0);
+        }
+        else {
+            mt_stack_exit(ts, def, now, 0);
+        }
         if (MT_UNLIKELY(tr->log.enabled)) {
             mt_recorder_leave(tr, ts, rec, ev, args, now, depth0);
         }

@@ -139,11 +139,14 @@ mt_compat_current_frame(void)
 static inline const void *
 mt_compat_frame_key(void)
 {
+    /* The unchecked read (no fatal-error test; no thread state, no key):
+     * it runs per generator event. */
 #if PY_VERSION_HEX >= 0x030D0000
-    return PyThreadState_GET()->current_frame;
+    PyThreadState *ts = PyThreadState_GetUnchecked();
+    return ts != NULL ? ts->current_frame : NULL;
 #else
-    PyThreadState *ts = PyThreadState_GET();
-    return ts->cframe != NULL ? ts->cframe->current_frame : NULL;
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    return ts != NULL && ts->cframe != NULL ? ts->cframe->current_frame : NULL;
 #endif
 }
 

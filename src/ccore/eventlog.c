@@ -58,6 +58,16 @@ mt_eventlog_cursor_sync(MtEventLog *log)
     log->cursor_end = log->cursor + room;
 }
 
+int
+mt_eventlog_make_room(MtEventLog *log, MtFailures *fail)
+{
+    if (!log->record || !reserve(log, fail)) {
+        return 0;
+    }
+    mt_eventlog_cursor_sync(log);
+    return log->cursor != NULL;
+}
+
 int64_t
 mt_eventlog_append(MtEventLog *log, MtFailures *fail, const MtLogEvent *e)
 {

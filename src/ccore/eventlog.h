@@ -197,6 +197,10 @@ mt_eventlog_wants(const MtEventLog *log)
  * its chunk or the limit, whichever comes first; NULL when that slot is
  * not allocated yet or the limit is reached. */
 void mt_eventlog_cursor_sync(MtEventLog *log);
+/* Make sure event `count` has its slot (allocated, under the limit) and
+ * point the cursor at it: 1, or 0 when the limit is reached or memory
+ * ran out (noted in `fail`). */
+int mt_eventlog_make_room(MtEventLog *log, MtFailures *fail);
 /* Store `e`: its sequence number, or -1 when it was dropped (not
  * recording, the limit reached, or memory ran out: counted as dropped). */
 int64_t mt_eventlog_append(MtEventLog *log, MtFailures *fail,

@@ -3,6 +3,7 @@
  * call it after hostile scenarios (threads, forks, generators, deep
  * recursion) to prove the tables stayed consistent. */
 #include "selfcheck.h"
+#include "deferred.h"
 #include "records.h"
 #include "threadstate.h"
 #include "session.h"
@@ -64,8 +65,17 @@ check_records(MtTracer *tr, PyObject *out)
     return 0;
 }
 
+/* The frames a row's numbers count: the replay's while deferring
+ * (deferred.h), else the stack's. */
+static const MtFrame *
+counted_frames(const MtTracer *tr, const MtThreadState *ts, size_t *depth)
+{
+    *depth = tr->defer ? ts->replay_depth : ts->depth;
+    return tr->defer ? ts->replay : ts->stack;
+}
+
 static int
-check_row(MtThreadState *ts, Py_ssize_t i, PyObject *out)
+check_row(MtTracer *tr, MtThreadState *ts, Py_ssize_t i, PyObject *out)
 {
     MtStats *st = ts->rows[i];
     uint64_t hist = 0;
@@ -73,8 +83,10 @@ check_row(MtThreadState *ts, Py_ssize_t i, PyObject *out)
         hist += st->hist[b];
     }
     uint32_t on_stack = 0;
-    for (size_t d = 0; d < ts->depth; d++) {
-        on_stack += ts->stack[d].stats == st;
+    size_t depth;
+    const MtFrame *frames = counted_frames(tr, ts, &depth);
+    for (size_t d = 0; d < depth; d++) {
+        on_stack += frames[d].stats == st;
     }
     unsigned long id = ts->ident;
     if (hist != st->samples) {
@@ -113,8 +125,10 @@ check_thread(MtTracer *tr, MtThreadState *ts, PyObject *out)
         return problem(out, "thread %lu: depth %zu > capacity %zu", ts->ident,
                        ts->depth, ts->capacity);
     }
-    for (size_t d = 0; d < ts->depth; d++) {
-        MtStats *st = ts->stack[d].stats;
+    size_t depth;
+    const MtFrame *frames = counted_frames(tr, ts, &depth);
+    for (size_t d = 0; d < depth; d++) {
+        MtStats *st = frames[d].stats;
         int found = st == &tr->records.sink; /* a dead code object's */
         for (Py_ssize_t i = 0; i < ts->nrows && !found; i++) {
             found = ts->rows[i] == st;
@@ -125,7 +139,7 @@ check_thread(MtTracer *tr, MtThreadState *ts, PyObject *out)
         }
     }
     for (Py_ssize_t i = 0; i < ts->nrows; i++) {
-        if (ts->rows[i] != NULL && check_row(ts, i, out) < 0) {
+        if (ts->rows[i] != NULL && check_row(tr, ts, i, out) < 0) {
             return -1;
         }
     }
@@ -142,6 +156,7 @@ mt_selfcheck(PyObject *module, PyObject *tracer)
         return NULL;
     }
     MtTracer *tr = (MtTracer *)tracer;
+    mt_deferred_fold(tr);
     PyObject *problems = PyList_New(0), *depths = PyList_New(0);
     if (problems == NULL || depths == NULL) {
         goto error;

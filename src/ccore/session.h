@@ -59,6 +59,16 @@ struct MtTracer {
     /* The serial of the last generator activation that started (0 none
      * yet): names activations across suspensions in the event log. */
     uint32_t next_activation;
+    /* Record mode's deferred numbers (deferred.h): while `defer` is set,
+     * the callbacks keep only the stacks and the log, and the rows, edges
+     * and latency of the log's events are worked out from it when read:
+     * up to event `folded` so far. `stops` are the stop() calls since,
+     * where every stack was emptied. */
+    int defer;
+    uint64_t folded;
+    struct MtDeferStop *stops; /* Owned array, or NULL */
+    size_t nstops;
+    size_t stops_cap;
 };
 
 #endif /* MT_SESSION_H */

@@ -3,6 +3,7 @@
  * in clock ticks, so that readers sum exact integers and convert once
  * (ns_per_tick); histogram bounds are in ns. */
 #include "snapshot.h"
+#include "deferred.h"
 #include "clock.h"
 #include "monitoring.h"
 #include "records.h"
@@ -384,6 +385,7 @@ mt_snapshot_records(const MtRecordSet *set, int with_traced, Py_ssize_t from)
 PyObject *
 mt_snapshot(MtTracer *tr, Py_ssize_t from)
 {
+    mt_deferred_fold(tr);
     double scale = mt_clock_ns_per_tick(tr->clock);
     PyObject *threads = NULL, *recs = NULL, *counts = NULL;
     PyObject *done = NULL, *dead = NULL;

@@ -102,8 +102,8 @@ suspended_slot(MtThreadState *ts, const void *frame)
 }
 
 /* A generator's activation of `ticks`, start to finish, ended. */
-static void
-activation_done(MtStats *st, uint64_t ticks)
+void
+mt_stack_gen_done(MtStats *st, uint64_t ticks)
 {
     mt_stats_sample(st, ticks);
     st->wall += ticks;
@@ -119,13 +119,17 @@ end_one(MtThreadState *ts, const MtSuspended *e)
 {
     MtStats *st = e->index < ts->nrows ? ts->rows[e->index] : NULL;
     if (st != NULL) {
-        activation_done(st, e->last > e->born ? e->last - e->born : 0);
+        mt_stack_gen_done(st, e->last > e->born ? e->last - e->born : 0);
     }
 }
 
 void
 mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index)
 {
+    if (ts->parked.frame != NULL && (index < 0 || ts->parked.index == index)) {
+        end_one(ts, &ts->parked);
+        ts->parked.frame = NULL;
+    }
     size_t cap = ts->suspended ? ts->suspended_mask + 1 : 0;
     for (size_t i = 0; i < cap;) {
         MtSuspended *e = &ts->suspended[i];
@@ -148,64 +152,103 @@ mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index)
 }
 
 void
-mt_stack_gen_enter(MtThreadState *ts, MtFrame *f, int is_call)
+mt_stack_forget_suspended(MtThreadState *ts)
 {
-    const void *frame = mt_compat_frame_key();
-    MtSuspended *e = frame != NULL ? suspended_find(ts, frame) : NULL;
-    if (e != NULL && (is_call || e->index != f->index)) {
-        /* The frame's memory belongs to a new generator: the one
-         * suspended there died without an event. */
+    ts->parked.frame = NULL;
+    PyMem_Free(ts->suspended);
+    ts->suspended = NULL;
+    ts->suspended_mask = 0;
+    ts->suspended_used = 0;
+}
+
+/* A new activation starts in `frame` while others are suspended: one
+ * suspended there died without an event, and its memory was reused. */
+void
+mt_stack_gen_start_slow(MtThreadState *ts, const void *frame)
+{
+    if (frame == NULL) {
+        return;
+    }
+    if (ts->parked.frame == frame) {
+        end_one(ts, &ts->parked);
+        ts->parked.frame = NULL;
+    }
+    MtSuspended *e = suspended_find(ts, frame);
+    if (e != NULL) {
         end_one(ts, e);
         suspended_remove(ts, e);
-        e = NULL;
-    }
-    if (is_call) {
-        f->born = f->start;
-        f->suspends = MT_SUSPENDS_BORN;
-        /* 0 means "none": skipped when the counter wraps. */
-        f->act_id = ++*ts->next_activation;
-        if (f->act_id == 0) {
-            f->act_id = ++*ts->next_activation;
-        }
-    }
-    else if (e != NULL) {
-        f->born = e->born;
-        f->suspends = MT_SUSPENDS_BORN;
-        f->act_id = e->act_id;
-        suspended_remove(ts, e);
-    }
-    else {
-        f->suspends = MT_SUSPENDS_UNBORN;
     }
 }
 
 void
-mt_stack_gen_leave(MtThreadState *ts, MtFrame *f, uint64_t now,
-                   uint64_t elapsed, int suspend)
+mt_stack_gen_resume_slow(MtThreadState *ts, MtFrame *f, const void *frame)
 {
-    MtStats *st = f->stats;
-    if (st->segments != NULL) {
-        mt_stats_sample(st->segments, elapsed);
-    }
-    if (f->suspends != MT_SUSPENDS_BORN) {
-        return; /* its start was missed: no activation to measure */
-    }
-    const void *frame = suspend ? mt_compat_frame_key() : NULL;
-    MtSuspended *e = frame != NULL ? suspended_slot(ts, frame) : NULL;
-    if (e == NULL) {
-        /* Finished (or, out of memory, as good as finished now). */
-        activation_done(st, now > f->born ? now - f->born : 0);
+    f->suspends = MT_SUSPENDS_UNBORN;
+    if (frame == NULL) {
         return;
     }
-    if (e->frame == NULL) {
+    if (ts->parked.frame == frame) {
+        /* Another function's activation: the frame's memory was reused
+         * by a generator whose start was missed. */
+        end_one(ts, &ts->parked);
+        ts->parked.frame = NULL;
+        return;
+    }
+    MtSuspended *e = suspended_find(ts, frame);
+    if (e == NULL) {
+        return; /* suspended before tracing began, or on another thread */
+    }
+    if (e->index != f->index) {
+        end_one(ts, e);
+    }
+    else {
+        f->born = e->born;
+        f->suspends = MT_SUSPENDS_BORN;
+        f->act_id = e->act_id;
+    }
+    suspended_remove(ts, e);
+}
+
+/* Put `e` in the table, ending the stale activation it replaces; ended
+ * there and then when memory ran out. */
+static void
+suspended_put(MtThreadState *ts, const MtSuspended *e)
+{
+    MtSuspended *slot = suspended_slot(ts, e->frame);
+    if (slot == NULL) {
+        end_one(ts, e);
+        return;
+    }
+    if (slot->frame == NULL) {
         ts->suspended_used++;
     }
-    *e = (MtSuspended){frame, f->born, now, f->index, f->act_id};
+    else {
+        end_one(ts, slot);
+    }
+    *slot = *e;
+}
+
+void
+mt_stack_gen_park_slow(MtThreadState *ts, MtFrame *f, uint64_t now,
+                       const void *frame)
+{
+    if (frame == NULL) {
+        /* No frame to find it by: as good as finished now. */
+        mt_stack_gen_done(f->stats, now > f->born ? now - f->born : 0);
+        return;
+    }
+    if (ts->parked.frame == frame) {
+        end_one(ts, &ts->parked); /* a dead generator's, never resumed */
+    }
+    else {
+        suspended_put(ts, &ts->parked);
+    }
+    ts->parked = (MtSuspended){frame, f->born, now, f->index, f->act_id};
 }
 
 void
 mt_stack_exit_repair(MtThreadState *ts, const void *id, uint64_t now,
-                     int suspend)
+                     int suspend, int deferred)
 {
     size_t i = ts->depth;
     while (i > 0 && ts->stack[i - 1].id != id) {
@@ -217,9 +260,45 @@ mt_stack_exit_repair(MtThreadState *ts, const void *id, uint64_t now,
     /* Frames above the match ended without an event (a lost exit): end
      * them now, then the match itself. */
     while (ts->depth > i) {
-        mt_stack_pop(ts, now, 0);
+        if (deferred) {
+            mt_stack_pop_deferred(ts, now, 0);
+        }
+        else {
+            mt_stack_pop(ts, now, 0);
+        }
     }
-    mt_stack_pop(ts, now, suspend);
+    if (deferred) {
+        mt_stack_pop_deferred(ts, now, suspend);
+    }
+    else {
+        mt_stack_pop(ts, now, suspend);
+    }
+}
+
+MtStats *
+mt_stack_row_new(MtThreadState *ts, const MtRecord *rec)
+{
+    if (rec->index >= ts->nrows) {
+        Py_ssize_t n = ts->nrows ? ts->nrows : 64;
+        while (n <= rec->index) {
+            n *= 2;
+        }
+        MtStats **rows = PyMem_Realloc(ts->rows, n * sizeof(*rows));
+        if (rows == NULL) {
+            mt_fail(ts->failures, MT_ERR_NOMEM, "stats rows");
+            return NULL;
+        }
+        memset(rows + ts->nrows, 0, (n - ts->nrows) * sizeof(*rows));
+        ts->rows = rows;
+        ts->nrows = n;
+    }
+    MtStats *st = mt_stats_new(rec->generator);
+    if (st == NULL) {
+        mt_fail(ts->failures, MT_ERR_NOMEM, "stats row");
+        return NULL;
+    }
+    ts->rows[rec->index] = st;
+    return st;
 }
 
 void

@@ -11,6 +11,7 @@
 #define MT_STACK_H
 
 #include "common.h"
+#include "compat.h"
 #include "edges.h"
 #include "failure.h"
 #include "records.h"
@@ -76,6 +77,7 @@ struct MtThreadState {
     unsigned long native_id;   /* threading.get_native_id() */
     uint32_t index;            /* creation order, 0 first (event log) */
     PyObject *name;            /* Owned: thread name once known, or NULL */
+    uint32_t name_tries;       /* pushes that asked for it (deferring) */
     MtFrame *stack;            /* Owned array */
     size_t depth;
     size_t capacity;
@@ -84,10 +86,20 @@ struct MtThreadState {
     MtScopeThread *scope;                       /* Owned (scope.c), or NULL */
     struct MtWatchThread *watch;                /* Owned (watch.c), or NULL */
     void (*watch_free)(struct MtWatchThread *); /* frees `watch` */
-    MtEdgeTable edges;      /* caller -> callee edges (edges.h) */
+    MtEdgeTable edges; /* caller -> callee edges (edges.h) */
+    /* Suspended generator activations: the latest one to suspend in
+     * `parked` (frame NULL: none), the others in the table. A generator
+     * is most often resumed before another one suspends (a consumer
+     * pulling from it), so the common yield and resume touch `parked`
+     * only. A frame is in one of the two at most. */
+    MtSuspended parked;
     MtSuspended *suspended; /* Owned open-addressing table, or NULL */
     size_t suspended_mask;  /* capacity - 1 (a power of two) */
     size_t suspended_used;
+    MtFrame *replay; /* Owned array, or NULL: the stack as the event log
+                        has told it so far (deferred.h) */
+    size_t replay_depth;
+    size_t replay_capacity;
     PyObject *watcher;     /* Borrowed: the thread's dict owns it; NULL
                               once it is gone or detached */
     int finished;          /* the thread ended: only totals are left */
@@ -96,11 +108,132 @@ struct MtThreadState {
 };
 
 int mt_stack_grow(MtThreadState *ts);
-void mt_stack_gen_enter(MtThreadState *ts, MtFrame *f, int is_call);
-void mt_stack_gen_leave(MtThreadState *ts, MtFrame *f, uint64_t now,
-                        uint64_t elapsed, int suspend);
 /* End the suspended activations of record `index` (all when -1). */
 void mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index);
+/* Forget the suspended activations without ending them, and free the
+ * table (a reset, a finished thread). */
+void mt_stack_forget_suspended(MtThreadState *ts);
+
+/* The generator paths' uncommon cases, out of line (stack.c). */
+void mt_stack_gen_start_slow(MtThreadState *ts, const void *frame);
+void mt_stack_gen_resume_slow(MtThreadState *ts, MtFrame *f,
+                              const void *frame);
+void mt_stack_gen_park_slow(MtThreadState *ts, MtFrame *f, uint64_t now,
+                            const void *frame);
+void mt_stack_gen_done(MtStats *st, uint64_t ticks);
+
+/* A generator's frame `f` was pushed: a new activation (`is_call`) or
+ * the resumption of one, found again by its interpreter frame. */
+static inline void
+mt_stack_gen_enter(MtThreadState *ts, MtFrame *f, int is_call)
+{
+    if (is_call) {
+        f->born = f->start;
+        f->suspends = MT_SUSPENDS_BORN;
+        /* 0 means "none": skipped when the counter wraps. */
+        f->act_id = ++*ts->next_activation;
+        if (MT_UNLIKELY(f->act_id == 0)) {
+            f->act_id = ++*ts->next_activation;
+        }
+        if (MT_UNLIKELY(ts->parked.frame != NULL || ts->suspended_used)) {
+            /* The frame's memory may be a dead generator's. */
+            mt_stack_gen_start_slow(ts, mt_compat_frame_key());
+        }
+        return;
+    }
+    const void *frame = mt_compat_frame_key();
+    if (MT_LIKELY(frame != NULL && ts->parked.frame == frame
+                  && ts->parked.index == f->index)) {
+        f->born = ts->parked.born;
+        f->suspends = MT_SUSPENDS_BORN;
+        f->act_id = ts->parked.act_id;
+        ts->parked.frame = NULL;
+        return;
+    }
+    mt_stack_gen_resume_slow(ts, f, frame);
+}
+
+/* A generator's activation left the stack at `now`: it suspended
+ * (`suspend`: parked until resumed) or it ended. `f` is BORN. */
+static inline void
+mt_stack_gen_park(MtThreadState *ts, MtFrame *f, uint64_t now, int suspend)
+{
+    if (suspend) {
+        const void *frame = mt_compat_frame_key();
+        if (MT_LIKELY(frame != NULL && ts->parked.frame == NULL)) {
+            ts->parked =
+                (MtSuspended){frame, f->born, now, f->index, f->act_id};
+            return;
+        }
+        mt_stack_gen_park_slow(ts, f, now, frame);
+        return;
+    }
+    mt_stack_gen_done(f->stats, now > f->born ? now - f->born : 0);
+}
+
+/* A generator's frame `f` left the stack after `elapsed` ticks: it
+ * suspended (`suspend`) or its activation ended. */
+static inline void
+mt_stack_gen_leave(MtThreadState *ts, MtFrame *f, uint64_t now,
+                   uint64_t elapsed, int suspend)
+{
+    MtStats *st = f->stats;
+    if (st->segments != NULL) {
+        mt_stats_sample(st->segments, elapsed);
+    }
+    if (f->suspends == MT_SUSPENDS_BORN) {
+        mt_stack_gen_park(ts, f, now, suspend);
+    }
+    /* else its start was missed: no activation to measure */
+}
+
+/* Account `f` (in a stack whose frame below it is `below`, or NULL) as
+ * an activation of `rec` begun at `now`, whose row on this thread is
+ * `st`: its edge, its row's calls and activations. Generator bookkeeping
+ * is the caller's. */
+static inline void
+mt_frame_begin(MtThreadState *ts, MtFrame *f, const MtFrame *below,
+               MtRecord *rec, MtStats *st, uint64_t now, int is_call)
+{
+    f->edge = mt_edges_enter(&ts->edges, below != NULL ? below->index : -1,
+                             rec->index, is_call);
+    f->index = rec->index;
+    f->id = rec->id;
+    f->stats = st;
+    f->start = now;
+    f->children = 0;
+    f->suspends = MT_SUSPENDS_NO;
+    if (is_call) {
+        st->calls++;
+        st->primitive_calls += (st->active == 0);
+    }
+    st->active++;
+}
+
+/* Account `f` (the frame below it `below`, or NULL) as ended at `now`:
+ * the activation finished, or (`suspend`, a generator's PY_YIELD) it left
+ * the stack to come back later. */
+static inline void
+mt_frame_end(MtThreadState *ts, MtFrame *f, MtFrame *below, uint64_t now,
+             int suspend)
+{
+    uint64_t elapsed = now > f->start ? now - f->start : 0;
+    MtStats *st = f->stats;
+    st->self += elapsed > f->children ? elapsed - f->children : 0;
+    if (--st->active == 0) {
+        st->total += elapsed;
+    }
+    if (MT_LIKELY(f->suspends == MT_SUSPENDS_NO)) {
+        mt_stats_sample(st, elapsed);
+    }
+    else {
+        mt_stack_gen_leave(ts, f, now, elapsed, suspend);
+    }
+    mt_edges_leave(f->edge, elapsed, f->children);
+    if (below != NULL) {
+        below->children += elapsed;
+    }
+}
 
 /* Push an activation of `rec`, whose row on this thread is `st`. `is_call`
  * is 1 for a new call (PY_START or a C call), 0 for re-entering a
@@ -116,51 +249,22 @@ mt_stack_push(MtThreadState *ts, MtRecord *rec, MtStats *st, uint64_t now,
         }
     }
     MtFrame *f = &ts->stack[ts->depth++];
-    f->edge = mt_edges_enter(&ts->edges, ts->depth > 1 ? f[-1].index : -1,
-                             rec->index, is_call);
-    f->index = rec->index;
-    f->id = rec->id;
-    f->stats = st;
-    f->start = now;
-    f->children = 0;
-    f->suspends = MT_SUSPENDS_NO;
+    mt_frame_begin(ts, f, ts->depth > 1 ? f - 1 : NULL, rec, st, now, is_call);
     if (MT_UNLIKELY(rec->generator)) {
         mt_stack_gen_enter(ts, f, is_call);
     }
-    if (is_call) {
-        st->calls++;
-        st->primitive_calls += (st->active == 0);
-    }
-    st->active++;
 }
 
-/* Pop the top frame, accounting it as ended at `now`: the activation
- * finished, or (`suspend`, a generator's PY_YIELD) it left the stack to
- * come back later. */
+/* Pop the top frame, accounting it as ended at `now` (mt_frame_end). */
 static inline void
 mt_stack_pop(MtThreadState *ts, uint64_t now, int suspend)
 {
     MtFrame *f = &ts->stack[--ts->depth];
-    uint64_t elapsed = now > f->start ? now - f->start : 0;
-    MtStats *st = f->stats;
-    st->self += elapsed > f->children ? elapsed - f->children : 0;
-    if (--st->active == 0) {
-        st->total += elapsed;
-    }
-    if (MT_LIKELY(f->suspends == MT_SUSPENDS_NO)) {
-        mt_stats_sample(st, elapsed);
-    }
-    else {
-        mt_stack_gen_leave(ts, f, now, elapsed, suspend);
-    }
-    mt_edges_leave(f->edge, elapsed, f->children);
-    if (ts->depth > 0) {
-        ts->stack[ts->depth - 1].children += elapsed;
-    }
+    mt_frame_end(ts, f, ts->depth > 0 ? f - 1 : NULL, now, suspend);
 }
 
 void mt_stack_exit_repair(MtThreadState *ts, const void *id, uint64_t now,
-                          int suspend);
+                          int suspend, int deferred);
 
 /* An activation of `id` left the stack at `now`: it ended, or it was
  * suspended (`suspend`: PY_YIELD). */
@@ -171,8 +275,60 @@ mt_stack_exit(MtThreadState *ts, const void *id, uint64_t now, int suspend)
         mt_stack_pop(ts, now, suspend);
         return;
     }
-    mt_stack_exit_repair(ts, id, now, suspend);
+    mt_stack_exit_repair(ts, id, now, suspend, 0);
 }
+
+/* ---- the deferred stack (record mode, deferred.h) -------------------- */
+
+/* Push an activation of `rec` that the event log records: only what
+ * the log cannot tell later is kept (the frame's identity, and a
+ * generator's activation with its row `st`); its numbers come from the
+ * log when read (deferred.h). `st` is NULL unless `rec` is a generator. */
+static inline void
+mt_stack_push_deferred(MtThreadState *ts, MtRecord *rec, MtStats *st,
+                       uint64_t now, int is_call)
+{
+    if (MT_UNLIKELY(ts->depth == ts->capacity)) {
+        if (mt_stack_grow(ts) < 0) {
+            return;
+        }
+    }
+    MtFrame *f = &ts->stack[ts->depth++];
+    f->index = rec->index;
+    f->id = rec->id;
+    f->suspends = MT_SUSPENDS_NO;
+    f->stats = st;
+    if (MT_UNLIKELY(st != NULL)) {
+        f->start = now;
+        mt_stack_gen_enter(ts, f, is_call);
+    }
+}
+
+/* Pop the top deferred frame at `now`: only a generator's activation is
+ * accounted here. */
+static inline void
+mt_stack_pop_deferred(MtThreadState *ts, uint64_t now, int suspend)
+{
+    MtFrame *f = &ts->stack[--ts->depth];
+    if (MT_UNLIKELY(f->suspends == MT_SUSPENDS_BORN)) {
+        mt_stack_gen_park(ts, f, now, suspend);
+    }
+}
+
+static inline void
+mt_stack_exit_deferred(MtThreadState *ts, const void *id, uint64_t now,
+                       int suspend)
+{
+    if (MT_LIKELY(ts->depth > 0 && ts->stack[ts->depth - 1].id == id)) {
+        mt_stack_pop_deferred(ts, now, suspend);
+        return;
+    }
+    mt_stack_exit_repair(ts, id, now, suspend, 1);
+}
+
+/* A zeroed row for `rec` on `ts` (storage only: threadstate.h names the
+ * thread on the way); NULL, a failure noted, when memory ran out. */
+MtStats *mt_stack_row_new(MtThreadState *ts, const MtRecord *rec);
 
 /* Forget the activations left out on one thread (at stop). */
 void mt_scope_thread_flush(MtScopeThread *sc);

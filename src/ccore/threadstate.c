@@ -1,6 +1,7 @@
 /* Thread states: creation on a thread's first event, stack growth, stack
  * repair, and teardown. */
 #include "threadstate.h"
+#include "deferred.h"
 
 __thread MtTls mt_tls[MT_TOOL_SLOTS]
     __attribute__((tls_model("initial-exec")));
@@ -36,6 +37,18 @@ resolve_name(MtTracer *tr, MtThreadState *ts)
     Py_XDECREF(key);
     PyErr_Clear();
     PyErr_SetRaisedException(saved);
+}
+
+void
+mt_thread_name_pending(MtTracer *tr, MtThreadState *ts)
+{
+    /* On each of a thread's first pushes (it registers with threading
+     * early in its start-up), then ever more rarely: a thread threading
+     * never knows costs a lookup per doubling of its pushes. */
+    uint32_t n = ++ts->name_tries;
+    if (n <= 256 || (n & (n - 1)) == 0) {
+        resolve_name(tr, ts);
+    }
 }
 
 /* ---- the thread-end watcher ------------------------------------------ */
@@ -189,26 +202,10 @@ mt_thread_slow(MtTracer *tr)
 MtStats *
 mt_thread_row_slow(MtTracer *tr, MtThreadState *ts, MtRecord *rec)
 {
-    if (rec->index >= ts->nrows) {
-        Py_ssize_t n = ts->nrows ? ts->nrows : 64;
-        while (n <= rec->index) {
-            n *= 2;
-        }
-        MtStats **rows = PyMem_Realloc(ts->rows, n * sizeof(*rows));
-        if (rows == NULL) {
-            mt_fail(&tr->failures, MT_ERR_NOMEM, "stats rows");
-            return NULL;
-        }
-        memset(rows + ts->nrows, 0, (n - ts->nrows) * sizeof(*rows));
-        ts->rows = rows;
-        ts->nrows = n;
-    }
-    MtStats *st = mt_stats_new(rec->generator);
+    MtStats *st = mt_stack_row_new(ts, rec);
     if (st == NULL) {
-        mt_fail(&tr->failures, MT_ERR_NOMEM, "stats row");
         return NULL;
     }
-    ts->rows[rec->index] = st;
     /* A thread's first rows come while it starts up; by the time it runs
      * its target it is registered with threading and has a name. */
     resolve_name(tr, ts);
@@ -258,6 +255,7 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
     }
     /* Activations left on the stack lost their exits with the thread. */
     uint64_t now = mt_clock_now(tr->clock);
+    mt_deferred_thread_end(tr, ts, now);
     while (ts->depth > 0) {
         mt_stack_pop(ts, now, 0);
     }
@@ -303,13 +301,14 @@ mt_thread_finish(MtTracer *tr, MtThreadState *ts)
         }
     }
     free_rows(ts);
-    PyMem_Free(ts->suspended);
-    ts->suspended = NULL;
-    ts->suspended_mask = 0;
+    mt_stack_forget_suspended(ts);
     mt_edges_clear(&ts->edges);
     PyMem_Free(ts->stack);
     ts->stack = NULL;
     ts->capacity = 0;
+    PyMem_Free(ts->replay);
+    ts->replay = NULL;
+    ts->replay_depth = ts->replay_capacity = 0;
     mt_scope_thread_free(ts->scope);
     ts->scope = NULL;
     if (ts->watch != NULL) {
@@ -334,6 +333,8 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
                       MtStats *into)
 {
     MtStats *sink = &tr->records.sink;
+    /* The log's events of the dying function count before its rows go. */
+    mt_deferred_fold(tr);
     for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
         /* A finished thread's totals keep their counts under the
          * record's index, which goes on naming the function. */
@@ -357,6 +358,12 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
             if (ts->stack[d].stats == st) {
                 ts->stack[d].stats = sink;
                 ts->stack[d].id = sink;
+            }
+        }
+        for (size_t d = 0; d < ts->replay_depth; d++) {
+            if (ts->replay[d].stats == st) {
+                ts->replay[d].stats = sink;
+                ts->replay[d].id = sink;
             }
         }
         if (into != NULL && mt_stats_merge(into, st) < 0) {
@@ -388,7 +395,12 @@ mt_thread_flush_all(MtTracer *tr, uint64_t now)
 {
     for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
         while (ts->depth > 0) {
-            mt_stack_pop(ts, now, 0);
+            if (tr->defer) {
+                mt_stack_pop_deferred(ts, now, 0);
+            }
+            else {
+                mt_stack_pop(ts, now, 0);
+            }
         }
         mt_stack_end_suspended(ts, -1);
         mt_scope_thread_flush(ts->scope);
@@ -411,6 +423,7 @@ free_done(MtTracer *tr)
 void
 mt_thread_clear_all(MtTracer *tr)
 {
+    mt_deferred_forget(tr);
     MtThreadState *ts = tr->threads;
     tr->threads = NULL;
     while (ts != NULL) {
@@ -421,6 +434,7 @@ mt_thread_clear_all(MtTracer *tr)
         PyMem_Free(ts->totals);
         mt_edges_clear(&ts->edges);
         PyMem_Free(ts->stack);
+        PyMem_Free(ts->replay);
         Py_CLEAR(ts->name);
         mt_scope_thread_free(ts->scope);
         if (ts->watch != NULL) {
@@ -439,12 +453,10 @@ mt_thread_reset_all(MtTracer *tr)
     /* Every state stays where it is (thread-local pointers, watchers and
      * event-log thread indexes keep naming it); only numbers go. The
      * tracer is paused or stopped: no callback uses a stack now. */
+    mt_deferred_forget(tr);
     for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
         free_rows(ts);
-        PyMem_Free(ts->suspended);
-        ts->suspended = NULL;
-        ts->suspended_mask = 0;
-        ts->suspended_used = 0;
+        mt_stack_forget_suspended(ts);
         mt_edges_clear(&ts->edges);
         ts->depth = 0;
         mt_scope_thread_free(ts->scope);

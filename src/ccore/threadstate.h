@@ -64,6 +64,29 @@ mt_thread_enter(MtTracer *tr, MtThreadState *ts, MtRecord *rec, uint64_t now,
     mt_stack_push(ts, rec, st, now, is_call);
 }
 
+/* No row is made while deferring, where a thread's name is asked for on
+ * the way: ask on a push instead (threadstate.c). */
+void mt_thread_name_pending(MtTracer *tr, MtThreadState *ts);
+
+/* mt_thread_enter while deferring (deferred.h): only a generator needs
+ * its row now, for its activation. */
+static inline void
+mt_thread_enter_deferred(MtTracer *tr, MtThreadState *ts, MtRecord *rec,
+                         uint64_t now, int is_call)
+{
+    if (MT_UNLIKELY(ts->name == NULL)) {
+        mt_thread_name_pending(tr, ts);
+    }
+    MtStats *st = NULL;
+    if (MT_UNLIKELY(rec->generator)) {
+        st = rec->index < ts->nrows ? ts->rows[rec->index] : NULL;
+        if (st == NULL && (st = mt_thread_row_slow(tr, ts, rec)) == NULL) {
+            return;
+        }
+    }
+    mt_stack_push_deferred(ts, rec, st, now, is_call);
+}
+
 /* The thread's name (borrowed), looked up once known, or NULL. */
 PyObject *mt_thread_name(MtTracer *tr, MtThreadState *ts);
 

@@ -7,6 +7,7 @@
 #include "guard.h"
 #include "chrome.h"
 #include "clock.h"
+#include "deferred.h"
 #include "eventlog.h"
 #include "folded.h"
 #include "logview.h"
@@ -128,6 +129,7 @@ tracer_start(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     mt_recorder_start(tr);
+    mt_deferred_start(tr);
     mt_watch_start(tr);
     mt_targets_start(tr);
     tr->running = 1;
@@ -164,6 +166,7 @@ tracer_stop(PyObject *self, PyObject *Py_UNUSED(ignored))
     tr->active = 0;
     uint64_t now = mt_clock_now(tr->clock);
     uint64_t now_ns = mt_clock_monotonic_ns();
+    mt_deferred_stop(tr, now);
     mt_thread_flush_all(tr, now);
     tr->total_ticks += running_ticks(tr, now);
     if (tr->clock == MT_CLOCK_TSC) {
@@ -533,6 +536,7 @@ tracer_clear(PyObject *self)
     Py_CLEAR(tr->thread_table);
     mt_failures_clear(&tr->failures);
     clear_data(tr);
+    mt_deferred_free(tr);
     mt_targets_free(tr);
     mt_eventlog_free(&tr->log);
     mt_watch_free(tr);

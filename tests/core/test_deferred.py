@@ -1,0 +1,238 @@
+"""Record mode's deferred numbers (src/ccore/deferred.c): the rows, edges
+and latency of logged events are worked out from the log when read. They
+must come out as stats mode counts them as they happen, through every
+boundary: stats read while running, stop and start again, a thread's end,
+a code object's death, reset, and the log filling up mid-run (where the
+tracer settles into stats mode's accounting)."""
+
+import gc
+
+import pytest
+
+import monitrace
+import monitrace.exporters.pstats
+import workloads
+from monitrace import _core
+
+WORKLOADS = {
+    "fib": lambda: workloads.fib(12),
+    "mutual": workloads.mutual,
+    "exceptions": workloads.exceptions,
+    "objects": workloads.objects,
+    "decorators": workloads.decorators,
+    "lambdas": workloads.lambdas,
+    "from_c": workloads.from_c,
+    "generator": workloads.consume_generator,
+    "threads": lambda: workloads.run_threads([10, 20]),
+    "everything": workloads.everything,
+}
+
+FILE = workloads.__file__
+
+
+def _shape(session):
+    """Per function of the workload: calls, primitive calls, latency
+    samples and segments, and its callers' (calls, primitive calls)."""
+    rows = {
+        (r.filename, r.firstlineno, r.name): (r.calls, r.primitive_calls, r.samples, r.segments)
+        for r in session.stats()
+        if r.filename == FILE or r.kind == "c"
+    }
+    edges = {
+        key: {c: v[:2] for c, v in entry[4].items() if c[0] == FILE}
+        for key, entry in monitrace.exporters.pstats.build(session.snapshot()).items()
+        if key[0] == FILE
+    }
+    return rows, edges
+
+
+def _problems(session):
+    return _core.selfcheck(session._tracer)["problems"]
+
+
+def _stats_mode(run, **options):
+    with monitrace.trace(**options) as s:
+        run()
+    return _shape(s)
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+@pytest.mark.parametrize("c_calls", [False, True])
+def test_deferred_numbers_equal_stats_modes(name, c_calls):
+    run = WORKLOADS[name]
+    expected = _stats_mode(run, c_calls=c_calls)
+    s = monitrace.trace(record=1_000_000, c_calls=c_calls)
+    s.start()
+    assert s._tracer.log_info()["deferred"]
+    run()
+    s.stop()
+    assert s._tracer.log_info()["deferred"]
+    assert _problems(s) == []
+    assert _shape(s) == expected
+
+
+@pytest.mark.filterwarnings("ignore::monitrace.RecordLimitWarning")
+@pytest.mark.parametrize("limit", [1, 7, 40, 200])
+def test_a_full_log_settles_into_live_accounting(limit):
+    expected = _stats_mode(workloads.everything, c_calls=True)
+    s = monitrace.trace(record=limit, c_calls=True)
+    s.start()
+    workloads.everything()
+    info = s._tracer.log_info()
+    s.stop()
+    assert info["count"] == limit and info["dropped"] > 0
+    assert not info["deferred"]
+    assert _problems(s) == []
+    assert _shape(s) == expected
+
+
+def test_reading_while_running_then_going_on():
+    expected = _stats_mode(lambda: [workloads.fib(10) for _ in range(3)])
+    s = monitrace.trace(record=1_000_000)
+    s.start()
+    seen = []
+    for _ in range(3):
+        workloads.fib(10)
+        # Read from inside traced code: the fold sees frames still open.
+        seen.append({r.name: r.calls for r in s.stats() if r.filename == FILE})
+        assert _problems(s) == []
+    s.stop()
+    assert [d["fib"] for d in seen] == [177, 354, 531]
+    assert _shape(s) == expected
+
+
+def _open_frames(depth, session, out):
+    """Recurse `depth` deep, then read the numbers with every frame open."""
+    if depth:
+        return _open_frames(depth - 1, session, out)
+    out.append({r.name: (r.calls, r.total_time) for r in session.stats()})
+    return None
+
+
+def test_stop_ends_open_frames_at_the_stop():
+    s = monitrace.trace(record=1_000_000)
+    s.start()
+    seen = []
+    _open_frames(5, s, seen)
+    s.stop()
+    assert seen[0]["_open_frames"][0] == 6
+    # Open then: no total yet. Ended by the return before stop.
+    assert seen[0]["_open_frames"][1] == 0
+    final = {r.name: (r.calls, r.total_time) for r in s.stats()}
+    assert final["_open_frames"][0] == 6 and final["_open_frames"][1] > 0
+    assert _problems(s) == []
+
+
+def _open_at_stop(session):
+    session.stop()
+
+
+def test_frames_open_at_a_stop_end_there_and_runs_add_up():
+    s = monitrace.trace(record=1_000_000)
+    for _ in range(3):
+        s.start()
+        workloads.fib(8)
+        _open_at_stop(s)  # stop() from inside a traced frame
+    assert _problems(s) == []
+    got = {r.name: (r.calls, r.primitive_calls, r.samples) for r in s.stats()}
+    assert got["fib"] == (3 * 67, 3, 3 * 67)
+    assert got["_open_at_stop"] == (3, 3, 3)
+    # Each stop ended the open frame at the stop: its time is its own.
+    row = next(r for r in s.stats() if r.name == "_open_at_stop")
+    assert row.total_time > 0
+
+
+def test_a_dead_code_objects_numbers_are_kept():
+    s = monitrace.trace(record=1_000_000)
+    s.start()
+    for i in range(3):
+        namespace = {}
+        exec(f"def gone{i}(n):\n    return n + 1\n", namespace)
+        namespace[f"gone{i}"](i)
+        namespace[f"gone{i}"](i)
+        del namespace
+        gc.collect()
+    s.stop()
+    assert _problems(s) == []
+    got = {r.name: (r.calls, r.samples) for r in s.stats() if r.name.startswith("gone")}
+    assert got == {"gone0": (2, 2), "gone1": (2, 2), "gone2": (2, 2)}
+
+
+def test_reset_while_paused_forgets_the_unfolded_events():
+    s = monitrace.trace(record=1_000_000)
+    s.start()
+    workloads.fib(8)
+    s.pause()
+    s.reset()
+    s.resume()
+    workloads.fib(6)
+    s.stop()
+    assert _problems(s) == []
+    got = {r.name: r.calls for r in s.stats() if r.filename == FILE}
+    assert got == {"fib": 25}
+
+
+def test_threads_ending_while_deferred_keep_their_numbers():
+    s = monitrace.trace(record=1_000_000)
+    s.start()
+    workloads.run_threads([5, 7, 9])
+    # The workers ended: their numbers went to the finished threads' totals.
+    mid = {r.name: r.calls for r in s.stats() if r.filename == FILE}
+    workloads.run_threads([1])
+    s.stop()
+    assert mid["work"] == 21 and mid["thread_worker"] == 3
+    by_thread = [r for r in s.stats(by_thread=True) if r.name == "work"]
+    assert sorted(r.calls for r in by_thread) == [1, 5, 7, 9]
+    assert {r.thread_name for r in by_thread} == {"worker-0", "worker-1", "worker-2"}
+    assert _problems(s) == []
+
+
+def test_times_agree_with_the_log():
+    """The fold's times are the log's: the outermost call's inclusive time
+    is its return's time minus its call's."""
+    s = monitrace.trace(record=1_000_000)
+    s.start()
+    workloads.fib(9)
+    s.stop()
+    fib = next(r for r in s.stats() if r.name == "fib")
+    events = [e for e in s.events() if e.function.name == "fib"]
+    assert events[0].kind == "call" and events[-1].kind == "return"
+    span = (events[-1].time_ns - events[0].time_ns) / 1e9
+    assert fib.total_time == pytest.approx(span, abs=2e-9)
+    assert fib.samples == fib.calls == 109
+
+
+def test_lines_are_not_deferred():
+    s = monitrace.trace(record=1000, lines=True)
+    s.start()
+    info = s._tracer.log_info()
+    s.stop()
+    assert not info["deferred"]
+
+
+def test_generators_resumed_out_of_order_count_each_activation():
+    """Two generators interleaved: the parked slot holds one, the table the
+    other; each activation's latency is sampled once, at its end."""
+
+    def gen(n):
+        yield from range(n)
+
+    def interleave():
+        a, b = gen(4), gen(4)
+        out = []
+        for _ in range(4):
+            out.append(next(a))
+            out.append(next(b))
+        out.extend(a)
+        out.extend(b)
+        return out
+
+    for record in (None, 1_000_000):
+        s = monitrace.trace(record=record) if record else monitrace.trace()
+        s.start()
+        interleave()
+        s.stop()
+        row = next(r for r in s.stats() if r.name == "gen")
+        assert (row.calls, row.samples, row.segments) == (2, 2, 10), record
+        assert row.wall_time > 0
+        assert _problems(s) == []
