@@ -62,6 +62,46 @@ idle(MtTracer *tr, PyObject *const *args, size_t nargsf, Py_ssize_t want,
     Py_RETURN_NONE;
 }
 
+/* A Python enter while the log is on: pushed as deferred or accounted
+ * (deferred.h), then stored inline (the lean case) or by the recorder. */
+static inline void
+enter_logged(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
+             PyObject *const *args, uint64_t now, int is_call)
+{
+    size_t depth0 = ts->depth;
+    if (mt_deferred_now(tr)) {
+        mt_thread_enter_deferred(tr, ts, rec, now, is_call);
+    }
+    else {
+        mt_thread_enter(tr, ts, rec, now, is_call);
+    }
+    if (!((ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME)
+          && mt_eventlog_enter_lean(&tr->log, ts, rec, ev == MT_EV_PY_RESUME,
+                                    args[0], now, depth0))) {
+        mt_recorder_enter(tr, ts, rec, ev, args, now, depth0);
+    }
+}
+
+/* A Python exit while the log is on (enter_logged's other half). */
+static inline void
+leave_logged(MtTracer *tr, MtThreadState *ts, MtRecord *rec, MtEvent ev,
+             PyObject *const *args, uint64_t now)
+{
+    size_t depth0 = ts->depth;
+    int suspend = ev == MT_EV_PY_YIELD;
+    if (mt_deferred_now(tr)) {
+        mt_stack_exit_deferred(ts, rec->id, now, suspend);
+    }
+    else {
+        mt_stack_exit(ts, rec->id, now, suspend);
+    }
+    if (!((ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD)
+          && mt_eventlog_leave_lean(&tr->log, ts, rec, suspend, now,
+                                    depth0))) {
+        mt_recorder_leave(tr, ts, rec, ev, args, now, depth0);
+    }
+}
+
 static inline PyObject *
 enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
       MtEvent ev, int is_call)
@@ -95,19 +135,11 @@ enter(PyObject *self, PyObject *const *args, size_t nargsf, Py_ssize_t want,
     }
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_enter(tr, ts, rec)) {
-        size_t depth0 = ts->depth;
-        if (mt_deferred_now(tr)) {
-            mt_thread_enter_deferred(tr, ts, rec, now, is_call);
-        }
-        else {
+        if (MT_LIKELY(!tr->log.enabled)) {
             mt_thread_enter(tr, ts, rec, now, is_call);
         }
-        if (MT_UNLIKELY(tr->log.enabled)
-            && !((ev == MT_EV_PY_START || ev == MT_EV_PY_RESUME)
-                 && mt_eventlog_enter_lean(&tr->log, ts, rec,
-                                           ev == MT_EV_PY_RESUME, args[0], now,
-                                           depth0))) {
-            mt_recorder_enter(tr, ts, rec, ev, args, now, depth0);
+        else {
+            enter_logged(tr, ts, rec, ev, args, now, is_call);
         }
     }
     Py_RETURN_NONE;
@@ -145,18 +177,11 @@ leave(PyObject *self, PyObject *const *args, size_t nargsf, MtEvent ev,
     }
     MtThreadState *ts = mt_thread_current(tr);
     if (MT_LIKELY(ts != NULL) && mt_scope_exit(tr, ts, rec->id)) {
-        size_t depth0 = ts->depth;
-        if (mt_deferred_now(tr)) {
-            mt_stack_exit_deferred(ts, rec->id, now, ev == MT_EV_PY_YIELD);
-        }
-        else {
+        if (MT_LIKELY(!tr->log.enabled)) {
             mt_stack_exit(ts, rec->id, now, ev == MT_EV_PY_YIELD);
         }
-        if (MT_UNLIKELY(tr->log.enabled)
-            && !((ev == MT_EV_PY_RETURN || ev == MT_EV_PY_YIELD)
-                 && mt_eventlog_leave_lean(
-                     &tr->log, ts, rec, ev == MT_EV_PY_YIELD, now, depth0))) {
-            mt_recorder_leave(tr, ts, rec, ev, args, now, depth0);
+        else {
+            leave_logged(tr, ts, rec, ev, args, now);
         }
     }
     Py_RETURN_NONE;
