@@ -181,9 +181,14 @@ def test_threads_ending_while_deferred_keep_their_numbers():
     workloads.run_threads([1])
     s.stop()
     assert mid["work"] == 21 and mid["thread_worker"] == 3
+    assert {r.name: r.calls for r in s.stats() if r.filename == FILE}["work"] == 22
+    # Named although no row was made while they ran (rows come from the
+    # fold); a later thread may reuse an earlier one's ident, so only the
+    # names and the sum are fixed.
     by_thread = [r for r in s.stats(by_thread=True) if r.name == "work"]
-    assert sorted(r.calls for r in by_thread) == [1, 5, 7, 9]
-    assert {r.thread_name for r in by_thread} == {"worker-0", "worker-1", "worker-2"}
+    assert sum(r.calls for r in by_thread) == 22
+    assert {r.thread_name for r in by_thread} <= {"worker-0", "worker-1", "worker-2"}
+    assert "worker-2" in {r.thread_name for r in by_thread}
     assert _problems(s) == []
 
 
