@@ -315,6 +315,7 @@ mt_stack_pop_deferred(MtThreadState *ts, uint64_t now, int suspend)
     }
 }
 
+/* mt_stack_exit for a deferred frame. */
 static inline void
 mt_stack_exit_deferred(MtThreadState *ts, const void *id, uint64_t now,
                        int suspend)
