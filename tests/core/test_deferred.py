@@ -241,3 +241,57 @@ def test_generators_resumed_out_of_order_count_each_activation():
         assert (row.calls, row.samples, row.segments) == (2, 2, 10), record
         assert row.wall_time > 0
         assert _problems(s) == []
+
+
+def _async_workload():
+    import asyncio
+
+    async def pipeline():
+        async def numbers(n):
+            for i in range(n):
+                await asyncio.sleep(0)
+                yield i
+
+        total = 0
+        async for i in numbers(20):
+            total += i
+        return total + sum(await workloads.gather_many(6))
+
+    return asyncio.run(pipeline())
+
+
+def _pstats_counts(tracer):
+    """pstats keys -> (calls, primitive calls, {caller: (calls,
+    primitive)}), without the tracers' own start and stop (a C method one
+    tracer sees called and the other only returning)."""
+    built = monitrace.exporters.pstats.build(tracer.snapshot())
+    return {
+        key: (entry[0], entry[1], {c: v[:2] for c, v in entry[4].items()})
+        for key, entry in built.items()
+        if "Tracer" not in key[2]
+    }
+
+
+@pytest.mark.parametrize("limit", [50_000_000, 400])
+@pytest.mark.parametrize(
+    "run", [_async_workload, workloads.everything, lambda: workloads.run_threads([30, 40])]
+)
+def test_two_tracers_at_once_count_alike(run, limit):
+    """The same events, seen by a stats-mode tracer and a deferred (or,
+    with the small limit, settled) record-mode one running together."""
+    live = _core.Tracer(c_calls=True)
+    deferred = _core.Tracer(c_calls=True)
+    deferred.log_configure(record=True, limit=limit)
+    live.start()
+    deferred.start()
+    assert deferred.log_info()["deferred"]
+    run()
+    info = deferred.log_info()
+    deferred.stop()
+    live.stop()
+    assert info["deferred"] == (limit > 400)
+    assert _core.selfcheck(live)["problems"] == []
+    assert _core.selfcheck(deferred)["problems"] == []
+    got, expected = _pstats_counts(deferred), _pstats_counts(live)
+    assert sum(calls for calls, _p, _c in got.values()) > 100
+    assert got == expected
