@@ -7,7 +7,7 @@
 
 /* Push the frame of record `index` begun at `time` (a new call when
  * `is_call`) on `ts`'s replay stack, accounted as the live path would. */
-static void
+static inline void
 replay_push(MtTracer *tr, MtThreadState *ts, uint32_t index, uint64_t time,
             int is_call)
 {
@@ -40,7 +40,7 @@ replay_push(MtTracer *tr, MtThreadState *ts, uint32_t index, uint64_t time,
 }
 
 /* Pop `ts`'s replay stack down to `depth` frames at `time`. */
-static void
+static inline void
 replay_pop_to(MtThreadState *ts, size_t depth, uint64_t time)
 {
     while (ts->replay_depth > depth) {
@@ -125,14 +125,26 @@ mt_deferred_fold(MtTracer *tr)
     size_t nthreads = 0;
     MtThreadState **by = threads_by_index(tr, &nthreads);
     size_t s = 0;
-    for (uint64_t seq = tr->folded; seq < count; seq++) {
+    uint64_t seq = tr->folded;
+    while (seq < count) {
         for (; s < tr->nstops && tr->stops[s].seq <= seq; s++) {
             fold_stop(tr, &tr->stops[s]);
         }
+        /* A run of events up to the next stop or the chunk's end, read
+         * straight from the chunk. */
+        uint64_t end = seq - seq % MT_LOG_CHUNK + MT_LOG_CHUNK;
+        if (end > count) {
+            end = count;
+        }
+        if (s < tr->nstops && tr->stops[s].seq < end) {
+            end = tr->stops[s].seq;
+        }
         const MtLogEvent *e = mt_eventlog_event_at(&tr->log, seq);
-        MtThreadState *ts = e->thread < nthreads ? by[e->thread] : NULL;
-        if (ts != NULL) {
-            fold_event(tr, ts, e);
+        for (; seq < end; seq++, e++) {
+            MtThreadState *ts = e->thread < nthreads ? by[e->thread] : NULL;
+            if (ts != NULL) {
+                fold_event(tr, ts, e);
+            }
         }
     }
     for (; s < tr->nstops; s++) {
