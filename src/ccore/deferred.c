@@ -49,6 +49,48 @@ replay_pop_to(MtThreadState *ts, size_t depth, uint64_t time)
     }
 }
 
+/* ---- code objects that died ------------------------------------------ */
+
+typedef struct MtDeferRetire {
+    Py_ssize_t index;
+    MtStats *into; /* Borrowed: the retired totals of its name, or NULL */
+} MtDeferRetire;
+
+int
+mt_deferred_retire_later(MtTracer *tr, Py_ssize_t index, MtStats *into)
+{
+    if (!tr->defer) {
+        return 0;
+    }
+    if (tr->nretires == tr->retires_cap) {
+        size_t cap = tr->retires_cap ? tr->retires_cap * 2 : 16;
+        MtDeferRetire *r = PyMem_Realloc(tr->retires, cap * sizeof(*r));
+        if (r == NULL) {
+            mt_deferred_fold(tr); /* retired now instead */
+            return 0;
+        }
+        tr->retires = r;
+        tr->retires_cap = cap;
+    }
+    tr->retires[tr->nretires++] = (MtDeferRetire){index, into};
+    return 1;
+}
+
+/* The log is folded: the dead code objects' rows can go. */
+static void
+retire_rows(MtTracer *tr)
+{
+    for (size_t i = 0; i < tr->nretires; i++) {
+        for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
+            if (!ts->finished) {
+                mt_stack_retire_row(ts, tr->retires[i].index,
+                                    &tr->records.sink, tr->retires[i].into);
+            }
+        }
+    }
+    tr->nretires = 0;
+}
+
 /* ---- folding ---------------------------------------------------------- */
 
 /* The live thread states by log index (finished ones left out): a
@@ -119,7 +161,8 @@ void
 mt_deferred_fold(MtTracer *tr)
 {
     uint64_t count = tr->log.count;
-    if (!tr->defer || (tr->folded >= count && tr->nstops == 0)) {
+    if (!tr->defer
+        || (tr->folded >= count && tr->nstops == 0 && tr->nretires == 0)) {
         return;
     }
     size_t nthreads = 0;
@@ -153,6 +196,7 @@ mt_deferred_fold(MtTracer *tr)
     PyMem_Free(by);
     tr->folded = count;
     tr->nstops = 0;
+    retire_rows(tr);
 }
 
 /* ---- settling --------------------------------------------------------- */
@@ -266,6 +310,7 @@ mt_deferred_forget(MtTracer *tr)
     }
     tr->folded = 0;
     tr->nstops = 0;
+    tr->nretires = 0; /* their rows go with every other row */
 }
 
 void
@@ -274,5 +319,8 @@ mt_deferred_free(MtTracer *tr)
     PyMem_Free(tr->stops);
     tr->stops = NULL;
     tr->nstops = tr->stops_cap = 0;
+    PyMem_Free(tr->retires);
+    tr->retires = NULL;
+    tr->nretires = tr->retires_cap = 0;
     tr->defer = 0;
 }

@@ -60,6 +60,12 @@ void mt_deferred_fold(MtTracer *tr);
 /* The thread of `ts` ended at `now` (before its rows become totals):
  * fold, then end what is left on both of its stacks. */
 void mt_deferred_thread_end(MtTracer *tr, MtThreadState *ts, uint64_t now);
+/* The code object of record `index` died while deferring: its rows are
+ * merged into `into` (NULL: dropped) at the end of the next fold, once
+ * the log's events of it are counted, so a death does not fold the whole
+ * log there and then (its time would land in whatever frames are open).
+ * 0 when not deferring, or no memory to note it: retire now. */
+int mt_deferred_retire_later(MtTracer *tr, Py_ssize_t index, MtStats *into);
 /* Forget the log's unfolded events and the replay stacks, with the
  * numbers (reset, clear). */
 void mt_deferred_forget(MtTracer *tr);

@@ -348,7 +348,8 @@ const char mt_logview_info_doc[] =
     "'threads' ((ident, native_id, name) by thread index) and\n"
     "'generation' (changes when the log is cleared; see log_batch) and\n"
     "'deferred' (the numbers of the log's events are worked out from it\n"
-    "when read, not as they happen: record mode's lean case).";
+    "when read, not as they happen: record mode's lean case) and 'folded'\n"
+    "(how many of the events that reading has taken in so far).";
 
 PyObject *
 mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
@@ -375,15 +376,16 @@ mt_logview_info_method(PyObject *self, PyObject *Py_UNUSED(ignored))
         Py_DECREF(threads);
         return NULL;
     }
-    return Py_BuildValue("{s:K,s:K,s:N,s:O,s:K,s:L,s:N,s:N,s:K,s:O}", "count",
-                         (unsigned long long)log->count, "dropped",
+    return Py_BuildValue("{s:K,s:K,s:N,s:O,s:K,s:L,s:N,s:N,s:K,s:O,s:K}",
+                         "count", (unsigned long long)log->count, "dropped",
                          (unsigned long long)log->dropped, "limit", limit,
                          "record", log->record ? Py_True : Py_False, "base_ns",
                          (unsigned long long)log->base_ns, "wall_offset_ns",
                          (long long)log->wall_offset_ns, "records", records,
                          "threads", threads, "generation",
                          (unsigned long long)tr->serial, "deferred",
-                         tr->defer ? Py_True : Py_False);
+                         tr->defer ? Py_True : Py_False, "folded",
+                         (unsigned long long)tr->folded);
 }
 
 const char mt_logview_activations_doc[] =

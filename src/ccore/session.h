@@ -69,6 +69,11 @@ struct MtTracer {
     struct MtDeferStop *stops; /* Owned array, or NULL */
     size_t nstops;
     size_t stops_cap;
+    /* Records whose code object died while deferring: their rows wait
+     * for the next fold (deferred.h). */
+    struct MtDeferRetire *retires; /* Owned array, or NULL */
+    size_t nretires;
+    size_t retires_cap;
 };
 
 #endif /* MT_SESSION_H */

@@ -275,6 +275,35 @@ mt_stack_exit_repair(MtThreadState *ts, const void *id, uint64_t now,
     }
 }
 
+void
+mt_stack_frames_redirect(MtFrame *frames, size_t depth, const MtStats *st,
+                         MtStats *sink)
+{
+    for (size_t d = 0; d < depth; d++) {
+        if (frames[d].stats == st) {
+            frames[d].stats = sink;
+            frames[d].id = sink;
+        }
+    }
+}
+
+void
+mt_stack_retire_row(MtThreadState *ts, Py_ssize_t index, MtStats *sink,
+                    MtStats *into)
+{
+    MtStats *st = index < ts->nrows ? ts->rows[index] : NULL;
+    if (st == NULL) {
+        return;
+    }
+    mt_stack_frames_redirect(ts->stack, ts->depth, st, sink);
+    mt_stack_frames_redirect(ts->replay, ts->replay_depth, st, sink);
+    if (into != NULL && mt_stats_merge(into, st) < 0) {
+        mt_fail(ts->failures, MT_ERR_NOMEM, "totals of a dead code object");
+    }
+    mt_stats_free(st);
+    ts->rows[index] = NULL;
+}
+
 MtStats *
 mt_stack_row_new(MtThreadState *ts, const MtRecord *rec)
 {

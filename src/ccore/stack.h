@@ -327,6 +327,16 @@ mt_stack_exit_deferred(MtThreadState *ts, const void *id, uint64_t now,
     mt_stack_exit_repair(ts, id, now, suspend, 1);
 }
 
+/* Send the frames counting into `st` to `sink`, their identity with
+ * them: the code object died and its address may be reused. */
+void mt_stack_frames_redirect(MtFrame *frames, size_t depth, const MtStats *st,
+                              MtStats *sink);
+/* Record `index`'s code object died: send the frames (stack and replay)
+ * counting into its row on `ts` to `sink`, merge the row into `into`
+ * (dropped when NULL) and free it. */
+void mt_stack_retire_row(MtThreadState *ts, Py_ssize_t index, MtStats *sink,
+                         MtStats *into);
+
 /* A zeroed row for `rec` on `ts` (storage only: threadstate.h names the
  * thread on the way); NULL, a failure noted, when memory ran out. */
 MtStats *mt_stack_row_new(MtThreadState *ts, const MtRecord *rec);

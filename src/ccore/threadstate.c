@@ -333,8 +333,9 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
                       MtStats *into)
 {
     MtStats *sink = &tr->records.sink;
-    /* The log's events of the dying function count before its rows go. */
-    mt_deferred_fold(tr);
+    /* The log's events of the dying function count before its rows go:
+     * while deferring, the rows stay until the next fold. */
+    int later = mt_deferred_retire_later(tr, index, into);
     for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
         /* A finished thread's totals keep their counts under the
          * record's index, which goes on naming the function. */
@@ -350,28 +351,13 @@ mt_thread_retire_rows(MtTracer *tr, Py_ssize_t index, const void *id,
         /* Its suspended generators died with it (each held the code
          * object): they end at their last yield. */
         mt_stack_end_suspended(ts, index);
-        MtStats *st = index < ts->nrows ? ts->rows[index] : NULL;
-        if (st == NULL) {
-            continue;
+        if (!later) {
+            mt_stack_retire_row(ts, index, sink, into);
         }
-        for (size_t d = 0; d < ts->depth; d++) {
-            if (ts->stack[d].stats == st) {
-                ts->stack[d].stats = sink;
-                ts->stack[d].id = sink;
-            }
+        else if (index < ts->nrows && ts->rows[index] != NULL) {
+            mt_stack_frames_redirect(ts->stack, ts->depth, ts->rows[index],
+                                     sink);
         }
-        for (size_t d = 0; d < ts->replay_depth; d++) {
-            if (ts->replay[d].stats == st) {
-                ts->replay[d].stats = sink;
-                ts->replay[d].id = sink;
-            }
-        }
-        if (into != NULL && mt_stats_merge(into, st) < 0) {
-            mt_fail(&tr->failures, MT_ERR_NOMEM,
-                    "totals of a dead code object");
-        }
-        mt_stats_free(st);
-        ts->rows[index] = NULL;
     }
     MtStats *done = index < tr->ndone_rows ? tr->done_rows[index] : NULL;
     if (done != NULL) {

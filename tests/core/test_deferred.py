@@ -152,10 +152,20 @@ def test_a_dead_code_objects_numbers_are_kept():
         namespace[f"gone{i}"](i)
         del namespace
         gc.collect()
+    # The deaths did not fold the log there and then (its time would
+    # land in the frames open at the death): the rows waited.
+    info = s._tracer.log_info()
     s.stop()
+    assert info["deferred"] and info["folded"] == 0 < info["count"]
     assert _problems(s) == []
     got = {r.name: (r.calls, r.samples) for r in s.stats() if r.name.startswith("gone")}
     assert got == {"gone0": (2, 2), "gone1": (2, 2), "gone2": (2, 2)}
+    assert s._tracer.log_info()["folded"] == s._tracer.log_info()["count"]
+    # Their rows went into the totals of their names: none is left per thread.
+    snap = s.snapshot()
+    gone = {i for i, r in enumerate(snap["records"]) if "gone" in str(r[1])}
+    assert len(gone) == 3
+    assert not [row for t in snap["threads"] for row in t["rows"] if row.function in gone]
 
 
 def test_reset_while_paused_forgets_the_unfolded_events():
