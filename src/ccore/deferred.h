@@ -13,8 +13,9 @@
  * replay stack (MtThreadState.replay), with the same accounting as the
  * live path (mt_frame_begin/mt_frame_end), so the numbers come out the
  * same as stats mode's. It runs before anything reads or moves rows or
- * edges: a snapshot, the self-check, a thread's end, a code object's
- * death. It calls no Python code.
+ * edges: a snapshot, the self-check, a thread's end. A code object's
+ * death only queues its rows for the next fold to retire. It calls no
+ * Python code.
  *
  * Deferral holds only while every push and pop is logged: it is chosen at
  * start for the lean log (no captures, no live output, no LINE events),
