@@ -20,15 +20,9 @@ replay_push(MtTracer *tr, MtThreadState *ts, uint32_t index, uint64_t time,
     if (st == NULL && (st = mt_stack_row_new(ts, rec)) == NULL) {
         return;
     }
-    if (ts->replay_depth == ts->replay_capacity) {
-        size_t cap = ts->replay_capacity ? ts->replay_capacity * 2 : 128;
-        MtFrame *frames = PyMem_Realloc(ts->replay, cap * sizeof(*frames));
-        if (frames == NULL) {
-            mt_fail(&tr->failures, MT_ERR_NOMEM, "stack");
-            return;
-        }
-        ts->replay = frames;
-        ts->replay_capacity = cap;
+    if (ts->replay_depth == ts->replay_capacity
+        && mt_stack_frames_grow(ts, &ts->replay, &ts->replay_capacity) < 0) {
+        return;
     }
     MtFrame *f = &ts->replay[ts->replay_depth++];
     mt_frame_begin(ts, f, ts->replay_depth > 1 ? f - 1 : NULL, rec, st, time,

@@ -2,17 +2,23 @@
 #include "stack.h"
 
 int
-mt_stack_grow(MtThreadState *ts)
+mt_stack_frames_grow(MtThreadState *ts, MtFrame **frames, size_t *capacity)
 {
-    size_t cap = ts->capacity ? ts->capacity * 2 : 128;
-    MtFrame *stack = PyMem_Realloc(ts->stack, cap * sizeof(*stack));
-    if (stack == NULL) {
+    size_t cap = *capacity ? *capacity * 2 : 128;
+    MtFrame *grown = PyMem_Realloc(*frames, cap * sizeof(*grown));
+    if (grown == NULL) {
         mt_fail(ts->failures, MT_ERR_NOMEM, "stack");
         return -1;
     }
-    ts->stack = stack;
-    ts->capacity = cap;
+    *frames = grown;
+    *capacity = cap;
     return 0;
+}
+
+int
+mt_stack_grow(MtThreadState *ts)
+{
+    return mt_stack_frames_grow(ts, &ts->stack, &ts->capacity);
 }
 
 /* ---- generator activations across suspensions ----------------------- */

@@ -107,6 +107,10 @@ struct MtThreadState {
     Py_ssize_t ntotals;
 };
 
+/* Double one of `ts`'s frame arrays (its stack or its replay stack);
+ * -1, a failure noted, when memory ran out. */
+int mt_stack_frames_grow(MtThreadState *ts, MtFrame **frames,
+                         size_t *capacity);
 int mt_stack_grow(MtThreadState *ts);
 /* End the suspended activations of record `index` (all when -1). */
 void mt_stack_end_suspended(MtThreadState *ts, Py_ssize_t index);
