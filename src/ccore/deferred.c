@@ -88,7 +88,8 @@ retire_rows(MtTracer *tr)
 /* ---- folding ---------------------------------------------------------- */
 
 /* The live thread states by log index (finished ones left out): a
- * PyMem array of `*n`, or NULL (none, or memory ran out: noted). */
+ * PyMem array of `*n`, or NULL with `*n` 0 (none, or memory ran out:
+ * noted, and the events are skipped). */
 static MtThreadState **
 threads_by_index(MtTracer *tr, size_t *n)
 {
@@ -98,7 +99,7 @@ threads_by_index(MtTracer *tr, size_t *n)
             count = (size_t)ts->index + 1;
         }
     }
-    *n = count;
+    *n = 0;
     if (count == 0) {
         return NULL;
     }
@@ -107,6 +108,7 @@ threads_by_index(MtTracer *tr, size_t *n)
         mt_fail(&tr->failures, MT_ERR_NOMEM, "deferred statistics");
         return NULL;
     }
+    *n = count;
     for (MtThreadState *ts = tr->threads; ts != NULL; ts = ts->next) {
         if (!ts->finished) {
             by[ts->index] = ts;

@@ -300,10 +300,10 @@ mt_stack_push_deferred(MtThreadState *ts, MtRecord *rec, MtStats *st,
     MtFrame *f = &ts->stack[ts->depth++];
     f->index = rec->index;
     f->id = rec->id;
+    f->start = now; /* a generator's birth; a settle's frame not logged */
     f->suspends = MT_SUSPENDS_NO;
     f->stats = st;
     if (MT_UNLIKELY(st != NULL)) {
-        f->start = now;
         mt_stack_gen_enter(ts, f, is_call);
     }
 }
